@@ -1,0 +1,53 @@
+"""One Settings object for the bot process, read from the environment (and `.env`)."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    bot_token: SecretStr | None = Field(
+        default=None, description="Telegram bot token; without it `python -m bot` runs the sandbox"
+    )
+    telegram_api_url: str = Field(
+        default="https://api.telegram.org",
+        description="Bot API server base URL (a local Bot API server or the sandbox can stand in)",
+    )
+    linking_api_url: str = Field(
+        default="http://127.0.0.1:8081", description="Base URL of the linking backend"
+    )
+    linking_api_key: SecretStr | None = Field(
+        default=None, description="Bearer key for the linking backend, if it requires one"
+    )
+    linking_timeout: float = Field(default=10.0, description="Seconds before a backend call fails")
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///sferum_bot.sqlite3",
+        description="Bot state database (SQLite file by default, postgresql+asyncpg://… in production)",
+    )
+    redis_url: str | None = Field(
+        default=None, description="Redis for FSM storage and event isolation across replicas"
+    )
+    default_locale: str = Field(default="ru", description="Language for new teachers")
+    helpdesk_chat_id: int | None = Field(
+        default=None, description="Supergroup (ideally with forum topics) where operators answer"
+    )
+    admin_ids: list[int] = Field(
+        default_factory=list, description="Telegram user ids allowed to use /stats and /export"
+    )
+    helpdesk_hours: str = Field(
+        default="09:00-18:00", description="Helpdesk working hours, Moscow time, Mon–Fri"
+    )
+    helpdesk_timezone: str = Field(default="Europe/Moscow", description="Timezone of the hours")
+    mesh_journal_url: str = Field(
+        default="https://school.mos.ru", description="Where teachers open the e-journal"
+    )
+    webhook_host: str = Field(default="0.0.0.0", description="Webhook mode: address to listen on")
+    webhook_port: int = Field(default=8088, description="Webhook mode: port to listen on")
+    webhook_secret: SecretStr | None = Field(
+        default=None, description="Webhook mode: secret token Telegram sends back"
+    )
+    sandbox_host: str = Field(default="127.0.0.1", description="Sandbox: address of the web UI")
+    sandbox_port: int = Field(default=8080, description="Sandbox: port of the web UI")

@@ -1,0 +1,74 @@
+"""Every dialog state of the bot, in one place.
+
+Other modules (transcript masking, helpdesk context cards, analytics) read these names, so a state
+that receives a secret (password or code) is listed in SECRET_INPUT_STATES.
+"""
+
+from __future__ import annotations
+
+from aiogram.fsm.state import State, StatesGroup
+
+
+class Onboarding(StatesGroup):
+    """`/start <token>`: greeting, pre-checks, the branch question."""
+
+    greeting = State()
+    prechecks = State()
+    branch = State()  # «У вас уже есть учебный профиль Сферум?» Да / Нет / Не знаю
+    already_linked = State()
+
+
+class Link(StatesGroup):
+    """Scenarios A (new profile), B (existing profile) and registration: one flow on the backend."""
+
+    phone = State()
+    account_card = State()  # A: «Создать учебный профиль»
+    password = State()
+    code = State()
+    choose_profile = State()  # B: «Ваш профиль для связки» / «Войти в другой аккаунт»
+    full_name = State()
+    birth_date = State()
+    gender = State()
+    confirm_data = State()
+    consent = State()  # «Привязать» / «Отмена»
+    done = State()
+
+
+class Recovery(StatesGroup):
+    """Scenario C: VK ID password recovery, returns to the step of A or B that sent the teacher."""
+
+    phone = State()
+    sms_code = State()
+    confirm_account = State()  # «Это ваш аккаунт?»
+    method = State()
+    method_code = State()  # code from the authenticator app or from the e-mail
+    friends = State()
+    new_password = State()
+    repeat_password = State()
+    done = State()
+
+
+class Help(StatesGroup):
+    """«Не получается»: help for the current step, then «Позвать специалиста»."""
+
+    topic = State()
+
+
+class Handoff(StatesGroup):
+    """A ticket with the helpdesk is open; the teacher's messages are relayed."""
+
+    chatting = State()
+    rating = State()
+    comment = State()
+
+
+SECRET_INPUT_STATES: frozenset[State] = frozenset(
+    {
+        Link.password,
+        Link.code,
+        Recovery.sms_code,
+        Recovery.method_code,
+        Recovery.new_password,
+        Recovery.repeat_password,
+    }
+)
