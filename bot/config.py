@@ -25,7 +25,7 @@ class Settings(BaseSettings):
     linking_timeout: float = Field(default=10.0, description="Seconds before a backend call fails")
     database_url: str = Field(
         default="sqlite+aiosqlite:///sferum_bot.sqlite3",
-        description="Bot state database (SQLite file by default, postgresql+asyncpg://… in production)",
+        description="Bot state DB: SQLite file by default, postgresql+asyncpg://… in production",
     )
     redis_url: str | None = Field(
         default=None, description="Redis for FSM storage and event isolation across replicas"

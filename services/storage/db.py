@@ -1,0 +1,46 @@
+"""Engine and session factory for the bot's own database (SQLite file or PostgreSQL)."""
+
+from __future__ import annotations
+
+import contextlib
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every bot-side table (helpdesk and FSM tables included)."""
+
+
+def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
+    """Create an async engine; SQLite gets WAL and a busy timeout so readers never block writers."""
+    engine = create_async_engine(database_url, echo=echo)
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA busy_timeout=5000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+    return engine
+
+
+def create_session_factory(engine: AsyncEngine) -> async_sessionmaker:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def create_all(engine: AsyncEngine) -> None:
+    """Create every table known to `Base` (tests and the sandbox; production uses alembic)."""
+    # Import for side effects: each module registers its tables on Base.metadata.
+    from services.storage import models  # noqa: F401
+
+    # The helpdesk registers its tables too, once that package exists.
+    with contextlib.suppress(ImportError):
+        from services.helpdesk import models as _helpdesk_models  # noqa: F401
+    async with engine.begin() as conn:
+        await conn.run_sync(Base.metadata.create_all)
