@@ -1,0 +1,40 @@
+"""Translations straight from the Babel catalogs: `.po` files are compiled in memory at start-up.
+
+Keeping no compiled `.mo` in the repository means a catalog can never be stale against its source.
+"""
+
+from __future__ import annotations
+
+import gettext
+import io
+from pathlib import Path
+
+from aiogram.utils.i18n import I18n
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+LOCALES_DIR = Path(__file__).parent / "locales"
+DOMAIN = "messages"
+SUPPORTED_LOCALES = ("ru", "en")
+
+
+class CatalogI18n(I18n):
+    """aiogram's I18n that reads `<locale>/LC_MESSAGES/messages.po` instead of `.mo`."""
+
+    def find_locales(self) -> dict[str, gettext.GNUTranslations]:
+        translations: dict[str, gettext.GNUTranslations] = {}
+        for locale_dir in sorted(self.path.iterdir()):
+            po_path = locale_dir / "LC_MESSAGES" / f"{self.domain}.po"
+            if not po_path.is_file():
+                continue
+            with po_path.open("rb") as po_file:
+                catalog = read_po(po_file, locale=locale_dir.name)
+            compiled = io.BytesIO()
+            write_mo(compiled, catalog, use_fuzzy=False)
+            compiled.seek(0)
+            translations[locale_dir.name] = gettext.GNUTranslations(compiled)
+        return translations
+
+
+def create_i18n(default_locale: str = "ru") -> CatalogI18n:
+    return CatalogI18n(path=LOCALES_DIR, default_locale=default_locale, domain=DOMAIN)
