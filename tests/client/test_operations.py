@@ -1,0 +1,238 @@
+"""Each client method is exactly one documented call: method, path, body — and a typed result."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from services.linking_client import (
+    DevAccount,
+    Flow,
+    FlowState,
+    InboxItem,
+    LinkingClient,
+    LinkToken,
+    Recovery,
+    RecoveryState,
+)
+from tests.client.samples import FLOW, RECOVERY
+from tests.client.stub_server import StartStub, json_answer
+
+Call = Callable[[LinkingClient], Awaitable[Any]]
+
+# (client call, HTTP method, path, JSON body sent)
+FLOW_CALLS: list[tuple[Call, str, str, Any]] = [
+    (lambda c: c.start_flow("tok-1"), "POST", "/v1/flows", {"token": "tok-1"}),
+    (lambda c: c.get_flow("fl-1"), "GET", "/v1/flows/fl-1", None),
+    (
+        lambda c: c.submit_phone("fl-1", "+79161234567"),
+        "POST",
+        "/v1/flows/fl-1/phone",
+        {"phone": "+79161234567"},
+    ),
+    (
+        lambda c: c.submit_password("fl-1", "Secret-1"),
+        "POST",
+        "/v1/flows/fl-1/password",
+        {"password": "Secret-1"},
+    ),
+    (lambda c: c.send_code("fl-1", "sms"), "POST", "/v1/flows/fl-1/code", {"channel": "sms"}),
+    (
+        lambda c: c.verify_code("fl-1", "1234"),
+        "POST",
+        "/v1/flows/fl-1/code/verify",
+        {"code": "1234"},
+    ),
+    (
+        lambda c: c.choose_profile("fl-1", "sf-1"),
+        "POST",
+        "/v1/flows/fl-1/profile",
+        {"profile_id": "sf-1"},
+    ),
+    (lambda c: c.switch_account("fl-1"), "POST", "/v1/flows/fl-1/switch-account", {}),
+    (
+        lambda c: c.submit_personal_data(
+            "fl-1",
+            full_name="Иванова Мария Петровна",
+            birth_date=date(1985, 3, 14),
+            gender="female",
+        ),
+        "POST",
+        "/v1/flows/fl-1/personal-data",
+        {"full_name": "Иванова Мария Петровна", "birth_date": "1985-03-14", "gender": "female"},
+    ),
+    (
+        lambda c: c.give_consent("fl-1", link=True),
+        "POST",
+        "/v1/flows/fl-1/consent",
+        {"decision": "link"},
+    ),
+    (
+        lambda c: c.give_consent("fl-1", link=False),
+        "POST",
+        "/v1/flows/fl-1/consent",
+        {"decision": "cancel"},
+    ),
+]
+
+RECOVERY_CALLS: list[tuple[Call, str, str, Any]] = [
+    (
+        lambda c: c.start_recovery("+79161234567"),
+        "POST",
+        "/v1/recoveries",
+        {"phone": "+79161234567", "flow_id": None},
+    ),
+    (
+        lambda c: c.start_recovery("+79161234567", flow_id="fl-1"),
+        "POST",
+        "/v1/recoveries",
+        {"phone": "+79161234567", "flow_id": "fl-1"},
+    ),
+    (lambda c: c.get_recovery("rc-1"), "GET", "/v1/recoveries/rc-1", None),
+    (lambda c: c.resend_recovery_code("rc-1"), "POST", "/v1/recoveries/rc-1/code", {}),
+    (
+        lambda c: c.verify_recovery_code("rc-1", "123456"),
+        "POST",
+        "/v1/recoveries/rc-1/code/verify",
+        {"code": "123456"},
+    ),
+    (
+        lambda c: c.confirm_recovery_account("rc-1", confirmed=True),
+        "POST",
+        "/v1/recoveries/rc-1/confirm",
+        {"confirmed": True},
+    ),
+    (
+        lambda c: c.choose_recovery_method("rc-1", "email"),
+        "POST",
+        "/v1/recoveries/rc-1/method",
+        {"method": "email"},
+    ),
+    (lambda c: c.resend_method_code("rc-1"), "POST", "/v1/recoveries/rc-1/method/code", {}),
+    (
+        lambda c: c.verify_method_code("rc-1", "654321"),
+        "POST",
+        "/v1/recoveries/rc-1/method/verify",
+        {"code": "654321"},
+    ),
+    (
+        lambda c: c.propose_new_password("rc-1", "N3w-Pass!"),
+        "POST",
+        "/v1/recoveries/rc-1/password",
+        {"password": "N3w-Pass!"},
+    ),
+    (
+        lambda c: c.confirm_new_password("rc-1", "N3w-Pass!", logout_other_sessions=False),
+        "POST",
+        "/v1/recoveries/rc-1/password/confirm",
+        {"password": "N3w-Pass!", "logout_other_sessions": False},
+    ),
+]
+
+
+@pytest.mark.parametrize(("call", "method", "path", "body"), FLOW_CALLS)
+async def test_flow_operations_send_the_documented_request(
+    start_stub: StartStub, call: Call, method: str, path: str, body: Any
+) -> None:
+    stub = await start_stub(json_answer(FLOW))
+    async with LinkingClient(stub.url) as client:
+        result = await call(client)
+    assert isinstance(result, Flow)
+    assert result.state is FlowState.CODE
+    sent = stub.requests[0]
+    assert (sent.method, sent.path, sent.body) == (method, path, body)
+
+
+@pytest.mark.parametrize(("call", "method", "path", "body"), RECOVERY_CALLS)
+async def test_recovery_operations_send_the_documented_request(
+    start_stub: StartStub, call: Call, method: str, path: str, body: Any
+) -> None:
+    stub = await start_stub(json_answer(RECOVERY))
+    async with LinkingClient(stub.url) as client:
+        result = await call(client)
+    assert isinstance(result, Recovery)
+    assert result.state is RecoveryState.METHOD
+    sent = stub.requests[0]
+    assert (sent.method, sent.path, sent.body) == (method, path, body)
+
+
+async def test_create_link_token(start_stub: StartStub) -> None:
+    stub = await start_stub(
+        json_answer({"token": "abc_DEF-1", "expires_at": "2026-11-25T08:00:00Z"})
+    )
+    async with LinkingClient(stub.url) as client:
+        token = await client.create_link_token("mesh-1001")
+    assert token == LinkToken("abc_DEF-1", datetime(2026, 11, 25, 8, tzinfo=UTC))
+    sent = stub.requests[0]
+    assert (sent.method, sent.path, sent.body) == (
+        "POST",
+        "/v1/link-tokens",
+        {"mesh_account_id": "mesh-1001"},
+    )
+
+
+async def test_dev_link_token(start_stub: StartStub) -> None:
+    stub = await start_stub(json_answer({"token": "tok", "deep_link_payload": "tok"}))
+    async with LinkingClient(stub.url) as client:
+        token = await client.dev_link_token("mesh-1001")
+    assert (token.token, token.deep_link_payload, token.expires_at) == ("tok", "tok", None)
+    assert stub.requests[0].path == "/dev/link-token"
+    assert stub.requests[0].body == {"mesh_account_id": "mesh-1001"}
+
+
+async def test_dev_accounts(start_stub: StartStub) -> None:
+    account = {
+        "mesh_account_id": "mesh-1001",
+        "full_name": "Иванова Мария Петровна",
+        "phone": "+79161234567",
+        "email": None,
+        "vk_password": "Secret-1",
+        "case": "vkid_no_profile",
+    }
+    stub = await start_stub(json_answer([account]))
+    async with LinkingClient(stub.url) as client:
+        accounts = await client.dev_accounts()
+    assert accounts == [DevAccount(**account)]
+    assert "Secret-1" not in repr(accounts)
+    assert (stub.requests[0].method, stub.requests[0].path) == ("GET", "/dev/accounts")
+
+
+async def test_dev_inbox_and_mailbox(start_stub: StartStub) -> None:
+    item = {"channel": "sms", "code": "123456", "text": "Код: 123456", "at": "2026-11-25T07:00:01Z"}
+
+    async def by_path(request: web.Request) -> web.Response:
+        return web.json_response([item] if request.path == "/dev/inbox" else [])
+
+    stub = await start_stub(by_path)
+    async with LinkingClient(stub.url) as client:
+        inbox = await client.dev_inbox("+79161234567")
+        mailbox = await client.dev_mailbox("ka@mail.ru")
+    assert inbox == [
+        InboxItem("sms", "123456", "Код: 123456", datetime(2026, 11, 25, 7, 0, 1, tzinfo=UTC))
+    ]
+    assert mailbox == []
+    assert stub.requests[1].query == {"email": "ka@mail.ru"}
+
+
+async def test_dev_totp(start_stub: StartStub) -> None:
+    stub = await start_stub(json_answer({"code": "004211"}))
+    async with LinkingClient(stub.url) as client:
+        assert await client.dev_totp("+79161234567") == "004211"
+    assert stub.requests[0].path == "/dev/totp"
+
+
+async def test_dev_set_vpn_by_phone_or_account(start_stub: StartStub) -> None:
+    stub = await start_stub(json_answer({"enabled": False}))
+    async with LinkingClient(stub.url) as client:
+        assert await client.dev_set_vpn(phone="+79161234567", enabled=False) is False
+        assert await client.dev_set_vpn(mesh_account_id="mesh-1", enabled=True) is False
+        with pytest.raises(ValueError):
+            await client.dev_set_vpn(enabled=True)
+    assert [r.body for r in stub.requests] == [
+        {"enabled": False, "phone": "+79161234567"},
+        {"enabled": True, "mesh_account_id": "mesh-1"},
+    ]
