@@ -16,6 +16,7 @@ DOCUMENTED_ERRORS: list[tuple[str, int, type[LinkingError]]] = [
     ("bad_request", 400, lc.BadRequest),
     ("unauthorized", 401, lc.Unauthorized),
     ("not_found", 404, lc.NotFound),
+    ("method_not_allowed", 405, lc.MethodNotAllowed),
     ("payload_too_large", 413, lc.PayloadTooLarge),
     ("token_invalid", 400, lc.TokenInvalid),
     ("token_expired", 410, lc.TokenExpired),

@@ -11,7 +11,13 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from services.linking_client import BackendUnavailable, LinkingClient, NotFound, WrongPassword
+from services.linking_client import (
+    BackendUnavailable,
+    LinkingClient,
+    MethodNotAllowed,
+    NotFound,
+    WrongPassword,
+)
 from tests.client.samples import FLOW
 from tests.client.stub_server import StartStub, Stub, error_answer, json_answer, scripted
 
@@ -137,7 +143,10 @@ async def test_success_with_json_of_the_wrong_shape_is_unavailable(start_stub: S
     assert "state" in caught.value.detail
 
 
-@pytest.mark.parametrize(("status", "error_class"), [(404, NotFound), (418, BackendUnavailable)])
+@pytest.mark.parametrize(
+    ("status", "error_class"),
+    [(404, NotFound), (405, MethodNotAllowed), (418, BackendUnavailable)],
+)
 async def test_refusal_without_json_body_falls_back_on_the_status(
     start_stub: StartStub, status: int, error_class: type[Exception]
 ) -> None:

@@ -1,0 +1,368 @@
+"""The API's objects as frozen dataclasses (docs/linking-api.md, "Objects"), with their parsers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Any, Literal, cast
+
+from services.linking_client.parsing import (
+    _choice,
+    _date,
+    _datetime,
+    _enum,
+    _int,
+    _list,
+    _MalformedAnswer,
+    _obj,
+    _opt_bool,
+    _opt_datetime,
+    _opt_int,
+    _opt_str,
+    _str,
+)
+from services.phones import mask_phone
+
+Channel = Literal["call", "sms", "email", "totp"]
+CodeChannel = Literal["call", "sms"]
+RecoveryMethod = Literal["totp", "email", "friends"]
+Gender = Literal["female", "male"]
+DemoCase = Literal[
+    "no_vkid",
+    "vkid_no_profile",
+    "profile_exists",
+    "profile_exists_authorised",
+    "already_linked",
+    "forgot_password_email",
+    "forgot_password_app",
+    "forgot_password_friends",
+    "vpn",
+]
+
+_CHANNELS: frozenset[str] = frozenset({"call", "sms", "email", "totp"})
+_GENDERS: frozenset[str] = frozenset({"female", "male"})
+_RECOVERY_METHODS: frozenset[str] = frozenset({"totp", "email", "friends"})
+
+
+class FlowState(StrEnum):
+    PHONE = "phone"
+    PASSWORD = "password"
+    CODE = "code"
+    PROFILE = "profile"
+    PERSONAL_DATA = "personal_data"
+    CONSENT = "consent"
+    LINKED = "linked"
+    CANCELLED = "cancelled"
+
+
+class RecoveryState(StrEnum):
+    CODE = "code"
+    CONFIRM_ACCOUNT = "confirm_account"
+    METHOD = "method"
+    METHOD_CODE = "method_code"
+    NEW_PASSWORD = "new_password"
+    REPEAT_PASSWORD = "repeat_password"
+    DONE = "done"
+    FRIENDS = "friends"
+    CANCELLED = "cancelled"
+
+
+class Scenario(StrEnum):
+    NEW_PROFILE = "new_profile"
+    EXISTING_PROFILE = "existing_profile"
+    REGISTRATION = "registration"
+
+
+@dataclass(frozen=True, slots=True)
+class MeshAccount:
+    """The teacher's account in the MESH e-journal."""
+
+    id: str
+    full_name: str
+    school: str
+
+    @classmethod
+    def from_json(cls, data: Any) -> MeshAccount:
+        data = _obj(data, "mesh_account")
+        return cls(
+            id=_str(data, "id"), full_name=_str(data, "full_name"), school=_str(data, "school")
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """A Sferum profile (existing, or the one just linked)."""
+
+    profile_id: str
+    full_name: str
+    birth_date: date
+    gender: Gender
+    school: str
+
+    @classmethod
+    def from_json(cls, data: Any) -> Profile:
+        data = _obj(data, "profile")
+        return cls(
+            profile_id=_str(data, "profile_id"),
+            full_name=_str(data, "full_name"),
+            birth_date=_date(data, "birth_date"),
+            gender=_choice(data, "gender", _GENDERS),
+            school=_str(data, "school"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class VkAccountView:
+    """What the backend reveals about a VK ID account: a masked name, and whether this device's
+    session is already authorised (then scenario B skips the password). Recoveries carry only
+    the name; `session_authorised` is False there."""
+
+    masked_name: str
+    session_authorised: bool = False
+
+    @classmethod
+    def from_json(cls, data: Any) -> VkAccountView:
+        data = _obj(data, "vk_account")
+        return cls(
+            masked_name=_str(data, "masked_name"),
+            session_authorised=_opt_bool(data, "session_authorised") or False,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PersonalData:
+    """Name, birth date and gender as the teacher entered them (or prefilled from a profile)."""
+
+    full_name: str
+    birth_date: date
+    gender: Gender
+
+    @classmethod
+    def from_json(cls, data: Any) -> PersonalData:
+        data = _obj(data, "personal_data")
+        return cls(
+            full_name=_str(data, "full_name"),
+            birth_date=_date(data, "birth_date"),
+            gender=_choice(data, "gender", _GENDERS),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Challenge:
+    """A confirmation code in flight.
+
+    `resend_after` and `expires_at` are as the server saw them when it answered; the helpers
+    below let the bot count down without asking again.
+    """
+
+    challenge_id: str
+    channel: Channel
+    code_length: int
+    sent_to: str | None
+    expires_at: datetime
+    resend_available_at: datetime | None
+    resend_after: int
+    attempts_left: int
+
+    @classmethod
+    def from_json(cls, data: Any) -> Challenge:
+        data = _obj(data, "challenge")
+        return cls(
+            challenge_id=_str(data, "challenge_id"),
+            channel=_choice(data, "channel", _CHANNELS),
+            code_length=_int(data, "code_length"),
+            sent_to=_opt_str(data, "sent_to"),
+            expires_at=_datetime(data, "expires_at"),
+            resend_available_at=_opt_datetime(data, "resend_available_at"),
+            resend_after=_opt_int(data, "resend_after") or 0,
+            attempts_left=_int(data, "attempts_left"),
+        )
+
+    @property
+    def can_resend(self) -> bool:
+        """Whether a new code could be asked for at the time of the answer."""
+        return self.resend_after <= 0
+
+    def seconds_until_resend(self, now: datetime) -> int:
+        """Whole seconds from `now` until a new code may be asked for (0 = now).
+
+        Uses the server's absolute time when given (it survives a restart of the bot); falls
+        back to `resend_after`, which is only meaningful at response time.
+        """
+        if self.resend_available_at is None:
+            return max(self.resend_after, 0)
+        return max(0, _ceil_seconds(self.resend_available_at - now))
+
+    def seconds_until_expiry(self, now: datetime) -> int:
+        """Whole seconds from `now` until the code expires (0 = expired)."""
+        return max(0, _ceil_seconds(self.expires_at - now))
+
+    def is_expired(self, now: datetime) -> bool:
+        """Whether the code is past its expiry at `now`."""
+        return now >= self.expires_at
+
+
+def _ceil_seconds(delta: timedelta) -> int:
+    seconds = delta.total_seconds()
+    whole = int(seconds)
+    return whole + 1 if seconds > whole else whole
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    """One teacher's link flow: MESH account → VK ID → Sferum profile."""
+
+    flow_id: str
+    state: FlowState
+    scenario: Scenario | None
+    mesh_account: MeshAccount
+    phone_masked: str | None
+    vk_account: VkAccountView | None
+    challenge: Challenge | None
+    profiles: tuple[Profile, ...]
+    personal_data: PersonalData | None
+    linked_profile: Profile | None
+    expires_at: datetime
+
+    @classmethod
+    def from_json(cls, data: Any) -> Flow:
+        data = _obj(data, "flow")
+        scenario = data.get("scenario")
+        vk_account = data.get("vk_account")
+        challenge = data.get("challenge")
+        personal_data = data.get("personal_data")
+        linked_profile = data.get("linked_profile")
+        return cls(
+            flow_id=_str(data, "flow_id"),
+            state=_enum(data, "state", FlowState),
+            scenario=None if scenario is None else _enum(data, "scenario", Scenario),
+            mesh_account=MeshAccount.from_json(data.get("mesh_account")),
+            phone_masked=_opt_str(data, "phone_masked"),
+            vk_account=None if vk_account is None else VkAccountView.from_json(vk_account),
+            challenge=None if challenge is None else Challenge.from_json(challenge),
+            profiles=tuple(Profile.from_json(item) for item in _list(data, "profiles")),
+            personal_data=None if personal_data is None else PersonalData.from_json(personal_data),
+            linked_profile=None if linked_profile is None else Profile.from_json(linked_profile),
+            expires_at=_datetime(data, "expires_at"),
+        )
+
+    @property
+    def is_finished(self) -> bool:
+        """Linked or cancelled: no further step is possible."""
+        return self.state in (FlowState.LINKED, FlowState.CANCELLED)
+
+    @property
+    def needs_password(self) -> bool:
+        """Whether the next step is the VK ID password."""
+        return self.state is FlowState.PASSWORD
+
+
+@dataclass(frozen=True, slots=True)
+class Recovery:
+    """A VK ID password recovery."""
+
+    recovery_id: str
+    state: RecoveryState
+    phone_masked: str
+    account: VkAccountView | None
+    methods: tuple[RecoveryMethod, ...]
+    email_masked: str | None
+    challenge: Challenge | None
+    logout_other_sessions: bool | None
+
+    @classmethod
+    def from_json(cls, data: Any) -> Recovery:
+        data = _obj(data, "recovery")
+        account = data.get("account")
+        challenge = data.get("challenge")
+        methods = _list(data, "methods")
+        if not all(isinstance(m, str) and m in _RECOVERY_METHODS for m in methods):
+            raise _MalformedAnswer("methods: unexpected value")
+        return cls(
+            recovery_id=_str(data, "recovery_id"),
+            state=_enum(data, "state", RecoveryState),
+            phone_masked=_str(data, "phone_masked"),
+            account=None if account is None else VkAccountView.from_json(account),
+            methods=tuple(methods),
+            email_masked=_opt_str(data, "email_masked"),
+            challenge=None if challenge is None else Challenge.from_json(challenge),
+            logout_other_sessions=_opt_bool(data, "logout_other_sessions"),
+        )
+
+    @property
+    def is_finished(self) -> bool:
+        """Done, cancelled, or handed over to trusted friends (outside the bot)."""
+        return self.state in (RecoveryState.DONE, RecoveryState.CANCELLED, RecoveryState.FRIENDS)
+
+
+@dataclass(frozen=True, slots=True)
+class LinkToken:
+    """A one-time deep-link ticket for one MESH account.
+
+    `POST /v1/link-tokens` gives `expires_at`; `POST /dev/link-token` gives `deep_link_payload`.
+    """
+
+    token: str
+    expires_at: datetime | None = None
+    deep_link_payload: str | None = None
+
+    @classmethod
+    def from_json(cls, data: Any) -> LinkToken:
+        data = _obj(data, "link token")
+        return cls(
+            token=_str(data, "token"),
+            expires_at=_opt_datetime(data, "expires_at"),
+            deep_link_payload=_opt_str(data, "deep_link_payload"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DevAccount:
+    """A demo account of the simulation (dev endpoints only)."""
+
+    mesh_account_id: str
+    full_name: str
+    phone: str
+    email: str | None
+    vk_password: str | None
+    case: DemoCase
+
+    @classmethod
+    def from_json(cls, data: Any) -> DevAccount:
+        data = _obj(data, "dev account")
+        return cls(
+            mesh_account_id=_str(data, "mesh_account_id"),
+            full_name=_str(data, "full_name"),
+            phone=_str(data, "phone"),
+            email=_opt_str(data, "email"),
+            vk_password=_opt_str(data, "vk_password"),
+            case=cast(DemoCase, _str(data, "case")),
+        )
+
+    def __repr__(self) -> str:
+        # Keep the demo password and the full phone out of logs and test failure output.
+        return (
+            f"DevAccount(mesh_account_id={self.mesh_account_id!r}, case={self.case!r}, "
+            f"phone={mask_phone(self.phone)!r})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class InboxItem:
+    """A code "delivered" to the dev inbox (SMS, call) or mailbox (e-mail)."""
+
+    channel: Channel
+    code: str
+    text: str
+    at: datetime
+
+    @classmethod
+    def from_json(cls, data: Any) -> InboxItem:
+        data = _obj(data, "inbox item")
+        return cls(
+            channel=_choice(data, "channel", _CHANNELS),
+            code=_str(data, "code"),
+            text=_str(data, "text"),
+            at=_datetime(data, "at"),
+        )
