@@ -1,0 +1,217 @@
+"""Verification challenges: issue, resend cooldown, attempts, burn, atomic verification."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import secrets
+import uuid
+from datetime import datetime, timedelta
+
+import pyotp
+from sqlalchemy import case, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.linking.delivery import Deliveries
+from services.linking.errors import (
+    CodeBurnt,
+    CodeExpired,
+    CodeInvalid,
+    NoActiveCode,
+    ResendTooEarly,
+)
+from services.linking.models import Challenge
+from services.linking.settings import LinkingSettings
+
+CHANNELS = ("call", "sms", "email", "totp")
+
+
+def seconds_until(moment: datetime | None, now: datetime) -> int:
+    """Whole seconds from `now` to `moment`, rounded up; 0 when it has passed."""
+    if moment is None:
+        return 0
+    return max(0, math.ceil((moment - now).total_seconds()))
+
+
+def random_digits(length: int) -> str:
+    return "".join(str(secrets.randbelow(10)) for _ in range(length))
+
+
+class Challenges:
+    """Codes for one owner (a flow's login, a recovery's SMS, a recovery's method)."""
+
+    def __init__(self, settings: LinkingSettings, secret: bytes, deliveries: Deliveries) -> None:
+        self._settings = settings
+        self._secret = secret
+        self._deliveries = deliveries
+
+    def _digest(self, challenge_id: str, code: str) -> str:
+        message = f"{challenge_id}:{code}".encode()
+        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
+
+    def _code_length(self, channel: str) -> int:
+        return {
+            "call": self._settings.call_code_length,
+            "sms": self._settings.sms_code_length,
+            "email": self._settings.email_code_length,
+            "totp": self._settings.totp_code_length,
+        }[channel]
+
+    def _resend_after(self, channel: str) -> int | None:
+        return {
+            "call": self._settings.call_code_resend_after,
+            "sms": self._settings.sms_code_resend_after,
+            "email": self._settings.email_code_resend_after,
+            "totp": None,
+        }[channel]
+
+    async def latest(
+        self, session: AsyncSession, owner_kind: str, owner_id: str
+    ) -> Challenge | None:
+        """The owner's most recent challenge, whatever its status."""
+        return await session.scalar(
+            select(Challenge)
+            .where(Challenge.owner_kind == owner_kind, Challenge.owner_id == owner_id)
+            .order_by(Challenge.serial.desc())
+            .limit(1)
+        )
+
+    @staticmethod
+    def ensure_resend_allowed(latest: Challenge | None, now: datetime) -> None:
+        """The cooldown of the latest code's channel applies to any new code."""
+        if latest is None or latest.resend_available_at is None:
+            return
+        wait = seconds_until(latest.resend_available_at, now)
+        if wait > 0:
+            raise ResendTooEarly(f"A new code can be requested in {wait} s.", retry_after=wait)
+
+    async def end_active(self, session: AsyncSession, owner_kind: str, owner_id: str) -> None:
+        """Supersede the owner's live codes (new code, changed number, step left)."""
+        await session.execute(
+            update(Challenge)
+            .where(
+                Challenge.owner_kind == owner_kind,
+                Challenge.owner_id == owner_id,
+                Challenge.status == "active",
+            )
+            .values(status="superseded")
+            .execution_options(synchronize_session=False)
+        )
+
+    async def issue(
+        self,
+        session: AsyncSession,
+        *,
+        owner_kind: str,
+        owner_id: str,
+        channel: str,
+        destination: str | None,
+        now: datetime,
+    ) -> Challenge:
+        """Send a new code on `channel` (or, for TOTP, expect one) and supersede older ones."""
+        await self.end_active(session, owner_kind, owner_id)
+        latest_serial = await session.scalar(
+            select(func.max(Challenge.serial)).where(
+                Challenge.owner_kind == owner_kind, Challenge.owner_id == owner_id
+            )
+        )
+        challenge_id = f"ch-{uuid.uuid4().hex}"
+        length = self._code_length(channel)
+        code = random_digits(length)
+        resend_after = self._resend_after(channel)
+        challenge = Challenge(
+            id=challenge_id,
+            owner_kind=owner_kind,
+            owner_id=owner_id,
+            serial=(latest_serial or 0) + 1,
+            channel=channel,
+            destination=destination,
+            code_digest=None if channel == "totp" else self._digest(challenge_id, code),
+            code_length=length,
+            status="active",
+            attempts_left=self._settings.code_max_attempts,
+            created_at=now,
+            expires_at=now + timedelta(seconds=self._settings.code_lifetime),
+            resend_available_at=(
+                None if resend_after is None else now + timedelta(seconds=resend_after)
+            ),
+        )
+        session.add(challenge)
+        if channel == "call":
+            assert destination is not None
+            # The code is the last digits of a random Russian number that "calls" the teacher.
+            calling_number = "+79" + random_digits(9 - length) + code
+            await self._deliveries.call(session, destination, calling_number, code, now)
+        elif channel == "sms":
+            assert destination is not None
+            await self._deliveries.sms(session, destination, code, now)
+        elif channel == "email":
+            assert destination is not None
+            await self._deliveries.email(session, destination, code, now)
+        await session.flush()
+        return challenge
+
+    def _matches(
+        self, challenge: Challenge, code: str, now: datetime, totp_secret: str | None
+    ) -> bool:
+        if challenge.channel == "totp":
+            if totp_secret is None:
+                return False
+            totp = pyotp.TOTP(totp_secret, digits=challenge.code_length)
+            return totp.verify(code, for_time=now, valid_window=1)
+        assert challenge.code_digest is not None
+        return hmac.compare_digest(challenge.code_digest, self._digest(challenge.id, code))
+
+    async def verify(
+        self,
+        session: AsyncSession,
+        challenge: Challenge | None,
+        code: str,
+        now: datetime,
+        *,
+        totp_secret: str | None = None,
+    ) -> None:
+        """Consume the challenge if `code` is right; otherwise use up an attempt.
+
+        Both outcomes are conditional UPDATEs on `status = 'active'`: of two concurrent
+        verifications of one code only one changes the row, the other sees rowcount 0.
+        """
+        if challenge is None or challenge.status in ("used", "superseded"):
+            raise NoActiveCode()
+        if challenge.status == "burnt" or challenge.attempts_left <= 0:
+            raise CodeBurnt(attempts_left=0)
+        if now >= challenge.expires_at:
+            raise CodeExpired()
+        live = (
+            Challenge.id == challenge.id,
+            Challenge.status == "active",
+            Challenge.attempts_left > 0,
+        )
+        if self._matches(challenge, code, now, totp_secret):
+            result = await session.execute(
+                update(Challenge)
+                .where(*live)
+                .values(status="used")
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount != 1:
+                raise NoActiveCode("The code has already been used.")
+            challenge.status = "used"
+            return
+        left = await session.scalar(
+            update(Challenge)
+            .where(*live)
+            .values(
+                attempts_left=Challenge.attempts_left - 1,
+                status=case((Challenge.attempts_left <= 1, "burnt"), else_="active"),
+            )
+            .returning(Challenge.attempts_left)
+            .execution_options(synchronize_session=False)
+        )
+        if left is None:
+            raise NoActiveCode("The code has already been used.")
+        await session.refresh(challenge)
+        if left <= 0:
+            raise CodeBurnt(attempts_left=0)
+        raise CodeInvalid(attempts_left=left)

@@ -1,0 +1,80 @@
+"""Engine, schema and the per-request transaction of the linking backend."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from services.linking.errors import DomainError
+from services.linking.models import LinkingBase
+
+
+def create_engine(database_url: str) -> AsyncEngine:
+    """Create the engine; on SQLite every transaction takes the write lock up front.
+
+    SQLite in WAL mode refuses (without waiting) a write from a transaction whose read snapshot
+    is stale, which would surface as "database is locked" under concurrent requests.
+    `BEGIN IMMEDIATE` makes writers queue on the busy timeout instead. PostgreSQL keeps its
+    default READ COMMITTED; the conditional UPDATEs in the domain code hold there as well.
+    """
+    engine = create_async_engine(database_url)
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+            dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA busy_timeout=10000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _sqlite_begin(connection) -> None:  # type: ignore[no-untyped-def]
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+async def create_schema(engine: AsyncEngine) -> None:
+    """Create the simulation's tables if they do not exist yet."""
+    async with engine.begin() as connection:
+        await connection.run_sync(LinkingBase.metadata.create_all)
+
+
+class Database:
+    """The engine plus a transaction per unit of work."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """Commit on success; roll back on any error except refusals that record an attempt."""
+        async with self._sessions() as session:
+            try:
+                yield session
+            except DomainError as error:
+                if error.keeps_changes:
+                    await session.commit()
+                else:
+                    await session.rollback()
+                raise
+            except BaseException:
+                await session.rollback()
+                raise
+            else:
+                await session.commit()
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

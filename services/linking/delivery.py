@@ -1,0 +1,56 @@
+"""Where codes "arrive": every call, SMS and e-mail is recorded like a phone or mailbox would.
+
+Recording is unconditional; only the dev endpoints (demo mode) expose what was recorded.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.linking.models import Delivery
+from services.linking.phones import format_phone
+
+CALL_TEXT = "Звонок-сброс с номера {number}. Введите последние {length} цифры."
+SMS_TEXT = "Код подтверждения VK ID: {code}. Никому его не сообщайте."
+EMAIL_TEXT = (
+    "Код для восстановления доступа к VK ID: {code}. Никому его не сообщайте. "
+    "Если вы не запрашивали код, просто проигнорируйте это письмо."
+)
+
+
+class Deliveries:
+    """The simulated telephone network and mail server."""
+
+    async def call(
+        self, session: AsyncSession, phone: str, calling_number: str, code: str, now: datetime
+    ) -> None:
+        text = CALL_TEXT.format(number=format_phone(calling_number), length=len(code))
+        self._record(session, "call", phone, code, text, now)
+
+    async def sms(self, session: AsyncSession, phone: str, code: str, now: datetime) -> None:
+        self._record(session, "sms", phone, code, SMS_TEXT.format(code=code), now)
+
+    async def email(self, session: AsyncSession, email: str, code: str, now: datetime) -> None:
+        self._record(session, "email", email, code, EMAIL_TEXT.format(code=code), now)
+
+    @staticmethod
+    def _record(
+        session: AsyncSession, channel: str, destination: str, code: str, text: str, now: datetime
+    ) -> None:
+        session.add(
+            Delivery(channel=channel, destination=destination, code=code, text=text, created_at=now)
+        )
+
+    async def received(
+        self, session: AsyncSession, destination: str, channels: tuple[str, ...]
+    ) -> list[Delivery]:
+        """Everything that reached `destination` on these channels, oldest first."""
+        rows = await session.scalars(
+            select(Delivery)
+            .where(Delivery.destination == destination, Delivery.channel.in_(channels))
+            .order_by(Delivery.created_at, Delivery.id)
+        )
+        return list(rows)

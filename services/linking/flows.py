@@ -1,0 +1,413 @@
+"""The link flow: one MESH account through the VK ID windows to a linked Sferum profile.
+
+States: phone → (password) → code → (profile, scenario B) → personal_data → consent → linked,
+or cancelled. The scenario is decided by the phone alone, never by the MESH account:
+no VK ID → registration; VK ID without a profile → new_profile (A); profile → existing_profile (B).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.linking.codes import Challenges
+from services.linking.errors import (
+    AlreadyLinked,
+    FlowExpired,
+    NotFound,
+    WrongState,
+    ensure_plausible_id,
+)
+from services.linking.models import (
+    Consent,
+    LinkFlow,
+    MeshAccount,
+    SferumProfile,
+    VkAccount,
+)
+from services.linking.network import ensure_no_vpn
+from services.linking.personal_data import validate_personal_data
+from services.linking.phones import mask_name, mask_phone, validate_phone
+from services.linking.settings import LinkingSettings
+from services.linking.tokens import LinkTokens
+from services.linking.views import (
+    challenge_view,
+    iso,
+    mesh_account_view,
+    profile_view,
+)
+from services.linking.vkid import LINKING_CLIENT, VkIdAccounts
+
+logger = logging.getLogger(__name__)
+
+OWNER = "flow"
+TERMINAL_STATES = ("linked", "cancelled")
+REGISTRATION, NEW_PROFILE, EXISTING_PROFILE = "registration", "new_profile", "existing_profile"
+LINKING_DEVICE = "МЭШ.ВКС (браузер)"
+
+
+class Flows:
+    """Every transition of a link flow; each method runs inside the caller's transaction."""
+
+    def __init__(
+        self,
+        settings: LinkingSettings,
+        tokens: LinkTokens,
+        challenges: Challenges,
+        vkid: VkIdAccounts,
+    ) -> None:
+        self._settings = settings
+        self._tokens = tokens
+        self._challenges = challenges
+        self._vkid = vkid
+
+    async def start(self, session: AsyncSession, token: str, now: datetime) -> LinkFlow:
+        """Redeem a link token and open a flow in state `phone`."""
+        row = await self._tokens.check(session, token, now)
+        mesh = await session.get(MeshAccount, row.mesh_account_id)
+        if mesh is None:
+            raise NotFound("The MESH account of this token no longer exists.")
+        await self._refuse_if_linked(session, mesh)
+        await self._tokens.redeem(session, row, now)
+        flow = LinkFlow(
+            id=f"flow-{uuid.uuid4().hex}",
+            mesh_account_id=mesh.id,
+            state="phone",
+            code_verified=False,
+            created_at=now,
+            expires_at=now + timedelta(seconds=self._settings.flow_lifetime),
+        )
+        session.add(flow)
+        await session.flush()
+        return flow
+
+    async def load(self, session: AsyncSession, flow_id: str, now: datetime) -> LinkFlow:
+        """The flow, unless unknown or expired (finished flows stay readable)."""
+        flow = await session.get(LinkFlow, ensure_plausible_id(flow_id, "flow"))
+        if flow is None:
+            raise NotFound(f"Unknown flow '{flow_id}'.")
+        if flow.state not in TERMINAL_STATES and now >= flow.expires_at:
+            raise FlowExpired()
+        return flow
+
+    async def submit_phone(
+        self, session: AsyncSession, flow_id: str, phone: str, now: datetime
+    ) -> LinkFlow:
+        """«Продолжить» on the phone window; in `password`/`code` it changes the number."""
+        flow = await self.load(session, flow_id, now)
+        _require(flow, "phone", "password", "code")
+        phone = validate_phone(phone)
+        await ensure_no_vpn(session, mesh_account_id=flow.mesh_account_id)
+        if flow.state == "code" and flow.phone == phone:
+            # The same number again is a resend in disguise: the cooldown applies.
+            self._challenges.ensure_resend_allowed(
+                await self._challenges.latest(session, OWNER, flow.id), now
+            )
+        await self._challenges.end_active(session, OWNER, flow.id)
+        _reset_identity(flow)
+        flow.phone = phone
+        await self._decide_scenario(session, flow, phone, now)
+        logger.info(
+            "flow %s: phone %s → %s, %s", flow.id, mask_phone(phone), flow.scenario, flow.state
+        )
+        return flow
+
+    async def _decide_scenario(
+        self, session: AsyncSession, flow: LinkFlow, phone: str, now: datetime
+    ) -> None:
+        """No VK ID → registration; VK ID without a profile → A; with a profile → B."""
+        account = await self._vkid.by_phone(session, phone)
+        if account is None:
+            flow.scenario = REGISTRATION
+            await self._enter_code(session, flow, now)
+            return
+        flow.vk_account_id = account.id
+        if await self._vkid.profile_for_phone(session, phone) is None:
+            flow.scenario = NEW_PROFILE
+            flow.state = "password"
+            return
+        flow.scenario = EXISTING_PROFILE
+        # Seed B, step 3: signed in to VK Messenger already → no password, straight to the code.
+        if await self._vkid.messenger_authorised(session, account):
+            await self._enter_code(session, flow, now)
+        else:
+            flow.state = "password"
+
+    async def submit_password(
+        self, session: AsyncSession, flow_id: str, password: str, now: datetime
+    ) -> LinkFlow:
+        """The VK ID password window; a right password sends the call code."""
+        flow = await self.load(session, flow_id, now)
+        _require(flow, "password")
+        account = await self._account(session, flow)
+        self._vkid.check_password(account, password, now)
+        await self._enter_code(session, flow, now)
+        return flow
+
+    async def send_code(
+        self, session: AsyncSession, flow_id: str, channel: str, now: datetime
+    ) -> LinkFlow:
+        """Resend or switch channel, once the current code's cooldown has passed."""
+        flow = await self.load(session, flow_id, now)
+        _require(flow, "code")
+        latest = await self._challenges.latest(session, OWNER, flow.id)
+        self._challenges.ensure_resend_allowed(latest, now)
+        await self._issue(session, flow, channel, now)
+        return flow
+
+    async def verify_code(
+        self, session: AsyncSession, flow_id: str, code: str, now: datetime
+    ) -> LinkFlow:
+        """«Подтвердите вход»: a right code signs the teacher in."""
+        flow = await self.load(session, flow_id, now)
+        _require(flow, "code")
+        latest = await self._challenges.latest(session, OWNER, flow.id)
+        await self._challenges.verify(session, latest, code, now)
+        flow.code_verified = True
+        if flow.vk_account_id is not None:
+            account = await self._account(session, flow)
+            self._vkid.open_session(session, account, LINKING_CLIENT, LINKING_DEVICE, now)
+        flow.state = "profile" if flow.scenario == EXISTING_PROFILE else "personal_data"
+        return flow
+
+    async def choose_profile(
+        self, session: AsyncSession, flow_id: str, profile_id: str, now: datetime
+    ) -> LinkFlow:
+        """«Ваш профиль для связки» → «Продолжить»; prefills «Информация о себе»."""
+        flow = await self.load(session, flow_id, now)
+        _require(flow, "profile", "personal_data", "consent")
+        if flow.scenario != EXISTING_PROFILE:
+            raise WrongState(flow.state, "There is no existing profile to choose in this flow.")
+        profile = await session.get(SferumProfile, ensure_plausible_id(profile_id, "profile"))
+        if profile is None or profile.phone != flow.phone:
+            raise NotFound(f"Unknown profile '{profile_id}'.")
+        flow.chosen_profile_id = profile.id
+        flow.full_name, flow.birth_date, flow.gender = (
+            profile.full_name,
+            profile.birth_date,
+            profile.gender,
+        )
+        flow.state = "personal_data"
+        return flow
+
+    async def switch_account(self, session: AsyncSession, flow_id: str, now: datetime) -> LinkFlow:
+        """«Войти в другой аккаунт»: back to the phone window with nothing remembered."""
+        flow = await self.load(session, flow_id, now)
+        if flow.state in TERMINAL_STATES:
+            raise WrongState(flow.state)
+        await self._challenges.end_active(session, OWNER, flow.id)
+        _reset_identity(flow)
+        flow.phone = None
+        flow.state = "phone"
+        return flow
+
+    async def submit_personal_data(
+        self,
+        session: AsyncSession,
+        flow_id: str,
+        *,
+        full_name: str,
+        birth_date: str,
+        gender: str,
+        now: datetime,
+    ) -> LinkFlow:
+        """«Информация о себе»: real full name, date of birth, gender."""
+        flow = await self.load(session, flow_id, now)
+        _require(flow, "personal_data", "consent")
+        data = validate_personal_data(self._settings, full_name, birth_date, gender, now.date())
+        flow.full_name, flow.birth_date, flow.gender = data.full_name, data.birth_date, data.gender
+        flow.state = "consent"
+        return flow
+
+    async def give_consent(
+        self, session: AsyncSession, flow_id: str, link: bool, now: datetime
+    ) -> LinkFlow:
+        """«Добавление профиля Сферум»: «Привязать» links; «Отмена» cancels the flow."""
+        flow = await self.load(session, flow_id, now)
+        _require(flow, "consent")
+        if not link:
+            session.add(_consent(flow, None, "cancel", now))
+            flow.state = "cancelled"
+            return flow
+        await ensure_no_vpn(session, mesh_account_id=flow.mesh_account_id)
+        mesh = await session.get(MeshAccount, flow.mesh_account_id)
+        assert mesh is not None
+        await self._refuse_if_linked(session, mesh)
+        profile = await self._profile_to_link(session, flow, mesh, now)
+        linked = await session.execute(
+            update(MeshAccount)
+            .where(MeshAccount.id == mesh.id, MeshAccount.linked_profile_id.is_(None))
+            .values(linked_profile_id=profile.id, linked_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if linked.rowcount != 1:  # another flow of this MESH account linked first
+            await session.refresh(mesh)
+            await self._refuse_if_linked(session, mesh)
+        session.add(_consent(flow, profile.id, "link", now))
+        flow.linked_profile_id = profile.id
+        flow.state = "linked"
+        logger.info("flow %s: %s linked to %s", flow.id, mesh.id, profile.id)
+        return flow
+
+    async def _profile_to_link(
+        self, session: AsyncSession, flow: LinkFlow, mesh: MeshAccount, now: datetime
+    ) -> SferumProfile:
+        """B: the chosen profile, corrected; A and registration: a new profile (and VK ID)."""
+        assert flow.phone and flow.full_name and flow.birth_date and flow.gender
+        if flow.scenario == EXISTING_PROFILE:
+            profile = await session.get(SferumProfile, flow.chosen_profile_id)
+            assert profile is not None
+            profile.full_name, profile.birth_date, profile.gender = (
+                flow.full_name,
+                flow.birth_date,
+                flow.gender,
+            )
+            return profile
+        if await self._vkid.profile_for_phone(session, flow.phone) is not None:
+            # Seed: never a second profile for one phone; the teacher must start over (→ B).
+            raise WrongState(
+                flow.state,
+                "A Sferum profile already exists for this phone; sign in with it instead.",
+            )
+        if flow.scenario == REGISTRATION:
+            account = await self._register(session, flow, now)
+        else:
+            account = await self._account(session, flow)
+        profile = SferumProfile(
+            id=f"sf-{uuid.uuid4().hex[:12]}",
+            vk_account_id=account.id,
+            phone=flow.phone,
+            full_name=flow.full_name,
+            birth_date=flow.birth_date,
+            gender=flow.gender,
+            school=mesh.school,
+            created_at=now,
+        )
+        session.add(profile)
+        await session.flush()
+        return profile
+
+    async def _register(self, session: AsyncSession, flow: LinkFlow, now: datetime) -> VkAccount:
+        """Registration variant: the confirmed phone becomes a VK ID without a password."""
+        assert flow.phone and flow.full_name
+        if await self._vkid.by_phone(session, flow.phone) is not None:
+            raise WrongState(flow.state, "A VK ID was registered to this phone meanwhile.")
+        last_name, first_name = [*flow.full_name.split(), ""][:2]
+        account = VkAccount(
+            id=f"vk-{uuid.uuid4().hex[:12]}",
+            phone=flow.phone,
+            email=None,
+            first_name=first_name,
+            last_name=last_name,
+            password_hash=None,
+            totp_secret=None,
+            trusted_friends=0,
+            failed_password_attempts=0,
+            created_at=now,
+        )
+        session.add(account)
+        await session.flush()
+        self._vkid.open_session(session, account, LINKING_CLIENT, LINKING_DEVICE, now)
+        flow.vk_account_id = account.id
+        return account
+
+    async def view(self, session: AsyncSession, flow: LinkFlow, now: datetime) -> dict[str, Any]:
+        """The Flow object of the API."""
+        mesh = await session.get(MeshAccount, flow.mesh_account_id)
+        assert mesh is not None
+        vk_account = None
+        if flow.vk_account_id is not None and flow.scenario != REGISTRATION:
+            account = await self._account(session, flow)
+            vk_account = {
+                "masked_name": mask_name(account.first_name, account.last_name),
+                "session_authorised": await self._vkid.messenger_authorised(session, account),
+            }
+        challenge = (
+            await self._challenges.latest(session, OWNER, flow.id) if flow.state == "code" else None
+        )
+        profiles = []
+        # Profiles are disclosed only after the code proved the phone is the teacher's.
+        if flow.scenario == EXISTING_PROFILE and flow.code_verified and flow.phone:
+            profile = await self._vkid.profile_for_phone(session, flow.phone)
+            profiles = [profile_view(profile)] if profile else []
+        personal_data = None
+        if flow.full_name and flow.birth_date and flow.gender:
+            personal_data = {
+                "full_name": flow.full_name,
+                "birth_date": flow.birth_date.isoformat(),
+                "gender": flow.gender,
+            }
+        linked = (
+            await session.get(SferumProfile, flow.linked_profile_id)
+            if flow.linked_profile_id
+            else None
+        )
+        return {
+            "flow_id": flow.id,
+            "state": flow.state,
+            "scenario": flow.scenario,
+            "mesh_account": mesh_account_view(mesh),
+            "phone_masked": mask_phone(flow.phone),
+            "vk_account": vk_account,
+            "challenge": challenge_view(challenge, now),
+            "profiles": profiles,
+            "personal_data": personal_data,
+            "linked_profile": profile_view(linked) if linked else None,
+            "expires_at": iso(flow.expires_at),
+        }
+
+    async def _refuse_if_linked(self, session: AsyncSession, mesh: MeshAccount) -> None:
+        if mesh.linked_profile_id is None:
+            return
+        profile = await session.get(SferumProfile, mesh.linked_profile_id)
+        raise AlreadyLinked(profile=profile_view(profile) if profile else None)
+
+    async def _account(self, session: AsyncSession, flow: LinkFlow) -> VkAccount:
+        account = await session.get(VkAccount, flow.vk_account_id) if flow.vk_account_id else None
+        if account is None:
+            raise WrongState(flow.state, "The flow has no VK ID account.")
+        return account
+
+    async def _enter_code(self, session: AsyncSession, flow: LinkFlow, now: datetime) -> None:
+        flow.state = "code"
+        await self._issue(session, flow, "call", now)
+
+    async def _issue(
+        self, session: AsyncSession, flow: LinkFlow, channel: str, now: datetime
+    ) -> None:
+        await self._challenges.issue(
+            session,
+            owner_kind=OWNER,
+            owner_id=flow.id,
+            channel=channel,
+            destination=flow.phone,
+            now=now,
+        )
+
+
+def _require(flow: LinkFlow, *states: str) -> None:
+    if flow.state not in states:
+        raise WrongState(flow.state)
+
+
+def _reset_identity(flow: LinkFlow) -> None:
+    flow.scenario = None
+    flow.vk_account_id = None
+    flow.code_verified = False
+    flow.chosen_profile_id = None
+    flow.full_name = flow.birth_date = flow.gender = None  # type: ignore[assignment]
+
+
+def _consent(flow: LinkFlow, profile_id: str | None, decision: str, now: datetime) -> Consent:
+    return Consent(
+        flow_id=flow.id,
+        mesh_account_id=flow.mesh_account_id,
+        profile_id=profile_id,
+        decision=decision,
+        decided_at=now,
+    )

@@ -1,0 +1,53 @@
+"""Russian mobile numbers: validation and the masks shown to the teacher and in logs."""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+
+from services.linking.errors import PhoneInvalid
+
+_E164_RU_MOBILE = re.compile(r"^\+79\d{9}$")
+_MOBILE_TYPES = {
+    phonenumbers.PhoneNumberType.MOBILE,
+    phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+}
+
+
+def validate_phone(phone: str) -> str:
+    """Return the phone when it is a Russian mobile number in E.164, else raise PhoneInvalid."""
+    if not _E164_RU_MOBILE.fullmatch(phone):
+        raise PhoneInvalid()
+    parsed = phonenumbers.parse(phone, None)
+    if not phonenumbers.is_valid_number(parsed) or phonenumbers.number_type(parsed) not in (
+        _MOBILE_TYPES
+    ):
+        raise PhoneInvalid()
+    return phone
+
+
+def mask_phone(phone: str | None) -> str | None:
+    """`+79161234577` → `+7 *** ***-**-77` (the only form phones appear in logs)."""
+    if not phone:
+        return None
+    return f"+7 *** ***-**-{phone[-2:]}"
+
+
+def format_phone(phone: str) -> str:
+    """`+79001234567` → `+7 900 123-45-67` (how a calling number reads on screen)."""
+    digits = phone[2:]
+    return f"+7 {digits[0:3]} {digits[3:6]}-{digits[6:8]}-{digits[8:10]}"
+
+
+def mask_email(email: str | None) -> str | None:
+    """`katerina@mail.ru` → `ka***@mail.ru`, as in the seed."""
+    if not email or "@" not in email:
+        return None
+    local, domain = email.split("@", 1)
+    return f"{local[:2]}***@{domain}"
+
+
+def mask_name(first_name: str, last_name: str) -> str:
+    """«Мария И.»: the first name and the surname's initial."""
+    return f"{first_name} {last_name[:1]}." if last_name else first_name

@@ -1,0 +1,289 @@
+"""VK ID password recovery («Забыли или не установили пароль?»).
+
+States: code (SMS sent) → confirm_account → method → method_code (totp/email) → new_password →
+repeat_password → done; `friends` when trusted friends are chosen; `cancelled` when the teacher
+says the account shown is not hers. The proposed new password is kept only as a hash until
+the teacher repeats it, so the bot never has to hold it.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.linking.codes import Challenges
+from services.linking.errors import (
+    ChannelUnavailable,
+    FlowExpired,
+    NotFound,
+    PasswordMismatch,
+    UnknownAccount,
+    WeakPassword,
+    WrongState,
+    ensure_plausible_id,
+)
+from services.linking.models import Challenge, LinkFlow, Recovery, VkAccount
+from services.linking.network import ensure_no_vpn
+from services.linking.passwords import PasswordHashing, PasswordPolicy
+from services.linking.phones import mask_email, mask_name, mask_phone, validate_phone
+from services.linking.settings import LinkingSettings
+from services.linking.views import challenge_view
+from services.linking.vkid import LINKING_CLIENT, VkIdAccounts
+
+logger = logging.getLogger(__name__)
+
+SMS_OWNER, METHOD_OWNER = "recovery", "recovery_method"
+FINISHED_STATES = ("done", "cancelled")
+RECOVERY_DEVICE = "Восстановление доступа VK ID (браузер)"
+
+
+def available_methods(account: VkAccount) -> list[str]:
+    """What this account offers, in the order of the seed's window."""
+    methods = []
+    if account.totp_secret:
+        methods.append("totp")
+    if account.email:
+        methods.append("email")
+    if account.trusted_friends > 0:
+        methods.append("friends")
+    return methods
+
+
+class Recoveries:
+    """Every transition of a recovery; each method runs inside the caller's transaction."""
+
+    def __init__(
+        self,
+        settings: LinkingSettings,
+        challenges: Challenges,
+        vkid: VkIdAccounts,
+        policy: PasswordPolicy,
+        hashing: PasswordHashing,
+    ) -> None:
+        self._settings = settings
+        self._challenges = challenges
+        self._vkid = vkid
+        self._policy = policy
+        self._hashing = hashing
+
+    async def start(
+        self, session: AsyncSession, phone: str, flow_id: str | None, now: datetime
+    ) -> Recovery:
+        """Phone entered on «Восстановление пароля»: an SMS code is sent at once."""
+        phone = validate_phone(phone)
+        mesh_account_id = None
+        if flow_id is not None:
+            flow = await session.get(LinkFlow, ensure_plausible_id(flow_id, "flow"))
+            if flow is None:
+                raise NotFound(f"Unknown flow '{flow_id}'.")
+            mesh_account_id = flow.mesh_account_id
+        await ensure_no_vpn(session, mesh_account_id=mesh_account_id, phone=phone)
+        account = await self._vkid.by_phone(session, phone)
+        if account is None:
+            raise UnknownAccount()
+        recovery = Recovery(
+            id=f"rec-{uuid.uuid4().hex}",
+            phone=phone,
+            vk_account_id=account.id,
+            flow_id=flow_id,
+            state="code",
+            created_at=now,
+            expires_at=now + timedelta(seconds=self._settings.recovery_lifetime),
+        )
+        session.add(recovery)
+        await session.flush()
+        await self._send_sms(session, recovery, now)
+        logger.info("recovery %s started for %s", recovery.id, mask_phone(phone))
+        return recovery
+
+    async def load(self, session: AsyncSession, recovery_id: str, now: datetime) -> Recovery:
+        recovery = await session.get(Recovery, ensure_plausible_id(recovery_id, "recovery"))
+        if recovery is None:
+            raise NotFound(f"Unknown recovery '{recovery_id}'.")
+        if recovery.state not in FINISHED_STATES and now >= recovery.expires_at:
+            raise FlowExpired("The recovery has expired; start again.")
+        return recovery
+
+    async def resend_code(self, session: AsyncSession, recovery_id: str, now: datetime) -> Recovery:
+        """«Отправить SMS» once the cooldown («Отправить SMS через 1:15») has passed."""
+        recovery = await self.load(session, recovery_id, now)
+        _require(recovery, "code")
+        latest = await self._challenges.latest(session, SMS_OWNER, recovery.id)
+        self._challenges.ensure_resend_allowed(latest, now)
+        await self._send_sms(session, recovery, now)
+        return recovery
+
+    async def verify_code(
+        self, session: AsyncSession, recovery_id: str, code: str, now: datetime
+    ) -> Recovery:
+        """«Введите код» from the SMS → «Это ваш аккаунт?»."""
+        recovery = await self.load(session, recovery_id, now)
+        _require(recovery, "code")
+        latest = await self._challenges.latest(session, SMS_OWNER, recovery.id)
+        await self._challenges.verify(session, latest, code, now)
+        recovery.state = "confirm_account"
+        return recovery
+
+    async def confirm_account(
+        self, session: AsyncSession, recovery_id: str, confirmed: bool, now: datetime
+    ) -> Recovery:
+        recovery = await self.load(session, recovery_id, now)
+        _require(recovery, "confirm_account")
+        recovery.state = "method" if confirmed else "cancelled"
+        return recovery
+
+    async def choose_method(
+        self, session: AsyncSession, recovery_id: str, method: str, now: datetime
+    ) -> Recovery:
+        """«Как вы хотите подтвердить, что аккаунт принадлежит вам?»"""
+        recovery = await self.load(session, recovery_id, now)
+        _require(recovery, "method", "method_code", "friends")
+        account = await self._account(session, recovery)
+        if method not in available_methods(account):
+            raise ChannelUnavailable(f"This account cannot be confirmed by '{method}'.")
+        if method == "email":
+            self._challenges.ensure_resend_allowed(await self._latest_email(session, recovery), now)
+        await self._challenges.end_active(session, METHOD_OWNER, recovery.id)
+        recovery.method = method
+        if method == "friends":
+            recovery.state = "friends"
+            return recovery
+        await self._challenges.issue(
+            session,
+            owner_kind=METHOD_OWNER,
+            owner_id=recovery.id,
+            channel=method,
+            destination=account.email if method == "email" else None,
+            now=now,
+        )
+        recovery.state = "method_code"
+        return recovery
+
+    async def resend_method_code(
+        self, session: AsyncSession, recovery_id: str, now: datetime
+    ) -> Recovery:
+        """«Отправить код повторно» for the e-mail method."""
+        recovery = await self.load(session, recovery_id, now)
+        _require(recovery, "method_code")
+        if recovery.method != "email":
+            raise ChannelUnavailable("The code-generator app shows its codes itself.")
+        account = await self._account(session, recovery)
+        latest = await self._challenges.latest(session, METHOD_OWNER, recovery.id)
+        self._challenges.ensure_resend_allowed(latest, now)
+        await self._challenges.issue(
+            session,
+            owner_kind=METHOD_OWNER,
+            owner_id=recovery.id,
+            channel="email",
+            destination=account.email,
+            now=now,
+        )
+        return recovery
+
+    async def verify_method_code(
+        self, session: AsyncSession, recovery_id: str, code: str, now: datetime
+    ) -> Recovery:
+        recovery = await self.load(session, recovery_id, now)
+        _require(recovery, "method_code")
+        account = await self._account(session, recovery)
+        latest = await self._challenges.latest(session, METHOD_OWNER, recovery.id)
+        await self._challenges.verify(session, latest, code, now, totp_secret=account.totp_secret)
+        recovery.state = "new_password"
+        return recovery
+
+    async def propose_password(
+        self, session: AsyncSession, recovery_id: str, password: str, now: datetime
+    ) -> Recovery:
+        """«Введите новый пароль»: checked against the policy, kept hashed until repeated."""
+        recovery = await self.load(session, recovery_id, now)
+        _require(recovery, "new_password", "repeat_password")
+        unmet = self._policy.unmet(password)
+        if unmet:
+            raise WeakPassword(unmet, self._policy.describe())
+        recovery.proposed_password_hash = self._hashing.hash(password)
+        recovery.state = "repeat_password"
+        return recovery
+
+    async def confirm_password(
+        self,
+        session: AsyncSession,
+        recovery_id: str,
+        password: str,
+        logout_other_sessions: bool,
+        now: datetime,
+    ) -> Recovery:
+        """«Повторите новый пароль» + «Выйти на всех устройствах, кроме этого» → done."""
+        recovery = await self.load(session, recovery_id, now)
+        _require(recovery, "repeat_password")
+        if not self._hashing.verify(recovery.proposed_password_hash, password):
+            recovery.proposed_password_hash = None
+            recovery.state = "new_password"
+            raise PasswordMismatch()
+        account = await self._account(session, recovery)
+        self._vkid.set_password(account, password)
+        this_device = self._vkid.open_session(
+            session, account, LINKING_CLIENT, RECOVERY_DEVICE, now
+        )
+        await session.flush()
+        if logout_other_sessions:
+            ended = await self._vkid.end_other_sessions(session, account, this_device.id, now)
+            logger.info("recovery %s: %d other sessions ended", recovery.id, ended)
+        recovery.proposed_password_hash = None
+        recovery.logout_other_sessions = logout_other_sessions
+        recovery.state = "done"
+        return recovery
+
+    async def view(
+        self, session: AsyncSession, recovery: Recovery, now: datetime
+    ) -> dict[str, Any]:
+        """The Recovery object of the API; the account is disclosed only after the SMS code."""
+        account = await self._account(session, recovery)
+        disclosed = recovery.state != "code"
+        challenge: Challenge | None = None
+        if recovery.state == "code":
+            challenge = await self._challenges.latest(session, SMS_OWNER, recovery.id)
+        elif recovery.state == "method_code":
+            challenge = await self._challenges.latest(session, METHOD_OWNER, recovery.id)
+        return {
+            "recovery_id": recovery.id,
+            "state": recovery.state,
+            "phone_masked": mask_phone(recovery.phone),
+            "account": (
+                {"masked_name": mask_name(account.first_name, account.last_name)}
+                if disclosed
+                else None
+            ),
+            "methods": available_methods(account) if disclosed else [],
+            "email_masked": mask_email(account.email) if disclosed else None,
+            "challenge": challenge_view(challenge, now),
+            "logout_other_sessions": recovery.logout_other_sessions,
+        }
+
+    async def _send_sms(self, session: AsyncSession, recovery: Recovery, now: datetime) -> None:
+        await self._challenges.issue(
+            session,
+            owner_kind=SMS_OWNER,
+            owner_id=recovery.id,
+            channel="sms",
+            destination=recovery.phone,
+            now=now,
+        )
+
+    async def _latest_email(self, session: AsyncSession, recovery: Recovery) -> Challenge | None:
+        latest = await self._challenges.latest(session, METHOD_OWNER, recovery.id)
+        return latest if latest is not None and latest.channel == "email" else None
+
+    @staticmethod
+    async def _account(session: AsyncSession, recovery: Recovery) -> VkAccount:
+        account = await session.get(VkAccount, recovery.vk_account_id)
+        assert account is not None
+        return account
+
+
+def _require(recovery: Recovery, *states: str) -> None:
+    if recovery.state not in states:
+        raise WrongState(recovery.state)
