@@ -37,7 +37,7 @@ def create_session_factory(engine: AsyncEngine) -> async_sessionmaker:
 async def create_all(engine: AsyncEngine) -> None:
     """Create every table known to `Base` (tests and the sandbox; production uses alembic)."""
     # Import for side effects: each module registers its tables on Base.metadata.
-    from services.storage import models  # noqa: F401
+    from services.storage import fsm_records, models  # noqa: F401
 
     # The helpdesk registers its tables too, once that package exists.
     with contextlib.suppress(ImportError):

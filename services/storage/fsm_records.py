@@ -1,0 +1,127 @@
+"""The `fsm_records` table and the few SQL statements the FSM storage runs against it.
+
+One row per storage key built by the key builder (`…:state` or `…:data`), the value as text:
+the state name, or the data dict as JSON. An absent row means "no state" / "empty data".
+Statements are Core (not ORM) and built once, so SQLAlchemy's compiled cache serves them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+
+from sqlalchemy import Text, bindparam, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.storage.db import Base
+
+
+class FsmRecord(Base):
+    """One FSM value: a state name or a JSON data dict, under the key the key builder made."""
+
+    __tablename__ = "fsm_records"
+
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+_TABLE = FsmRecord.__table__
+_INSERT_BY_DIALECT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+
+
+class _HeldConnection:
+    """A connection kept open for the storage's lifetime, used by one task at a time.
+
+    A broken connection (server restart, network) is dropped and reopened on the next use.
+    """
+
+    def __init__(self, engine: AsyncEngine, *, autocommit: bool) -> None:
+        self._engine = engine
+        self._autocommit = autocommit
+        self._connection: AsyncConnection | None = None
+        self.lock = asyncio.Lock()
+
+    async def get(self) -> AsyncConnection:
+        if self._connection is None:
+            connection = await self._engine.connect()
+            if self._autocommit:
+                # Reads need no transaction; on PostgreSQL this keeps the session out of
+                # "idle in transaction" between reads.
+                connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            self._connection = connection
+        return self._connection
+
+    async def drop(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                await connection.invalidate()
+            with contextlib.suppress(Exception):
+                await connection.close()
+
+    async def close(self) -> None:
+        async with self.lock:
+            connection, self._connection = self._connection, None
+            if connection is not None:
+                await connection.close()
+
+
+class FsmRecordsGateway:
+    """Loads and stores `fsm_records` rows over two long-lived connections (reader, writer).
+
+    Works on SQLite (aiosqlite) and PostgreSQL (asyncpg); upserts use the dialect's
+    INSERT … ON CONFLICT DO UPDATE.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        try:
+            insert = _INSERT_BY_DIALECT[engine.dialect.name]
+        except KeyError:
+            raise ValueError(
+                f"SQL FSM storage supports SQLite and PostgreSQL, not {engine.dialect.name}"
+            ) from None
+        upsert = insert(_TABLE)
+        self._upsert = upsert.on_conflict_do_update(
+            index_elements=[_TABLE.c.key], set_={"value": upsert.excluded.value}
+        )
+        self._delete = delete(_TABLE).where(_TABLE.c.key.in_(bindparam("keys", expanding=True)))
+        self._select = select(_TABLE.c.key, _TABLE.c.value).where(
+            _TABLE.c.key.in_(bindparam("keys", expanding=True))
+        )
+        self._reader = _HeldConnection(engine, autocommit=True)
+        self._writer = _HeldConnection(engine, autocommit=False)
+
+    async def load_many(self, keys: Sequence[str]) -> dict[str, str]:
+        """Stored values of those `keys` that have a row."""
+        async with self._reader.lock:
+            connection = await self._reader.get()
+            try:
+                result = await connection.execute(self._select, {"keys": list(keys)})
+            except Exception:
+                await self._reader.drop()
+                raise
+            return dict(result.tuples().all())
+
+    async def store(self, upserts: Sequence[tuple[str, str]], deletes: Sequence[str]) -> None:
+        """Write `upserts` (key, value) and delete `deletes` in one transaction."""
+        async with self._writer.lock:
+            connection = await self._writer.get()
+            try:
+                async with connection.begin():
+                    if upserts:
+                        await connection.execute(
+                            self._upsert, [{"key": key, "value": value} for key, value in upserts]
+                        )
+                    if deletes:
+                        await connection.execute(self._delete, {"keys": list(deletes)})
+            except BaseException:
+                # Cancelled or failed mid-transaction: the connection's state is unknown.
+                await self._writer.drop()
+                raise
+
+    async def close(self) -> None:
+        await self._reader.close()
+        await self._writer.close()
