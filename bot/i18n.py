@@ -36,5 +36,10 @@ class CatalogI18n(I18n):
         return translations
 
 
+# aiogram's ContextInstanceMixin gives every subclass its own context variable, while `gettext`
+# asks `I18n.get_current()`: share the base class's slot so this subclass is the one it finds.
+CatalogI18n._ContextInstanceMixin__context_instance = I18n._ContextInstanceMixin__context_instance  # type: ignore[attr-defined]
+
+
 def create_i18n(default_locale: str = "ru") -> CatalogI18n:
     return CatalogI18n(path=LOCALES_DIR, default_locale=default_locale, domain=DOMAIN)

@@ -16,6 +16,7 @@ class Onboarding(StatesGroup):
     prechecks = State()
     branch = State()  # «У вас уже есть учебный профиль Сферум?» Да / Нет / Не знаю
     already_linked = State()
+    how_to_open = State()  # `/start` without a token: the seed's steps 1–2
 
 
 class Link(StatesGroup):

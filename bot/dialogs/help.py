@@ -1,0 +1,197 @@
+"""«Не получается»: tips for the step the teacher is on, from the seed's notes, then a person.
+
+Start data: {"step": "<StatesGroup>:<state>", "scenario": ..., "topic": optional}. With a topic
+(from free text: «не приходит смс» → code_late) only that tip is shown; without one, the tips that
+fit the step. «Вернуться к шагу» closes the dialog and the step's window is shown again.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import gettext as _
+from aiogram_dialog import Data, Dialog, DialogManager, ShowMode, Window
+from aiogram_dialog.widgets.input import MessageInput
+from aiogram_dialog.widgets.kbd import Button
+from aiogram_dialog.widgets.text import Format
+
+from bot.dialogs.free_text import handle_free_text, recovery_start_data
+from bot.dialogs.states import Handoff, Help, Recovery
+from bot.widgets.i18n import I18nConst
+
+
+class HelpTopic(StrEnum):
+    WRONG_NUMBER = "wrong_number"
+    CODE_LATE = "code_late"
+    VPN = "vpn"
+    EXISTING_PROFILE = "existing_profile"
+    FORGOT_PASSWORD = "forgot_password"
+    BROWSER = "browser"
+    PERSONAL_DATA = "personal_data"
+    PASSWORD_POLICY = "password_policy"
+    CODE_APP = "code_app"
+    NO_EMAIL_ACCESS = "no_email_access"
+    FRIENDS = "friends"
+
+
+def _tip(topic: HelpTopic) -> str:
+    """The tip's text in the teacher's language (msgids must stay literal for extraction)."""
+    if topic is HelpTopic.WRONG_NUMBER:
+        return _(
+            "📱 <b>Wrong number?</b> If you made a mistake in the number, change it and request "
+            "the code again: press «Change the number» on the code step."
+        )
+    if topic is HelpTopic.CODE_LATE:
+        return _(
+            "⏳ <b>The code is late?</b> The reset call comes from a random number: enter the "
+            "<b>last 4 digits</b> of the number that called you — you do not need to answer it. "
+            "An SMS can take a minute to arrive. Wait until the timer runs out, then request the "
+            "code again or choose the other way (call or SMS)."
+        )
+    if topic is HelpTopic.VPN:
+        return _(
+            "🛡 <b>VPN.</b> Linking does not work while a VPN is on. Turn the VPN off on your "
+            "phone and computer, then repeat the step."
+        )
+    if topic is HelpTopic.EXISTING_PROFILE:
+        return _(
+            "👤 <b>Already have a Sferum profile?</b> If a Sferum education profile is already "
+            "registered to your phone number, do not create a new one — sign in with your existing "
+            "details."
+        )
+    if topic is HelpTopic.FORGOT_PASSWORD:
+        return _(
+            "🔑 <b>Forgot your VK ID password?</b> You can restore it right here: press «Restore "
+            "password» — it is the same as «Забыли или не установили пароль?» in the VK ID window."
+        )
+    if topic is HelpTopic.BROWSER:
+        return _(
+            "🌐 <b>Browser.</b> For the e-journal we recommend Google Chrome or Yandex Browser."
+        )
+    if topic is HelpTopic.PERSONAL_DATA:
+        return _(
+            "📝 <b>Your details.</b> Enter your real full name in Cyrillic (surname and first "
+            "name at least), your date of birth (for example 14.03.1985) and gender. The Sferum "
+            "education profile is created with these details."
+        )
+    if topic is HelpTopic.PASSWORD_POLICY:
+        return _(
+            "🔒 <b>New password.</b> At least 8 characters: capital and small letters, digits and "
+            "special characters (! \" # $ % ' ( ) *). The message with the password is deleted "
+            "from the chat right away."
+        )
+    if topic is HelpTopic.CODE_APP:
+        return _(
+            "🔢 <b>Code-generator app.</b> Open the app where you added VK ID and enter the "
+            "6-digit code it shows now; the code changes every 30 seconds."
+        )
+    if topic is HelpTopic.NO_EMAIL_ACCESS:
+        return _(
+            "📧 <b>No access to the e-mail?</b> Go back and choose another way to confirm the "
+            "account, or call a specialist — they will help you restore access."
+        )
+    return _(
+        "🤝 <b>Trusted friends.</b> Friends confirm your account outside VK — for example, you "
+        "call them or write to them in a messenger. The bot cannot do this in the chat; a "
+        "specialist will help you with it."
+    )
+
+
+_STEP_TOPICS: dict[str, tuple[HelpTopic, ...]] = {
+    "Link:phone": (HelpTopic.EXISTING_PROFILE, HelpTopic.VPN, HelpTopic.BROWSER),
+    "Link:account_card": (HelpTopic.EXISTING_PROFILE, HelpTopic.VPN),
+    "Link:password": (HelpTopic.FORGOT_PASSWORD, HelpTopic.VPN),
+    "Link:code": (HelpTopic.CODE_LATE, HelpTopic.WRONG_NUMBER, HelpTopic.VPN),
+    "Link:choose_profile": (HelpTopic.EXISTING_PROFILE,),
+    "Link:full_name": (HelpTopic.PERSONAL_DATA,),
+    "Link:birth_date": (HelpTopic.PERSONAL_DATA,),
+    "Link:gender": (HelpTopic.PERSONAL_DATA,),
+    "Link:confirm_data": (HelpTopic.PERSONAL_DATA,),
+    "Link:consent": (HelpTopic.VPN, HelpTopic.BROWSER),
+    "Recovery:phone": (HelpTopic.WRONG_NUMBER, HelpTopic.VPN),
+    "Recovery:sms_code": (HelpTopic.CODE_LATE, HelpTopic.WRONG_NUMBER),
+    "Recovery:confirm_account": (HelpTopic.WRONG_NUMBER,),
+    "Recovery:method": (HelpTopic.CODE_APP, HelpTopic.NO_EMAIL_ACCESS, HelpTopic.FRIENDS),
+    "Recovery:method_code": (HelpTopic.CODE_APP, HelpTopic.NO_EMAIL_ACCESS),
+    "Recovery:friends": (HelpTopic.FRIENDS,),
+    "Recovery:new_password": (HelpTopic.PASSWORD_POLICY,),
+    "Recovery:repeat_password": (HelpTopic.PASSWORD_POLICY,),
+}
+_DEFAULT_TOPICS = (HelpTopic.VPN, HelpTopic.BROWSER, HelpTopic.EXISTING_PROFILE)
+
+
+def topics_for(step: str | None, topic: str | None = None) -> tuple[HelpTopic, ...]:
+    """The tips to show: the requested topic alone, else those that fit the step."""
+    if topic in HelpTopic.__members__.values():
+        return (HelpTopic(topic),)
+    return _STEP_TOPICS.get(step or "", _DEFAULT_TOPICS)
+
+
+def _start(manager: DialogManager) -> dict[str, Any]:
+    data = manager.start_data
+    return data if isinstance(data, dict) else {}
+
+
+def _offers_recovery(start: dict[str, Any]) -> bool:
+    step = str(start.get("step") or "")
+    shown = topics_for(step, start.get("topic"))
+    return HelpTopic.FORGOT_PASSWORD in shown and not step.startswith("Recovery:")
+
+
+async def _help_getter(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, Any]:
+    start = _start(dialog_manager)
+    tips = [_tip(topic) for topic in topics_for(start.get("step"), start.get("topic"))]
+    return {
+        "title": _("Not working? This usually helps:"),
+        "tips": "\n\n".join(tips),
+        "offers_recovery": _offers_recovery(start),
+    }
+
+
+async def _call_specialist(callback: CallbackQuery, button: Button, manager: DialogManager) -> None:
+    step = _start(manager).get("step")
+    await manager.start(Handoff.chatting, data={"reason": "help", "step": step})
+
+
+async def _restore_password(
+    callback: CallbackQuery, button: Button, manager: DialogManager
+) -> None:
+    await manager.start(Recovery.phone, data=await recovery_start_data(manager))
+
+
+async def _back_to_step(callback: CallbackQuery, button: Button, manager: DialogManager) -> None:
+    await manager.done()
+
+
+async def _on_text(message: Message, widget: MessageInput, manager: DialogManager) -> None:
+    """Free text on the help screen: a new topic, a person, a restart; else the screen again."""
+    await handle_free_text(message, manager)
+    manager.show_mode = ShowMode.SEND
+
+
+async def _on_result(start_data: Data, result: Any, manager: DialogManager) -> None:
+    # A password changed through «Восстановить пароль» is news for the step below, not for Help.
+    if isinstance(result, dict) and "password_changed" in result:
+        await manager.done(result=result)
+
+
+def create_help_dialog() -> Dialog:
+    return Dialog(
+        Window(
+            Format("<b>{title}</b>\n\n{tips}"),
+            Button(
+                I18nConst("🔑 Restore password"),
+                id="help_recover",
+                on_click=_restore_password,
+                when="offers_recovery",
+            ),
+            Button(I18nConst("🙋 Call a specialist"), id="help_human", on_click=_call_specialist),
+            Button(I18nConst("↩️ Back to the step"), id="help_back", on_click=_back_to_step),
+            MessageInput(_on_text),
+            state=Help.topic,
+            getter=_help_getter,
+        ),
+        on_process_result=_on_result,
+    )

@@ -1,0 +1,609 @@
+"""The Link dialog: scenarios A (new profile), B (existing profile) and registration.
+
+Windows follow the seed's steps and quote its buttons; which window comes next is decided by the
+backend's answer (bot/dialogs/link_flow.py). Passwords are read, deleted from the chat and sent
+on; they are never kept in dialog data or logs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import logging
+from datetime import date, datetime
+from typing import Any
+
+from aiogram import F
+from aiogram.enums import ContentType
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import gettext as _
+from aiogram_dialog import Data, Dialog, DialogManager, Window
+from aiogram_dialog.api.exceptions import UnregisteredDialogError
+from aiogram_dialog.widgets.input import MessageInput
+from aiogram_dialog.widgets.kbd import Button, Column, Row, Select
+from aiogram_dialog.widgets.text import Format
+from babel.dates import format_date
+
+from bot.dialogs import link_flow as flow_ops
+from bot.dialogs.common import (
+    RetryAction,
+    clear_notice,
+    format_clock,
+    nav_row,
+    notice_text,
+    now,
+    progress_getter,
+    progress_text,
+    retry_buttons,
+    show_hint,
+)
+from bot.dialogs.link_input import InputProblem, parse_birth_date, parse_code, parse_full_name
+from bot.dialogs.states import Link, Recovery
+from bot.widgets.i18n import I18nConst, I18nFormat
+from services.phones import normalize_ru_phone
+
+logger = logging.getLogger(__name__)
+
+MAX_INPUT_LENGTH = 300
+TEXT_NOT_COMMAND = F.text & ~F.text.startswith("/")
+
+
+# --------------------------------------------------------------------------- free text
+
+
+async def _try_free_text(message: Message, manager: DialogManager) -> bool:
+    """Let RECOVERY's free-text understanding answer («забыла пароль», «позовите человека»)."""
+    try:
+        from bot.dialogs.free_text import handle_free_text
+    except ImportError:
+        return False
+    return await handle_free_text(message, manager)
+
+
+async def _too_long(message: Message, manager: DialogManager) -> bool:
+    if len(message.text or "") > MAX_INPUT_LENGTH:
+        show_hint(manager, "too_long")
+        return True
+    return False
+
+
+# --------------------------------------------------------------------------- getters
+
+
+def _locale() -> str:
+    from aiogram.utils.i18n import get_i18n
+
+    return get_i18n().current_locale
+
+
+def _format_day(iso: str | None) -> str:
+    if not iso:
+        return ""
+    return format_date(date.fromisoformat(iso), format="long", locale=_locale())
+
+
+def _gender_text(gender: str | None) -> str:
+    if gender == "female":
+        return _("female")
+    if gender == "male":
+        return _("male")
+    return ""
+
+
+async def link_getter(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, Any]:
+    data = dialog_manager.dialog_data
+    personal = data.get("personal") or {}
+    linked = data.get("linked_profile") or {}
+    profiles = data.get("profiles") or []
+    esc = html.escape
+    return {
+        "mesh_name": esc(data.get("mesh_name", "")),
+        "school": esc(data.get("school", "")),
+        "phone_masked": data.get("phone_masked", ""),
+        "vk_name": esc(data.get("vk_name", "")),
+        "scenario_b": data.get("scenario") == "existing_profile",
+        "scenario_new": data.get("scenario") != "existing_profile",
+        "full_name": esc(personal.get("full_name", "")),
+        "birth_date": _format_day(personal.get("birth_date")),
+        "gender": _gender_text(personal.get("gender")),
+        "has_gender": bool(personal.get("gender")),
+        "profiles": [
+            {**p, "label": esc(p["full_name"]), "school": esc(p["school"])} for p in profiles
+        ],
+        "one_profile": len(profiles) == 1,
+        "many_profiles": len(profiles) > 1,
+        "profile_name": esc(profiles[0]["full_name"]) if profiles else "",
+        "profile_school": esc(profiles[0]["school"]) if profiles else "",
+        "profile_birth": _format_day(profiles[0]["birth_date"]) if profiles else "",
+        "linked_name": esc(linked.get("full_name", "")),
+        "linked_school": esc(linked.get("school", "")),
+        "cancelled": data.get("finished") == "cancelled",
+        "linked": data.get("finished") == "linked",
+    }
+
+
+async def code_getter(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, Any]:
+    challenge = dialog_manager.dialog_data.get("challenge") or {}
+    resend_at = challenge.get("resend_at")
+    wait = 0
+    if resend_at:
+        wait = max(
+            0,
+            int((datetime.fromisoformat(resend_at) - now(dialog_manager)).total_seconds() + 0.999),
+        )
+    channel = challenge.get("channel", "call")
+    return {
+        "by_call": channel == "call",
+        "by_sms": channel == "sms",
+        "code_length": challenge.get("code_length", 4),
+        "sent_to": challenge.get("sent_to") or dialog_manager.dialog_data.get("phone_masked", ""),
+        "wait_clock": format_clock(wait),
+        "must_wait": wait > 0,
+        "can_resend": wait <= 0,
+    }
+
+
+# --------------------------------------------------------------------------- handlers
+
+
+async def on_phone(message: Message, widget: Any, manager: DialogManager) -> None:
+    if message.contact is not None:
+        contact = message.contact
+        if contact.user_id != message.from_user.id:  # type: ignore[union-attr]
+            show_hint(manager, "foreign_contact")
+            return
+        phone = normalize_ru_phone(contact.phone_number)
+    else:
+        if await _too_long(message, manager):
+            return
+        phone = normalize_ru_phone(message.text or "")
+        if phone is None and await _try_free_text(message, manager):
+            return
+    if phone is None:
+        show_hint(manager, "phone_format")
+        return
+    await flow_ops.submit_phone(manager, phone)
+
+
+async def on_create_profile(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
+    clear_notice(manager)
+    await manager.switch_to(Link.password)
+
+
+async def on_password(message: Message, widget: Any, manager: DialogManager) -> None:
+    password = message.text or ""
+    # Out of the chat at once: the password must not stay on the screen or in the history.
+    with contextlib.suppress(TelegramAPIError):
+        await message.delete()
+    # «забыла пароль» typed here is a request, not a password (real ones rarely have spaces).
+    if " " in password.strip() and await _try_free_text(message, manager):
+        return
+    if not password.strip():
+        show_hint(manager, "password_empty")
+        return
+    await flow_ops.submit_password(manager, password)
+
+
+async def on_forgot_password(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
+    clear_notice(manager)
+    data = {"phone": manager.dialog_data.get("phone"), "flow_id": manager.dialog_data["flow_id"]}
+    try:
+        await manager.start(Recovery.phone, data=data)
+    except UnregisteredDialogError:
+        show_hint(manager, "help_unavailable")
+
+
+async def on_code(message: Message, widget: Any, manager: DialogManager) -> None:
+    if await _too_long(message, manager):
+        return
+    length = (manager.dialog_data.get("challenge") or {}).get("code_length", 4)
+    try:
+        code = parse_code(message.text or "", length)
+    except InputProblem as problem:
+        if await _try_free_text(message, manager):
+            return
+        show_hint(manager, problem.key, length=length)
+        return
+    await flow_ops.verify_code(manager, code)
+
+
+async def on_resend(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
+    channel = (manager.dialog_data.get("challenge") or {}).get("channel", "call")
+    await flow_ops.send_code(manager, channel)
+
+
+async def on_switch_channel(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
+    channel = (manager.dialog_data.get("challenge") or {}).get("channel", "call")
+    await flow_ops.send_code(manager, "sms" if channel == "call" else "call")
+
+
+async def on_change_number(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
+    clear_notice(manager)
+    await manager.switch_to(Link.phone)
+    await flow_ops.offer_contact_button(manager)
+
+
+async def on_profile_chosen(
+    callback: CallbackQuery, widget: Any, manager: DialogManager, profile_id: str
+) -> None:
+    await flow_ops.choose_profile(manager, profile_id)
+
+
+async def on_single_profile(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
+    profiles = manager.dialog_data.get("profiles") or []
+    if profiles:
+        await flow_ops.choose_profile(manager, profiles[0]["profile_id"])
+
+
+async def on_other_account(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
+    await flow_ops.switch_account(manager)
+
+
+def _personal(manager: DialogManager) -> dict[str, Any]:
+    return manager.dialog_data.setdefault("personal", {})
+
+
+async def _after_field(manager: DialogManager, next_state: Any) -> None:
+    clear_notice(manager)
+    manager.dialog_data["personal_edited"] = True
+    if manager.dialog_data.get("editing"):
+        await manager.switch_to(Link.confirm_data)
+    else:
+        await manager.switch_to(next_state)
+
+
+async def on_full_name(message: Message, widget: Any, manager: DialogManager) -> None:
+    if await _too_long(message, manager):
+        return
+    try:
+        full_name = parse_full_name(message.text or "")
+    except InputProblem as problem:
+        if await _try_free_text(message, manager):
+            return
+        show_hint(manager, problem.key)
+        return
+    _personal(manager)["full_name"] = full_name
+    await _after_field(manager, Link.birth_date)
+
+
+async def on_birth_date(message: Message, widget: Any, manager: DialogManager) -> None:
+    if await _too_long(message, manager):
+        return
+    try:
+        born = parse_birth_date(message.text or "", now(manager).date())
+    except InputProblem as problem:
+        if await _try_free_text(message, manager):
+            return
+        show_hint(manager, problem.key)
+        return
+    _personal(manager)["birth_date"] = born.isoformat()
+    await _after_field(manager, Link.gender)
+
+
+async def on_gender(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
+    _personal(manager)["gender"] = "female" if button.widget_id == "gender_female" else "male"
+    await _after_field(manager, Link.confirm_data)
+
+
+async def on_data_confirmed(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
+    personal = _personal(manager)
+    for field, state in (
+        ("full_name", Link.full_name),
+        ("birth_date", Link.birth_date),
+        ("gender", Link.gender),
+    ):
+        if not personal.get(field):
+            await manager.switch_to(state)
+            return
+    await flow_ops.submit_personal_data(manager)
+
+
+def _edit(state: Any):
+    async def handler(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
+        clear_notice(manager)
+        manager.dialog_data["editing"] = True
+        await manager.switch_to(state)
+
+    return handler
+
+
+async def on_link(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
+    await flow_ops.give_consent(manager, link=True)
+
+
+async def on_cancel_link(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
+    await flow_ops.give_consent(manager, link=False)
+
+
+async def on_wrong_input(message: Message, widget: Any, manager: DialogManager) -> None:
+    """Anything a step cannot use: a short answer, and the step stays where it was."""
+    text = message.text
+    if text is not None and text.startswith("/"):
+        show_hint(manager, "unknown_command")
+    elif text is None:
+        show_hint(manager, "only_text")
+    elif await _too_long(message, manager) or await _try_free_text(message, manager):
+        return
+    elif manager.current_context().state == Link.done:
+        show_hint(manager, "flow_finished")
+    else:
+        show_hint(manager, "use_buttons")
+
+
+# --------------------------------------------------------------------------- retries
+
+
+async def _retry_phone(callback: CallbackQuery, manager: DialogManager, args: dict) -> None:
+    await flow_ops.submit_phone(manager, args["phone"])
+
+
+async def _retry_reprompt(callback: CallbackQuery, manager: DialogManager, args: dict) -> None:
+    state = manager.current_context().state
+    show_hint(manager, "password_again" if state == Link.password else "code_again")
+
+
+async def _retry_send_code(callback: CallbackQuery, manager: DialogManager, args: dict) -> None:
+    await flow_ops.send_code(manager, args["channel"])
+
+
+async def _retry_profile(callback: CallbackQuery, manager: DialogManager, args: dict) -> None:
+    await flow_ops.choose_profile(manager, args["profile_id"])
+
+
+async def _retry_switch(callback: CallbackQuery, manager: DialogManager, args: dict) -> None:
+    await flow_ops.switch_account(manager)
+
+
+async def _retry_personal(callback: CallbackQuery, manager: DialogManager, args: dict) -> None:
+    await flow_ops.submit_personal_data(manager)
+
+
+async def _retry_consent(callback: CallbackQuery, manager: DialogManager, args: dict) -> None:
+    await flow_ops.give_consent(manager, link=bool(args.get("link", True)))
+
+
+RETRIES: dict[str, RetryAction] = {
+    "phone": _retry_phone,
+    "reprompt": _retry_reprompt,
+    "send_code": _retry_send_code,
+    "choose_profile": _retry_profile,
+    "switch_account": _retry_switch,
+    "personal_data": _retry_personal,
+    "consent": _retry_consent,
+}
+
+
+# --------------------------------------------------------------------------- dialog events
+
+
+async def on_start(start_data: Data, manager: DialogManager) -> None:
+    data = dict(start_data or {})
+    for key in ("flow_id", "mesh_name", "school", "branch", "scenario"):
+        if data.get(key) is not None:
+            manager.dialog_data[key] = data[key]
+    await flow_ops.offer_contact_button(manager)
+
+
+async def on_process_result(start_data: Data, result: Any, manager: DialogManager) -> None:
+    """Back from Recovery (or Help / Handoff) to the step that sent the teacher there."""
+    if isinstance(result, dict) and result.get("password_changed"):
+        show_hint(manager, "password_changed")
+        if manager.current_context().state != Link.password:
+            await manager.switch_to(Link.password)
+
+
+# --------------------------------------------------------------------------- windows
+
+
+def _step(*widgets: Any, state: Any, getter: Any = None) -> Window:
+    """A step window: progress, the step's own text and inputs, notice, retry, nav row."""
+    return Window(
+        progress_text(),
+        *widgets,
+        notice_text(),
+        retry_buttons(RETRIES),
+        nav_row(),
+        MessageInput(on_wrong_input),
+        state=state,
+        getter=getter,
+    )
+
+
+def create_link_dialog() -> Dialog:
+    text_input = MessageInput(
+        on_phone,
+        content_types=[ContentType.TEXT, ContentType.CONTACT],
+        filter=~F.text.startswith("/"),
+    )
+    return Dialog(
+        _step(
+            I18nConst(
+                "<b>Phone number</b>\n"
+                "Send the mobile number you use (or will use) for VK ID — "
+                "the same as in the window «Вход в VK ID»."
+            ),
+            I18nConst(
+                "You can type it in any form (8 916 123-45-67, +7 (916) 123-45-67) or press "
+                "«📱 Send my number» below."
+            ),
+            text_input,
+            state=Link.phone,
+        ),
+        _step(
+            I18nFormat(
+                "<b>Check the account</b>\n"
+                "VK ID: {vk_name}, phone {phone_masked}\n"
+                "E-journal: {mesh_name}, {school}\n\n"
+                "There is no Sferum profile on this number yet. In the real window this is the "
+                "button «Создать учебный профиль»."
+            ),
+            Button(
+                I18nConst("Create a study profile («Создать учебный профиль»)"),
+                id="create_profile",
+                on_click=on_create_profile,
+            ),
+            state=Link.account_card,
+        ),
+        _step(
+            I18nFormat(
+                "<b>VK ID password</b>\n"
+                "Send your VK ID password for {phone_masked} as a message. I will delete the "
+                "message right away and will not keep the password."
+            ),
+            Button(
+                I18nConst("Forgot or never set a password? («Забыли или не установили пароль?»)"),
+                id="forgot",
+                on_click=on_forgot_password,
+            ),
+            MessageInput(on_password, content_types=ContentType.TEXT, filter=TEXT_NOT_COMMAND),
+            state=Link.password,
+        ),
+        _step(
+            I18nFormat(
+                "<b>Confirm the login</b>\n"
+                "You will get a call-reset from a unique number to {sent_to}. Send the "
+                "<b>last 4 digits</b> of that number.",
+                when=F["by_call"],
+            ),
+            I18nFormat(
+                "<b>Confirm the login</b>\n"
+                "An SMS with a {code_length}-digit code was sent to {sent_to}. Send the code.",
+                when=F["by_sms"],
+            ),
+            I18nFormat("A new code can be requested in {wait_clock}.", when=F["must_wait"]),
+            I18nConst("A new code can be requested now.", when=F["can_resend"]),
+            I18nConst("If the number is wrong, change it and ask for the code again."),
+            Button(I18nConst("Send the code once more"), id="resend", on_click=on_resend),
+            Button(
+                I18nConst("Get the code by SMS instead"),
+                id="to_sms",
+                on_click=on_switch_channel,
+                when=F["by_call"],
+            ),
+            Button(
+                I18nConst("Get a call instead"),
+                id="to_call",
+                on_click=on_switch_channel,
+                when=F["by_sms"],
+            ),
+            Button(I18nConst("Change the number"), id="change_number", on_click=on_change_number),
+            MessageInput(on_code, content_types=ContentType.TEXT, filter=TEXT_NOT_COMMAND),
+            state=Link.code,
+            getter=code_getter,
+        ),
+        _step(
+            I18nFormat(
+                "<b>Your profile for linking</b> («Ваш профиль для связки»)\n"
+                "{profile_name}\n{profile_school}\n{profile_birth}",
+                when=F["one_profile"],
+            ),
+            I18nConst(
+                "<b>Your profile for linking</b> («Ваш профиль для связки»)\n"
+                "Choose the study profile to link:",
+                when=F["many_profiles"],
+            ),
+            Button(
+                I18nConst("Continue («Продолжить»)"),
+                id="profile_ok",
+                on_click=on_single_profile,
+                when=F["one_profile"],
+            ),
+            Column(
+                Select(
+                    Format("{item[label]}"),
+                    id="profile",
+                    item_id_getter=lambda item: item["profile_id"],
+                    items="profiles",
+                    on_click=on_profile_chosen,
+                ),
+                when=F["many_profiles"],
+            ),
+            Button(
+                I18nConst("Sign in to another account («Войти в другой аккаунт»)"),
+                id="other_account",
+                on_click=on_other_account,
+            ),
+            state=Link.choose_profile,
+        ),
+        _step(
+            I18nConst(
+                "<b>About you</b>\nSend your real full name: surname, first name and "
+                "patronymic, in Russian letters. For example: Иванова Мария Петровна."
+            ),
+            MessageInput(on_full_name, content_types=ContentType.TEXT, filter=TEXT_NOT_COMMAND),
+            state=Link.full_name,
+        ),
+        _step(
+            I18nConst(
+                "<b>About you</b>\nSend your date of birth, for example 14.03.1985 or "
+                "«14 марта 1985»."
+            ),
+            MessageInput(on_birth_date, content_types=ContentType.TEXT, filter=TEXT_NOT_COMMAND),
+            state=Link.birth_date,
+        ),
+        _step(
+            I18nConst("<b>About you</b>\nChoose your gender:"),
+            Row(
+                Button(I18nConst("Female"), id="gender_female", on_click=on_gender),
+                Button(I18nConst("Male"), id="gender_male", on_click=on_gender),
+            ),
+            state=Link.gender,
+        ),
+        _step(
+            I18nConst("<b>Check your details</b>", when=F["scenario_new"]),
+            I18nConst(
+                "<b>Check your details</b> — they come from your Sferum profile:",
+                when=F["scenario_b"],
+            ),
+            I18nFormat("Full name: {full_name}\nDate of birth: {birth_date}\nGender: {gender}"),
+            I18nConst(
+                "Your study profile will be created with these details.", when=F["scenario_new"]
+            ),
+            Button(I18nConst("All correct, continue"), id="data_ok", on_click=on_data_confirmed),
+            Row(
+                Button(I18nConst("Edit name"), id="edit_name", on_click=_edit(Link.full_name)),
+                Button(I18nConst("Edit date"), id="edit_date", on_click=_edit(Link.birth_date)),
+                Button(I18nConst("Edit gender"), id="edit_gender", on_click=_edit(Link.gender)),
+            ),
+            state=Link.confirm_data,
+        ),
+        _step(
+            I18nFormat(
+                "<b>Adding a Sferum profile</b> («Добавление профиля Сферум»)\n"
+                "Do you really want to link the Sferum account to your e-journal account?\n\n"
+                "E-journal (МЭШ): {mesh_name}, {school}\n"
+                "⇅\n"
+                "Sferum profile: {full_name}"
+            ),
+            I18nConst("(a new study profile will be created)", when=F["scenario_new"]),
+            Row(
+                Button(
+                    I18nConst("Cancel («Отмена»)"), id="consent_cancel", on_click=on_cancel_link
+                ),
+                Button(I18nConst("Link («Привязать»)"), id="consent_link", on_click=on_link),
+            ),
+            state=Link.consent,
+        ),
+        Window(
+            I18nFormat(
+                "🎉 <b>Done!</b> Your Sferum study profile in VK Messenger is linked to your "
+                "e-journal account.\n\n"
+                "Profile: {linked_name}, {linked_school}\n\n"
+                "What next: open VK Messenger (the app or web.vk.me), sign in with VK ID by the "
+                "number {phone_masked} — your school's chats are in the «Сферум» section. "
+                "In the e-journal the messenger icon now opens your chats.",
+                when=F["linked"],
+            ),
+            I18nConst(
+                "Linking cancelled: nothing was linked. When you are ready, open the assistant "
+                "again from the e-journal: the messenger icon → «Перейти к подключению».",
+                when=F["cancelled"],
+            ),
+            MessageInput(on_wrong_input),
+            state=Link.done,
+        ),
+        getter=[progress_getter, link_getter],
+        on_start=on_start,
+        on_process_result=on_process_result,
+    )

@@ -1,0 +1,203 @@
+"""Onboarding: greeting by name, the pre-checks, the branch question; and the entry screens for
+a teacher without a link (/start alone) or with an already linked account."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from aiogram import F
+from aiogram.types import CallbackQuery
+from aiogram_dialog import Data, Dialog, DialogManager, ShowMode, StartMode, Window
+from aiogram_dialog.widgets.kbd import Button, Row, Url
+from aiogram_dialog.widgets.text import Format
+
+from bot.dialogs.common import (
+    NOTICE,
+    nav_row,
+    notice_text,
+    open_help,
+    progress_getter,
+    user_id_of,
+)
+from bot.dialogs.states import Link, Onboarding
+from bot.widgets.i18n import I18nConst, I18nFormat
+from services.linking_client import Flow, FlowState, LinkingError
+
+FLOW_FINISHED = {"kind": "hint", "key": "flow_finished", "params": {}}
+
+
+def flow_start_data(flow: Flow, first_name: str | None) -> dict[str, Any]:
+    """What the onboarding needs to greet the teacher and start the Link dialog."""
+    return {
+        "flow_id": flow.flow_id,
+        "mesh_account_id": flow.mesh_account.id,
+        "mesh_name": flow.mesh_account.full_name,
+        "school": flow.mesh_account.school,
+        "first_name": first_name,
+    }
+
+
+def polite_name(mesh_full_name: str, fallback: str | None) -> str:
+    """«Иванова Мария Петровна» → «Мария Петровна» (first name and patronymic, as at school)."""
+    words = mesh_full_name.split()
+    if len(words) >= 2:
+        return " ".join(words[1:3])
+    return fallback or ""
+
+
+async def onboarding_getter(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, Any]:
+    start = dict(dialog_manager.start_data or {})
+    profile = start.get("profile") or {}
+    settings = dialog_manager.middleware_data["settings"]
+    return {
+        "name": html.escape(polite_name(start.get("mesh_name", ""), start.get("first_name"))),
+        "mesh_name": html.escape(start.get("mesh_name", "")),
+        "school": html.escape(start.get("school", "")),
+        "profile_name": html.escape(profile.get("full_name", "")),
+        "profile_school": html.escape(profile.get("school", "")),
+        "has_profile": bool(profile),
+        "journal_url": settings.mesh_journal_url,
+    }
+
+
+async def _to_prechecks(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
+    await manager.switch_to(Onboarding.prechecks)
+
+
+async def _to_branch(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
+    await manager.switch_to(Onboarding.branch)
+
+
+async def _on_branch(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
+    branch = button.widget_id.removeprefix("branch_")
+    start = dict(manager.start_data or {})
+    await manager.start(
+        Link.phone,
+        data={
+            "flow_id": start["flow_id"],
+            "mesh_name": start.get("mesh_name"),
+            "school": start.get("school"),
+            "branch": branch,
+        },
+    )
+
+
+async def restart_linking(manager: DialogManager) -> None:
+    """«Начать заново»: the same linking from the greeting (the backend flow is kept)."""
+    sessions = manager.middleware_data["sessions"]
+    linking = manager.middleware_data["linking"]
+    user = manager.event.from_user  # type: ignore[union-attr]
+    record = await sessions.get(user_id_of(manager))
+    if record is None or not record.flow_id:
+        await manager.start(Onboarding.how_to_open, mode=StartMode.RESET_STACK)
+        return
+    try:
+        flow = await linking.get_flow(record.flow_id)
+    except LinkingError as error:
+        if error.code == "unavailable":
+            from bot.dialogs.common import report_refusal
+
+            await report_refusal(manager, error)
+            return
+        await manager.start(
+            Onboarding.how_to_open, data={"notice": FLOW_FINISHED}, mode=StartMode.RESET_STACK
+        )
+        return
+    if flow.state is FlowState.LINKED and flow.linked_profile is not None:
+        profile = flow.linked_profile
+        data = {"profile": {"full_name": profile.full_name, "school": profile.school}}
+        await manager.start(Onboarding.already_linked, data=data, mode=StartMode.RESET_STACK)
+        return
+    if flow.state is FlowState.CANCELLED:
+        await manager.start(
+            Onboarding.how_to_open, data={"notice": FLOW_FINISHED}, mode=StartMode.RESET_STACK
+        )
+        return
+    await manager.start(
+        Onboarding.greeting,
+        data=flow_start_data(flow, user.first_name),
+        mode=StartMode.RESET_STACK,
+        show_mode=ShowMode.SEND,
+    )
+
+
+def create_onboarding_dialog() -> Dialog:
+    help_button = Button(I18nConst("It doesn't work"), id="nav_help", on_click=open_help)
+    return Dialog(
+        Window(
+            I18nFormat(
+                "Hello, {name}! 👋\n\n"
+                "I will help you link your e-journal account to a Sferum study profile in "
+                "VK Messenger — step by step, doing each step together with you.\n\n"
+                "E-journal account: {mesh_name}, {school}"
+            ),
+            notice_text(),
+            Button(I18nConst("Let's start"), id="begin", on_click=_to_prechecks),
+            help_button,
+            state=Onboarding.greeting,
+        ),
+        Window(
+            I18nConst(
+                "<b>Before we start</b>\n"
+                "• Turn off the VPN, if you use one: linking does not work while a VPN is on.\n"
+                "• For the VK ID windows we recommend Google Chrome or Yandex Browser."
+            ),
+            notice_text(),
+            Button(I18nConst("VPN is off, continue"), id="prechecks_ok", on_click=_to_branch),
+            nav_row(),
+            state=Onboarding.prechecks,
+        ),
+        Window(
+            I18nConst("Do you already have a Sferum study profile in VK Messenger?"),
+            I18nConst(
+                "Not sure? That's fine — after the phone number I will check it for you.",
+            ),
+            notice_text(),
+            Row(
+                Button(I18nConst("Yes"), id="branch_yes", on_click=_on_branch),
+                Button(I18nConst("No"), id="branch_no", on_click=_on_branch),
+                Button(I18nConst("I don't know"), id="branch_unknown", on_click=_on_branch),
+            ),
+            nav_row(),
+            state=Onboarding.branch,
+        ),
+        Window(
+            I18nFormat(
+                "Your e-journal account is already linked to a Sferum study profile: "
+                "{profile_name}, {profile_school}.\n\n"
+                "Nothing else to do: open VK Messenger and sign in with VK ID — your school's "
+                "chats are in the «Сферум» section.",
+                when=F["has_profile"],
+            ),
+            I18nConst(
+                "Your e-journal account is already linked to a Sferum study profile.",
+                when=~F["has_profile"],
+            ),
+            notice_text(),
+            help_button,
+            state=Onboarding.already_linked,
+        ),
+        Window(
+            I18nConst(
+                "To start linking, open me from the e-journal:\n"
+                "1. Sign in to the e-journal and press the messenger icon in the navigation "
+                "bar.\n"
+                "2. Press «Перейти к подключению».\n\n"
+                "The e-journal opens this chat with a personal link, and we go on together."
+            ),
+            notice_text(),
+            Url(I18nConst("Open the e-journal"), Format("{journal_url}"), id="journal"),
+            help_button,
+            state=Onboarding.how_to_open,
+        ),
+        getter=[progress_getter, onboarding_getter],
+        on_start=_on_start,
+    )
+
+
+async def _on_start(start_data: Data, manager: DialogManager) -> None:
+    # start() renders at once, so a notice for the first window comes in the start data.
+    notice = (start_data or {}).get("notice") if isinstance(start_data, dict) else None
+    if notice:
+        manager.dialog_data[NOTICE] = notice

@@ -1,0 +1,232 @@
+"""/start (with the e-journal's deep-link token or without), /help, and the continue/restart
+buttons offered after a stale button or an outage."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from aiogram import F, Router
+from aiogram.filters import Command, CommandObject, CommandStart
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, User
+from aiogram.utils.i18n import gettext as _
+from aiogram_dialog import DialogManager, ShowMode, StartMode
+from aiogram_dialog.api.exceptions import UnregisteredDialogError
+
+from bot.dialogs.common import HINTS, NOTICE, explain_refusal, refusal_snapshot, step_name
+from bot.dialogs.onboarding import flow_start_data, restart_linking
+from bot.dialogs.states import Help, Onboarding
+from services.linking_client import (
+    AlreadyLinked,
+    BackendUnavailable,
+    LinkingClient,
+    LinkingError,
+    TokenInvalid,
+    TokenUsed,
+)
+from services.storage.link_sessions import LinkSessionRepository
+
+logger = logging.getLogger(__name__)
+
+TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+PENDING_TOKEN = "pending_token"
+RETRY_START = "start:retry"
+RESUME = "nav:resume"
+RESTART = "nav:restart"
+
+
+def continue_or_restart_keyboard() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(text=_("Continue"), callback_data=RESUME),
+                InlineKeyboardButton(text=_("Start over"), callback_data=RESTART),
+            ]
+        ]
+    )
+
+
+async def resume(manager: DialogManager, *, hint: str | None = "resumed") -> None:
+    """Show the window the teacher stopped at, as a new message at the bottom of the chat."""
+    if hint is not None:
+        manager.current_context().dialog_data[NOTICE] = {"kind": "hint", "key": hint, "params": {}}
+    await manager.show(ShowMode.SEND)
+
+
+async def _start_with_notice(manager: DialogManager, state: Any, notice: dict | None) -> None:
+    data = {"notice": notice} if notice else None
+    await manager.start(state, data=data, mode=StartMode.RESET_STACK, show_mode=ShowMode.SEND)
+
+
+async def redeem_token(
+    user: User,
+    chat_id: int,
+    token: str,
+    manager: DialogManager,
+    *,
+    linking: LinkingClient,
+    sessions: LinkSessionRepository,
+    state: FSMContext,
+    answer: Any,
+) -> None:
+    """Open the link flow for `token` and greet the teacher; explain every refusal."""
+    clock = manager.middleware_data["clock"]
+    try:
+        flow = await linking.start_flow(token)
+    except AlreadyLinked as error:
+        profile = error.profile
+        data: dict[str, Any] = {}
+        if profile is not None:
+            data["profile"] = {"full_name": profile.full_name, "school": profile.school}
+        await manager.start(
+            Onboarding.already_linked,
+            data=data,
+            mode=StartMode.RESET_STACK,
+            show_mode=ShowMode.SEND,
+        )
+        return
+    except TokenUsed as error:
+        if manager.has_context():
+            await resume(manager)  # the same link again mid-dialog: carry on
+            return
+        await _start_with_notice(
+            manager,
+            Onboarding.how_to_open,
+            {"kind": "refusal", **refusal_snapshot(error, clock.now())},
+        )
+        return
+    except BackendUnavailable as error:
+        await state.update_data({PENDING_TOKEN: token})
+        keyboard = InlineKeyboardMarkup(
+            inline_keyboard=[[InlineKeyboardButton(text=_("Retry"), callback_data=RETRY_START)]]
+        )
+        await answer(explain_refusal(error), reply_markup=keyboard)
+        return
+    except LinkingError as error:
+        await _start_with_notice(
+            manager,
+            Onboarding.how_to_open,
+            {"kind": "refusal", **refusal_snapshot(error, clock.now())},
+        )
+        return
+    await state.update_data({PENDING_TOKEN: None})
+    await sessions.begin(
+        user_id=user.id,
+        chat_id=chat_id,
+        flow_id=flow.flow_id,
+        mesh_account_id=flow.mesh_account.id,
+        teacher_name=flow.mesh_account.full_name,
+        step=Onboarding.greeting.state,  # type: ignore[arg-type]
+    )
+    await manager.start(
+        Onboarding.greeting,
+        data=flow_start_data(flow, user.first_name),
+        mode=StartMode.RESET_STACK,
+        show_mode=ShowMode.SEND,
+    )
+
+
+async def on_start(
+    message: Message,
+    command: CommandObject,
+    dialog_manager: DialogManager,
+    linking: LinkingClient,
+    sessions: LinkSessionRepository,
+    state: FSMContext,
+) -> None:
+    token = (command.args or "").strip()
+    if not token:
+        if dialog_manager.has_context():
+            await resume(dialog_manager)
+        else:
+            await _start_with_notice(dialog_manager, Onboarding.how_to_open, None)
+        return
+    if not TOKEN_PATTERN.match(token):
+        error = TokenInvalid("token_invalid")
+        clock = dialog_manager.middleware_data["clock"]
+        await _start_with_notice(
+            dialog_manager,
+            Onboarding.how_to_open,
+            {"kind": "refusal", **refusal_snapshot(error, clock.now())},
+        )
+        return
+    await redeem_token(
+        message.from_user,  # type: ignore[arg-type]
+        message.chat.id,
+        token,
+        dialog_manager,
+        linking=linking,
+        sessions=sessions,
+        state=state,
+        answer=message.answer,
+    )
+
+
+async def on_retry_start(
+    callback: CallbackQuery,
+    dialog_manager: DialogManager,
+    linking: LinkingClient,
+    sessions: LinkSessionRepository,
+    state: FSMContext,
+) -> None:
+    token = (await state.get_data()).get(PENDING_TOKEN)
+    await callback.answer()
+    if not token:
+        await on_resume(callback, dialog_manager)
+        return
+    await redeem_token(
+        callback.from_user,
+        callback.message.chat.id,  # type: ignore[union-attr]
+        token,
+        dialog_manager,
+        linking=linking,
+        sessions=sessions,
+        state=state,
+        answer=callback.message.answer,  # type: ignore[union-attr]
+    )
+
+
+async def on_resume(callback: CallbackQuery, dialog_manager: DialogManager) -> None:
+    await callback.answer()
+    if dialog_manager.has_context():
+        await resume(dialog_manager, hint=None)
+    else:
+        await restart_linking(dialog_manager)
+
+
+async def on_restart(callback: CallbackQuery, dialog_manager: DialogManager) -> None:
+    await callback.answer()
+    await restart_linking(dialog_manager)
+
+
+async def on_help(message: Message, dialog_manager: DialogManager) -> None:
+    if dialog_manager.has_context():
+        context = dialog_manager.current_context()
+        scenario = context.dialog_data.get("scenario")
+        try:
+            await dialog_manager.start(
+                Help.topic, data={"step": step_name(dialog_manager), "scenario": scenario}
+            )
+            return
+        except UnregisteredDialogError:
+            await message.answer(str(HINTS["help_unavailable"]))
+            await resume(dialog_manager, hint=None)
+            return
+    await _start_with_notice(dialog_manager, Onboarding.how_to_open, None)
+
+
+def create_start_router() -> Router:
+    router = Router(name="start")
+    private = F.chat.type == "private"
+    router.message.register(on_start, CommandStart(), private)
+    router.message.register(on_help, Command("help"), private)
+    router.callback_query.register(on_retry_start, F.data == RETRY_START)
+    router.callback_query.register(on_resume, F.data == RESUME)
+    router.callback_query.register(on_restart, F.data == RESTART)
+    return router
+
+
+def stale_button_text() -> str:
+    return _("This button is from an earlier step. Continue where you stopped, or start over?")

@@ -1,0 +1,1 @@
+"""Dispatcher middlewares: locale, de-duplication, throttling, storage scope."""

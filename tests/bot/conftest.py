@@ -1,0 +1,35 @@
+"""Fixtures: the demo backend on loopback (FakeClock) and the whole bot wired to it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from services.linking.clock import FakeClock
+from services.linking.testing import RunningBackend, serve_backend
+from tests.bot.helpers import Demo
+from tests.support.bot_app import BotApp, make_bot_app
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def backend(clock: FakeClock) -> AsyncIterator[RunningBackend]:
+    async with serve_backend(demo=True, clock=clock) as running:
+        yield running
+
+
+@pytest.fixture
+async def app(tmp_path: Path, backend: RunningBackend, clock: FakeClock) -> AsyncIterator[BotApp]:
+    async with make_bot_app(tmp_path, backend.url, clock=clock) as bot_app:
+        yield bot_app
+
+
+@pytest.fixture
+async def demo(app: BotApp) -> Demo:
+    return await Demo.load(app.linking)
