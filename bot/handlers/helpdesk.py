@@ -1,0 +1,155 @@
+"""The operators' side, in the helpdesk supergroup: answers, /close, /note, /take.
+
+Everything here listens only to `settings.helpdesk_chat_id` and only to its members. A message
+in a ticket's topic (or, without topics, a reply to the ticket's card or to a relayed message) is
+copied to the teacher; commands act on that ticket. Anything else in the helpdesk chat — the
+general topic, non-members, unknown commands — is swallowed here so that no teacher-side handler
+ever answers in the helpdesk.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiogram import Bot, F, Router
+from aiogram.enums import ContentType
+from aiogram.exceptions import TelegramAPIError
+from aiogram.filters import BaseFilter, Command, CommandObject
+from aiogram.types import Message
+from aiogram.utils.i18n import gettext as _
+from aiogram_dialog import BgManagerFactory
+
+from bot.dialogs.handoff import finish_for_teacher
+from bot.helpdesk_relay import HelpdeskRelay
+from services.helpdesk import ClosedBy
+from services.helpdesk.models import Ticket
+
+logger = logging.getLogger(__name__)
+
+HELPDESK_ROUTER_NAME = "helpdesk"
+RELAYED_CONTENT = {
+    ContentType.TEXT,
+    ContentType.PHOTO,
+    ContentType.DOCUMENT,
+    ContentType.VIDEO,
+    ContentType.VOICE,
+    ContentType.AUDIO,
+    ContentType.ANIMATION,
+    ContentType.STICKER,
+    ContentType.VIDEO_NOTE,
+}
+
+
+class InHelpdeskChat(BaseFilter):
+    """The message was posted in the configured helpdesk chat."""
+
+    async def __call__(self, message: Message, helpdesk: Any = None) -> bool:
+        return (
+            isinstance(helpdesk, HelpdeskRelay)
+            and helpdesk.chat_id is not None
+            and message.chat.id == helpdesk.chat_id
+        )
+
+
+class FromOperator(BaseFilter):
+    """The sender is a member of the helpdesk chat (or its anonymous administrator)."""
+
+    async def __call__(self, message: Message, bot: Bot, helpdesk: HelpdeskRelay) -> bool:
+        if message.sender_chat is not None:
+            return message.sender_chat.id == helpdesk.chat_id
+        if message.from_user is None or message.from_user.is_bot:
+            return False
+        return await helpdesk.is_member(bot, message.from_user)
+
+
+class InTicket(BaseFilter):
+    """The message belongs to a ticket (its topic, or a reply to its card); passes `ticket`."""
+
+    async def __call__(self, message: Message, helpdesk: HelpdeskRelay) -> bool | dict[str, Any]:
+        ticket = await helpdesk.ticket_for(message)
+        return {"ticket": ticket} if ticket is not None else False
+
+
+async def close_ticket(
+    message: Message,
+    bot: Bot,
+    helpdesk: HelpdeskRelay,
+    ticket: Ticket,
+    bg_factory: BgManagerFactory,
+) -> None:
+    assert message.from_user is not None
+    closed = await helpdesk.close(
+        bot,
+        ticket,
+        closed_by=ClosedBy.OPERATOR,
+        closed_by_id=message.from_user.id,
+        operator=message.from_user,
+    )
+    if closed is None:
+        with helpdesk.operator_language():
+            await helpdesk.post(bot, ticket, _("The ticket is already closed."))
+        return
+    try:
+        await finish_for_teacher(bot, bg_factory, helpdesk, closed)
+    except TelegramAPIError as error:
+        logger.warning("ticket #%s: teacher not told about closing: %s", closed.id, error)
+        with helpdesk.operator_language():
+            await helpdesk.post(
+                bot,
+                closed,
+                _("⚠️ The teacher was not told that the ticket is closed: {reason}").format(
+                    reason=error.message
+                ),
+            )
+
+
+async def add_note(
+    message: Message, command: CommandObject, bot: Bot, helpdesk: HelpdeskRelay, ticket: Ticket
+) -> None:
+    assert message.from_user is not None
+    with helpdesk.operator_language():
+        if not command.args:
+            await helpdesk.post(
+                bot, ticket, _("Usage: /note text of the note"), reply_to=message.message_id
+            )
+            return
+        await helpdesk.note(bot, ticket, message.from_user, command.args.strip())
+        await helpdesk.post(
+            bot,
+            ticket,
+            _("📝 Note saved. The teacher does not see it."),
+            reply_to=message.message_id,
+        )
+
+
+async def take_ticket(message: Message, bot: Bot, helpdesk: HelpdeskRelay, ticket: Ticket) -> None:
+    assert message.from_user is not None
+    await helpdesk.take(bot, ticket, message.from_user)
+
+
+async def answer_teacher(
+    message: Message, bot: Bot, helpdesk: HelpdeskRelay, ticket: Ticket
+) -> None:
+    await helpdesk.relay_to_teacher(bot, ticket, message)
+
+
+async def swallow(message: Message) -> None:
+    """Anything else in the helpdesk chat: not for the teacher-side handlers."""
+
+
+def create_helpdesk_router() -> Router:
+    router = Router(name=HELPDESK_ROUTER_NAME)
+    router.message.filter(InHelpdeskChat())
+    router.message.register(close_ticket, Command("close"), FromOperator(), InTicket())
+    router.message.register(add_note, Command("note"), FromOperator(), InTicket())
+    router.message.register(take_ticket, Command("take"), FromOperator(), InTicket())
+    router.message.register(
+        answer_teacher,
+        F.content_type.in_(RELAYED_CONTENT),
+        ~F.text.startswith("/"),
+        FromOperator(),
+        InTicket(),
+    )
+    router.message.register(swallow)
+    return router

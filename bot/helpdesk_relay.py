@@ -1,0 +1,617 @@
+"""The helpdesk's Telegram side: topics, context cards, relaying both ways, refusals reported.
+
+`HelpdeskRelay` is the `helpdesk` object in the dispatcher's workflow data. It turns the domain
+(`services.helpdesk`) into forum topics in `settings.helpdesk_chat_id` and copied messages, all
+group traffic paced by the `Outbox`. Robustness rules it implements:
+- one topic per ticket even under a burst (one open ticket per teacher in the DB, and a per-ticket
+  lock around creating its topic);
+- a topic deleted by an operator is recreated, with the card, on the next message;
+- every delivery Telegram refuses is logged with the ticket and reported where a person sees it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from aiogram import Bot, Dispatcher
+from aiogram.enums import ChatMemberStatus, ParseMode
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError
+from aiogram.methods import (
+    CloseForumTopic,
+    CopyMessage,
+    CreateForumTopic,
+    EditMessageText,
+    SendMessage,
+)
+from aiogram.types import Message, ReplyParameters, User
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from bot.config import Settings
+from bot.helpdesk_card import CardData, TranscriptLine, render_card, topic_name
+from bot.outbox import Outbox
+from services.helpdesk import (
+    ClosedBy,
+    MessageDirection,
+    OpenedTicket,
+    TicketService,
+    TranscriptStore,
+    WorkingHours,
+    mask_secrets,
+)
+from services.helpdesk.models import Ticket
+from services.storage.link_sessions import EventKind, LinkSessionRepository
+
+logger = logging.getLogger(__name__)
+
+MEMBERSHIP_TTL = 300.0  # seconds a getChatMember answer is trusted
+WAIT_BASE_MINUTES = 10
+WAIT_PER_TICKET_AHEAD = 5
+WAIT_CAP_MINUTES = 120
+_TOPIC_GONE = ("thread not found", "topic_deleted", "topic_id_invalid", "message thread")
+_NOT_A_FORUM = ("not a forum", "chat_not_forum")
+_MEMBER_STATUSES = {
+    ChatMemberStatus.CREATOR,
+    ChatMemberStatus.ADMINISTRATOR,
+    ChatMemberStatus.MEMBER,
+}
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _as_utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def _topic_gone(error: TelegramAPIError) -> bool:
+    return any(marker in error.message.lower() for marker in _TOPIC_GONE)
+
+
+def message_kind(message: Message) -> str:
+    if message.photo:
+        return "photo"
+    if message.document:
+        return "document"
+    if message.text is not None:
+        return "text"
+    return "other"
+
+
+def display_name(user: User) -> str:
+    return f"@{user.username}" if user.username else user.full_name
+
+
+@contextlib.contextmanager
+def use_i18n(i18n: I18n, locale: str) -> Iterator[None]:
+    """Make aiogram's `gettext` speak `locale` outside a locale middleware.
+
+    `I18n.set_current` on the base class: a subclass's own `.context()` sets a different context
+    variable than the one aiogram's `gettext` reads.
+    """
+    token = I18n.set_current(i18n)
+    try:
+        with i18n.use_locale(locale):
+            yield
+    finally:
+        I18n.reset_current(token)
+
+
+@dataclass(frozen=True)
+class ExpectedWait:
+    minutes: int | None  # within working hours: about how long
+    opens_at: datetime | None  # outside them: when the helpdesk opens (helpdesk's timezone)
+
+
+class HelpdeskRelay:
+    """Tickets in Telegram: one object per bot process, shared by all updates."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        tickets: TicketService,
+        transcript: TranscriptStore,
+        sessions: LinkSessionRepository,
+        i18n: I18n,
+        outbox: Outbox | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+        monotonic: Callable[[], float] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.tickets = tickets
+        self.transcript = transcript
+        self.sessions = sessions
+        self.i18n = i18n
+        self.outbox = outbox or Outbox()
+        self.hours = WorkingHours.parse(settings.helpdesk_hours, settings.helpdesk_timezone)
+        self._clock = clock
+        self._monotonic = monotonic or time.monotonic
+        self._place_locks: dict[int, asyncio.Lock] = {}
+        self._not_forum: set[int] = set()
+        self._members: dict[tuple[int, int], tuple[bool, float]] = {}
+
+    @classmethod
+    def create(
+        cls,
+        settings: Settings,
+        session_factory: async_sessionmaker,
+        sessions: LinkSessionRepository,
+        i18n: I18n,
+        *,
+        clock: Callable[[], datetime] = _utcnow,
+        outbox: Outbox | None = None,
+    ) -> HelpdeskRelay:
+        """Build the relay and its stores on the bot's database."""
+        return cls(
+            settings=settings,
+            tickets=TicketService(session_factory, clock=clock),
+            transcript=TranscriptStore(session_factory, clock=clock),
+            sessions=sessions,
+            i18n=i18n,
+            outbox=outbox,
+            clock=clock,
+        )
+
+    def install(self, dp: Dispatcher, bot: Bot) -> None:
+        """Everything the relay needs around the bot: see the two methods below."""
+        self.install_dispatcher(dp)
+        self.install_session(bot)
+
+    def install_dispatcher(self, dp: Dispatcher) -> None:
+        """Record what teachers send, for the card's transcript (once per Dispatcher)."""
+        from bot.middlewares.transcript import TranscriptMiddleware
+
+        dp.message.middleware(TranscriptMiddleware(self.transcript))
+
+    def install_session(
+        self, bot: Bot, *, sleep: Callable[[float], Awaitable[Any]] | None = None
+    ) -> None:
+        """Record what the bot says, and retry 429 / 5xx (once per Bot)."""
+        from bot.middlewares.request_retry import RequestRetryMiddleware
+        from bot.middlewares.transcript import TranscriptRequestMiddleware
+
+        bot.session.middleware(TranscriptRequestMiddleware(self.transcript))
+        retry = RequestRetryMiddleware(sleep=sleep) if sleep else RequestRetryMiddleware()
+        bot.session.middleware(retry)
+
+    # --- configuration --------------------------------------------------------------------
+    @property
+    def chat_id(self) -> int | None:
+        return self.settings.helpdesk_chat_id
+
+    @property
+    def enabled(self) -> bool:
+        return self.settings.helpdesk_chat_id is not None
+
+    @contextlib.contextmanager
+    def operator_language(self) -> Iterator[None]:
+        """Operator-facing texts are in the helpdesk's language, whoever caused them."""
+        with use_i18n(self.i18n, self.settings.default_locale):
+            yield
+
+    async def is_member(self, bot: Bot, user: User) -> bool:
+        """Whether `user` belongs to the helpdesk chat (cached for a few minutes)."""
+        if self.chat_id is None:
+            return False
+        key = (self.chat_id, user.id)
+        now = self._monotonic()
+        cached = self._members.get(key)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        try:
+            member = await bot.get_chat_member(self.chat_id, user.id)
+        except TelegramAPIError:
+            return False
+        status = getattr(member, "status", None)
+        allowed = status in _MEMBER_STATUSES or (
+            status == ChatMemberStatus.RESTRICTED and bool(getattr(member, "is_member", False))
+        )
+        self._members[key] = (allowed, now + MEMBERSHIP_TTL)
+        return allowed
+
+    # --- teacher side -----------------------------------------------------------------------
+    async def open_ticket(
+        self, bot: Bot, *, user: User, chat_id: int, reason: str | None, step: str | None
+    ) -> OpenedTicket:
+        """Open (or find) the teacher's ticket and make sure its topic and card exist."""
+        session = await self.sessions.get(user.id)
+        opened = await self.tickets.open(
+            user_id=user.id,
+            chat_id=chat_id,
+            teacher_name=(session.teacher_name if session else None) or user.full_name,
+            locale=await self.sessions.get_locale(user.id) or user.language_code,
+            scenario=session.scenario if session else None,
+            step=step or (session.step if session else None),
+            reason=reason,
+        )
+        if opened.created:
+            await self.sessions.record_event(user.id, EventKind.HANDOFF, step=opened.ticket.step)
+        try:
+            ticket = await self.ensure_place(bot, opened.ticket)
+        except TelegramAPIError as error:  # the next message tries again; nothing is lost
+            logger.error("ticket #%s: cannot reach the helpdesk chat: %s", opened.ticket.id, error)
+            return opened
+        return OpenedTicket(ticket, opened.created)
+
+    async def expected_wait(self, ticket: Ticket) -> ExpectedWait:
+        now = self._clock()
+        if not self.hours.is_open(now):
+            return ExpectedWait(minutes=None, opens_at=self.hours.next_opening(now))
+        ahead = await self.tickets.waiting_before(ticket)
+        minutes = min(WAIT_BASE_MINUTES + WAIT_PER_TICKET_AHEAD * ahead, WAIT_CAP_MINUTES)
+        return ExpectedWait(minutes=minutes, opens_at=None)
+
+    async def relay_from_teacher(self, bot: Bot, message: Message) -> bool:
+        """Copy the teacher's message into her ticket's topic; False if it could not be."""
+        assert message.from_user is not None
+        ticket = await self.tickets.open_for_user(message.from_user.id)
+        if ticket is None or self.chat_id is None:
+            return False
+        stale: int | None = None
+        for _attempt in range(2):
+            try:
+                ticket = await self.ensure_place(bot, ticket, stale_thread_id=stale)
+                copied = await self.outbox.send(
+                    bot,
+                    self.chat_id,
+                    CopyMessage(
+                        chat_id=self.chat_id,
+                        from_chat_id=message.chat.id,
+                        message_id=message.message_id,
+                        message_thread_id=ticket.thread_id,
+                        reply_parameters=self._reply_to_card(ticket),
+                    ),
+                )
+            except TelegramBadRequest as error:
+                if ticket.thread_id is not None and _topic_gone(error) and stale is None:
+                    stale = ticket.thread_id  # deleted by an operator: recreate and resend
+                    continue
+                await self._log_teacher_refusal(ticket, message, error)
+                return False
+            except TelegramAPIError as error:
+                await self._log_teacher_refusal(ticket, message, error)
+                return False
+            await self.tickets.log_message(
+                ticket.id,
+                MessageDirection.TEACHER,
+                kind=message_kind(message),
+                text=mask_secrets(message.text or message.caption or ""),
+                author_id=message.from_user.id,
+                teacher_message_id=message.message_id,
+                helpdesk_chat_id=self.chat_id,
+                helpdesk_message_id=copied.message_id,
+            )
+            return True
+        return False
+
+    async def _log_teacher_refusal(
+        self, ticket: Ticket, message: Message, error: TelegramAPIError
+    ) -> None:
+        logger.error("ticket #%s: helpdesk refused a teacher message: %s", ticket.id, error)
+        await self.tickets.log_message(
+            ticket.id,
+            MessageDirection.REFUSED,
+            kind=message_kind(message),
+            text=mask_secrets(message.text or message.caption or ""),
+            author_id=message.from_user.id if message.from_user else None,
+            teacher_message_id=message.message_id,
+            delivered=False,
+            error=error.message,
+        )
+
+    # --- operator side ----------------------------------------------------------------------
+    async def ticket_for(self, message: Message) -> Ticket | None:
+        """The ticket an operator's message belongs to: by topic, else by the replied message."""
+        if self.chat_id is None or message.chat.id != self.chat_id:
+            return None
+        if message.is_topic_message and message.message_thread_id is not None:
+            ticket = await self.tickets.by_thread(self.chat_id, message.message_thread_id)
+            if ticket is not None:
+                return ticket
+        replied = message.reply_to_message
+        if replied is not None and not replied.forum_topic_created:
+            return await self.tickets.by_helpdesk_message(self.chat_id, replied.message_id)
+        return None
+
+    async def relay_to_teacher(self, bot: Bot, ticket: Ticket, message: Message) -> bool:
+        """Copy an operator's answer to the teacher; a refusal is reported in the topic."""
+        assert message.from_user is not None
+        operator = display_name(message.from_user)
+        if not ticket.is_open:
+            with self.operator_language():
+                notice = _("⚠️ The ticket is closed: not sent to the teacher.")
+                await self.post(bot, ticket, notice, reply_to=message.message_id)
+            return False
+        try:
+            copied = await self.outbox.send(
+                bot,
+                ticket.chat_id,
+                CopyMessage(
+                    chat_id=ticket.chat_id,
+                    from_chat_id=message.chat.id,
+                    message_id=message.message_id,
+                ),
+            )
+        except TelegramAPIError as error:
+            await self.tickets.log_message(
+                ticket.id,
+                MessageDirection.REFUSED,
+                kind=message_kind(message),
+                text=message.text or message.caption,
+                author_id=message.from_user.id,
+                author_name=operator,
+                helpdesk_chat_id=message.chat.id,
+                helpdesk_message_id=message.message_id,
+                delivered=False,
+                error=error.message,
+            )
+            with self.operator_language():
+                await self.post(
+                    bot,
+                    ticket,
+                    _("⚠️ Not delivered to the teacher: {reason}").format(
+                        reason=self._refusal_reason(error)
+                    ),
+                    reply_to=message.message_id,
+                )
+            return False
+        await self.tickets.log_message(
+            ticket.id,
+            MessageDirection.OPERATOR,
+            kind=message_kind(message),
+            text=message.text or message.caption,
+            author_id=message.from_user.id,
+            author_name=operator,
+            teacher_message_id=copied.message_id,
+            helpdesk_chat_id=message.chat.id,
+            helpdesk_message_id=message.message_id,
+        )
+        return True
+
+    @staticmethod
+    def _refusal_reason(error: TelegramAPIError) -> str:
+        text = error.message.lower()
+        if isinstance(error, TelegramForbiddenError) and "blocked" in text:
+            return _("the teacher has blocked the bot")
+        if isinstance(error, TelegramForbiddenError) or "chat not found" in text:
+            return _("the teacher's chat is unavailable")
+        return error.message
+
+    async def take(self, bot: Bot, ticket: Ticket, operator: User) -> Ticket:
+        ticket = await self.tickets.assign(
+            ticket.id, operator_id=operator.id, operator_name=display_name(operator)
+        )
+        await self.refresh_card(bot, ticket)
+        with self.operator_language():
+            await self.post(
+                bot,
+                ticket,
+                _("👤 {operator} took the ticket.").format(operator=ticket.assignee_name),
+            )
+        return ticket
+
+    async def note(self, bot: Bot, ticket: Ticket, operator: User, text: str) -> None:
+        await self.tickets.add_note(
+            ticket.id, author_id=operator.id, author_name=display_name(operator), text=text
+        )
+        await self.refresh_card(bot, ticket)
+
+    async def close(
+        self,
+        bot: Bot,
+        ticket: Ticket,
+        *,
+        closed_by: ClosedBy,
+        closed_by_id: int | None = None,
+        operator: User | None = None,
+    ) -> Ticket | None:
+        """Close the ticket, say so in the topic, refresh the card and close the topic.
+
+        Returns the closed ticket, or None when it was closed already (nothing to notify).
+        """
+        closed = await self.tickets.close(ticket.id, closed_by=closed_by, closed_by_id=closed_by_id)
+        if closed is None:
+            return None
+        with self.operator_language():
+            if closed_by is ClosedBy.OPERATOR:
+                who = display_name(operator) if operator else "—"
+                notice = _("✅ Ticket closed by {operator}.").format(operator=who)
+            elif closed_by is ClosedBy.TEACHER:
+                notice = _("✅ The teacher ended the conversation.")
+            else:
+                notice = _("↩️ The teacher went back to the bot; the ticket is closed.")
+            await self.post(bot, closed, notice)
+        await self.refresh_card(bot, closed)
+        if closed.thread_id is not None and self.chat_id is not None:
+            with contextlib.suppress(TelegramAPIError):
+                await self.outbox.send(
+                    bot,
+                    self.chat_id,
+                    CloseForumTopic(chat_id=self.chat_id, message_thread_id=closed.thread_id),
+                )
+        return closed
+
+    async def record_rating(self, bot: Bot, ticket_id: int, rating: int) -> None:
+        ticket = await self.tickets.rate(ticket_id, rating)
+        await self.sessions.record_event(
+            ticket.user_id, EventKind.RATING, step=ticket.step, code=str(rating), value=rating
+        )
+        with self.operator_language():
+            await self.post(
+                bot, ticket, _("⭐ The teacher rated the help: {rating}/5").format(rating=rating)
+            )
+        await self.refresh_card(bot, ticket)
+
+    async def record_comment(self, bot: Bot, ticket_id: int, comment: str) -> None:
+        masked = mask_secrets(comment)
+        ticket = await self.tickets.comment(ticket_id, masked)
+        with self.operator_language():
+            await self.post(bot, ticket, _("💬 The teacher's comment: {text}").format(text=masked))
+
+    # --- topics, cards and notices ------------------------------------------------------------
+    def _reply_to_card(self, ticket: Ticket) -> ReplyParameters | None:
+        if ticket.thread_id is not None or ticket.card_message_id is None:
+            return None
+        return ReplyParameters(message_id=ticket.card_message_id, allow_sending_without_reply=True)
+
+    async def ensure_place(
+        self, bot: Bot, ticket: Ticket, *, stale_thread_id: int | None = None
+    ) -> Ticket:
+        """The ticket with its topic and card in the helpdesk chat, creating them if missing.
+
+        `stale_thread_id`: a topic Telegram said is gone; a new one is made unless another task
+        already replaced it.
+        """
+        assert self.chat_id is not None
+        lock = self._place_locks.setdefault(ticket.id, asyncio.Lock())
+        async with lock:
+            fresh = await self.tickets.get(ticket.id)
+            assert fresh is not None
+            placed = fresh.helpdesk_chat_id == self.chat_id and fresh.card_message_id is not None
+            if placed and (stale_thread_id is None or fresh.thread_id != stale_thread_id):
+                return fresh
+            thread_id = await self._create_topic(bot, fresh)
+            card = await self._send(
+                bot,
+                SendMessage(
+                    chat_id=self.chat_id,
+                    message_thread_id=thread_id,
+                    text=await self._card_html(fresh, topics=thread_id is not None),
+                    parse_mode=ParseMode.HTML,
+                ),
+            )
+            fresh = await self.tickets.set_topic(
+                fresh.id,
+                helpdesk_chat_id=self.chat_id,
+                thread_id=thread_id,
+                card_message_id=card.message_id,
+            )
+            if stale_thread_id is not None:
+                logger.warning(
+                    "ticket #%s: topic %s was deleted, recreated", fresh.id, stale_thread_id
+                )
+                with self.operator_language():
+                    await self._send(
+                        bot,
+                        SendMessage(
+                            chat_id=self.chat_id,
+                            message_thread_id=thread_id,
+                            text=_("♻️ The topic was deleted; recreated with the card."),
+                        ),
+                    )
+            return fresh
+
+    async def _create_topic(self, bot: Bot, ticket: Ticket) -> int | None:
+        """A new forum topic for the ticket, or None when the chat has no topics."""
+        assert self.chat_id is not None
+        if self.chat_id in self._not_forum:
+            return None
+        with self.operator_language():
+            name = topic_name(ticket.id, ticket.teacher_name, ticket.scenario, ticket.step)
+        try:
+            topic = await self._send(bot, CreateForumTopic(chat_id=self.chat_id, name=name))
+        except TelegramBadRequest as error:
+            # No topics (or no right to manage them): reply-to-card mode still works.
+            logger.warning("helpdesk chat: no forum topics (%s), using replies to cards", error)
+            if any(marker in error.message.lower() for marker in _NOT_A_FORUM):
+                self._not_forum.add(self.chat_id)
+            return None
+        return topic.message_thread_id
+
+    async def _card_html(self, ticket: Ticket, *, topics: bool) -> str:
+        session = await self.sessions.get(ticket.user_id)
+        recent = await self.transcript.recent(ticket.user_id)
+        notes = [note.text or "" for note in await self.tickets.notes(ticket.id)]
+        with self.operator_language():
+            return render_card(
+                CardData(
+                    ticket_id=ticket.id,
+                    is_open=ticket.is_open,
+                    teacher_name=ticket.teacher_name,
+                    telegram_name=None,
+                    scenario=ticket.scenario,
+                    step=ticket.step,
+                    reason=ticket.reason,
+                    last_errors=list(session.last_errors or []) if session else [],
+                    phone_masked=session.phone_masked if session else None,
+                    locale=ticket.locale,
+                    started_at=_as_utc(session.started_at) if session else None,
+                    codes_requested=session.codes_requested if session else 0,
+                    assignee_name=ticket.assignee_name,
+                    notes=notes,
+                    transcript=[TranscriptLine(e.author, e.text) for e in recent],
+                    now=self._clock(),
+                    topics=topics,
+                    rating=ticket.rating,
+                )
+            )
+
+    async def refresh_card(self, bot: Bot, ticket: Ticket) -> None:
+        """Edit the card in place (assignee, status, notes); a vanished card is re-posted later."""
+        if self.chat_id is None or ticket.card_message_id is None:
+            return
+        text = await self._card_html(ticket, topics=ticket.thread_id is not None)
+        try:
+            await self._send(
+                bot,
+                EditMessageText(
+                    chat_id=self.chat_id,
+                    message_id=ticket.card_message_id,
+                    text=text,
+                    parse_mode=ParseMode.HTML,
+                ),
+            )
+        except TelegramBadRequest as error:
+            if "not modified" not in error.message:
+                logger.warning("ticket #%s: card not updated: %s", ticket.id, error)
+
+    async def post(
+        self, bot: Bot, ticket: Ticket, text: str, *, reply_to: int | None = None
+    ) -> Message | None:
+        """A notice in the ticket's topic (or as a reply to its card); recreates a lost topic."""
+        if self.chat_id is None:
+            return None
+        for stale in (None, ticket.thread_id):
+            try:
+                if stale is not None:
+                    ticket = await self.ensure_place(bot, ticket, stale_thread_id=stale)
+                reply = (
+                    ReplyParameters(message_id=reply_to, allow_sending_without_reply=True)
+                    if reply_to is not None
+                    else self._reply_to_card(ticket)
+                )
+                return await self._send(
+                    bot,
+                    SendMessage(
+                        chat_id=self.chat_id,
+                        message_thread_id=ticket.thread_id,
+                        text=text,
+                        reply_parameters=reply,
+                        parse_mode=None,
+                    ),
+                )
+            except TelegramBadRequest as error:
+                if stale is None and ticket.thread_id is not None and _topic_gone(error):
+                    continue
+                logger.error("ticket #%s: notice not posted: %s", ticket.id, error)
+                return None
+            except TelegramAPIError as error:
+                logger.error("ticket #%s: notice not posted: %s", ticket.id, error)
+                return None
+        return None
+
+    async def _send(self, bot: Bot, method):  # type: ignore[no-untyped-def]
+        assert self.chat_id is not None
+        return await self.outbox.send(bot, self.chat_id, method)

@@ -1,0 +1,114 @@
+"""The teacher's recent conversation with the bot, recorded for the helpdesk context card.
+
+Two halves: a dispatcher middleware for what the teacher sends, a session middleware for what the
+bot says. Secrets never reach the store: a message typed in a state of SECRET_INPUT_STATES is
+replaced as a whole before storing, and everything else goes through `mask_secrets` (codes,
+phone numbers, password-like words).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware, Bot
+from aiogram.client.session.middlewares.base import (
+    BaseRequestMiddleware,
+    NextRequestMiddlewareType,
+)
+from aiogram.methods import (
+    EditMessageCaption,
+    EditMessageText,
+    SendMessage,
+    SendPhoto,
+    TelegramMethod,
+)
+from aiogram.methods.base import Response, TelegramType
+from aiogram.types import Message, TelegramObject
+
+from bot.dialogs.states import SECRET_INPUT_STATES
+from services.helpdesk import TranscriptStore, mask_bot_text, mask_message, mask_secrets
+
+logger = logging.getLogger(__name__)
+
+_TEXT_METHODS = (SendMessage, EditMessageText)
+_CAPTION_METHODS = (SendPhoto, EditMessageCaption)
+
+
+def _in_secret_state(data: dict[str, Any]) -> bool:
+    context = data.get("aiogd_context")  # aiogram-dialog's current dialog context
+    state = getattr(context, "state", None)
+    return state in SECRET_INPUT_STATES
+
+
+def describe_incoming(message: Message, *, secret_step: bool) -> str | None:
+    """What the transcript keeps of a teacher's message (masked), or None for nothing."""
+    if message.text is not None:
+        return mask_message(message.text, secret_step=secret_step)
+    if message.contact is not None:
+        return "[contact]"
+    if message.photo:
+        caption = mask_message(message.caption, secret_step=secret_step) if message.caption else ""
+        return f"[photo] {caption}".strip()
+    if message.document:
+        return f"[document {mask_secrets(message.document.file_name or '')}]".replace(" ]", "]")
+    if message.sticker is not None:
+        return "[sticker]"
+    return None
+
+
+class TranscriptMiddleware(BaseMiddleware):
+    """Inner message middleware: records private messages before the handler sees them."""
+
+    def __init__(self, store: TranscriptStore) -> None:
+        self.store = store
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        if isinstance(event, Message) and event.chat.type == "private" and event.from_user:
+            line = describe_incoming(event, secret_step=_in_secret_state(data))
+            if line:
+                try:
+                    await self.store.record(event.from_user.id, "teacher", line)
+                except Exception:  # the transcript must never break the conversation
+                    logger.exception("transcript: teacher line not recorded")
+        return await handler(event, data)
+
+
+class TranscriptRequestMiddleware(BaseRequestMiddleware):
+    """Session middleware: records the texts the bot sends or edits into private chats."""
+
+    def __init__(self, store: TranscriptStore) -> None:
+        self.store = store
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        result = await make_request(bot, method)
+        text: str | None = None
+        if isinstance(method, _TEXT_METHODS):
+            text = method.text
+        elif isinstance(method, _CAPTION_METHODS):
+            text = method.caption
+        chat_id = getattr(method, "chat_id", None)
+        if text and isinstance(chat_id, int) and chat_id > 0:
+            try:
+                await self.store.record(chat_id, "bot", mask_bot_text(_strip_html(text)))
+            except Exception:
+                logger.exception("transcript: bot line not recorded")
+        return result
+
+
+def _strip_html(text: str) -> str:
+    import html
+    import re
+
+    return html.unescape(re.sub(r"<[^>]+>", "", text))

@@ -1,0 +1,155 @@
+"""The whole bot with the helpdesk: a forum supergroup in FakeTelegram, operators, a relay.
+
+FakeTelegram (the lead's) does not model chat membership or chats without topics; `HelpdeskChat`
+adds both to one FakeTelegram instance (getChatMember answers from `members`, createForumTopic
+fails in a chat that is not a forum, the way Telegram does).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.methods import CreateForumTopic, GetChatMember
+from aiogram.types import Chat, ChatMemberLeft, ChatMemberMember, ForumTopic, Message, User
+
+from bot.helpdesk_relay import HelpdeskRelay
+from bot.outbox import Outbox
+from services.storage.db import create_session_factory
+from tests.helpdesk.conftest import ManualTime
+from tests.support.bot_app import BotApp, make_bot_app
+from tests.support.fake_telegram import FakeTelegram, Person
+
+HELPDESK = -1009000
+ADMIN = 555
+
+
+class HelpdeskChat:
+    """The helpdesk supergroup as FakeTelegram shows it."""
+
+    def __init__(self, telegram: FakeTelegram, chat_id: int, *, forum: bool) -> None:
+        self.telegram = telegram
+        self.chat_id = chat_id
+        self.members: set[int] = set()
+        self.chat = Chat(id=chat_id, type="supergroup", title="Поддержка", is_forum=forum or None)
+        telegram.chat(chat_id, title="Поддержка", is_forum=forum or None)
+        create_topic = telegram._CreateForumTopic
+
+        def _create_forum_topic(method: CreateForumTopic) -> ForumTopic:
+            if int(method.chat_id) == chat_id and not forum:
+                raise TelegramBadRequest(method, "Bad Request: the chat is not a forum")
+            return create_topic(method)
+
+        def _get_chat_member(method: GetChatMember) -> Any:
+            user = User(id=method.user_id, is_bot=False, first_name="?")
+            if int(method.chat_id) == chat_id and method.user_id in self.members:
+                return ChatMemberMember(user=user)
+            return ChatMemberLeft(user=user)
+
+        telegram._CreateForumTopic = _create_forum_topic  # type: ignore[method-assign]
+        telegram._GetChatMember = _get_chat_member  # type: ignore[attr-defined]
+
+    def messages(self, thread_id: int | None = None) -> list[Message]:
+        log = self.telegram.chat(self.chat_id)
+        return [
+            m
+            for _, m in sorted(log.messages.items())
+            if thread_id is None or m.message_thread_id == thread_id
+        ]
+
+    def texts(self, thread_id: int | None = None) -> list[str]:
+        return [m.text or m.caption or "" for m in self.messages(thread_id)]
+
+
+class Operator(Person):
+    """An operator writing in the helpdesk chat (in a topic, or replying to a message)."""
+
+    async def say(
+        self, text: str, *, thread_id: int | None = None, reply_to: Message | None = None
+    ):
+        return await self.send(text, **self._where(thread_id, reply_to))
+
+    async def say_photo(self, *, thread_id: int | None = None, caption: str | None = None):
+        return await self.send_photo(caption=caption, **self._where(thread_id, None))
+
+    @staticmethod
+    def _where(thread_id: int | None, reply_to: Message | None) -> dict[str, Any]:
+        fields: dict[str, Any] = {}
+        if thread_id is not None:
+            fields.update(message_thread_id=thread_id, is_topic_message=True)
+        if reply_to is not None:
+            fields["reply_to_message"] = reply_to
+        return fields
+
+
+class HelpdeskApp:
+    """`BotApp` plus the helpdesk chat, its relay and people in it."""
+
+    def __init__(
+        self, app: BotApp, chat: HelpdeskChat, relay: HelpdeskRelay, time: ManualTime
+    ) -> None:
+        self.app, self.chat, self.relay, self.time = app, chat, relay, time
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.app, name)
+
+    def operator(self, user_id: int, first_name: str = "Ольга", *, member: bool = True) -> Operator:
+        if member:
+            self.chat.members.add(user_id)
+        person = Operator(
+            self.app.dp,
+            self.app.bot,
+            self.app.telegram,
+            user_id=user_id,
+            first_name=first_name,
+            chat=self.chat.chat,
+        )
+        self.app.people.append(person)
+        return person
+
+    async def restart(self) -> None:
+        await self.app.restart()
+        self.relay.install_dispatcher(self.app.dp)
+
+
+@contextlib.asynccontextmanager
+async def helpdesk_app(
+    tmp_path: Path, backend_url: str, *, clock: Any, forum: bool = True, **overrides: Any
+) -> AsyncIterator[HelpdeskApp]:
+    """The bot wired with a helpdesk chat; time in the outbox is manual (no real waiting)."""
+    settings = {"helpdesk_chat_id": HELPDESK, "admin_ids": [ADMIN], **overrides}
+    async with make_bot_app(tmp_path, backend_url, clock=clock, **settings) as app:
+        time = ManualTime()
+        relay = HelpdeskRelay.create(
+            app.settings,
+            create_session_factory(app.engine),
+            app.sessions,
+            app.i18n,
+            clock=clock.now,
+            outbox=Outbox(clock=time, sleep=time.sleep),
+        )
+        chat = HelpdeskChat(app.telegram, HELPDESK, forum=forum)
+        app.helpdesk = relay
+        await app.restart()  # rebuild the Dispatcher with the relay in its workflow data
+        relay.install_dispatcher(app.dp)
+        relay.install_session(app.bot, sleep=time.sleep)
+        yield HelpdeskApp(app, chat, relay, time)
+
+
+async def walk_to_phone_step(teacher: Person, token: str) -> None:
+    """/start with the e-journal's link → «Начнём» → pre-checks → «Нет» → the phone step."""
+    await teacher.send("/start " + token)
+    await teacher.click("Начнём")
+    await teacher.click("VPN выключен, продолжить")
+    await teacher.click("Нет")
+    assert "Номер телефона" in teacher.last_text
+
+
+def only_topic(hd: HelpdeskApp) -> int:
+    """The thread id of the one topic in the helpdesk chat (fails if there are more)."""
+    threads = [thread for chat, thread in hd.telegram.topics if chat == HELPDESK]
+    assert len(threads) == 1, f"expected one topic, got {hd.telegram.topics}"
+    return threads[0]
