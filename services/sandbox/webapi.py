@@ -1,0 +1,245 @@
+"""The browser's own API: live world events (SSE), acting as teachers and operators, the phone.
+
+Routes live under `/api/`; the page itself (`web/`) is served from `/`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from services.linking_client import LinkingClient, LinkingError
+from services.sandbox.botapi import BotApiError, TelegramWorld
+from services.sandbox.botapi.faults import Fault
+from services.sandbox.people import Cast
+
+logger = logging.getLogger(__name__)
+WEB_DIR = Path(__file__).parent / "web"
+SSE_KEEPALIVE_SECONDS = 15.0
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+def _guarded(handler: Handler) -> Handler:
+    """Turn refusals of the world or the backend into JSON errors the page can show."""
+
+    async def wrapper(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except BotApiError as error:
+            return _error(error.error_code, error.description)
+        except LinkingError as error:
+            return _error(502, f"backend: {error.code}: {error.detail}")
+        except (KeyError, ValueError, TypeError) as error:
+            return _error(400, f"bad request: {error}")
+
+    return wrapper
+
+
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise ValueError("the body must be JSON") from None
+    if not isinstance(body, dict):
+        raise ValueError("the body must be a JSON object")
+    return body
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value in (None, "") else int(value)
+
+
+class BrowserApi:
+    """Handlers behind the page: everything a person can do in the four panes."""
+
+    def __init__(self, world: TelegramWorld, cast: Cast, backend: LinkingClient):
+        self.world = world
+        self.cast = cast
+        self.backend = backend
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "type": "state",
+            "world": self.world.snapshot(),
+            "teachers": [t.as_json() for t in self.cast.teachers],
+            "operators": self.cast.operators,
+            "helpdesk_chat_id": self.cast.helpdesk_chat_id,
+        }
+
+    async def get_state(self, request: web.Request) -> web.Response:
+        return web.json_response(self.state())
+
+    async def events(self, request: web.Request) -> web.StreamResponse:
+        """Server-sent events: the full state first, then every change as it happens."""
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
+        await response.prepare(request)
+        with self.world.events.subscribe() as queue:
+            event: dict[str, Any] | None = self.state()
+            try:
+                while True:
+                    if event is None:
+                        await response.write(b": keepalive\n\n")
+                    else:
+                        payload = json.dumps(event, ensure_ascii=False)
+                        await response.write(f"data: {payload}\n\n".encode())
+                    try:
+                        event = await asyncio.wait_for(queue.get(), SSE_KEEPALIVE_SECONDS)
+                    except TimeoutError:
+                        event = None
+                    if event is not None and event["type"] == "closed":
+                        break
+            except (ConnectionResetError, ConnectionError):
+                pass
+        return response
+
+    async def send_text(self, request: web.Request) -> web.Response:
+        body = await _json_body(request)
+        message = self.world.user_sends_text(
+            int(body["user_id"]),
+            str(body["text"]),
+            chat_id=_optional_int(body.get("chat_id")),
+            thread_id=_optional_int(body.get("message_thread_id")),
+            reply_to_message_id=_optional_int(body.get("reply_to_message_id")),
+        )
+        return web.json_response(message)
+
+    async def share_contact(self, request: web.Request) -> web.Response:
+        body = await _json_body(request)
+        return web.json_response(self.world.user_shares_contact(int(body["user_id"])))
+
+    async def press_button(self, request: web.Request) -> web.Response:
+        body = await _json_body(request)
+        query = self.world.user_presses_button(
+            int(body["user_id"]), int(body["chat_id"]), int(body["message_id"]), str(body["data"])
+        )
+        return web.json_response({"query_id": query["id"]})
+
+    async def upload(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        upload = form.get("file")
+        if not isinstance(upload, web.FileField):
+            raise ValueError("attach a file in the `file` field")
+        mime_type = upload.content_type or "application/octet-stream"
+        kind = "photo" if mime_type in {"image/jpeg", "image/png", "image/gif"} else "document"
+        message = self.world.user_sends_file(
+            int(str(form["user_id"])),
+            kind=kind,
+            data=upload.file.read(),
+            filename=upload.filename or "file",
+            mime_type=mime_type,
+            caption=str(form.get("caption") or "") or None,
+            chat_id=_optional_int(form.get("chat_id")),
+            thread_id=_optional_int(form.get("message_thread_id")),
+        )
+        return web.json_response(message)
+
+    async def file(self, request: web.Request) -> web.StreamResponse:
+        stored = self.world.files.get(request.match_info["file_id"])
+        if stored is None:
+            return _error(404, "no such file")
+        disposition = "inline" if stored.mime_type.startswith("image/") else "attachment"
+        return web.Response(
+            body=stored.data,
+            content_type=stored.mime_type,
+            headers={
+                "Content-Disposition": f"{disposition}; filename*=UTF-8''{stored.filename}",
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
+
+    # ---- MESH e-journal and the phone -------------------------------------------------------
+
+    async def teachers(self, request: web.Request) -> web.Response:
+        return web.json_response([t.as_json() for t in self.cast.teachers])
+
+    async def connect(self, request: web.Request) -> web.Response:
+        """«Перейти к подключению»: a fresh deep link, opened by that teacher in Telegram."""
+        teacher = self.cast.teacher(mesh_account_id=request.match_info["mesh_account_id"])
+        token = await self.backend.dev_link_token(teacher.mesh_account_id)
+        payload = token.deep_link_payload or token.token
+        message = self.world.user_sends_text(teacher.user_id, f"/start {payload}")
+        return web.json_response({"user_id": teacher.user_id, "message": message})
+
+    async def phone(self, request: web.Request) -> web.Response:
+        """The teacher's phone: SMS, call-resets, e-mails (newest first) and the TOTP code."""
+        teacher = self.cast.teacher(user_id=int(request.match_info["user_id"]))
+        items = [asdict(item) for item in await self.backend.dev_inbox(teacher.phone)]
+        if teacher.email:
+            items += [asdict(item) for item in await self.backend.dev_mailbox(teacher.email)]
+        for item in items:
+            item["at"] = item["at"].isoformat()
+        items.sort(key=lambda item: item["at"], reverse=True)
+        try:
+            totp: str | None = await self.backend.dev_totp(teacher.phone)
+        except LinkingError:
+            totp = None  # this account has no authenticator app
+        return web.json_response(
+            {
+                "teacher": teacher.as_json(),
+                "messages": items,
+                "totp": totp,
+            }
+        )
+
+    async def set_vpn(self, request: web.Request) -> web.Response:
+        teacher = self.cast.teacher(user_id=int(request.match_info["user_id"]))
+        body = await _json_body(request)
+        teacher.vpn = await self.backend.dev_set_vpn(
+            enabled=bool(body["enabled"]), mesh_account_id=teacher.mesh_account_id
+        )
+        return web.json_response({"enabled": teacher.vpn})
+
+    # ---- fault injection ----------------------------------------------------------------------
+
+    async def faults(self, request: web.Request) -> web.Response:
+        if request.method == "POST":
+            body = await _json_body(request)
+            self.world.faults.add(Fault(**body))
+        elif request.method == "DELETE":
+            self.world.faults.clear()
+        return web.json_response(self.world.faults.describe())
+
+
+async def _index(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(WEB_DIR / "index.html")
+
+
+def add_browser_routes(
+    app: web.Application, world: TelegramWorld, cast: Cast, backend: LinkingClient
+) -> BrowserApi:
+    """Mount the page and its API on `app` (the same application that serves the Bot API)."""
+    api = BrowserApi(world, cast, backend)
+    routes = [
+        ("GET", "/api/state", api.get_state),
+        ("GET", "/api/events", api.events),
+        ("POST", "/api/messages", api.send_text),
+        ("POST", "/api/contact", api.share_contact),
+        ("POST", "/api/callback", api.press_button),
+        ("POST", "/api/files", api.upload),
+        ("GET", "/api/files/{file_id}", api.file),
+        ("GET", "/api/teachers", api.teachers),
+        ("POST", "/api/teachers/{mesh_account_id}/connect", api.connect),
+        ("GET", "/api/phone/{user_id}", api.phone),
+        ("POST", "/api/phone/{user_id}/vpn", api.set_vpn),
+        ("GET", "/api/faults", api.faults),
+        ("POST", "/api/faults", api.faults),
+        ("DELETE", "/api/faults", api.faults),
+    ]
+    for method, path, handler in routes:
+        app.router.add_route(method, path, _guarded(handler))
+    app.router.add_get("/", _index)
+    app.router.add_static("/static/", WEB_DIR, show_index=False)
+    return api
