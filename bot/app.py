@@ -218,10 +218,10 @@ async def build_runtime(
     )
     bot = bot or create_bot(settings)
     if own_helpdesk:
-        # Transcript of what teachers send. The relay's session half (install_session: bot
-        # replies in the transcript, 429/5xx retry) stalls long polling against the sandbox,
-        # so it is left out until that is fixed (see the CORE report).
+        # The teachers' transcript for context cards, the bot's replies in it, and Telegram
+        # 429 / 5xx retries on every Bot API call (installed even without a helpdesk chat).
         helpdesk.install_dispatcher(dp)
+        helpdesk.install_session(bot)
     try:
         yield Runtime(settings, engine, storage, linking, sessions, i18n, dp, bot)
     finally:
