@@ -172,8 +172,9 @@ async def _on_text(message: Message, widget: MessageInput, manager: DialogManage
 
 
 async def _on_result(start_data: Data, result: Any, manager: DialogManager) -> None:
-    # A password changed through «Восстановить пароль» is news for the step below, not for Help.
-    if isinstance(result, dict) and "password_changed" in result:
+    # A changed password, or a closed helpdesk ticket, is news for the step below, not for Help:
+    # the teacher goes straight back to the step she asked help on.
+    if isinstance(result, dict) and ("password_changed" in result or result.get("back_to_step")):
         await manager.done(result=result)
 
 

@@ -188,3 +188,19 @@ async def test_outside_working_hours_the_teacher_is_told_when(hd, demo, bot_cloc
     await teacher.send("позовите человека")
     assert "Сейчас нерабочее время" in teacher.last_text
     assert "30.11 после 09:00" in teacher.last_text  # Monday
+
+
+async def test_a_ticket_opened_from_help_returns_straight_to_the_step_not_to_help(hd, demo) -> None:
+    teacher = hd.teacher(TEACHER)
+    await walk_to_phone_step(teacher, await demo.token("vkid_no_profile"))
+    await teacher.click("Не получается")
+    await teacher.click("Позвать специалиста")
+    thread = only_topic(hd)
+    operator = hd.operator(7, "Ольга")
+
+    await operator.say("/close", thread_id=thread)
+    await teacher.click("5 ⭐")
+    await teacher.click("Пропустить")
+
+    assert "Номер телефона" in teacher.last_text  # the step itself, not the help screen
+    assert "Вернуться к шагу" not in " ".join(teacher.buttons())
