@@ -86,6 +86,12 @@ class Challenges:
         if wait > 0:
             raise ResendTooEarly(f"A new code can be requested in {wait} s.", retry_after=wait)
 
+    async def ensure_owner_may_resend(
+        self, session: AsyncSession, owner_kind: str, owner_id: str, now: datetime
+    ) -> None:
+        """`ensure_resend_allowed` for the owner's latest code, whatever its channel."""
+        self.ensure_resend_allowed(await self.latest(session, owner_kind, owner_id), now)
+
     async def end_active(self, session: AsyncSession, owner_kind: str, owner_id: str) -> None:
         """Supersede the owner's live codes (new code, changed number, step left)."""
         await session.execute(
@@ -162,6 +168,20 @@ class Challenges:
             return totp.verify(code, for_time=now, valid_window=1)
         assert challenge.code_digest is not None
         return hmac.compare_digest(challenge.code_digest, self._digest(challenge.id, code))
+
+    async def verify_latest(
+        self,
+        session: AsyncSession,
+        owner_kind: str,
+        owner_id: str,
+        code: str,
+        now: datetime,
+        *,
+        totp_secret: str | None = None,
+    ) -> None:
+        """`verify` the code against the owner's latest challenge (none at all: NoActiveCode)."""
+        latest = await self.latest(session, owner_kind, owner_id)
+        await self.verify(session, latest, code, now, totp_secret=totp_secret)
 
     async def verify(
         self,

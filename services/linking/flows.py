@@ -105,9 +105,7 @@ class Flows:
         await ensure_no_vpn(session, mesh_account_id=flow.mesh_account_id)
         if flow.state == "code" and flow.phone == phone:
             # The same number again is a resend in disguise: the cooldown applies.
-            self._challenges.ensure_resend_allowed(
-                await self._challenges.latest(session, OWNER, flow.id), now
-            )
+            await self._challenges.ensure_owner_may_resend(session, OWNER, flow.id, now)
         await self._challenges.end_active(session, OWNER, flow.id)
         _reset_identity(flow)
         flow.phone = phone
@@ -155,8 +153,7 @@ class Flows:
         """Resend or switch channel, once the current code's cooldown has passed."""
         flow = await self.load(session, flow_id, now)
         _require(flow, "code")
-        latest = await self._challenges.latest(session, OWNER, flow.id)
-        self._challenges.ensure_resend_allowed(latest, now)
+        await self._challenges.ensure_owner_may_resend(session, OWNER, flow.id, now)
         await self._issue(session, flow, channel, now)
         return flow
 
@@ -166,8 +163,7 @@ class Flows:
         """«Подтвердите вход»: a right code signs the teacher in."""
         flow = await self.load(session, flow_id, now)
         _require(flow, "code")
-        latest = await self._challenges.latest(session, OWNER, flow.id)
-        await self._challenges.verify(session, latest, code, now)
+        await self._challenges.verify_latest(session, OWNER, flow.id, code, now)
         flow.code_verified = True
         if flow.vk_account_id is not None:
             account = await self._account(session, flow)

@@ -1,37 +1,33 @@
-"""Russian mobile numbers: validation and the masks shown to the teacher and in logs."""
+"""Russian mobile numbers: validation and the masks shown to the teacher and in logs.
+
+The rule for what a Russian mobile number is and the log mask are the shared ones of
+services/phones.py; the backend adds only its stricter input (E.164 as sent, not as typed).
+"""
 
 from __future__ import annotations
 
 import re
 
-import phonenumbers
-
 from services.linking.errors import PhoneInvalid
+from services.phones import mask_phone as mask_e164
+from services.phones import normalize_ru_phone
 
+# The API takes E.164 as the client sends it; typed forms (`8 916 …`) are the client's to normalise.
 _E164_RU_MOBILE = re.compile(r"^\+79\d{9}$")
-_MOBILE_TYPES = {
-    phonenumbers.PhoneNumberType.MOBILE,
-    phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
-}
 
 
 def validate_phone(phone: str) -> str:
     """Return the phone when it is a Russian mobile number in E.164, else raise PhoneInvalid."""
-    if not _E164_RU_MOBILE.fullmatch(phone):
-        raise PhoneInvalid()
-    parsed = phonenumbers.parse(phone, None)
-    if not phonenumbers.is_valid_number(parsed) or phonenumbers.number_type(parsed) not in (
-        _MOBILE_TYPES
-    ):
+    if not _E164_RU_MOBILE.fullmatch(phone) or normalize_ru_phone(phone) is None:
         raise PhoneInvalid()
     return phone
 
 
 def mask_phone(phone: str | None) -> str | None:
-    """`+79161234577` → `+7 *** ***-**-77` (the only form phones appear in logs)."""
+    """`+79161234577` → `+7 *** ***-**-77` (the only form phones appear in logs), None → None."""
     if not phone:
         return None
-    return f"+7 *** ***-**-{phone[-2:]}"
+    return mask_e164(phone)
 
 
 def format_phone(phone: str) -> str:

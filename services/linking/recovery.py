@@ -112,8 +112,7 @@ class Recoveries:
         """«Отправить SMS» once the cooldown («Отправить SMS через 1:15») has passed."""
         recovery = await self.load(session, recovery_id, now)
         _require(recovery, "code")
-        latest = await self._challenges.latest(session, SMS_OWNER, recovery.id)
-        self._challenges.ensure_resend_allowed(latest, now)
+        await self._challenges.ensure_owner_may_resend(session, SMS_OWNER, recovery.id, now)
         await self._send_sms(session, recovery, now)
         return recovery
 
@@ -123,8 +122,7 @@ class Recoveries:
         """«Введите код» from the SMS → «Это ваш аккаунт?»."""
         recovery = await self.load(session, recovery_id, now)
         _require(recovery, "code")
-        latest = await self._challenges.latest(session, SMS_OWNER, recovery.id)
-        await self._challenges.verify(session, latest, code, now)
+        await self._challenges.verify_latest(session, SMS_OWNER, recovery.id, code, now)
         recovery.state = "confirm_account"
         return recovery
 
@@ -172,8 +170,7 @@ class Recoveries:
         if recovery.method != "email":
             raise ChannelUnavailable("The code-generator app shows its codes itself.")
         account = await self._account(session, recovery)
-        latest = await self._challenges.latest(session, METHOD_OWNER, recovery.id)
-        self._challenges.ensure_resend_allowed(latest, now)
+        await self._challenges.ensure_owner_may_resend(session, METHOD_OWNER, recovery.id, now)
         await self._challenges.issue(
             session,
             owner_kind=METHOD_OWNER,
@@ -190,8 +187,9 @@ class Recoveries:
         recovery = await self.load(session, recovery_id, now)
         _require(recovery, "method_code")
         account = await self._account(session, recovery)
-        latest = await self._challenges.latest(session, METHOD_OWNER, recovery.id)
-        await self._challenges.verify(session, latest, code, now, totp_secret=account.totp_secret)
+        await self._challenges.verify_latest(
+            session, METHOD_OWNER, recovery.id, code, now, totp_secret=account.totp_secret
+        )
         recovery.state = "new_password"
         return recovery
 
