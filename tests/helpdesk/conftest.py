@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from services.helpdesk import TicketService, TranscriptStore
+from services.linking.clock import FakeClock
 from services.storage.db import create_all, create_engine, create_session_factory
 from services.storage.link_sessions import LinkSessionRepository
 
@@ -88,18 +89,12 @@ def sessions(session_factory: async_sessionmaker, wall: WallClock) -> LinkSessio
 
 
 @pytest.fixture
-def bot_clock():
-    from services.linking.clock import FakeClock
+def bot_clock(clock: FakeClock) -> FakeClock:
+    """The FakeClock the backend and the bot read (`clock`, tests/support/fixtures.py).
 
-    return FakeClock()  # Wednesday 10:00 in Moscow: inside working hours
-
-
-@pytest.fixture
-async def backend(bot_clock):
-    from services.linking.testing import serve_backend
-
-    async with serve_backend(demo=True, clock=bot_clock) as running:
-        yield running
+    It starts on Wednesday 10:00 in Moscow: inside working hours.
+    """
+    return clock
 
 
 @pytest.fixture

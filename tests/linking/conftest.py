@@ -1,4 +1,7 @@
-"""Fixtures: a demo backend served over loopback HTTP with a FakeClock, and a client for it."""
+"""Fixtures: an HTTP client for the demo backend.
+
+`clock` and `backend` come from tests/support/fixtures.py.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +11,8 @@ import aiohttp
 import pytest
 
 from services.linking.clock import FakeClock
-from services.linking.testing import RunningBackend, serve_backend
+from services.linking.testing import RunningBackend
 from tests.linking.http_api import Api
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-async def backend(clock: FakeClock) -> AsyncIterator[RunningBackend]:
-    async with serve_backend(demo=True, clock=clock) as running:
-        yield running
 
 
 @pytest.fixture

@@ -30,28 +30,44 @@ def _unavailable(service: str, error: BaseException) -> None:
     pytest.skip(message)
 
 
-@pytest.fixture(scope="session")
-def postgres_database() -> Iterator[str]:
-    """A database created for this test run (dropped at the end); yields its SQLAlchemy URL."""
+def _postgres_admin(sql: str) -> None:
+    """Run one statement (CREATE/DROP DATABASE) on the local server as its admin."""
     import asyncpg
 
-    name = f"fsm_test_{uuid.uuid4().hex[:12]}"
-
-    async def admin(sql: str) -> None:
+    async def run() -> None:
         connection = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=3)
         try:
             await connection.execute(sql)
         finally:
             await connection.close()
 
+    asyncio.run(run())
+
+
+def create_postgres_database(prefix: str) -> str:
+    """Create an empty database `<prefix>_<random>` and return its name (server down: skip)."""
+    import asyncpg
+
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     try:
-        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+        _postgres_admin(f'CREATE DATABASE "{name}"')
     except (OSError, asyncpg.PostgresError, TimeoutError) as error:
         _unavailable("PostgreSQL", error)
+    return name
+
+
+def drop_postgres_database(name: str) -> None:
+    _postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A database created for this test run (dropped at the end); yields its SQLAlchemy URL."""
+    name = create_postgres_database("fsm_test")
     try:
         yield POSTGRES_URL_TEMPLATE.format(database=name)
     finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        drop_postgres_database(name)
 
 
 @pytest.fixture

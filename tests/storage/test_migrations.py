@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from alembic.runtime.migration import MigrationContext
 
 from services.storage import fsm_records, models  # noqa: F401 - register their tables
 from services.storage.db import Base
-from tests.storage.conftest import POSTGRES_ADMIN_DSN, _unavailable
+from tests.storage.conftest import create_postgres_database, drop_postgres_database
 
 with contextlib.suppress(ImportError):
     from services.helpdesk import models as helpdesk_models  # noqa: F401
@@ -67,23 +66,9 @@ def test_sqlite_upgraded_to_head_matches_the_models(tmp_path: Path) -> None:
 @pytest.fixture
 def empty_postgres_database() -> Iterator[str]:
     """Name of a database created for this test alone."""
-    import asyncpg
-
-    name = f"migrations_test_{uuid.uuid4().hex[:12]}"
-
-    async def admin(sql: str) -> None:
-        connection = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=3)
-        try:
-            await connection.execute(sql)
-        finally:
-            await connection.close()
-
-    try:
-        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    except (OSError, asyncpg.PostgresError, TimeoutError) as error:
-        _unavailable("PostgreSQL", error)
+    name = create_postgres_database("migrations_test")
     yield name
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    drop_postgres_database(name)
 
 
 @pytest.mark.postgres

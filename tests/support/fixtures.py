@@ -1,4 +1,9 @@
-"""Fixtures: the demo backend on loopback (FakeClock shared with the bot) and the whole bot."""
+"""Shared fixtures (registered in tests/conftest.py): the demo backend and the whole bot on it.
+
+`clock` is the FakeClock both the backend and the bot read; `backend` serves the demo backend on
+loopback; `app` is the bot wired to it (tests/support/bot_app.py); `demo` reads the demo teachers.
+A folder's own conftest.py may override any of them by name.
+"""
 
 from __future__ import annotations
 
