@@ -30,7 +30,7 @@ from aiogram.methods import (
     EditMessageText,
     SendMessage,
 )
-from aiogram.types import Message, ReplyParameters, User
+from aiogram.types import Message, MessageId, ReplyParameters, User
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -263,16 +263,12 @@ class HelpdeskRelay:
         for _attempt in range(2):
             try:
                 ticket = await self.ensure_place(bot, ticket, stale_thread_id=stale)
-                copied = await self.outbox.send(
+                copied = await self._copy(
                     bot,
+                    message,
                     self.chat_id,
-                    CopyMessage(
-                        chat_id=self.chat_id,
-                        from_chat_id=message.chat.id,
-                        message_id=message.message_id,
-                        message_thread_id=ticket.thread_id,
-                        reply_parameters=self._reply_to_card(ticket),
-                    ),
+                    thread_id=ticket.thread_id,
+                    reply=self._reply_to_card(ticket),
                 )
             except TelegramBadRequest as error:
                 if ticket.thread_id is not None and _topic_gone(error) and stale is None:
@@ -335,15 +331,7 @@ class HelpdeskRelay:
                 await self.post(bot, ticket, notice, reply_to=message.message_id)
             return False
         try:
-            copied = await self.outbox.send(
-                bot,
-                ticket.chat_id,
-                CopyMessage(
-                    chat_id=ticket.chat_id,
-                    from_chat_id=message.chat.id,
-                    message_id=message.message_id,
-                ),
-            )
+            copied = await self._copy(bot, message, ticket.chat_id)
         except TelegramAPIError as error:
             await self.tickets.log_message(
                 ticket.id,
@@ -611,6 +599,28 @@ class HelpdeskRelay:
                 logger.error("ticket #%s: notice not posted: %s", ticket.id, error)
                 return None
         return None
+
+    async def _copy(
+        self,
+        bot: Bot,
+        message: Message,
+        chat_id: int,
+        *,
+        thread_id: int | None = None,
+        reply: ReplyParameters | None = None,
+    ) -> MessageId:
+        """Copy `message` into `chat_id` (into a topic, or as a reply) through the outbox."""
+        return await self.outbox.send(
+            bot,
+            chat_id,
+            CopyMessage(
+                chat_id=chat_id,
+                from_chat_id=message.chat.id,
+                message_id=message.message_id,
+                message_thread_id=thread_id,
+                reply_parameters=reply,
+            ),
+        )
 
     async def _send(self, bot: Bot, method):  # type: ignore[no-untyped-def]
         assert self.chat_id is not None

@@ -81,6 +81,20 @@ async def call_backend(
     return None
 
 
+async def advance(
+    manager: DialogManager,
+    call: Callable[[LinkingClient], Awaitable[Flow]],
+    *,
+    retry: str | None = None,
+    retry_args: dict[str, Any] | None = None,
+) -> Flow | None:
+    """`call_backend` for a flow step, then show the window of the state it answered."""
+    flow = await call_backend(manager, call, retry=retry, retry_args=retry_args)
+    if flow is not None:
+        await apply_flow(manager, flow)
+    return flow
+
+
 async def resync(manager: DialogManager) -> None:
     """Show the window of the step the backend is really at (after wrong_state)."""
     try:
@@ -230,32 +244,24 @@ async def submit_phone(manager: DialogManager, phone: str) -> None:
 
 async def submit_password(manager: DialogManager, password: str) -> None:
     flow_id = flow_id_of(manager)
-    flow = await call_backend(
+    await advance(
         manager, lambda linking: linking.submit_password(flow_id, password), retry="reprompt"
     )
-    if flow is not None:
-        await apply_flow(manager, flow)
 
 
 async def send_code(manager: DialogManager, channel: str) -> None:
     flow_id = flow_id_of(manager)
-    flow = await call_backend(
+    await advance(
         manager,
         lambda linking: linking.send_code(flow_id, channel),  # type: ignore[arg-type]
         retry="send_code",
         retry_args={"channel": channel},
     )
-    if flow is not None:
-        await apply_flow(manager, flow)
 
 
 async def verify_code(manager: DialogManager, code: str) -> None:
     flow_id = flow_id_of(manager)
-    flow = await call_backend(
-        manager, lambda linking: linking.verify_code(flow_id, code), retry="reprompt"
-    )
-    if flow is not None:
-        await apply_flow(manager, flow)
+    await advance(manager, lambda linking: linking.verify_code(flow_id, code), retry="reprompt")
 
 
 async def choose_profile(manager: DialogManager, profile_id: str) -> None:
@@ -289,7 +295,7 @@ _FIELD_WINDOWS = {"full_name": Link.full_name, "birth_date": Link.birth_date, "g
 async def submit_personal_data(manager: DialogManager) -> None:
     flow_id = flow_id_of(manager)
     personal = manager.dialog_data.get("personal") or {}
-    flow = await call_backend(
+    flow = await advance(
         manager,
         lambda linking: linking.submit_personal_data(
             flow_id,
@@ -300,7 +306,6 @@ async def submit_personal_data(manager: DialogManager) -> None:
         retry="personal_data",
     )
     if flow is not None:
-        await apply_flow(manager, flow)
         return
     notice = manager.dialog_data.get("_notice") or {}
     if notice.get("code") == "invalid_personal_data":
@@ -315,16 +320,13 @@ async def submit_personal_data(manager: DialogManager) -> None:
 
 async def give_consent(manager: DialogManager, link: bool) -> None:
     flow_id = flow_id_of(manager)
-    flow = await call_backend(
+    flow = await advance(
         manager,
         lambda linking: linking.give_consent(flow_id, link=link),
         retry="consent",
         retry_args={"link": link},
     )
-    if flow is None:
-        return
-    await apply_flow(manager, flow)
-    if flow.state is FlowState.LINKED:
+    if flow is not None and flow.state is FlowState.LINKED:
         try:
             await sessions_of(manager).record_event(user_id_of(manager), EventKind.LINKED)
         except Exception:
