@@ -4,7 +4,7 @@ A step window gets, through the dialog-level `progress_getter`:
   progress  «Шаг k из n» (empty when the step has no place in the plan),
   notice    the last refusal or input hint, translated at render time (so /language applies),
   can_back  whether «Назад» has a screen to go back to,
-  retry_*   whether «Повторить» (backend down) or «Я выключил(а) VPN — повторить» is offered.
+  retry_*   whether «Повторить» (backend down) or «VPN выключен — повторить» is offered.
 
 Dialog data keys starting with "_" belong to this module. Values stay JSON-able.
 """
@@ -17,12 +17,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiogram import F
-from aiogram.types import CallbackQuery
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
 from aiogram.utils.i18n import ngettext
 from aiogram_dialog import DialogManager, ShowMode, StartMode
 from aiogram_dialog.api.exceptions import UnregisteredDialogError
+from aiogram_dialog.widgets.input import MessageInput
 from aiogram_dialog.widgets.kbd import Button, Row
 from aiogram_dialog.widgets.text import Format
 
@@ -37,6 +38,7 @@ RECORDED_STEP = "_step"
 NOTICE = "_notice"
 RETRY = "_retry"
 MAX_HISTORY = 30
+MAX_INPUT_LENGTH = 300
 
 RetryAction = Callable[[CallbackQuery, DialogManager, dict[str, Any]], Awaitable[None]]
 
@@ -167,8 +169,9 @@ def explain_refusal(error: LinkingError | Mapping[str, Any], at: datetime | None
     if code == "resend_too_early":
         if wait <= 0:
             return _("You can ask for a new code now.")
+        # As the VK ID windows count it («Отправить SMS через 1:15»): «2 минуты» for 75 s misleads.
         return _("A new code can be requested in {wait}. Please wait a little.").format(
-            wait=format_duration(wait)
+            wait=format_clock(wait) if 60 <= wait < 3600 else format_duration(wait)
         )
     if code == "invalid_personal_data":
         fields = snapshot.get("fields") or {}
@@ -261,7 +264,7 @@ async def report_refusal(
     """Show `error` in the current window, remember it for the helpdesk, offer a retry.
 
     `retry` names an action of the dialog's retry map; it is offered for an outage and for a
-    VPN refusal («Я выключил(а) VPN — повторить»). Never pass secrets in `retry_args`.
+    VPN refusal («VPN выключен — повторить»). Never pass secrets in `retry_args`.
     """
     at = now(manager)
     manager.dialog_data[NOTICE] = {"kind": "refusal", **refusal_snapshot(error, at)}
@@ -322,6 +325,32 @@ HINTS: dict[str, Any] = {
     "date_too_old": __("By that date you would be over 100. Please check the year."),
     "too_long": __("That message is too long for this step."),
     "use_buttons": __("Please choose one of the buttons below."),
+    # What each button-only window waits for, said when the teacher types something else.
+    "expect_start": __("When you are ready, press «Let's start» below."),
+    "expect_prechecks": __("When the VPN is off, press «VPN is off, continue» below."),
+    "expect_branch": __("Please answer with a button below: «Yes», «No» or «I don't know»."),
+    "expect_journal": __(
+        "To start linking, open me from the e-journal as described above: the messenger icon → "
+        "«Перейти к подключению»."
+    ),
+    "expect_create_profile": __("Check the details and press «Create a study profile» below."),
+    "expect_profile": __(
+        "Press «Continue» to link this profile, or «Sign in to another account» if it is not yours."
+    ),
+    "expect_gender": __("Please choose the gender with a button below: «Female» or «Male»."),
+    "expect_confirm": __(
+        "If everything is right, press «All correct, continue»; to fix something, press «Edit …»."
+    ),
+    "expect_consent": __("To link the profile, press «Link»; to refuse, press «Cancel»."),
+    "expect_rating": __("Please rate the help with a button below: from 1 to 5 stars."),
+    "expect_help": __(
+        "To tell a person what is wrong, press «🙋 Call a specialist»: the helpdesk answers right "
+        "here. To go on with the linking, press «↩️ Back to the step»."
+    ),
+    "all_done": __(
+        "Everything is already done — there is nothing more to do here. If something does not "
+        "work in VK Messenger, send /help."
+    ),
     "only_text": __(
         "I can only read text messages and buttons here — stickers, photos and voice messages "
         "do not reach the linking. Your step is below."
@@ -348,13 +377,14 @@ HINTS: dict[str, Any] = {
 
 
 def render_notice(manager: DialogManager) -> str:
+    """The notice line, marked so that it stands out under the step's own text."""
     notice = manager.dialog_data.get(NOTICE)
     if not notice:
         return ""
     if notice.get("kind") == "hint":
         template = HINTS.get(notice.get("key", ""))
-        return str(template).format(**notice.get("params", {})) if template else ""
-    return explain_refusal(notice, now(manager))
+        return "👉 " + str(template).format(**notice.get("params", {})) if template else ""
+    return "⚠️ " + explain_refusal(notice, now(manager))
 
 
 # --------------------------------------------------------------------------- progress
@@ -401,6 +431,23 @@ def step_position(
     return None
 
 
+def progress_line(step: str, scenario: str | None, authorised: bool) -> str:
+    """«Шаг k из n»; «Восстановление пароля · шаг k из n» inside scenario C.
+
+    Before the phone number the backend has not chosen the scenario yet, so the total is not
+    known: the phone step says only «Шаг 1» rather than a total that changes a step later.
+    """
+    position = step_position(step, scenario, authorised)
+    if position is None:
+        return ""
+    k, n = position
+    if step.startswith("Recovery:"):
+        return _("Password recovery · step {k} of {n}").format(k=k, n=n)
+    if scenario is None and step == "Link:phone":
+        return _("Step {k}").format(k=k)
+    return _("Step {k} of {n}").format(k=k, n=n)
+
+
 def _remember_screen(data: dict[str, Any], step: str) -> None:
     history: list[str] = data.setdefault(HISTORY, [])
     if not history or history[-1] != step:
@@ -428,10 +475,9 @@ async def progress_getter(dialog_manager: DialogManager, **_kwargs: Any) -> dict
                 )
             except Exception:
                 logger.exception("could not record a step")
-    position = step_position(step, scenario, bool(data.get("authorised")))
     retry = data.get(RETRY) or {}
     return {
-        "progress": _("Step {k} of {n}").format(k=position[0], n=position[1]) if position else "",
+        "progress": progress_line(step, scenario, bool(data.get("authorised"))),
         "notice": render_notice(manager),
         "can_back": len(data.get(HISTORY, [])) > 1 or _is_nested(manager),
         "retry_unavailable": retry.get("kind") == "unavailable",
@@ -488,9 +534,38 @@ def nav_row() -> Row:
     )
 
 
+async def answer_unexpected(message: Message, manager: DialogManager, expect: str) -> None:
+    """A message the window cannot use: understood free text acts, anything else gets a hint.
+
+    `expect` names the hint (see HINTS) that says what this window waits for; the dialog stays
+    where it is and the window is shown again below the teacher's message.
+    """
+    text = message.text
+    if text is not None and text.startswith("/"):
+        show_hint(manager, "unknown_command")
+    elif text is None:
+        show_hint(manager, "only_text")
+    elif len(text) > MAX_INPUT_LENGTH:
+        show_hint(manager, "too_long")
+    else:
+        from bot.dialogs.free_text import handle_free_text  # free_text reaches onboarding
+
+        if not await handle_free_text(message, manager):
+            show_hint(manager, expect)
+
+
+def any_input(expect: str = "use_buttons") -> MessageInput:
+    """The input of a window that waits for a button: free text, stickers, stray commands."""
+
+    async def on_message(message: Message, widget: Any, manager: DialogManager) -> None:
+        await answer_unexpected(message, manager, expect)
+
+    return MessageInput(on_message)
+
+
 def notice_text() -> Format:
     """The refusal or hint line; place it right under the progress line."""
-    return Format("{notice}", when=F["notice"])
+    return Format("\n{notice}", when=F["notice"])
 
 
 def progress_text() -> Format:
@@ -498,7 +573,7 @@ def progress_text() -> Format:
 
 
 def retry_buttons(actions: Mapping[str, RetryAction]) -> Row:
-    """«Повторить» after an outage, «Я выключил(а) VPN — повторить» after a VPN refusal."""
+    """«Повторить» after an outage, «VPN выключен — повторить» after a VPN refusal."""
 
     async def run(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
         retry = manager.dialog_data.get(RETRY) or {}

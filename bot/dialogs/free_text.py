@@ -14,6 +14,7 @@ from aiogram.types import Message
 from aiogram_dialog import DialogManager
 from aiogram_dialog.api.exceptions import UnregisteredDialogError
 
+from bot.dialogs.common import clear_notice
 from bot.dialogs.states import Handoff, Help, Recovery
 from bot.intents import Intent, detect_intent
 
@@ -93,6 +94,9 @@ async def handle_free_text(message: Message, manager: DialogManager) -> bool:
         return False
     step, scenario = _where(manager)
     logger.info("free text understood as %s at %s", intent, step or "no dialog")
+    if manager.has_context():
+        # An earlier hint («Нажмите одну из кнопок») is stale once the request is understood.
+        clear_notice(manager)
     if intent is Intent.WANTS_HUMAN:
         await _call_a_person(manager, step, scenario)
     elif intent is Intent.FORGOT_PASSWORD:

@@ -21,6 +21,7 @@ from aiogram_dialog.widgets.input import MessageInput
 from aiogram_dialog.widgets.kbd import Button, Row
 from aiogram_dialog.widgets.text import Format
 
+from bot.dialogs.common import any_input, clear_notice, notice_text, render_notice
 from bot.dialogs.states import Handoff
 from bot.helpdesk_relay import HelpdeskRelay, use_i18n
 from bot.widgets.i18n import I18nConst
@@ -147,7 +148,12 @@ async def _on_rating(callback: CallbackQuery, button: Button, manager: DialogMan
     if relay is not None and ticket_id is not None:
         await relay.record_rating(_bot(manager), ticket_id, rating)
     manager.dialog_data["rating"] = rating
+    clear_notice(manager)
     await manager.switch_to(Handoff.comment)
+
+
+async def _notice_getter(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, Any]:
+    return {"notice": render_notice(dialog_manager)}
 
 
 async def _on_comment(message: Message, widget: Any, manager: DialogManager) -> None:
@@ -202,13 +208,16 @@ def create_handoff_dialog() -> Dialog:
                 "The conversation with the specialist is over. How would you rate the help? "
                 "(1 — bad, 5 — excellent)"
             ),
+            notice_text(),
             Row(
                 *[
                     Button(Format(f"{value} ⭐"), id=f"rate_{value}", on_click=_on_rating)
                     for value in RATINGS
                 ]
             ),
+            any_input("expect_rating"),
             state=Handoff.rating,
+            getter=_notice_getter,
         ),
         Window(
             I18nConst("Thank you! Would you like to add a comment? Write it here or press «Skip»."),

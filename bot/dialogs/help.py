@@ -17,6 +17,7 @@ from aiogram_dialog.widgets.input import MessageInput
 from aiogram_dialog.widgets.kbd import Button
 from aiogram_dialog.widgets.text import Format
 
+from bot.dialogs.common import clear_notice, render_notice, show_hint
 from bot.dialogs.free_text import handle_free_text, recovery_start_data
 from bot.dialogs.states import Handoff, Help, Recovery
 from bot.widgets.i18n import I18nConst
@@ -147,6 +148,7 @@ async def _help_getter(dialog_manager: DialogManager, **_kwargs: Any) -> dict[st
         "title": _("Not working? This usually helps:"),
         "tips": "\n\n".join(tips),
         "offers_recovery": _offers_recovery(start),
+        "notice": render_notice(dialog_manager),
     }
 
 
@@ -166,8 +168,14 @@ async def _back_to_step(callback: CallbackQuery, button: Button, manager: Dialog
 
 
 async def _on_text(message: Message, widget: MessageInput, manager: DialogManager) -> None:
-    """Free text on the help screen: a new topic, a person, a restart; else the screen again."""
-    await handle_free_text(message, manager)
+    """Free text on the help screen: a new topic, a person, a restart; else a pointer to both
+    ways on (a typed description of the problem is for a person, who is one button away)."""
+    if message.text and not message.text.startswith("/"):
+        clear_notice(manager)
+        if await handle_free_text(message, manager):
+            manager.show_mode = ShowMode.SEND
+            return
+    show_hint(manager, "expect_help")
     manager.show_mode = ShowMode.SEND
 
 
@@ -182,6 +190,7 @@ def create_help_dialog() -> Dialog:
     return Dialog(
         Window(
             Format("<b>{title}</b>\n\n{tips}"),
+            Format("\n{notice}", when="notice"),
             Button(
                 I18nConst("🔑 Restore password"),
                 id="help_recover",

@@ -27,7 +27,9 @@ from babel.dates import format_date
 
 from bot.dialogs import link_flow as flow_ops
 from bot.dialogs.common import (
+    MAX_INPUT_LENGTH,
     RetryAction,
+    answer_unexpected,
     clear_notice,
     format_clock,
     nav_row,
@@ -45,7 +47,6 @@ from services.phones import normalize_ru_phone
 
 logger = logging.getLogger(__name__)
 
-MAX_INPUT_LENGTH = 300
 TEXT_NOT_COMMAND = F.text & ~F.text.startswith("/")
 
 
@@ -316,19 +317,26 @@ async def on_cancel_link(callback: CallbackQuery, button: Any, manager: DialogMa
     await flow_ops.give_consent(manager, link=False)
 
 
+# What a button-only window waits for (a hint in bot.dialogs.common.HINTS); windows that read
+# text (phone, password, code, name, date) answer their own input.
+_EXPECTED: dict[str, str] = {
+    Link.account_card.state: "expect_create_profile",  # type: ignore[dict-item]
+    Link.choose_profile.state: "expect_profile",  # type: ignore[dict-item]
+    Link.gender.state: "expect_gender",  # type: ignore[dict-item]
+    Link.confirm_data.state: "expect_confirm",  # type: ignore[dict-item]
+    Link.consent.state: "expect_consent",  # type: ignore[dict-item]
+}
+
+
 async def on_wrong_input(message: Message, widget: Any, manager: DialogManager) -> None:
     """Anything a step cannot use: a short answer, and the step stays where it was."""
-    text = message.text
-    if text is not None and text.startswith("/"):
-        show_hint(manager, "unknown_command")
-    elif text is None:
-        show_hint(manager, "only_text")
-    elif await _too_long(message, manager) or await _try_free_text(message, manager):
-        return
-    elif manager.current_context().state == Link.done:
-        show_hint(manager, "flow_finished")
+    state = manager.current_context().state
+    if state == Link.done:
+        linked = manager.dialog_data.get("finished") == "linked"
+        expect = "all_done" if linked else "flow_finished"
     else:
-        show_hint(manager, "use_buttons")
+        expect = _EXPECTED.get(state.state or "", "use_buttons")
+    await answer_unexpected(message, manager, expect)
 
 
 # --------------------------------------------------------------------------- retries
@@ -435,8 +443,8 @@ def create_link_dialog() -> Dialog:
                 "<b>Check the account</b>\n"
                 "VK ID: {vk_name}, phone {phone_masked}\n"
                 "E-journal: {mesh_name}, {school}\n\n"
-                "There is no Sferum profile on this number yet. In the real window this is the "
-                "button «Создать учебный профиль»."
+                "There is no Sferum study profile on this number yet — we will create one. If the "
+                "details are right, press «Create a study profile»."
             ),
             Button(
                 I18nConst("Create a study profile («Создать учебный профиль»)"),
@@ -461,14 +469,15 @@ def create_link_dialog() -> Dialog:
         ),
         _step(
             I18nFormat(
-                "<b>Confirm the login</b>\n"
-                "You will get a call-reset from a unique number to {sent_to}. Send the "
-                "<b>last 4 digits</b> of that number.",
+                "<b>Confirm the sign-in</b>\n"
+                "A reset call from an unknown number will come to {sent_to}; you do not need to "
+                "answer it. Send the <b>last 4 digits</b> of the calling number.",
                 when=F["by_call"],
             ),
             I18nFormat(
-                "<b>Confirm the login</b>\n"
-                "An SMS with a {code_length}-digit code was sent to {sent_to}. Send the code.",
+                "<b>Confirm the sign-in</b>\n"
+                "An SMS with a {code_length}-digit code has been sent to {sent_to}. Send the code "
+                "here.",
                 when=F["by_sms"],
             ),
             I18nFormat("A new code can be requested in {wait_clock}.", when=F["must_wait"]),
@@ -482,7 +491,7 @@ def create_link_dialog() -> Dialog:
                 when=F["by_call"],
             ),
             Button(
-                I18nConst("Get a call instead"),
+                I18nConst("Get the code by a call instead"),
                 id="to_call",
                 on_click=on_switch_channel,
                 when=F["by_sms"],
@@ -589,10 +598,12 @@ def create_link_dialog() -> Dialog:
             I18nFormat(
                 "🎉 <b>Done!</b> Your Sferum study profile in VK Messenger is linked to your "
                 "e-journal account.\n\n"
-                "Profile: {linked_name}, {linked_school}\n\n"
-                "What next: open VK Messenger (the app or web.vk.me), sign in with VK ID by the "
-                "number {phone_masked} — your school's chats are in the «Сферум» section. "
-                "In the e-journal the messenger icon now opens your chats.",
+                "Study profile: {linked_name}, {linked_school}\n\n"
+                "<b>What next</b>\n"
+                "1. Open VK Messenger: the app on your phone or web.vk.me in the browser.\n"
+                "2. Sign in with VK ID using the number {phone_masked}.\n"
+                "3. Your school's chats and video lessons are in the «Сферум» section.\n\n"
+                "In the e-journal, the messenger icon now opens your chats too.",
                 when=F["linked"],
             ),
             I18nConst(
@@ -600,6 +611,7 @@ def create_link_dialog() -> Dialog:
                 "again from the e-journal: the messenger icon → «Перейти к подключению».",
                 when=F["cancelled"],
             ),
+            notice_text(),
             MessageInput(on_wrong_input),
             state=Link.done,
         ),

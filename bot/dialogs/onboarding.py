@@ -14,6 +14,8 @@ from aiogram_dialog.widgets.text import Format
 
 from bot.dialogs.common import (
     NOTICE,
+    any_input,
+    clear_notice,
     nav_row,
     notice_text,
     open_help,
@@ -62,10 +64,12 @@ async def onboarding_getter(dialog_manager: DialogManager, **_kwargs: Any) -> di
 
 
 async def _to_prechecks(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
+    clear_notice(manager)
     await manager.switch_to(Onboarding.prechecks)
 
 
 async def _to_branch(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
+    clear_notice(manager)
     await manager.switch_to(Onboarding.branch)
 
 
@@ -129,30 +133,31 @@ def create_onboarding_dialog() -> Dialog:
             I18nFormat(
                 "Hello, {name}! 👋\n\n"
                 "I will help you link your e-journal account to a Sferum study profile in "
-                "VK Messenger — step by step, doing each step together with you.\n\n"
+                "VK Messenger. We will go step by step and do each step together. Keep your "
+                "phone at hand: a confirmation code will come to it.\n\n"
                 "E-journal account: {mesh_name}, {school}"
             ),
             notice_text(),
             Button(I18nConst("Let's start"), id="begin", on_click=_to_prechecks),
             help_button,
+            any_input("expect_start"),
             state=Onboarding.greeting,
         ),
         Window(
             I18nConst(
                 "<b>Before we start</b>\n"
-                "• Turn off the VPN, if you use one: linking does not work while a VPN is on.\n"
-                "• For the VK ID windows we recommend Google Chrome or Yandex Browser."
+                "• If you use a VPN, turn it off: linking does not work while a VPN is on.\n"
+                "• For the e-journal we recommend Google Chrome or Yandex Browser."
             ),
             notice_text(),
             Button(I18nConst("VPN is off, continue"), id="prechecks_ok", on_click=_to_branch),
             nav_row(),
+            any_input("expect_prechecks"),
             state=Onboarding.prechecks,
         ),
         Window(
             I18nConst("Do you already have a Sferum study profile in VK Messenger?"),
-            I18nConst(
-                "Not sure? That's fine — after the phone number I will check it for you.",
-            ),
+            I18nConst("Not sure? That's fine: I will check it by your phone number."),
             notice_text(),
             Row(
                 Button(I18nConst("Yes"), id="branch_yes", on_click=_on_branch),
@@ -160,6 +165,7 @@ def create_onboarding_dialog() -> Dialog:
                 Button(I18nConst("I don't know"), id="branch_unknown", on_click=_on_branch),
             ),
             nav_row(),
+            any_input("expect_branch"),
             state=Onboarding.branch,
         ),
         Window(
@@ -176,6 +182,7 @@ def create_onboarding_dialog() -> Dialog:
             ),
             notice_text(),
             help_button,
+            any_input("all_done"),
             state=Onboarding.already_linked,
         ),
         Window(
@@ -189,6 +196,7 @@ def create_onboarding_dialog() -> Dialog:
             notice_text(),
             Url(I18nConst("Open the e-journal"), Format("{journal_url}"), id="journal"),
             help_button,
+            any_input("expect_journal"),
             state=Onboarding.how_to_open,
         ),
         getter=[progress_getter, onboarding_getter],

@@ -715,8 +715,8 @@ def _friends_window() -> Window:
         *_header(),
         I18nConst(
             "Friends you trust confirm the account outside VK: you call them or write to them in "
-            "a messenger, and they confirm it is you. I cannot do this here in the chat — a "
-            "specialist will help you with it, or choose another way."
+            "a messenger, and they confirm it is you. This cannot be done here in the chat — a "
+            "helpdesk specialist will help you with it."
         ),
         Button(I18nConst("🙋 Call a specialist"), id="friends_human", on_click=_call_specialist),
         Button(
@@ -783,7 +783,9 @@ def _done_window() -> Window:
             "Sign in to VK ID with the new password from now on. To link your e-journal account, "
             "open the assistant from the e-journal: the messenger icon → «Перейти к подключению»."
         ),
+        notice_text(),
         Button(I18nConst("Done"), id="done", on_click=_on_done),
+        MessageInput(_on_other_input),
         state=Recovery.done,
         getter=_window_getter,
     )

@@ -50,6 +50,9 @@ def continue_or_restart_keyboard() -> InlineKeyboardMarkup:
 
 async def resume(manager: DialogManager, *, hint: str | None = "resumed") -> None:
     """Show the window the teacher stopped at, as a new message at the bottom of the chat."""
+    # «Продолжим с того места…» means nothing on a screen that is not a step of the linking.
+    if manager.current_context().state in (Onboarding.how_to_open, Onboarding.already_linked):
+        hint = None
     if hint is not None:
         manager.current_context().dialog_data[NOTICE] = {"kind": "hint", "key": hint, "params": {}}
     await manager.show(ShowMode.SEND)

@@ -69,7 +69,7 @@ async def test_text_on_a_buttons_only_window(app: BotApp, demo: Demo) -> None:
     await open_from_journal(teacher, demo, CASE, "Нет")
     await teacher.send(demo[CASE].phone)
     await teacher.send("просто текст")
-    assert "выберите одну из кнопок" in teacher.last_text
+    assert "нажмите кнопку «Создать учебный профиль» ниже" in teacher.last_text
     assert "Создать учебный профиль" in teacher.buttons()
 
 

@@ -39,4 +39,4 @@ async def test_english_refusals_use_english_plural_forms(app: BotApp, demo: Demo
     await teacher.send(demo["vkid_no_profile"].phone)
     await teacher.click("Create a study profile")
     await teacher.send("wrong")
-    assert "The VK ID password is not right. 4 attempts left." in teacher.last_text
+    assert "That VK ID password is incorrect. 4 attempts left." in teacher.last_text

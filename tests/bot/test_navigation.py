@@ -24,7 +24,7 @@ async def test_back_from_the_password_shows_the_account_card(app: BotApp, demo: 
     teacher = app.teacher(401)
     await reach_password(teacher, demo)
     await teacher.click("Назад")
-    assert "Проверьте учетные данные" in teacher.last_text
+    assert "Проверьте учётные данные" in teacher.last_text
     await teacher.click("Создать учебный профиль")
     assert "Пароль от VK ID" in teacher.last_text
 
@@ -63,7 +63,7 @@ async def test_buttons_of_an_old_window_after_a_restart_still_work(app: BotApp, 
     window = teacher.last
     await app.restart()
     await teacher.click("Назад", message=window)
-    assert "Проверьте учетные данные" in teacher.last_text
+    assert "Проверьте учётные данные" in teacher.last_text
 
 
 async def test_a_button_from_a_finished_dialog_offers_continue_or_restart(

@@ -30,7 +30,7 @@ async def test_teacher_links_a_new_profile_step_by_step(app: BotApp, demo: Demo)
     await teacher.click("VPN выключен, продолжить")
     assert "У вас уже есть учебный профиль Сферум" in teacher.last_text
     await teacher.click("Нет")
-    assert "Шаг 1 из 6" in teacher.last_text
+    assert "<i>Шаг 1</i>" in teacher.last_text  # the total depends on the phone
     assert teacher.reply_buttons() == ["📱 Отправить мой номер"]
 
     await teacher.send("8 (903) 111-22-02")
@@ -156,7 +156,7 @@ async def test_countdown_says_now_when_the_cooldown_is_over(
     await reach_code(teacher, demo)
     clock.advance(60)
     await teacher.send("12")  # not a code: the window answers and shows the timer again
-    assert "В коде 4 цифр(ы)" in teacher.last_text
+    assert "Код должен состоять из 4 цифр" in teacher.last_text
     assert "Новый код можно запросить сейчас" in teacher.last_text
 
 
@@ -211,14 +211,14 @@ async def test_vpn_at_the_phone_step_is_explained_and_retried(app: BotApp, demo:
     await app.linking.dev_set_vpn(phone=demo[CASE].phone, enabled=True)
 
     await teacher.send(demo[CASE].phone)
-    assert "не работает при включенном VPN" in teacher.last_text
-    assert "Я выключил(а) VPN — повторить" in teacher.buttons()
+    assert "не работает при включённом VPN" in teacher.last_text
+    assert "VPN выключен — повторить" in teacher.buttons()
 
-    await teacher.click("Я выключил(а) VPN — повторить")
-    assert "не работает при включенном VPN" in teacher.last_text  # still on
+    await teacher.click("VPN выключен — повторить")
+    assert "не работает при включённом VPN" in teacher.last_text  # still on
 
     await app.linking.dev_set_vpn(phone=demo[CASE].phone, enabled=False)
-    await teacher.click("Я выключил(а) VPN — повторить")
+    await teacher.click("VPN выключен — повторить")
     assert "Создать учебный профиль" in teacher.buttons()
 
 
@@ -230,11 +230,11 @@ async def test_vpn_at_the_consent_step_keeps_the_card(app: BotApp, demo: Demo) -
     await app.linking.dev_set_vpn(phone=demo[CASE].phone, enabled=True)
 
     await teacher.click("Привязать")
-    assert "не работает при включенном VPN" in teacher.last_text
+    assert "не работает при включённом VPN" in teacher.last_text
     assert "Добавление профиля Сферум" in teacher.last_text
 
     await app.linking.dev_set_vpn(phone=demo[CASE].phone, enabled=False)
-    await teacher.click("Я выключил(а) VPN — повторить")
+    await teacher.click("VPN выключен — повторить")
     assert "успешно привязан" in teacher.last_text
 
 
@@ -242,4 +242,4 @@ async def test_the_demo_vpn_teacher_is_stopped_at_the_phone(app: BotApp, demo: D
     teacher = app.teacher(112)
     await open_from_journal(teacher, demo, "vpn")
     await teacher.send(demo["vpn"].phone)
-    assert "не работает при включенном VPN" in teacher.last_text
+    assert "не работает при включённом VPN" in teacher.last_text

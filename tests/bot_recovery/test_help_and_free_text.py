@@ -88,7 +88,7 @@ async def test_free_text_about_vpn_on_the_phone_step(app: BotApp, demo: Demo) ->
     await open_from_journal(teacher, demo, CASE, "Нет")
     await teacher.send("у меня включён впн, это важно?")
     assert "Привязка не работает при включённом VPN" in teacher.last_text
-    assert "Уже есть профиль Сферум?" not in teacher.last_text
+    assert "Уже есть учебный профиль Сферум?" not in teacher.last_text
 
 
 async def test_free_text_forgot_password_mid_link_uses_the_known_phone(
@@ -142,7 +142,7 @@ async def test_standalone_recovery_ends_with_a_message(app: BotApp, demo: Demo) 
     teacher = app.teacher(511)
     await teacher.send("Забыла пароль от вк")
     assert "Восстановление пароля от VK ID" in teacher.last_text
-    assert "Шаг 1 из 6" in teacher.last_text
+    assert "Восстановление пароля · шаг 1 из 6" in teacher.last_text
     await teacher.send(demo[case].phone)
     await confirm_account(teacher, demo, case)
     await teacher.click("С помощью электронной почты")

@@ -22,7 +22,7 @@ async def test_scenario_a_recovers_by_app_and_links_with_the_new_password(
 
     await teacher.click("Забыли или не установили пароль?")
     assert "SMS с кодом отправлено на телефон +7 *** ***-**-07" in teacher.last_text
-    assert "Шаг 2 из 6" in teacher.last_text
+    assert "Восстановление пароля · шаг 2 из 6" in teacher.last_text
     assert "Отправить SMS через 1:15" in teacher.buttons()
 
     await teacher.send(await demo.last_code(case))
