@@ -81,15 +81,22 @@ async def memory_backend(_args: argparse.Namespace) -> AsyncIterator[Setup]:
 
 
 @asynccontextmanager
+async def fsm_engine(url: str) -> AsyncIterator[object]:
+    """An engine on `url` with a fresh fsm_records table; disposed afterwards."""
+    engine = create_engine(url)
+    async with engine.begin() as connection:
+        await connection.run_sync(FsmRecord.__table__.create)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+@asynccontextmanager
 async def sqlite_engine() -> AsyncIterator[object]:
     with tempfile.TemporaryDirectory(prefix="fsm-bench-") as directory:
-        engine = create_engine(f"sqlite+aiosqlite:///{Path(directory) / 'bot.sqlite3'}")
-        async with engine.begin() as connection:
-            await connection.run_sync(FsmRecord.__table__.create)
-        try:
+        async with fsm_engine(f"sqlite+aiosqlite:///{Path(directory) / 'bot.sqlite3'}") as engine:
             yield engine
-        finally:
-            await engine.dispose()
 
 
 def sql_backend(engine_factory: Callable[[argparse.Namespace], AbstractAsyncContextManager], **kw):  # type: ignore[no-untyped-def]
@@ -132,13 +139,8 @@ async def postgres_engine(args: argparse.Namespace) -> AsyncIterator[object | No
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
         base = args.postgres_admin_dsn.rsplit("/", 1)[0].replace("postgresql://", "")
-        engine = create_engine(f"postgresql+asyncpg://{base}/{name}")
-        async with engine.begin() as connection:
-            await connection.run_sync(FsmRecord.__table__.create)
-        try:
+        async with fsm_engine(f"postgresql+asyncpg://{base}/{name}") as engine:
             yield engine
-        finally:
-            await engine.dispose()
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()

@@ -1,0 +1,268 @@
+"""The simulated linking backend in a process of its own, with bench-only teachers.
+
+The backend is the real one (`services.linking.testing.serve_backend(demo=True)` over HTTP on
+127.0.0.1). Running it in a child process keeps its CPU (argon2, SQLite, JSON) out of the bot's
+event loop, as in production, and lets the bench read each side's CPU time separately.
+
+The demo world has one teacher per branch; a bench needs one fresh MESH account and phone per
+simulated teacher and run, so `seed` inserts them with the backend's own models and password
+hashing (the way `services.linking.demo.seed_demo` does), without changing the backend.
+
+    with LinkingProcess(kdf="seed") as backend:
+        teachers = backend.seed("new_profile", 50)
+        before = backend.stats(); ...; used = backend.stats() - before
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import multiprocessing
+import time
+from dataclasses import dataclass
+from datetime import date, timedelta
+from multiprocessing.connection import Connection
+from typing import Any
+
+# The two profiles of the backend's argon2id: the seed's settings (LinkingSettings defaults)
+# and the light one tests use (services.linking.testing.LIGHT_KDF).
+KDF_PROFILES = ("seed", "light")
+
+SCENARIOS = ("new_profile", "existing_profile", "registration")
+BENCH_PASSWORD = "Bench#Teacher2024"
+BENCH_SCHOOL = "ГБОУ Школа № 1000"
+FIRST_BENCH_PHONE = 9_770_000_000  # +7977…: far from the demo's numbers
+
+
+@dataclass(frozen=True)
+class BenchTeacher:
+    """One seeded MESH account (and VK ID / Sferum profile as the scenario needs)."""
+
+    mesh_account_id: str
+    phone: str
+    password: str | None
+    full_name: str
+    birth_date: date
+    gender: str
+
+
+@dataclass(frozen=True)
+class BackendStats:
+    """Cumulative counters of the backend process."""
+
+    cpu_seconds: float
+    argon2_seconds: float
+    argon2_calls: int
+
+    def __sub__(self, other: BackendStats) -> BackendStats:
+        return BackendStats(
+            self.cpu_seconds - other.cpu_seconds,
+            self.argon2_seconds - other.argon2_seconds,
+            self.argon2_calls - other.argon2_calls,
+        )
+
+
+class LinkingProcess:
+    """Starts the backend in a spawned process; `url`, `seed()`, `stats()`; stopped on exit."""
+
+    def __init__(self, *, kdf: str = "seed", start_timeout: float = 60.0) -> None:
+        self.kdf = kdf
+        self.start_timeout = start_timeout
+        self.url = ""
+        self._conn: Connection | None = None
+        self._process: multiprocessing.process.BaseProcess | None = None
+
+    def __enter__(self) -> LinkingProcess:
+        context = multiprocessing.get_context("spawn")
+        parent, child = context.Pipe()
+        self._process = context.Process(
+            target=_child_main, args=(child, self.kdf), name="linking-backend", daemon=True
+        )
+        self._process.start()
+        self._conn = parent
+        self.url = self._receive(self.start_timeout)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._conn is not None and self._process is not None and self._process.is_alive():
+            self._conn.send(("stop",))
+            self._process.join(timeout=10)
+        if self._process is not None and self._process.is_alive():
+            self._process.terminate()  # our own child only
+            self._process.join(timeout=5)
+
+    def seed(self, scenario: str, count: int) -> list[BenchTeacher]:
+        assert self._conn is not None
+        self._conn.send(("seed", scenario, count))
+        return self._receive(120.0)
+
+    def stats(self) -> BackendStats:
+        assert self._conn is not None
+        self._conn.send(("stats",))
+        return self._receive(30.0)
+
+    def _receive(self, timeout: float) -> Any:
+        assert self._conn is not None and self._process is not None
+        deadline = time.monotonic() + timeout
+        while not self._conn.poll(0.2):
+            if not self._process.is_alive():
+                raise RuntimeError(f"the backend process died ({self._process.exitcode})")
+            if time.monotonic() > deadline:
+                raise TimeoutError("the linking backend process did not answer")
+        reply = self._conn.recv()
+        if isinstance(reply, BaseException):
+            raise reply
+        return reply
+
+
+# --- the child process ----------------------------------------------------------------------
+
+
+def _child_main(conn: Connection, kdf: str) -> None:
+    asyncio.run(_serve(conn, kdf))
+
+
+class _Counters:
+    def __init__(self) -> None:
+        self.argon2_seconds = 0.0
+        self.argon2_calls = 0
+
+
+def _time_argon2(hashing: Any, counters: _Counters) -> None:
+    """Count the time spent in argon2 (synchronous: it runs on the backend's event loop)."""
+    for name in ("hash", "verify"):
+        original = getattr(hashing, name)
+
+        def timed(*args: Any, _original: Any = original) -> Any:
+            started = time.perf_counter()
+            try:
+                return _original(*args)
+            finally:
+                counters.argon2_seconds += time.perf_counter() - started
+                counters.argon2_calls += 1
+
+        setattr(hashing, name, timed)
+
+
+async def _serve(conn: Connection, kdf: str) -> None:
+    from services.linking.api import BACKEND
+    from services.linking.clock import SystemClock
+    from services.linking.settings import LinkingSettings
+    from services.linking.testing import LIGHT_KDF, serve_backend
+
+    seed_kdf = {
+        name: LinkingSettings.model_fields[name].default
+        for name in LIGHT_KDF  # the same keys, with the seed's values
+    }
+    overrides = LIGHT_KDF if kdf == "light" else seed_kdf
+    counters = _Counters()
+    numbers = itertools.count(FIRST_BENCH_PHONE)
+    loop = asyncio.get_running_loop()
+    try:
+        async with serve_backend(
+            demo=True, clock=SystemClock(), settings_overrides=overrides
+        ) as running:
+            backend = running.app[BACKEND]
+            password_hash = backend.hashing.hash(BENCH_PASSWORD)  # one hash serves every account
+            _time_argon2(backend.hashing, counters)
+
+            conn.send(running.url)
+            while True:
+                command, *payload = await loop.run_in_executor(None, conn.recv)
+                if command == "stop":
+                    return
+                if command == "stats":
+                    conn.send(
+                        BackendStats(
+                            time.process_time(),
+                            counters.argon2_seconds,
+                            counters.argon2_calls,
+                        )
+                    )
+                elif command == "seed":
+                    scenario, count = payload
+                    async with backend.transaction() as (session, now):
+                        teachers = await _seed(
+                            session, now, scenario, count, numbers, password_hash
+                        )
+                    conn.send(teachers)
+    except BaseException as error:  # shown by the parent, not lost in the child
+        conn.send(error)
+        raise
+
+
+async def _seed(
+    session: Any,
+    now: Any,
+    scenario: str,
+    count: int,
+    numbers: itertools.count,
+    password_hash: str,
+) -> list[BenchTeacher]:
+    from services.linking.models import DeviceSession, MeshAccount, SferumProfile, VkAccount
+
+    teachers = []
+    for _ in range(count):
+        number = next(numbers)
+        phone = f"+7{number}"
+        teacher = BenchTeacher(
+            mesh_account_id=f"mesh-bench-{number}",
+            phone=phone,
+            password=None if scenario == "registration" else BENCH_PASSWORD,
+            full_name="Тестова Анна Сергеевна",
+            birth_date=date(1984, 5, 17),
+            gender="female",
+        )
+        session.add(
+            MeshAccount(
+                id=teacher.mesh_account_id,
+                full_name=teacher.full_name,
+                school=BENCH_SCHOOL,
+                phone=phone,
+                email=None,
+                vpn_enabled=False,
+            )
+        )
+        teachers.append(teacher)
+        if scenario == "registration":
+            continue
+        account_id = f"vk-bench-{number}"
+        session.add(
+            VkAccount(
+                id=account_id,
+                phone=phone,
+                email=None,
+                first_name="Анна",
+                last_name="Тестова",
+                password_hash=password_hash,
+                totp_secret=None,
+                trusted_friends=0,
+                failed_password_attempts=0,
+                created_at=now - timedelta(days=400),
+            )
+        )
+        await session.flush()  # no ORM relationships: parents first, as seed_demo does
+        session.add(
+            DeviceSession(
+                id=f"ds-bench-{number}",
+                vk_account_id=account_id,
+                client="vk_web",
+                device="Chrome, Windows",
+                created_at=now - timedelta(days=30),
+            )
+        )
+        if scenario == "existing_profile":
+            session.add(
+                SferumProfile(
+                    id=f"sf-bench-{number}",
+                    vk_account_id=account_id,
+                    phone=phone,
+                    full_name=teacher.full_name,
+                    birth_date=teacher.birth_date,
+                    gender=teacher.gender,
+                    school=BENCH_SCHOOL,
+                    created_at=now - timedelta(days=200),
+                )
+            )
+    await session.flush()
+    return teachers

@@ -1,0 +1,519 @@
+"""Full-scenario benchmark: many teachers concurrently link their accounts through the real bot.
+
+Each simulated teacher opens her deep link and walks scenario A (or B, or registration) to the
+success card: the real Dispatcher from `bot.app.build_runtime` (middlewares, dialogs, helpdesk
+transcript, FSM storage), the real linking client talking HTTP to the real simulated backend
+(in a child process, on 127.0.0.1), a Telegram that answers instantly (tests' FakeTelegram).
+A bare aiogram echo bot runs in the same harness, with the same teachers and update counts.
+
+    .venv/bin/python bench/scenario_bench.py --teachers 50 --scenario new_profile
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import itertools
+import os
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.memory import MemoryStorage
+from bench_dialog import build_echo_router
+from linking_process import KDF_PROFILES, SCENARIOS, BackendStats, LinkingProcess
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+from teacher_walks import STEP_NAMES, WALKS, FakeTelegram, TimedPerson, echo_walk
+
+from bot.app import build_dispatcher, build_runtime
+from bot.config import Settings
+from services.linking_client import LinkingClient
+from services.storage.link_sessions import LinkSessionRepository
+
+BOT_TOKEN = "4242:BENCH-TOKEN"
+FIRST_TEACHER_ID = 20_000_000
+STORAGES = ("memory", "sql-sqlite", "sql-postgres")
+
+
+@dataclass
+class BackendWait:
+    """Bot-side wall time spent in HTTP calls to the backend (aiohttp request tracing)."""
+
+    seconds: float = 0.0
+    calls: int = 0
+    _started: dict[int, float] = field(default_factory=dict)
+
+    def trace_config(self) -> aiohttp.TraceConfig:
+        config = aiohttp.TraceConfig()
+
+        async def start(_s: object, context: object, _p: object) -> None:
+            self._started[id(context)] = time.perf_counter()
+
+        async def end(_s: object, context: object, _p: object) -> None:
+            started = self._started.pop(id(context), None)
+            if started is not None:
+                self.seconds += time.perf_counter() - started
+                self.calls += 1
+
+        config.on_request_start.append(start)
+        config.on_request_end.append(end)
+        config.on_request_exception.append(end)
+        return config
+
+
+@dataclass
+class SqlCount:
+    """Statements and commits on the bot's own database (FSM, link sessions, transcript)."""
+
+    statements: int = 0
+    commits: int = 0
+
+    def listen(self, engine: AsyncEngine) -> None:
+        def statement(*_args: object) -> None:
+            self.statements += 1
+
+        def commit(*_args: object) -> None:
+            self.commits += 1
+
+        event.listen(engine.sync_engine, "before_cursor_execute", statement)
+        event.listen(engine.sync_engine, "commit", commit)
+
+
+@dataclass
+class Result:
+    name: str
+    teachers: int
+    latencies: list[float]
+    teacher_seconds: list[float]
+    seconds: float
+    bot_cpu: float
+    backend: BackendStats | None = None
+    backend_wait: BackendWait | None = None
+    failed: int = 0
+    per_step: list[list[float]] = field(default_factory=list)  # [step][teacher] latency
+    sql: SqlCount | None = None
+
+    @property
+    def updates(self) -> int:
+        return len(self.latencies)
+
+    @property
+    def rate(self) -> float:
+        return self.updates / self.seconds
+
+    def per_update_ms(self, seconds: float) -> float:
+        return seconds / max(self.updates, 1) * 1000
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))] if ordered else 0.0
+
+
+# --- the bot under test ---------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def postgres_url(admin_dsn: str) -> AsyncIterator[str | None]:
+    """A throwaway database on the local server, dropped afterwards; None if unreachable."""
+    import asyncpg
+
+    name = f"scenario_bench_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = await asyncpg.connect(admin_dsn, timeout=3)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+        print(f"  PostgreSQL unreachable ({error!r}): skipped", file=sys.stderr)
+        yield None
+        return
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        base = admin_dsn.rsplit("/", 1)[0].replace("postgresql://", "")
+        yield f"postgresql+asyncpg://{base}/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@contextlib.asynccontextmanager
+async def bot_database(storage: str, args: argparse.Namespace) -> AsyncIterator[str | None]:
+    if storage == "sql-postgres":
+        async with postgres_url(args.postgres_admin_dsn) as url:
+            yield url
+        return
+    with tempfile.TemporaryDirectory(prefix="scenario-bench-") as directory:
+        yield f"sqlite+aiosqlite:///{Path(directory) / 'bot.sqlite3'}"
+
+
+@dataclass
+class BotUnderTest:
+    dp: Dispatcher
+    bot: Bot
+    telegram: FakeTelegram
+    wait: BackendWait
+    sessions: LinkSessionRepository | None = None
+    sql: SqlCount | None = None
+
+
+@contextlib.asynccontextmanager
+async def real_bot(
+    storage: str, backend_url: str, args: argparse.Namespace
+) -> AsyncIterator[BotUnderTest | None]:
+    """`bot.app.build_runtime` on a fresh database; for "memory" its Dispatcher is rebuilt
+    on MemoryStorage (build_runtime always persists dialogs)."""
+    async with bot_database(storage, args) as database_url:
+        if database_url is None:
+            yield None
+            return
+        settings = Settings(  # type: ignore[call-arg]
+            _env_file=None,
+            bot_token=BOT_TOKEN,
+            linking_api_url=backend_url,
+            database_url=database_url,
+            redis_url=None,
+        )
+        wait = BackendWait()
+        http = aiohttp.ClientSession(trace_configs=[wait.trace_config()])
+        linking = LinkingClient(backend_url, timeout=settings.linking_timeout, session=http)
+        telegram = FakeTelegram()
+        bot = Bot(
+            BOT_TOKEN, session=telegram, default=DefaultBotProperties(parse_mode=ParseMode.HTML)
+        )
+        try:
+            async with build_runtime(settings, bot=bot, linking=linking) as runtime:
+                dp = runtime.dp
+                if storage == "memory":
+                    helpdesk = runtime.dp["helpdesk"]
+                    dp = build_dispatcher(
+                        settings,
+                        storage=MemoryStorage(),
+                        linking=linking,
+                        sessions=runtime.sessions,
+                        i18n=runtime.i18n,
+                        helpdesk=helpdesk,
+                    )
+                    helpdesk.install_dispatcher(dp)
+                sql = SqlCount()
+                sql.listen(runtime.engine)
+                yield BotUnderTest(dp, runtime.bot, telegram, wait, runtime.sessions, sql)
+        finally:
+            await http.close()
+
+
+@contextlib.asynccontextmanager
+async def echo_bot() -> AsyncIterator[BotUnderTest]:
+    telegram = FakeTelegram()
+    bot = Bot(BOT_TOKEN, session=telegram, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+    dp = Dispatcher(storage=MemoryStorage())
+    dp.include_router(build_echo_router())
+    yield BotUnderTest(dp, bot, telegram, BackendWait())
+
+
+# --- one run --------------------------------------------------------------------------------
+
+
+def people(under_test: BotUnderTest, count: int, latencies: list[float]) -> list[TimedPerson]:
+    return [
+        TimedPerson(
+            under_test.dp,
+            under_test.bot,
+            under_test.telegram,
+            user_id=FIRST_TEACHER_ID + index,
+            first_name="Анна",
+            latencies=latencies,
+        )
+        for index in range(count)
+    ]
+
+
+async def timed_gather(coroutines: list, limit: float) -> tuple[list, float, float]:
+    gc.collect()
+    cpu = time.process_time()
+    started = time.perf_counter()
+    async with asyncio.timeout(limit):  # bounded: a stuck run fails instead of hanging
+        outcomes = await asyncio.gather(*coroutines, return_exceptions=True)
+    return outcomes, time.perf_counter() - started, time.process_time() - cpu
+
+
+async def run_scenario(
+    name: str,
+    scenario: str,
+    storage: str,
+    backend: LinkingProcess,
+    harness: LinkingClient,
+    args: argparse.Namespace,
+    teachers: int,
+) -> Result | None:
+    walk, _updates = WALKS[scenario]
+    accounts = backend.seed(scenario, teachers)
+    async with real_bot(storage, backend.url, args) as under_test:
+        if under_test is None:
+            return None
+        tokens = [(await harness.dev_link_token(a.mesh_account_id)).token for a in accounts]
+        latencies: list[float] = []
+        persons = people(under_test, teachers, latencies)
+
+        async def teacher_run(person: TimedPerson, index: int) -> float:
+            started = time.perf_counter()
+            await walk(person, accounts[index], tokens[index], harness)
+            return time.perf_counter() - started
+
+        before = backend.stats()
+        assert under_test.sql is not None
+        sql_before = (under_test.sql.statements, under_test.sql.commits)
+        outcomes, seconds, cpu = await timed_gather(
+            [teacher_run(person, i) for i, person in enumerate(persons)], args.timeout
+        )
+        used = backend.stats() - before
+        sql = SqlCount(
+            under_test.sql.statements - sql_before[0], under_test.sql.commits - sql_before[1]
+        )
+        for index, person in enumerate(persons):
+            if isinstance(outcomes[index], float) and not await linked(under_test, harness, person):
+                text = person.last_text[:160]
+                outcomes[index] = RuntimeError(f"not linked; bot: {text!r}")
+    failures = [o for o in outcomes if isinstance(o, BaseException)]
+    if failures:
+        print(f"  {name}: {len(failures)} failed, first: {failures[0]!r}", file=sys.stderr)
+    return Result(
+        name=name,
+        teachers=teachers,
+        latencies=latencies,
+        teacher_seconds=[o for o in outcomes if isinstance(o, float)],
+        seconds=seconds,
+        bot_cpu=cpu,
+        backend=used,
+        backend_wait=under_test.wait,
+        sql=sql,
+        failed=len(failures),
+        per_step=[
+            [value for value in step if value is not None]
+            for step in itertools.zip_longest(*(p.own_latencies for p in persons))
+        ],
+    )
+
+
+async def run_echo(name: str, updates: int, teachers: int, args: argparse.Namespace) -> Result:
+    async with echo_bot() as under_test:
+        latencies: list[float] = []
+        persons = people(under_test, teachers, latencies)
+
+        async def teacher_run(person: TimedPerson) -> float:
+            started = time.perf_counter()
+            await echo_walk(person, updates)
+            return time.perf_counter() - started
+
+        outcomes, seconds, cpu = await timed_gather(
+            [teacher_run(person) for person in persons], args.timeout
+        )
+    failures = [o for o in outcomes if isinstance(o, BaseException)]
+    return Result(
+        name=name,
+        teachers=teachers,
+        latencies=latencies,
+        teacher_seconds=[o for o in outcomes if isinstance(o, float)],
+        seconds=seconds,
+        bot_cpu=cpu,
+        failed=len(failures),
+    )
+
+
+async def linked(under_test: BotUnderTest, harness: LinkingClient, person: TimedPerson) -> bool:
+    """Asked of the backend, not read from the chat: the teacher's flow ended `linked`."""
+    assert under_test.sessions is not None
+    record = await under_test.sessions.get(person.user.id)
+    if record is None or record.flow_id is None:
+        return False
+    return (await harness.get_flow(record.flow_id)).state == "linked"
+
+
+def best(runs: list[Result]) -> Result:
+    """The fastest run: the machine is shared, other jobs only ever slow a run down."""
+    return max(runs, key=lambda result: (result.failed == 0, result.rate))
+
+
+# --- report ---------------------------------------------------------------------------------
+
+
+def report(results: list[Result], echo_by_updates: dict[str, Result]) -> None:
+    columns = ("upd/s", "p50", "p99", "teacher", "vs", "bot", "backend", "argon2", "waitBE", "SQL")
+    units = ("", "ms", "ms", "s p50/max", "echo", "CPU", "CPU", "", "", "stm/tx")
+    print()
+    widths = (7, 9, 9, 12, 7, 8, 8, 8, 8, 9)
+    heads = "".join(f"{c:>{w}}" for c, w in zip(columns, widths, strict=True))
+    print(f"{'run':<30}{heads}{'failed':>8}")
+    print(f"{'':<30}" + "".join(f"{u:>{w}}" for u, w in zip(units, widths, strict=True)))
+    for result in results:
+        echo = echo_by_updates.get(result.name)
+        vs_echo = f"{result.rate / echo.rate:.2f}" if echo and echo is not result else "1.00"
+        backend = result.backend
+        wait = result.backend_wait
+        teacher = (
+            f"{percentile(result.teacher_seconds, 0.5):.2f}/{max(result.teacher_seconds):.2f}"
+            if result.teacher_seconds
+            else "-"
+        )
+        print(
+            f"{result.name:<30}{result.rate:>7.0f}"
+            f"{percentile(result.latencies, 0.5) * 1000:>9.1f}"
+            f"{percentile(result.latencies, 0.99) * 1000:>9.1f}"
+            f"{teacher:>12}{vs_echo:>7}"
+            f"{result.per_update_ms(result.bot_cpu):>8.2f}"
+            f"{result.per_update_ms(backend.cpu_seconds) if backend else 0:>8.2f}"
+            f"{result.per_update_ms(backend.argon2_seconds) if backend else 0:>8.2f}"
+            f"{result.per_update_ms(wait.seconds) if wait and wait.calls else 0:>8.1f}"
+            f"{sql_column(result):>9}"
+            f"{result.failed:>8}"
+        )
+
+
+def sql_column(result: Result) -> str:
+    if result.sql is None:
+        return "-"
+    updates = max(result.updates, 1)
+    return f"{result.sql.statements / updates:.1f}/{result.sql.commits / updates:.1f}"
+
+
+def report_steps(result: Result, scenario: str) -> None:
+    print(f"\nper step, {result.name}:  p50 ms   p99 ms")
+    for name, values in zip(STEP_NAMES[scenario], result.per_step, strict=False):
+        p50, p99 = percentile(values, 0.5) * 1000, percentile(values, 0.99) * 1000
+        print(f"  {name:<34}{p50:>8.2f} {p99:>8.2f}")
+
+
+def load_average() -> str:
+    with contextlib.suppress(OSError):
+        return " ".join(f"{value:.2f}" for value in os.getloadavg())
+    return "?"
+
+
+async def main(args: argparse.Namespace) -> int:
+    results: list[Result] = []
+    echo_for: dict[str, Result] = {}
+    print(f"  load average before: {load_average()}", file=sys.stderr)
+    with LinkingProcess(kdf=args.kdf) as backend:
+        async with LinkingClient(backend.url, timeout=60) as harness:
+            # Warm-up, not reported: first-use costs (catalogs, pydantic, dialog caches).
+            await run_scenario("warm-up", args.scenario[0], "memory", backend, harness, args, 5)
+            for scenario in args.scenario:
+                updates = WALKS[scenario][1]
+                echo_name = f"echo × {updates} updates"
+                print(f"  running {echo_name} …", file=sys.stderr)
+                echo = best(
+                    [
+                        await run_echo(echo_name, updates, args.teachers, args)
+                        for _ in range(args.repeat)
+                    ]
+                )
+                results.append(echo)
+                for storage in args.storage:
+                    name = f"{scenario} / {storage}"
+                    print(f"  running {name} …", file=sys.stderr)
+                    runs = []
+                    for _ in range(args.repeat):
+                        run = await run_scenario(
+                            name, scenario, storage, backend, harness, args, args.teachers
+                        )
+                        if run is None:
+                            break
+                        runs.append(run)
+                    if runs:
+                        results.append(best(runs))
+                        echo_for[name] = echo
+                echo_for[echo_name] = echo
+            if args.profile:
+                await profile_run(args, backend, harness)
+    print(
+        f"{args.teachers} teachers concurrently, each to the success card; best of {args.repeat};"
+        f" backend argon2 profile: {args.kdf}; Python {sys.version.split()[0]}, "
+        f"{os.cpu_count()} CPUs; load average after: {load_average()}"
+    )
+    report(results, echo_for)
+    if args.steps:
+        for result in results:
+            if result.per_step:
+                report_steps(result, result.name.split(" / ")[0])
+    print(
+        "\nteacher: seconds from /start to the success card. Per update, in ms: bot CPU = this"
+        " process (bot + harness); backend CPU = the backend process, of which argon2 = password"
+        " hashing; waitBE = bot-side wall time in HTTP calls to the backend. SQL: statements"
+        " / commits per update on the bot's database."
+    )
+    return 1 if any(result.failed for result in results) else 0
+
+
+async def profile_run(args: argparse.Namespace, backend: LinkingProcess, harness: LinkingClient):  # type: ignore[no-untyped-def]
+    """One more run of the first scenario on the first storage under pyinstrument."""
+    from pyinstrument import Profiler
+
+    profiler = Profiler(interval=0.0005, async_mode="disabled")
+    profiler.start()
+    scenario, storage = args.scenario[0], args.storage[0]
+    await run_scenario("profiled", scenario, storage, backend, harness, args, args.teachers)
+    profiler.stop()
+    text = (
+        profiler.output_text(unicode=True)
+        + "\n\nself time per function:\n"
+        + (profiler.output_text(unicode=True, flat=True, flat_time="self"))
+    )
+    await asyncio.to_thread(Path(args.profile).write_text, text)
+    print(f"  profile of {scenario} / {storage} written to {args.profile}", file=sys.stderr)
+
+
+def comma_list(choices: tuple[str, ...]):  # type: ignore[no-untyped-def]
+    def parse(value: str) -> list[str]:
+        items = [item for item in value.split(",") if item]
+        unknown = [item for item in items if item not in choices]
+        if unknown or not items:
+            raise argparse.ArgumentTypeError(f"choose from {', '.join(choices)}")
+        return items
+
+    return parse
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--teachers", type=int, default=50, help="concurrent teachers")
+    parser.add_argument(
+        "--scenario",
+        type=comma_list(SCENARIOS),
+        default=["new_profile"],
+        help="comma-separated: " + ",".join(SCENARIOS),
+    )
+    parser.add_argument(
+        "--storage",
+        type=comma_list(STORAGES),
+        default=list(STORAGES),
+        help="comma-separated FSM storages: " + ",".join(STORAGES),
+    )
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each; the best is shown")
+    parser.add_argument(
+        "--kdf",
+        choices=KDF_PROFILES,
+        default="seed",
+        help="backend argon2id cost: the seed settings (64 MiB, 3 passes) or the tests' light one",
+    )
+    parser.add_argument("--timeout", type=float, default=300.0, help="seconds per run at most")
+    parser.add_argument("--steps", action="store_true", help="also show latency per step")
+    parser.add_argument("--profile", help="write a pyinstrument profile of one extra run here")
+    parser.add_argument(
+        "--postgres-admin-dsn",
+        default=os.environ.get("BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"),
+    )
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main(parse_args())))
