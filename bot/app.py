@@ -225,13 +225,19 @@ async def build_runtime(
     try:
         yield Runtime(settings, engine, storage, linking, sessions, i18n, dp, bot)
     finally:
-        await storage.close()
-        if isolation is not None:
-            await isolation.close()
-        if own_linking:
-            await linking.close()
-        await bot.session.close()
-        await engine.dispose()
+        try:
+            await storage.close()
+            # Write-behind stores: commit their queued rows before the engine goes.
+            await sessions.close()
+            if own_helpdesk:
+                await helpdesk.transcript.close()
+            if isolation is not None:
+                await isolation.close()
+            if own_linking:
+                await linking.close()
+            await bot.session.close()
+        finally:
+            await engine.dispose()
 
 
 async def run_polling(settings: Settings) -> None:

@@ -157,7 +157,7 @@ class HelpdeskRelay:
         return cls(
             settings=settings,
             tickets=TicketService(session_factory, clock=clock),
-            transcript=TranscriptStore(session_factory, clock=clock),
+            transcript=TranscriptStore(session_factory, clock=clock, writer=sessions.writer),
             sessions=sessions,
             i18n=i18n,
             outbox=outbox,

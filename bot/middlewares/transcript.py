@@ -1,14 +1,18 @@
 """The teacher's recent conversation with the bot, recorded for the helpdesk context card.
 
 Two halves: a dispatcher middleware for what the teacher sends, a session middleware for what the
-bot says. Secrets never reach the store: a message typed in a state of SECRET_INPUT_STATES is
-replaced as a whole before storing, and everything else goes through `mask_secrets` (codes,
-phone numbers, password-like words).
+bot says. Recording costs the update no database round trip: the store queues the line and a
+background writer commits the lines of many updates together (services/storage/write_behind.py).
+Secrets never reach the store: a message typed in a state of SECRET_INPUT_STATES is replaced as a
+whole before storing, and everything else goes through `mask_secrets` (codes, phone numbers,
+password-like words).
 """
 
 from __future__ import annotations
 
+import html
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -107,8 +111,8 @@ class TranscriptRequestMiddleware(BaseRequestMiddleware):
         return result
 
 
-def _strip_html(text: str) -> str:
-    import html
-    import re
+_HTML_TAG = re.compile(r"<[^>]+>")
 
-    return html.unescape(re.sub(r"<[^>]+>", "", text))
+
+def _strip_html(text: str) -> str:
+    return html.unescape(_HTML_TAG.sub("", text))

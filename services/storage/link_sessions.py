@@ -1,4 +1,11 @@
-"""Repository of link sessions and analytics events: the dialogs write, helpdesk and /stats read."""
+"""Repository of link sessions and analytics events: the dialogs write, helpdesk and /stats read.
+
+Writes are write-behind (services/storage/write_behind.py): a call queues its change and returns;
+the changes of many updates are committed together, one transaction per batch. Every read method
+first waits for the writes queued before it, so readers (the helpdesk context card, /stats,
+tests) see exactly what they saw when each call had its own transaction. The hot writes
+(`enter_step`, `code_requested`) are single Core statements that read nothing back into Python.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +13,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy import DateTime, String, bindparam, case, func, insert, literal, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.storage.models import AnalyticsEvent, LinkSession, Teacher
+from services.storage.write_behind import WriteBehind
 
 MAX_REMEMBERED_ERRORS = 5
 
@@ -27,38 +35,116 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+_sessions_table = LinkSession.__table__
+_events_table = AnalyticsEvent.__table__
+_now = bindparam("p_now", type_=DateTime(timezone=True))
+_user = bindparam("p_user", type_=_sessions_table.c.user_id.type)
+_step = bindparam("p_step", type_=String(64))
+_scenario = bindparam("p_scenario", type_=String(32))
+_phone = bindparam("p_phone", type_=String(32))
+
+# enter_step, part 1: a "step" event when the teacher has a record and was on another step.
+# Runs before part 2, which moves her there (the scenario given wins over the stored one).
+_STEP_EVENT = insert(_events_table).from_select(
+    ["at", "user_id", "kind", "scenario", "step"],
+    select(
+        _now,
+        _sessions_table.c.user_id,
+        literal(EventKind.STEP.value, String(32)),
+        func.coalesce(_scenario, _sessions_table.c.scenario),
+        _step,
+    ).where(
+        _sessions_table.c.user_id == _user,
+        or_(_sessions_table.c.step.is_(None), _sessions_table.c.step != _step),
+    ),
+)
+# enter_step, part 2 (SET expressions see the row as it was before the statement).
+_ENTER_STEP = (
+    update(_sessions_table)
+    .where(_sessions_table.c.user_id == _user)
+    .values(
+        scenario=func.coalesce(_scenario, _sessions_table.c.scenario),
+        phone_masked=func.coalesce(_phone, _sessions_table.c.phone_masked),
+        step_entered_at=case(
+            (_sessions_table.c.step == _step, _sessions_table.c.step_entered_at), else_=_now
+        ),
+        step=_step,
+        updated_at=_now,
+    )
+)
+_CODE_REQUESTED = (
+    update(_sessions_table)
+    .where(_sessions_table.c.user_id == _user)
+    .values(codes_requested=_sessions_table.c.codes_requested + 1, updated_at=_now)
+)
+
+
 class LinkSessionRepository:
-    """Small, explicit writes: one short transaction each, off the per-update hot path of FSM."""
+    """Write-behind writes (one transaction per batch of calls), reads that see them all."""
 
     def __init__(
-        self, session_factory: async_sessionmaker, clock: Callable[[], datetime] = _utcnow
+        self,
+        session_factory: async_sessionmaker,
+        clock: Callable[[], datetime] = _utcnow,
+        *,
+        writer: WriteBehind | None = None,
     ) -> None:
+        """Repository on `session_factory`; `writer` may be shared with other stores of the
+        same database (one transaction for all of them), else the repository owns one."""
         self._sessions = session_factory
         self._clock = clock
+        self._owns_writer = writer is None
+        self.writer = writer or WriteBehind(session_factory, name="link-sessions")
+
+    async def flush(self) -> None:
+        """Return when every write made so far is committed."""
+        await self.writer.flush()
+
+    async def close(self) -> None:
+        """Commit pending writes (and stop the writer if this repository owns it)."""
+        if self._owns_writer:
+            await self.writer.close()
+        else:
+            await self.writer.flush()
+
+    # --- reads: each one waits for the writes made before it --------------------------------
 
     async def get_locale(self, user_id: int) -> str | None:
+        await self.writer.flush()
         async with self._sessions() as db:
             teacher = await db.get(Teacher, user_id)
             return teacher.locale if teacher else None
 
+    async def get(self, user_id: int) -> LinkSession | None:
+        await self.writer.flush()
+        async with self._sessions() as db:
+            return await db.get(LinkSession, user_id)
+
+    async def events(self, since: datetime, until: datetime) -> list[AnalyticsEvent]:
+        await self.writer.flush()
+        async with self._sessions() as db:
+            rows = await db.scalars(
+                select(AnalyticsEvent)
+                .where(AnalyticsEvent.at >= since, AnalyticsEvent.at < until)
+                .order_by(AnalyticsEvent.at, AnalyticsEvent.id)
+            )
+            return list(rows)
+
+    # --- writes -------------------------------------------------------------------------------
+
     async def set_locale(self, user_id: int, locale: str, first_name: str | None = None) -> None:
-        async with self._sessions.begin() as db:
+        now = self._clock()
+
+        async def write(db: AsyncSession) -> None:
             teacher = await db.get(Teacher, user_id)
             if teacher is None:
                 db.add(
-                    Teacher(
-                        user_id=user_id,
-                        locale=locale,
-                        first_name=first_name,
-                        created_at=self._clock(),
-                    )
+                    Teacher(user_id=user_id, locale=locale, first_name=first_name, created_at=now)
                 )
             else:
                 teacher.locale = locale
 
-    async def get(self, user_id: int) -> LinkSession | None:
-        async with self._sessions() as db:
-            return await db.get(LinkSession, user_id)
+        await self.writer.submit(write, label=f"set_locale user {user_id}")
 
     async def begin(
         self,
@@ -72,7 +158,8 @@ class LinkSessionRepository:
     ) -> None:
         """Start (or restart) the record for a teacher who opened the assistant with a token."""
         now = self._clock()
-        async with self._sessions.begin() as db:
+
+        async def write(db: AsyncSession) -> None:
             record = await db.get(LinkSession, user_id)
             if record is None:
                 record = LinkSession(user_id=user_id)
@@ -91,6 +178,8 @@ class LinkSessionRepository:
             record.updated_at = now
             db.add(AnalyticsEvent(at=now, user_id=user_id, kind=EventKind.STARTED, step=step))
 
+        await self.writer.submit(write, label=f"begin user {user_id}")
+
     async def enter_step(
         self,
         user_id: int,
@@ -99,49 +188,41 @@ class LinkSessionRepository:
         scenario: str | None = None,
         phone_masked: str | None = None,
     ) -> None:
-        """Record that the teacher now sees `step` (no-op when she is already there)."""
-        now = self._clock()
-        async with self._sessions.begin() as db:
-            record = await db.get(LinkSession, user_id)
-            if record is None:
-                return
-            if scenario is not None:
-                record.scenario = scenario
-            if phone_masked is not None:
-                record.phone_masked = phone_masked
-            if record.step == step:
-                record.updated_at = now
-                return
-            record.step = step
-            record.step_entered_at = now
-            record.updated_at = now
-            db.add(
-                AnalyticsEvent(
-                    at=now,
-                    user_id=user_id,
-                    kind=EventKind.STEP,
-                    scenario=record.scenario,
-                    step=step,
-                )
-            )
+        """Record that the teacher now sees `step` (only `updated_at` when she already does).
+
+        Nothing happens for a teacher without a record (no `begin` yet).
+        """
+        params = {
+            "p_now": self._clock(),
+            "p_user": user_id,
+            "p_step": step,
+            "p_scenario": scenario,
+            "p_phone": phone_masked,
+        }
+        label = f"enter_step user {user_id}"
+        await self.writer.submit(_STEP_EVENT, params, label=label)
+        await self.writer.submit(_ENTER_STEP, params, label=label)
 
     async def code_requested(self, user_id: int) -> None:
-        async with self._sessions.begin() as db:
-            record = await db.get(LinkSession, user_id)
-            if record is not None:
-                record.codes_requested += 1
-                record.updated_at = self._clock()
+        """Count one more confirmation code sent to the teacher."""
+        params = {"p_now": self._clock(), "p_user": user_id}
+        await self.writer.submit(_CODE_REQUESTED, params, label=f"code_requested user {user_id}")
 
     async def record_refusal(self, user_id: int, code: str, step: str | None = None) -> None:
         """Remember a backend refusal for the context card and count it in the funnel."""
         now = self._clock()
-        async with self._sessions.begin() as db:
+
+        async def write(db: AsyncSession) -> None:
             record = await db.get(LinkSession, user_id)
             scenario = None
+            at_step = step
             if record is not None:
-                step = step or record.step
+                at_step = step or record.step
                 scenario = record.scenario
-                errors = [*record.last_errors, {"code": code, "step": step, "at": now.isoformat()}]
+                errors = [
+                    *record.last_errors,
+                    {"code": code, "step": at_step, "at": now.isoformat()},
+                ]
                 record.last_errors = errors[-MAX_REMEMBERED_ERRORS:]
                 record.updated_at = now
             db.add(
@@ -150,10 +231,12 @@ class LinkSessionRepository:
                     user_id=user_id,
                     kind=EventKind.REFUSAL,
                     scenario=scenario,
-                    step=step,
+                    step=at_step,
                     code=code,
                 )
             )
+
+        await self.writer.submit(write, label=f"record_refusal user {user_id} code {code}")
 
     async def record_event(
         self,
@@ -166,27 +249,19 @@ class LinkSessionRepository:
     ) -> None:
         """Record a linked / handoff / rating event against the teacher's current scenario."""
         now = self._clock()
-        async with self._sessions.begin() as db:
+
+        async def write(db: AsyncSession) -> None:
             record = await db.get(LinkSession, user_id)
-            scenario = record.scenario if record else None
-            step = step or (record.step if record else None)
             db.add(
                 AnalyticsEvent(
                     at=now,
                     user_id=user_id,
                     kind=kind,
-                    scenario=scenario,
-                    step=step,
+                    scenario=record.scenario if record else None,
+                    step=step or (record.step if record else None),
                     code=code,
                     value=value,
                 )
             )
 
-    async def events(self, since: datetime, until: datetime) -> list[AnalyticsEvent]:
-        async with self._sessions() as db:
-            rows = await db.scalars(
-                select(AnalyticsEvent)
-                .where(AnalyticsEvent.at >= since, AnalyticsEvent.at < until)
-                .order_by(AnalyticsEvent.at, AnalyticsEvent.id)
-            )
-            return list(rows)
+        await self.writer.submit(write, label=f"record_event {kind} user {user_id}")

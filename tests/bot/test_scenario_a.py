@@ -79,6 +79,7 @@ async def test_password_is_deleted_and_never_logged_or_stored(
     assert sent.message_id in deleted
     assert sent.message_id not in teacher.log.messages
     assert password not in caplog.text
+    await app.sessions.flush()  # link sessions are written behind
     async with app.engine.connect() as db:
         for table in ("fsm_records", "link_sessions", "analytics_events"):
             rows = (await db.execute(text(f"SELECT * FROM {table}"))).all()

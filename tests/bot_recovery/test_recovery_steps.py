@@ -199,6 +199,7 @@ async def test_passwords_are_deleted_and_never_logged_or_stored(
         assert message.message_id not in teacher.log.messages
     assert all(NEW_PASSWORD not in (m.text or "") for m in teacher.bot_messages())
     assert NEW_PASSWORD not in caplog.text and weak not in caplog.text
+    await app.sessions.flush()  # link sessions are written behind
     async with app.engine.connect() as db:
         for table in ("fsm_records", "link_sessions", "analytics_events"):
             rows = (await db.execute(text(f"SELECT * FROM {table}"))).all()

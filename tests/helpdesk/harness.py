@@ -111,6 +111,7 @@ class HelpdeskApp:
         return person
 
     async def restart(self) -> None:
+        await self.relay.transcript.flush()  # what a stopping bot commits
         await self.app.restart()
         self.relay.install_dispatcher(self.app.dp)
 
@@ -136,7 +137,10 @@ async def helpdesk_app(
         await app.restart()  # rebuild the Dispatcher with the relay in its workflow data
         relay.install_dispatcher(app.dp)
         relay.install_session(app.bot, sleep=time.sleep)
-        yield HelpdeskApp(app, chat, relay, time)
+        try:
+            yield HelpdeskApp(app, chat, relay, time)
+        finally:
+            await relay.transcript.close()  # before make_bot_app disposes of the engine
 
 
 async def walk_to_phone_step(teacher: Person, token: str) -> None:

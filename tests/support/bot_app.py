@@ -90,6 +90,7 @@ class BotApp:
         """Simulate a bot restart: new Dispatcher and storage over the same database."""
         if self.storage is not None:
             await self.storage.close()
+        await self.sessions.flush()  # what a stopping bot commits (build_runtime closes it)
         self._build()
         for person in self.people:
             person.dp = self.dp
@@ -97,6 +98,7 @@ class BotApp:
     async def close(self) -> None:
         if self.storage is not None:
             await self.storage.close()
+        await self.sessions.close()
 
 
 @contextlib.asynccontextmanager

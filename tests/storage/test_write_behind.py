@@ -1,0 +1,422 @@
+"""Write-behind batching of the bot's side writes: group commit, visibility, failures, bounds.
+
+Runs on SQLite and (when 127.0.0.1:5432 answers) PostgreSQL, like the FSM storage tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import event, func, insert, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from services.helpdesk import TranscriptStore
+from services.helpdesk.models import TranscriptEntry
+from services.storage.db import create_all, create_engine, create_session_factory
+from services.storage.link_sessions import EventKind, LinkSessionRepository
+from services.storage.models import AnalyticsEvent, Teacher
+from services.storage.write_behind import WriteBehind
+
+_TABLES = ("helpdesk_transcript", "analytics_events", "link_sessions", "teachers")
+T0 = datetime(2025, 3, 12, 7, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.moment = T0
+
+    def __call__(self) -> datetime:
+        return self.moment
+
+    def advance(self, seconds: float) -> None:
+        self.moment += timedelta(seconds=seconds)
+
+
+@dataclass
+class SqlLog:
+    """Statements and COMMITs the engine ran."""
+
+    statements: list[tuple[str, bool]] = field(default_factory=list)
+    commits: int = 0
+
+    def count(self, verb: str, table: str) -> int:
+        return sum(
+            1
+            for sql, _ in self.statements
+            if sql.lstrip().upper().startswith(verb) and table in sql.split("WHERE")[0]
+        )
+
+
+@pytest.fixture
+async def bot_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url)
+    await create_all(engine)
+    async with engine.begin() as connection:
+        for table in _TABLES:
+            await connection.execute(text(f"DELETE FROM {table}"))
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def factory(bot_engine: AsyncEngine) -> async_sessionmaker:
+    return create_session_factory(bot_engine)
+
+
+@pytest.fixture
+def sql(bot_engine: AsyncEngine) -> Iterator[SqlLog]:
+    log = SqlLog()
+
+    def on_execute(_conn, _cursor, statement, _parameters, _context, executemany) -> None:  # type: ignore[no-untyped-def]
+        log.statements.append((statement, executemany))
+
+    def on_commit(_conn) -> None:  # type: ignore[no-untyped-def]
+        log.commits += 1
+
+    event.listen(bot_engine.sync_engine, "before_cursor_execute", on_execute)
+    event.listen(bot_engine.sync_engine, "commit", on_commit)
+    yield log
+    event.remove(bot_engine.sync_engine, "before_cursor_execute", on_execute)
+    event.remove(bot_engine.sync_engine, "commit", on_commit)
+
+
+@pytest.fixture
+async def writer(factory: async_sessionmaker) -> AsyncIterator[WriteBehind]:
+    writer = WriteBehind(factory, name="test")
+    yield writer
+    await writer.close()
+
+
+_TEACHER_ROW = insert(Teacher.__table__)
+
+
+def teacher_row(user_id: int) -> dict:
+    return {"user_id": user_id, "locale": "ru", "first_name": None, "created_at": T0}
+
+
+async def teacher_ids(factory: async_sessionmaker) -> list[int]:
+    async with factory() as db:
+        return list(await db.scalars(select(Teacher.user_id).order_by(Teacher.user_id)))
+
+
+class Gate:
+    """An op that holds its batch's transaction open until released."""
+
+    def __init__(self) -> None:
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def __call__(self, _db: AsyncSession) -> None:
+        self.entered.set()
+        await self.release.wait()
+
+
+# --- the batcher ------------------------------------------------------------------------------
+
+
+async def test_concurrent_submits_commit_in_fewer_transactions(
+    writer: WriteBehind, factory: async_sessionmaker, sql: SqlLog
+) -> None:
+    await asyncio.gather(*(writer.submit(_TEACHER_ROW, teacher_row(i)) for i in range(50)))
+    await writer.flush()
+
+    assert await teacher_ids(factory) == list(range(50))
+    assert 1 <= sql.commits < 50
+    assert writer.batches == sql.commits
+    # Consecutive submissions of one statement ran as one executemany.
+    inserts = [(s, many) for s, many in sql.statements if s.startswith("INSERT INTO teachers")]
+    assert len(inserts) < 50 and any(many for _, many in inserts)
+
+
+async def test_flush_makes_every_write_before_it_visible(
+    writer: WriteBehind, factory: async_sessionmaker
+) -> None:
+    await writer.submit(_TEACHER_ROW, teacher_row(1))
+    assert writer.pending == 1  # queued, the caller did not wait for the database
+    await writer.flush()
+    assert writer.pending == 0
+    assert await teacher_ids(factory) == [1]
+    await writer.flush()  # nothing pending: returns at once
+
+
+async def test_writes_made_during_a_commit_go_into_the_next_batch(
+    writer: WriteBehind, factory: async_sessionmaker, sql: SqlLog
+) -> None:
+    gate = Gate()
+    await writer.submit(gate)
+    await writer.submit(_TEACHER_ROW, teacher_row(1))
+    await gate.entered.wait()  # the first batch is committing
+    for user_id in (2, 3, 4):
+        await writer.submit(_TEACHER_ROW, teacher_row(user_id))
+    flushed = asyncio.create_task(writer.flush())
+    gate.release.set()
+    await flushed
+
+    assert await teacher_ids(factory) == [1, 2, 3, 4]
+    assert writer.batches == 2 and sql.commits == 2
+
+
+async def test_a_failing_write_is_logged_and_the_rest_of_its_batch_is_kept(
+    writer: WriteBehind, factory: async_sessionmaker, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(_db: AsyncSession) -> None:
+        raise ValueError("boom")
+
+    await writer.submit(_TEACHER_ROW, teacher_row(1))
+    await writer.submit(broken, label="the broken write")
+    await writer.submit(_TEACHER_ROW, teacher_row(1), label="a duplicate key")  # IntegrityError
+    await writer.submit(_TEACHER_ROW, teacher_row(2))
+    with caplog.at_level(logging.WARNING, logger="services.storage.write_behind"):
+        await writer.flush()
+
+    assert await teacher_ids(factory) == [1, 2]
+    assert writer.failed == 2
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert [r.getMessage().rsplit(": ", 1)[1] for r in errors] == [
+        "the broken write",
+        "a duplicate key",
+    ]
+    assert all(r.exc_info for r in errors)
+    # The writer goes on: the next batch is committed normally.
+    await writer.submit(_TEACHER_ROW, teacher_row(3))
+    await writer.flush()
+    assert await teacher_ids(factory) == [1, 2, 3]
+
+
+async def test_close_commits_what_is_pending_and_refuses_new_writes(
+    factory: async_sessionmaker,
+) -> None:
+    writer = WriteBehind(factory)
+    for user_id in range(5):
+        await writer.submit(_TEACHER_ROW, teacher_row(user_id))
+    await writer.close()
+
+    assert await teacher_ids(factory) == list(range(5))
+    with pytest.raises(RuntimeError):
+        await writer.submit(_TEACHER_ROW, teacher_row(9))
+
+
+async def test_back_pressure_bounds_the_queue_without_dropping(
+    factory: async_sessionmaker,
+) -> None:
+    writer = WriteBehind(factory, max_pending=3)
+    gate = Gate()
+    await writer.submit(gate)
+    await gate.entered.wait()  # the writer is busy: nothing leaves the queue
+    submitters = [
+        asyncio.create_task(writer.submit(_TEACHER_ROW, teacher_row(i))) for i in range(10)
+    ]
+    for _ in range(5):
+        await asyncio.sleep(0)  # let every submitter run as far as it can
+    assert writer.pending == 3
+    assert sum(task.done() for task in submitters) == 3
+
+    gate.release.set()
+    await asyncio.gather(*submitters)
+    await writer.close()
+    assert await teacher_ids(factory) == list(range(10))
+
+
+async def test_once_per_batch_runs_last_and_once_per_key(writer: WriteBehind) -> None:
+    ran: list[str] = []
+
+    def op(name: str):  # type: ignore[no-untyped-def]
+        async def run(_db: AsyncSession) -> None:
+            ran.append(name)
+
+        return run
+
+    await writer.submit(op("end-a"), once_per_batch="a")
+    await writer.submit(op("first"))
+    await writer.submit(op("end-a"), once_per_batch="a")
+    await writer.submit(op("end-b"), once_per_batch="b")
+    await writer.submit(op("second"))
+    await writer.flush()
+    assert ran == ["first", "second", "end-a", "end-b"]
+
+
+# --- the transcript ---------------------------------------------------------------------------
+
+
+async def transcript_rows(factory: async_sessionmaker, user_id: int) -> list[tuple[str, str]]:
+    async with factory() as db:
+        rows = await db.execute(
+            select(TranscriptEntry.author, TranscriptEntry.text)
+            .where(TranscriptEntry.user_id == user_id)
+            .order_by(TranscriptEntry.id)
+        )
+        return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+async def test_transcript_skips_repeats_and_trims_within_one_batch(
+    factory: async_sessionmaker, sql: SqlLog
+) -> None:
+    store = TranscriptStore(factory, clock=Clock(), keep=3)
+    for author, line in [
+        ("teacher", "один"),
+        ("bot", "два"),
+        ("bot", "два"),  # exact repeat: skipped
+        ("teacher", "два"),  # same text, other author: kept
+        ("teacher", "три"),
+        ("bot", "четыре"),
+    ]:
+        await store.record(100, author, line)
+    await store.record(200, "bot", "чужое")
+    await store.close()
+
+    assert sql.commits == 1
+    assert sql.count("SELECT", "helpdesk_transcript") == 0  # no reads on the write path
+    assert sql.count("DELETE", "helpdesk_transcript") == 1  # one trim, for both teachers
+    assert await transcript_rows(factory, 100) == [
+        ("teacher", "два"),
+        ("teacher", "три"),
+        ("bot", "четыре"),
+    ]
+    assert await transcript_rows(factory, 200) == [("bot", "чужое")]
+
+
+async def test_transcript_repeat_rule_holds_across_batches_and_restarts(
+    factory: async_sessionmaker,
+) -> None:
+    store = TranscriptStore(factory, clock=Clock(), keep=3)
+    await store.record(100, "bot", "Введите код")
+    await store.flush()
+    await store.record(100, "bot", "Введите код")  # repeat in the next batch
+    await store.close()
+    restarted = TranscriptStore(factory, clock=Clock(), keep=3)
+    await restarted.record(100, "bot", "  Введите код ")  # and after a restart
+    await restarted.record(100, "teacher", "123")
+    await restarted.record(100, "bot", "Введите код")  # not a repeat any more
+    recent = await restarted.recent(100)  # the reader sees the lines just recorded
+    await restarted.close()
+
+    assert [(e.author, e.text) for e in recent] == [
+        ("bot", "Введите код"),
+        ("teacher", "123"),
+        ("bot", "Введите код"),
+    ]
+
+
+async def test_transcript_never_keeps_more_than_keep_lines_across_batches(
+    factory: async_sessionmaker,
+) -> None:
+    store = TranscriptStore(factory, clock=Clock(), keep=3)
+    for number in range(10):
+        await store.record(100, "teacher", f"строка {number}")
+        if number % 3 == 0:
+            await store.flush()
+            assert len(await transcript_rows(factory, 100)) <= 3
+    assert [e.text for e in await store.recent(100, limit=50)] == [
+        "строка 7",
+        "строка 8",
+        "строка 9",
+    ]
+    await store.close()
+
+
+# --- link sessions ----------------------------------------------------------------------------
+
+
+async def begin(sessions: LinkSessionRepository, user_id: int) -> None:
+    await sessions.begin(
+        user_id=user_id,
+        chat_id=user_id,
+        flow_id="flow-1",
+        mesh_account_id="mesh-1",
+        teacher_name="Мария",
+        step="Onboarding:welcome",
+    )
+
+
+async def test_link_session_readers_see_the_writes_made_just_before(
+    factory: async_sessionmaker,
+) -> None:
+    clock = Clock()
+    sessions = LinkSessionRepository(factory, clock=clock)
+    await sessions.set_locale(7, "en", "Anna")
+    assert await sessions.get_locale(7) == "en"
+    await sessions.set_locale(7, "ru")
+    assert await sessions.get_locale(7) == "ru"
+
+    await begin(sessions, 7)
+    record = await sessions.get(7)
+    assert record is not None and record.step == "Onboarding:welcome"
+    events = await sessions.events(T0, T0 + timedelta(hours=1))
+    assert [e.kind for e in events] == [EventKind.STARTED]
+    await sessions.close()
+
+
+async def test_link_session_writes_of_one_batch_compose_like_separate_calls(
+    factory: async_sessionmaker, sql: SqlLog
+) -> None:
+    clock = Clock()
+    sessions = LinkSessionRepository(factory, clock=clock)
+    # All queued without yielding to the writer: one batch, one transaction.
+    await begin(sessions, 7)
+    await sessions.enter_step(8, "Link:phone")  # no record: nothing at all
+    clock.advance(1)
+    await sessions.enter_step(7, "Link:phone", scenario="new_profile")
+    clock.advance(1)
+    await sessions.enter_step(7, "Link:phone", phone_masked="+7 *** ***-**-77")  # same step
+    await sessions.code_requested(7)
+    await sessions.code_requested(7)
+    clock.advance(1)
+    await sessions.enter_step(7, "Link:code")
+    for number in range(7):
+        await sessions.record_refusal(7, f"wrong_code_{number}")
+    await sessions.record_event(7, EventKind.LINKED)
+    await sessions.record_event(9, EventKind.RATING, value=5)  # no record: still counted
+    await sessions.flush()
+    assert sql.commits == 1
+
+    record = await sessions.get(7)
+    assert record is not None
+    assert await sessions.get(8) is None
+    assert (record.step, record.scenario, record.phone_masked, record.codes_requested) == (
+        "Link:code",
+        "new_profile",
+        "+7 *** ***-**-77",
+        2,
+    )
+    assert record.step_entered_at.replace(tzinfo=UTC) == T0 + timedelta(seconds=3)
+    assert [e["code"] for e in record.last_errors] == [f"wrong_code_{n}" for n in range(2, 7)]
+    assert {e["step"] for e in record.last_errors} == {"Link:code"}
+
+    events = await sessions.events(T0, T0 + timedelta(hours=1))
+    assert [(e.user_id, e.kind, e.scenario, e.step) for e in events if e.kind != "refusal"] == [
+        (7, EventKind.STARTED, None, "Onboarding:welcome"),
+        (7, EventKind.STEP, "new_profile", "Link:phone"),
+        (7, EventKind.STEP, "new_profile", "Link:code"),
+        (7, EventKind.LINKED, "new_profile", "Link:code"),
+        (9, EventKind.RATING, None, None),
+    ]
+    refusals = [e for e in events if e.kind == EventKind.REFUSAL]
+    assert len(refusals) == 7 and {(e.scenario, e.step) for e in refusals} == {
+        ("new_profile", "Link:code")
+    }
+    await sessions.close()
+
+
+async def test_a_shared_writer_commits_both_stores_in_one_transaction(
+    factory: async_sessionmaker, sql: SqlLog
+) -> None:
+    writer = WriteBehind(factory)
+    sessions = LinkSessionRepository(factory, clock=Clock(), writer=writer)
+    transcript = TranscriptStore(factory, clock=Clock(), writer=writer)
+    await begin(sessions, 7)
+    await transcript.record(7, "teacher", "/start")
+    await sessions.enter_step(7, "Link:phone")
+    await transcript.record(7, "bot", "Номер телефона")
+    await transcript.close()  # a store that does not own the writer only flushes it
+    await sessions.close()
+
+    assert sql.commits == 1
+    assert [e.text for e in await transcript.recent(7)] == ["/start", "Номер телефона"]
+    await writer.close()
+    async with factory() as db:
+        assert await db.scalar(select(func.count()).select_from(AnalyticsEvent)) == 2
