@@ -21,7 +21,7 @@ from sqlalchemy import DateTime, String, Text, bindparam, delete, exists, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from services.helpdesk.models import TranscriptEntry
-from services.storage.write_behind import WriteBehind
+from services.storage.write_behind import WriteBehind, WritesBehind
 
 KEEP_PER_TEACHER = 40
 MAX_LINE = 500
@@ -66,7 +66,7 @@ def _trim_statement(keep: int):  # type: ignore[no-untyped-def]
     return delete(_lines).where(_lines.c.user_id == _user, _lines.c.id < oldest_kept)
 
 
-class TranscriptStore:
+class TranscriptStore(WritesBehind):
     """Keeps the last lines per teacher. Callers pass texts that are already masked."""
 
     def __init__(
@@ -85,8 +85,7 @@ class TranscriptStore:
         self._clock = clock
         self._keep = keep
         self._trim = _trim_statement(keep)
-        self._owns_writer = writer is None
-        self.writer = writer or WriteBehind(session_factory, name="transcript")
+        self._use_writer(session_factory, writer, "transcript")
 
     async def record(self, user_id: int, author: str, text: str) -> None:
         """Append a line (skipping an exact repeat of the previous one); old lines get trimmed."""
@@ -114,14 +113,3 @@ class TranscriptStore:
                 .limit(limit)
             )
             return list(reversed(list(rows)))
-
-    async def flush(self) -> None:
-        """Return when every line recorded so far is committed."""
-        await self.writer.flush()
-
-    async def close(self) -> None:
-        """Commit pending lines (and stop the writer if this store owns it)."""
-        if self._owns_writer:
-            await self.writer.close()
-        else:
-            await self.writer.flush()

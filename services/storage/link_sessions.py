@@ -17,7 +17,7 @@ from sqlalchemy import DateTime, String, bindparam, case, func, insert, literal,
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.storage.models import AnalyticsEvent, LinkSession, Teacher
-from services.storage.write_behind import WriteBehind
+from services.storage.write_behind import WriteBehind, WritesBehind
 
 MAX_REMEMBERED_ERRORS = 5
 
@@ -79,7 +79,7 @@ _CODE_REQUESTED = (
 )
 
 
-class LinkSessionRepository:
+class LinkSessionRepository(WritesBehind):
     """Write-behind writes (one transaction per batch of calls), reads that see them all."""
 
     def __init__(
@@ -93,19 +93,7 @@ class LinkSessionRepository:
         same database (one transaction for all of them), else the repository owns one."""
         self._sessions = session_factory
         self._clock = clock
-        self._owns_writer = writer is None
-        self.writer = writer or WriteBehind(session_factory, name="link-sessions")
-
-    async def flush(self) -> None:
-        """Return when every write made so far is committed."""
-        await self.writer.flush()
-
-    async def close(self) -> None:
-        """Commit pending writes (and stop the writer if this repository owns it)."""
-        if self._owns_writer:
-            await self.writer.close()
-        else:
-            await self.writer.flush()
+        self._use_writer(session_factory, writer, "link-sessions")
 
     # --- reads: each one waits for the writes made before it --------------------------------
 

@@ -222,3 +222,25 @@ def _describe_statement(statement: Executable) -> str:
     table = getattr(statement, "table", None)
     kind = type(statement).__name__
     return f"{kind} on {table.name}" if table is not None else kind
+
+
+class WritesBehind:
+    """Base for a store whose writes go through a WriteBehind: its own, or one shared with other
+    stores of the same database (then one transaction serves them all)."""
+
+    def _use_writer(
+        self, session_factory: async_sessionmaker, writer: WriteBehind | None, name: str
+    ) -> None:
+        self._owns_writer = writer is None
+        self.writer = writer or WriteBehind(session_factory, name=name)
+
+    async def flush(self) -> None:
+        """Return when every write made so far is committed."""
+        await self.writer.flush()
+
+    async def close(self) -> None:
+        """Commit pending writes (and stop the writer if this store owns it)."""
+        if self._owns_writer:
+            await self.writer.close()
+        else:
+            await self.writer.flush()
