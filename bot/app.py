@@ -185,8 +185,6 @@ async def build_runtime(
 ) -> AsyncIterator[Runtime]:
     """Engine, tables, storage, client, Dispatcher and Bot, released on exit."""
     engine = create_engine(settings.database_url)
-    with contextlib.suppress(ImportError):
-        import services.storage.fsm_records  # noqa: F401  (registers the FSM table)
     await create_all(engine)
     storage, isolation = create_storage(settings, engine)
     own_linking = linking is None

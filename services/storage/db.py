@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
@@ -37,10 +35,8 @@ def create_session_factory(engine: AsyncEngine) -> async_sessionmaker:
 async def create_all(engine: AsyncEngine) -> None:
     """Create every table known to `Base` (tests and the sandbox; production uses alembic)."""
     # Import for side effects: each module registers its tables on Base.metadata.
+    from services.helpdesk import models as _helpdesk_models  # noqa: F401
     from services.storage import fsm_records, models  # noqa: F401
 
-    # The helpdesk registers its tables too, once that package exists.
-    with contextlib.suppress(ImportError):
-        from services.helpdesk import models as _helpdesk_models  # noqa: F401
     async with engine.begin() as conn:
         await conn.run_sync(Base.metadata.create_all)
