@@ -1,11 +1,14 @@
 """The browser's own API: live world events (SSE), acting as teachers and operators, the phone.
 
-Routes live under `/api/`; the page itself (`web/`) is served from `/`.
+Routes live under `/api/` and accept only the page's own same-origin JSON requests
+(`services/sandbox/guard.py`); the page itself (`web/`) is served from `/`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -18,6 +21,7 @@ from aiohttp import web
 from services.linking_client import LinkingClient, LinkingError
 from services.sandbox.botapi import BotApiError, TelegramWorld
 from services.sandbox.botapi.faults import Fault
+from services.sandbox.guard import allowed_hosts, same_origin_guard
 from services.sandbox.people import Cast
 
 logger = logging.getLogger(__name__)
@@ -128,21 +132,23 @@ class BrowserApi:
         return web.json_response({"query_id": query["id"]})
 
     async def upload(self, request: web.Request) -> web.Response:
-        form = await request.post()
-        upload = form.get("file")
-        if not isinstance(upload, web.FileField):
-            raise ValueError("attach a file in the `file` field")
-        mime_type = upload.content_type or "application/octet-stream"
+        """A photo or file from the composer, as JSON with the bytes in base64."""
+        body = await _json_body(request)
+        try:
+            data = base64.b64decode(str(body["data"]), validate=True)
+        except binascii.Error:
+            raise ValueError("`data` must be base64") from None
+        mime_type = str(body.get("mime_type") or "application/octet-stream")
         kind = "photo" if mime_type in {"image/jpeg", "image/png", "image/gif"} else "document"
         message = self.world.user_sends_file(
-            int(str(form["user_id"])),
+            int(body["user_id"]),
             kind=kind,
-            data=upload.file.read(),
-            filename=upload.filename or "file",
+            data=data,
+            filename=str(body.get("filename") or "file"),
             mime_type=mime_type,
-            caption=str(form.get("caption") or "") or None,
-            chat_id=_optional_int(form.get("chat_id")),
-            thread_id=_optional_int(form.get("message_thread_id")),
+            caption=str(body.get("caption") or "") or None,
+            chat_id=_optional_int(body.get("chat_id")),
+            thread_id=_optional_int(body.get("message_thread_id")),
         )
         return web.json_response(message)
 
@@ -218,9 +224,18 @@ async def _index(request: web.Request) -> web.FileResponse:
 
 
 def add_browser_routes(
-    app: web.Application, world: TelegramWorld, cast: Cast, backend: LinkingClient
+    app: web.Application,
+    world: TelegramWorld,
+    cast: Cast,
+    backend: LinkingClient,
+    *,
+    bind_host: str = "127.0.0.1",
 ) -> BrowserApi:
-    """Mount the page and its API on `app` (the same application that serves the Bot API)."""
+    """Mount the page and its API on `app` (the same application that serves the Bot API).
+
+    `bind_host` is the address the server listens on: it decides which Host names are accepted.
+    """
+    app.middlewares.append(same_origin_guard(allowed_hosts(bind_host)))
     api = BrowserApi(world, cast, backend)
     routes = [
         ("GET", "/api/state", api.get_state),

@@ -128,9 +128,6 @@ async function api(path, options = {}) {
     init.method = options.method || "POST";
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(options.json);
-  } else if (options.form) {
-    init.method = "POST";
-    init.body = options.form;
   }
   const response = await fetch(path, init);
   const body = await response.json().catch(() => ({}));
@@ -533,13 +530,23 @@ function handleLink(event, href) {
   }
 }
 
-function uploadFile(input, fields) {
+// The page's API takes only JSON (see services/sandbox/guard.py): files travel as base64.
+async function base64Of(file) {
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}
+
+async function uploadFile(input, fields) {
   const file = input.files[0];
   if (!file) return;
-  const form = new FormData();
-  for (const [key, value] of Object.entries(fields)) if (value !== null && value !== undefined) form.append(key, value);
-  form.append("file", file, file.name);
-  api("/api/files", { form }).finally(() => { input.value = ""; });
+  try {
+    const body = { ...fields, filename: file.name, mime_type: file.type || "application/octet-stream", data: await base64Of(file) };
+    await api("/api/files", { json: body });
+  } finally {
+    input.value = "";
+  }
 }
 
 // ---- phone ---------------------------------------------------------------------------------
