@@ -6,7 +6,7 @@ distinct two digits (01…09) so the masked `+7 *** ***-**-07` tells the teacher
 The seeded nine can each be linked once; `create_demo_teacher` makes a fresh teacher of any case
 (POST /dev/accounts), so the sandbox, tests and benchmarks never run out. The demo's notebook
 (`demo_teachers`, demo mode only) remembers each teacher's case, personal data and the VK ID
-password she knows: the seeded one until a finished recovery replaces it.
+password she was given (public demo data; a password she sets later is never written here).
 """
 
 from __future__ import annotations
@@ -185,7 +185,7 @@ class DemoBase(DeclarativeBase):
 
 
 class DemoTeacherRecord(DemoBase):
-    """The demo's notebook of one teacher: her case, her data and the password she knows."""
+    """The demo's notebook of one teacher: her case, her data and the password she was given."""
 
     __tablename__ = "demo_teachers"
 
@@ -194,7 +194,7 @@ class DemoTeacherRecord(DemoBase):
     case: Mapped[str] = mapped_column(String(40))
     birth_date: Mapped[date] = mapped_column(Date)
     gender: Mapped[str] = mapped_column(String(8))
-    # Plain text on purpose: a demo teacher's password is public (the sandbox shows it).
+    # Plain text on purpose: a demo teacher's seeded password is public (the sandbox shows it).
     vk_password: Mapped[str | None] = mapped_column(String(256))
 
 
@@ -363,14 +363,3 @@ async def create_demo_teacher(
     newest = await session.scalar(select(func.max(DemoTeacherRecord.number)))
     number = max(newest or 0, len(DEMO_TEACHERS)) + 1
     return await _insert_teacher(session, hashing, number, fresh_teacher(case, number), now)
-
-
-async def note_password(session: AsyncSession, phone: str, password: str) -> None:
-    """Remember the VK ID password a teacher just set (a finished recovery) for the sandbox."""
-    records = await session.scalars(
-        select(DemoTeacherRecord)
-        .join(MeshAccount, MeshAccount.id == DemoTeacherRecord.mesh_account_id)
-        .where(MeshAccount.phone == phone)
-    )
-    for record in records:
-        record.vk_password = password

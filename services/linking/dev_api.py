@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.linking import schemas
 from services.linking.api import BACKEND, body
-from services.linking.demo import CASES, DemoTeacherRecord, create_demo_teacher, note_password
+from services.linking.demo import CASES, DemoTeacherRecord, create_demo_teacher
 from services.linking.errors import BadRequest, ChannelUnavailable, NotFound
 from services.linking.models import MeshAccount, Recovery, SferumProfile, VkAccount
 from services.linking.network import set_vpn
@@ -25,6 +25,9 @@ from services.linking.views import iso, profile_view
 from services.linking.vkid import VkIdAccounts
 
 logger = logging.getLogger(__name__)
+# Phone (the VK ID login) → the password its owner set in a finished recovery. In memory only:
+# a password a person typed is never written to a table or a log, not even in the demo.
+KNOWN_PASSWORDS = web.AppKey("known_passwords", dict[str, str])
 CREATE_ATTEMPTS = 3  # two creations racing for one number: the loser simply takes the next
 _PASSWORD_CONFIRM = re.compile(r"^/v1/recoveries/([A-Za-z0-9_-]{1,64})/password/confirm$")
 
@@ -41,19 +44,20 @@ def _query(request: web.Request, name: str) -> str:
 
 
 async def _account_view(
-    session: AsyncSession, record: DemoTeacherRecord, mesh: MeshAccount
+    request: web.Request, session: AsyncSession, record: DemoTeacherRecord, mesh: MeshAccount
 ) -> dict[str, Any]:
     """One demo teacher as the sandbox sees her: who she is, what she knows, what is linked."""
     vk = await VkIdAccounts.by_phone(session, mesh.phone) if mesh.phone else None
     linked = (
         await session.get(SferumProfile, mesh.linked_profile_id) if mesh.linked_profile_id else None
     )
+    known = request.app[KNOWN_PASSWORDS].get(vk.phone, record.vk_password) if vk else None
     return {
         "mesh_account_id": mesh.id,
         "full_name": mesh.full_name,
         "phone": mesh.phone,
         "email": vk.email if vk is not None else None,
-        "vk_password": record.vk_password if vk is not None and vk.password_hash else None,
+        "vk_password": known if vk is not None and vk.password_hash else None,
         "case": record.case,
         "school": mesh.school,
         "birth_date": record.birth_date.isoformat(),
@@ -73,7 +77,7 @@ async def accounts(request: web.Request) -> web.Response:
             .join(MeshAccount, MeshAccount.id == DemoTeacherRecord.mesh_account_id)
             .order_by(DemoTeacherRecord.number)
         )
-        views = [await _account_view(session, record, mesh) for record, mesh in rows.all()]
+        views = [await _account_view(request, session, record, mesh) for record, mesh in rows.all()]
     return json_response(views)
 
 
@@ -86,7 +90,7 @@ async def account(request: web.Request) -> web.Response:
         mesh = await session.get(MeshAccount, mesh_account_id) if record else None
         if record is None or mesh is None:
             raise NotFound("No demo teacher has this MESH account id.")
-        view = await _account_view(session, record, mesh)
+        view = await _account_view(request, session, record, mesh)
     return json_response(view)
 
 
@@ -102,7 +106,7 @@ async def create_account(request: web.Request) -> web.Response:
                 record = await create_demo_teacher(session, backend.hashing, data.case, now)
                 mesh = await session.get(MeshAccount, record.mesh_account_id)
                 assert mesh is not None
-                view = await _account_view(session, record, mesh)
+                view = await _account_view(request, session, record, mesh)
             return json_response(view, status=201)
         except IntegrityError:
             if attempt + 1 == CREATE_ATTEMPTS:
@@ -112,10 +116,11 @@ async def create_account(request: web.Request) -> web.Response:
 
 @web.middleware
 async def note_new_passwords(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """After a finished recovery, remember the new password in the demo's notebook.
+    """After a finished recovery, remember the new password (in memory) for the sandbox.
 
     Only the teacher knows her new password; in the sandbox the teacher is whoever sits at the
-    page, and her phone shows her current password as a memory aid. Demo mode only.
+    page, and her phone shows her current password as a memory aid. Demo mode only; a restarted
+    backend shows the seeded password again (the sandbox's backend lives as long as its page).
     """
     response = await handler(request)
     match = _PASSWORD_CONFIRM.match(request.path) if request.method == "POST" else None
@@ -126,8 +131,8 @@ async def note_new_passwords(request: web.Request, handler: Handler) -> web.Stre
     async with backend.transaction() as (session, _now):
         recovery = await session.get(Recovery, match.group(1))
         vk = await session.get(VkAccount, recovery.vk_account_id) if recovery else None
-        if vk is not None:
-            await note_password(session, vk.phone, password)
+    if vk is not None:
+        request.app[KNOWN_PASSWORDS][vk.phone] = password
     return response
 
 
@@ -201,6 +206,7 @@ async def vpn(request: web.Request) -> web.Response:
 
 def add_dev_routes(app: web.Application) -> None:
     """Mount the dev endpoints and the demo's password notebook (call before the app starts)."""
+    app[KNOWN_PASSWORDS] = {}
     app.middlewares.append(note_new_passwords)
     app.router.add_routes(
         [
