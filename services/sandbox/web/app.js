@@ -379,6 +379,7 @@ function setBadge(tab, count) {
 
 function applyLanguage() {
   document.documentElement.lang = state.lang;
+  document.title = t("title");
   for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
   for (const node of document.querySelectorAll("[data-i18n-placeholder]")) {
     node.placeholder = t(node.dataset.i18nPlaceholder);
