@@ -28,6 +28,7 @@ from bot.dialogs.context import now
 from bot.dialogs.inputs import any_input, password_input, phone_input, text_input
 from bot.dialogs.notices import notice_text, show_hint
 from bot.dialogs.parsers import check_birth_date, parse_date, parse_full_name
+from bot.dialogs.restart import restart_linking
 from bot.dialogs.states import Link, Recovery
 from bot.dialogs.step_window import step_getter, step_window
 from bot.widgets.i18n import I18nConst, I18nFormat
@@ -195,7 +196,19 @@ async def on_link(callback: CallbackQuery, button: Any, manager: DialogManager) 
 
 
 async def on_cancel_link(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
+    await manager.switch_to(Link.cancel_confirm)
+
+
+async def on_cancel_confirmed(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
     await flow_ops.give_consent(manager, link=False)
+
+
+async def on_keep_linking(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
+    await manager.switch_to(Link.consent)
+
+
+async def on_start_over(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
+    await restart_linking(manager)
 
 
 def _after_the_end(manager: DialogManager) -> str:
@@ -443,6 +456,22 @@ def create_link_dialog() -> Dialog:
             ),
             state=Link.consent,
         ),
+        _step(
+            I18nConst(
+                "<b>Cancel the linking?</b>\n"
+                "Nothing will be linked. To link later, you will have to open me from the "
+                "e-journal again."
+            ),
+            Row(
+                Button(
+                    I18nConst("Yes, cancel the linking"),
+                    id="cancel_yes",
+                    on_click=on_cancel_confirmed,
+                ),
+                Button(I18nConst("No, back to linking"), id="cancel_no", on_click=on_keep_linking),
+            ),
+            state=Link.cancel_confirm,
+        ),
         Window(
             I18nFormat(
                 "🎉 <b>Done!</b> Your Sferum study profile in VK Messenger is linked to your "
@@ -456,11 +485,14 @@ def create_link_dialog() -> Dialog:
                 when=F["linked"],
             ),
             I18nConst(
-                "Linking cancelled: nothing was linked. When you are ready, open the assistant "
-                "again from the e-journal: the messenger icon → «Перейти к подключению».",
+                "Linking cancelled: nothing was linked. When you are ready, press «Start over»: "
+                "we will go through it again here, in this chat.",
                 when=F["cancelled"],
             ),
             notice_text(),
+            Button(
+                I18nConst("Start over"), id="start_over", on_click=on_start_over, when="cancelled"
+            ),
             any_input(_after_the_end),
             state=Link.done,
         ),

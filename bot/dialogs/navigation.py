@@ -19,6 +19,7 @@ from bot.dialogs.context import scenario_of, step_name
 from bot.dialogs.notices import show_hint
 from bot.dialogs.restart import restart_linking
 from bot.dialogs.states import Help
+from bot.dialogs.steps import may_go_back
 from bot.widgets.i18n import I18nConst
 
 HISTORY = "_history"
@@ -42,11 +43,15 @@ def can_go_back(manager: DialogManager) -> bool:
 
 
 async def go_back(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
-    """«Назад»: the previous screen this teacher saw (not the StatesGroup order)."""
+    """«Назад»: the previous screen this teacher saw (not the StatesGroup order), if the backend
+    can still take her answer there (the step table's `back_to`); else say why not."""
     history: list[str] = manager.dialog_data.get(HISTORY, [])
     if len(history) > 1:
+        target = history[-2]
+        if not may_go_back(manager.current_context().state, target):
+            show_hint(manager, "back_blocked")
+            return
         history.pop()
-        target = history[-1]
         group = manager.current_context().state.group
         state = next((s for s in group.__all_states__ if s.state == target), None)
         if state is not None:

@@ -102,6 +102,22 @@ HINTS: dict[str, Any] = {
         "If it still does not work, write to the helpdesk of your school."
     ),
     "resumed": __("Let's continue where you stopped."),
+    "back_blocked": __(
+        "I can't go back there: VK ID has already accepted that step and does not return to it. "
+        "To change something you gave earlier, press «Start over»."
+    ),
+    "start_over_from_journal": __(
+        "Starting over from here needs a new linking: VK ID has already accepted the earlier "
+        "steps. Open me from the e-journal as described above — the new linking continues right "
+        "here in this chat. Or go back to your step."
+    ),
+    "start_over_after_cancel": __(
+        "Linking cancelled. To start again, open me from the e-journal as described above — the "
+        "new linking continues right here in this chat."
+    ),
+    "expect_cancel_confirm": __(
+        "Please answer with a button: «Yes, cancel the linking» or «No, back to linking»."
+    ),
     "flow_finished": __(
         "This linking is finished. To link again, open the assistant from the e-journal."
     ),

@@ -11,7 +11,7 @@ import pytest
 
 from services.linking.clock import FakeClock
 from services.linking.testing import RunningBackend
-from tests.bot.helpers import Demo, open_from_journal, reach_code
+from tests.bot.helpers import Demo, open_from_journal, reach_code, reach_password
 from tests.bot_recovery.steps import open_recovery_from_password
 from tests.support.bot_app import BotApp, make_bot_app
 from tests.support.fake_telegram import Person
@@ -135,9 +135,12 @@ async def test_a_stale_window_in_the_link_says_so_and_shows_where_she_is(
     app: BotApp, demo: Demo
 ) -> None:
     teacher = app.teacher(1206)
-    await reach_code(teacher, demo)
-    await teacher.click("Назад")
+    await reach_password(teacher, demo)
     assert "Пароль от VK ID" in teacher.last_text
+    # Meanwhile the flow moves on elsewhere (a second device, a repeated request).
+    record = await app.sessions.get(1206)
+    assert record is not None and record.flow_id
+    await app.linking.submit_password(record.flow_id, demo[CASE].vk_password or "")
 
     await teacher.send(demo[CASE].vk_password or "")  # the backend is past the password already
     assert "Этот шаг уже пройден. Вот где вы сейчас." in teacher.last_text
