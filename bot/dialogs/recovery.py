@@ -283,6 +283,11 @@ async def _call_specialist(callback: CallbackQuery, button: Button, manager: Dia
     await manager.start(Handoff.chatting, data={"reason": "help", "step": step_name(manager)})
 
 
+async def _no_access(callback: CallbackQuery, button: Button, manager: DialogManager) -> None:
+    """«Я не помню данные или к ним нет доступа»: VK ID's own answer is its support; here, ours."""
+    await manager.start(Handoff.chatting, data={"reason": "no_access", "step": step_name(manager)})
+
+
 # --------------------------------------------------------------------------- new password
 
 
@@ -345,8 +350,13 @@ def _phone_window() -> Window:
     return _step(
         I18nConst("🔑 <b>Restoring the VK ID password</b> («Забыли или не установили пароль?»)"),
         I18nConst(
-            "Send the phone number you gave when registering VK ID, for example "
+            "Write the phone number you gave when registering VK ID, for example "
             "8 916 123-45-67. I will ask VK ID to send an SMS with a code to it."
+        ),
+        Button(
+            I18nConst("I don't remember the details or can't access them"),
+            id="no_access",
+            on_click=_no_access,
         ),
         phone_input(_on_phone),
         state=Recovery.phone,
@@ -486,7 +496,11 @@ def _new_password_window() -> Window:
             "(! \" # $ % ' ( ) *)."
         ),
         I18nConst(
-            "Send the new password as a message. I will delete it from the chat right away and "
+            "You can also use the password your device suggests (a password manager in the "
+            "phone or the browser): copy it here and keep it saved there."
+        ),
+        I18nConst(
+            "Write the new password as a message. I will delete it from the chat right away and "
             "will not keep it."
         ),
         password_input("new_password", _on_new_password),
@@ -498,7 +512,9 @@ def _repeat_password_window() -> Window:
     return _step(
         I18nConst("🔒 <b>Repeat the new password</b> («Повторите новый пароль»)"),
         I18nConst(
-            "Send the same password once more. Tick the box below to sign out everywhere else."
+            "First, if you want to sign out of VK ID on your other phones and computers, tick "
+            "«Sign out on all devices except this one» below. Then write the same password once "
+            "more: it finishes the recovery."
         ),
         Checkbox(
             I18nConst("☑️ Sign out on all devices except this one"),
