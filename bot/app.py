@@ -6,6 +6,7 @@ Dependencies reach handlers as dispatcher workflow data under these keys: `setti
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -28,6 +29,7 @@ from bot.config import Settings
 from bot.dialog_ids import install_unique_dialog_ids
 from bot.dialogs import get_dialogs
 from bot.dialogs.steps import SECRET_STEPS
+from bot.dialogs.ticker import CountdownTicker, Sleep
 from bot.handlers import get_routers
 from bot.handlers.errors import create_errors_router
 from bot.handlers.fallback import FALLBACK_ROUTER_NAME
@@ -95,8 +97,11 @@ def build_dispatcher(
     helpdesk: Any = None,
     clock: Clock | None = None,
     events_isolation: BaseEventIsolation | None = None,
+    countdown_sleep: Sleep | None = None,
 ) -> Dispatcher:
-    """The whole bot as a Dispatcher: fresh routers and dialogs each call."""
+    """The whole bot as a Dispatcher: fresh routers and dialogs each call.
+
+    `countdown_sleep` replaces `asyncio.sleep` for the moving countdowns (tests drive time)."""
     install_unique_dialog_ids()
     workflow: dict[str, Any] = {
         "settings": settings,
@@ -126,6 +131,9 @@ def build_dispatcher(
             dp.include_router(router)
 
     dp["bg_factory"] = setup_dialogs(dp, events_isolation=events_isolation)
+    dp["countdowns"] = CountdownTicker(
+        dp["bg_factory"], workflow["clock"], sleep=countdown_sleep or asyncio.sleep
+    )
     # After setup_dialogs, so that aiogram-dialog's background-update observer exists and gets
     # the locale too.
     locale_middleware = UserLocaleMiddleware(i18n, sessions)
@@ -224,6 +232,7 @@ async def build_runtime(
         yield Runtime(settings, engine, storage, linking, sessions, i18n, dp, bot)
     finally:
         try:
+            await dp["countdowns"].close()
             await storage.close()
             # Write-behind stores: commit their queued rows before the engine goes.
             await sessions.close()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from aiogram import F
@@ -26,7 +27,7 @@ from aiogram.types import CallbackQuery, Message
 from aiogram_dialog import DialogManager
 from aiogram_dialog.widgets.kbd import Button, Row
 
-from bot.dialogs.context import linking_of, now, sessions_of, user_id_of
+from bot.dialogs.context import bot_of, linking_of, now, sessions_of, step_name, user_id_of
 from bot.dialogs.countdown import deadline, format_clock, seconds_until
 from bot.dialogs.inputs import on_input_error, text_input
 from bot.dialogs.notices import (
@@ -178,6 +179,8 @@ def code_window_data(manager: DialogManager) -> dict[str, Any]:
     """Getter data of a code window: channel, length, where it went, the resend countdown."""
     challenge = challenge_of(manager)
     wait = seconds_until(challenge.get("resend_at"), now(manager))
+    if wait > 0:
+        keep_moving(manager, challenge["resend_at"])
     channel = challenge.get("channel")
     return {
         "channel": channel,
@@ -191,6 +194,21 @@ def code_window_data(manager: DialogManager) -> dict[str, Any]:
         "must_wait": wait > 0,
         "can_resend": wait <= 0,
     }
+
+
+def keep_moving(manager: DialogManager, until: str) -> None:
+    """Let the window on screen count down to `until` by itself (bot/dialogs/ticker.py)."""
+    ticker = manager.middleware_data.get("countdowns")
+    chat = manager.middleware_data.get("event_chat")
+    if ticker is None or chat is None:
+        return
+    ticker.watch(
+        bot_of(manager),
+        user_id_of(manager),
+        chat.id,
+        step_name(manager),
+        datetime.fromisoformat(until),
+    )
 
 
 def code_input(on_code: Callable[[DialogManager, str], Awaitable[None]]) -> Any:

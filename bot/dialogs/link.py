@@ -331,32 +331,49 @@ def create_link_dialog() -> Dialog:
         ),
         _step(
             I18nFormat(
-                "<b>Confirm the sign-in</b>\n"
-                "A reset call from an unknown number will come to {sent_to}; you do not need to "
-                "answer it. Send the <b>last 4 digits</b> of the calling number.",
+                "<b>Confirm the sign-in</b> («Подтвердите вход»)\n"
+                "A reset call from a unique number will come to {sent_to}; you do not need to "
+                "answer it. Write the <b>last 4 digits of the number that called you</b>.",
                 when=F["by_call"],
             ),
             I18nFormat(
-                "<b>Confirm the sign-in</b>\n"
-                "An SMS with a {code_length}-digit code has been sent to {sent_to}. Send the code "
-                "here.",
+                "<b>Confirm the sign-in</b> («Подтвердите вход»)\n"
+                "An SMS with a {code_length}-digit code has been sent to {sent_to}. Write the "
+                "code here.",
                 when=F["by_sms"],
             ),
-            I18nFormat("A new code can be requested in {wait_clock}.", when=F["must_wait"]),
-            I18nConst("A new code can be requested now.", when=F["can_resend"]),
+            I18nFormat(
+                "⏳ The call will come within {wait_clock}.", when=F["by_call"] & F["must_wait"]
+            ),
+            I18nFormat(
+                "⏳ The SMS will come within {wait_clock}.", when=F["by_sms"] & F["must_wait"]
+            ),
+            I18nConst(
+                "No call? Ask for the code again, or get it by SMS.",
+                when=F["by_call"] & F["can_resend"],
+            ),
+            I18nConst(
+                "No SMS? Ask for the code again, or get it by a call.",
+                when=F["by_sms"] & F["can_resend"],
+            ),
             I18nConst("If the number is wrong, change it and ask for the code again."),
-            Button(I18nConst("Send the code once more"), id="resend", on_click=on_resend),
             Button(
-                I18nConst("Get the code by SMS instead"),
+                I18nConst("Ask for the code again"),
+                id="resend",
+                on_click=on_resend,
+                when=F["can_resend"],
+            ),
+            Button(
+                I18nConst("Get the code by SMS"),
                 id="to_sms",
                 on_click=on_switch_channel,
-                when=F["by_call"],
+                when=F["by_call"] & F["can_resend"],
             ),
             Button(
-                I18nConst("Get the code by a call instead"),
+                I18nConst("Get the code by a call"),
                 id="to_call",
                 on_click=on_switch_channel,
-                when=F["by_sms"],
+                when=F["by_sms"] & F["can_resend"],
             ),
             Button(I18nConst("Change the number"), id="change_number", on_click=on_change_number),
             code_input(flow_ops.verify_code),

@@ -14,7 +14,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
 from aiogram.utils.i18n import ngettext
 
-from bot.dialogs.countdown import deadline, format_clock, format_duration, seconds_until
+from bot.dialogs.countdown import deadline, format_clock, seconds_until
 from services.linking_client import LinkingError
 
 
@@ -93,7 +93,7 @@ def explain_refusal(error: LinkingError | Mapping[str, Any], at: datetime | None
             "Too many wrong passwords, so VK ID has paused password entry. "
             "Please try again in {wait}, or restore the password with "
             "«Забыли или не установили пароль?»."
-        ).format(wait=format_duration(wait))
+        ).format(wait=format_clock(wait))
     if code == "code_invalid":
         text = _("The code is not right.")
         if attempts is not None:
@@ -102,9 +102,9 @@ def explain_refusal(error: LinkingError | Mapping[str, Any], at: datetime | None
     if code == "resend_too_early":
         if wait <= 0:
             return _("You can ask for a new code now.")
-        # As the VK ID windows count it («Отправить SMS через 1:15»): «2 минуты» for 75 s misleads.
+        # As the VK ID windows count it («Отправить SMS через 1:15»), like every wait here.
         return _("A new code can be requested in {wait}. Please wait a little.").format(
-            wait=format_clock(wait) if 60 <= wait < 3600 else format_duration(wait)
+            wait=format_clock(wait)
         )
     if code == "invalid_personal_data":
         fields = snapshot.get("fields") or {}

@@ -124,7 +124,7 @@ async def test_countdowns_run_on_the_bots_clock_in_both_flows(ahead: BotApp) -> 
     demo = await Demo.load(ahead.linking)
     linking = ahead.teacher(1204)
     await reach_code(linking, demo)
-    assert "Новый код можно запросить через 0:56" in linking.last_text
+    assert "Звонок поступит в течение 0:56" in linking.last_text
 
     recovery = ahead.teacher(1205)
     await open_recovery_from_password(recovery, demo, APP)

@@ -11,6 +11,7 @@ points at (usually `services.linking.testing.serve_backend`). `settings_override
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -26,11 +27,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import Clock, build_dispatcher, create_storage
 from bot.config import Settings
+from bot.dialogs.ticker import CountdownTicker
 from bot.i18n import CatalogI18n, create_i18n
 from services.linking_client import LinkingClient
 from services.storage.db import create_all, create_engine, create_session_factory
 from services.storage.link_sessions import LinkSessionRepository
 from tests.support.fake_telegram import FakeTelegram, Person
+
+
+async def _never(seconds: float) -> None:
+    """Countdowns stand still unless a test drives them: no edit ever lands mid-test."""
+    await asyncio.Event().wait()
 
 
 class _WallClock:
@@ -49,6 +56,7 @@ class BotApp:
     bot: Bot
     clock: Clock
     helpdesk: Any = None
+    countdown_sleep: Any = None  # tests drive the moving countdowns (tests/support/manual_timer.py)
     storage: BaseStorage | None = None
     dp: Dispatcher = field(init=False)
     people: list[Person] = field(default_factory=list)
@@ -64,7 +72,12 @@ class BotApp:
             i18n=self.i18n,
             helpdesk=self.helpdesk,
             clock=self.clock,
+            countdown_sleep=self.countdown_sleep,
         )
+
+    @property
+    def countdowns(self) -> CountdownTicker:
+        return self.dp["countdowns"]
 
     def teacher(
         self,
@@ -88,6 +101,7 @@ class BotApp:
 
     async def restart(self) -> None:
         """Simulate a bot restart: new Dispatcher and storage over the same database."""
+        await self.countdowns.close()
         if self.storage is not None:
             await self.storage.close()
         await self.sessions.flush()  # what a stopping bot commits (build_runtime closes it)
@@ -96,6 +110,7 @@ class BotApp:
             person.dp = self.dp
 
     async def close(self) -> None:
+        await self.countdowns.close()
         if self.storage is not None:
             await self.storage.close()
         await self.sessions.close()
@@ -108,6 +123,7 @@ async def make_bot_app(
     *,
     clock: Clock | None = None,
     helpdesk: Any = None,
+    countdown_sleep: Any = None,
     linking_retries: int = 0,
     linking_timeout: float = 5.0,
     **settings_overrides: Any,
@@ -141,6 +157,7 @@ async def make_bot_app(
         bot=bot,
         clock=the_clock,
         helpdesk=helpdesk,
+        countdown_sleep=countdown_sleep or _never,
     )
     app._build()
     try:
