@@ -41,6 +41,14 @@ class Settings(BaseSettings):
         default="09:00-18:00", description="Helpdesk working hours, Moscow time, Mon–Fri"
     )
     helpdesk_timezone: str = Field(default="Europe/Moscow", description="Timezone of the hours")
+    support_phone: str | None = Field(
+        default=None,
+        description="The school's support phone, shown when no helpdesk chat is configured",
+    )
+    support_email: str | None = Field(
+        default=None,
+        description="The school's support e-mail, shown when no helpdesk chat is configured",
+    )
     mesh_journal_url: str = Field(
         default="https://school.mos.ru", description="Where teachers open the e-journal"
     )

@@ -27,6 +27,7 @@ from bot.dialogs.backend_step import RetryAction, challenge_of, code_input, code
 from bot.dialogs.context import now
 from bot.dialogs.inputs import any_input, password_input, phone_input, text_input
 from bot.dialogs.notices import notice_text, show_hint
+from bot.dialogs.open_ticket import contact_keyboard_shown
 from bot.dialogs.parsers import check_birth_date, parse_date, parse_full_name
 from bot.dialogs.restart import restart_linking
 from bot.dialogs.states import Link, Recovery
@@ -276,6 +277,10 @@ async def on_process_result(start_data: Data, result: Any, manager: DialogManage
         if manager.current_context().state != Link.password:
             await manager.switch_to(Link.password)
         show_hint(manager, "password_changed")
+    elif manager.current_context().state == Link.phone and not await contact_keyboard_shown(
+        manager
+    ):  # the helpdesk conversation took the keyboard away
+        await flow_ops.offer_contact_button(manager)
 
 
 # --------------------------------------------------------------------------- windows

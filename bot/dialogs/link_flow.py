@@ -18,6 +18,7 @@ from aiogram_dialog import DialogManager, ShowMode
 from bot.dialogs.backend_step import Process, call, remember_challenge, step
 from bot.dialogs.context import bot_of, sessions_of, user_id_of
 from bot.dialogs.notices import put_notice, show_hint, take_notice
+from bot.dialogs.open_ticket import set_contact_keyboard
 from bot.dialogs.states import Link
 from services.linking_client import Flow, FlowState, LinkingClient, Profile
 from services.phones import mask_phone
@@ -111,6 +112,7 @@ async def offer_contact_button(manager: DialogManager) -> None:
         _("You can type the number or just press «📱 Send my number» below."),
         reply_markup=markup,
     )
+    await set_contact_keyboard(manager, True)
     manager.show_mode = ShowMode.SEND
 
 
@@ -121,6 +123,7 @@ async def acknowledge_phone(manager: DialogManager, phone_masked: str) -> None:
         _("Number {phone} received.").format(phone=phone_masked),
         reply_markup=ReplyKeyboardRemove(),
     )
+    await set_contact_keyboard(manager, False)
     manager.show_mode = ShowMode.SEND
 
 
