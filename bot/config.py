@@ -52,6 +52,14 @@ class Settings(BaseSettings):
     mesh_journal_url: str = Field(
         default="https://school.mos.ru", description="Where teachers open the e-journal"
     )
+    vk_terms_url: str = Field(
+        default="https://vk.com/terms",
+        description="The user agreement accepted with «Продолжить» in the VK ID window",
+    )
+    vk_privacy_url: str = Field(
+        default="https://vk.com/privacy",
+        description="The privacy policy accepted with «Продолжить» in the VK ID window",
+    )
     webhook_host: str = Field(default="0.0.0.0", description="Webhook mode: address to listen on")
     webhook_port: int = Field(default=8088, description="Webhook mode: port to listen on")
     webhook_secret: SecretStr | None = Field(

@@ -19,6 +19,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram_dialog import Data, Dialog, DialogManager, Window
 from aiogram_dialog.api.exceptions import UnregisteredDialogError
 from aiogram_dialog.widgets.kbd import Button, Column, Row, Select
+from aiogram_dialog.widgets.link_preview import LinkPreview
 from aiogram_dialog.widgets.text import Format
 from babel.dates import format_date
 
@@ -28,7 +29,7 @@ from bot.dialogs.context import now
 from bot.dialogs.inputs import any_input, password_input, phone_input, text_input
 from bot.dialogs.notices import notice_text, show_hint
 from bot.dialogs.open_ticket import contact_keyboard_shown
-from bot.dialogs.parsers import check_birth_date, parse_date, parse_full_name
+from bot.dialogs.parsers import InputProblem, check_birth_date, parse_date, parse_full_name
 from bot.dialogs.restart import restart_linking
 from bot.dialogs.states import Link, Recovery
 from bot.dialogs.step_window import step_getter, step_window
@@ -54,8 +55,19 @@ def _gender_text(gender: str | None) -> str:
     return ""
 
 
+def _journal_name(data: dict[str, Any]) -> str:
+    """The e-journal's full name, offered as one tap on the name step of a new profile."""
+    if data.get("scenario") == "existing_profile":
+        return ""  # B: the details come from her Sferum profile
+    try:
+        return parse_full_name(data.get("mesh_name") or "")
+    except InputProblem:
+        return ""
+
+
 async def link_getter(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, Any]:
     data = dialog_manager.dialog_data
+    settings = dialog_manager.middleware_data["settings"]
     personal = data.get("personal") or {}
     linked = data.get("linked_profile") or {}
     profiles = data.get("profiles") or []
@@ -83,6 +95,9 @@ async def link_getter(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str
         "linked_school": esc(linked.get("school", "")),
         "cancelled": data.get("finished") == "cancelled",
         "linked": data.get("finished") == "linked",
+        "terms_url": esc(settings.vk_terms_url, quote=True),
+        "privacy_url": esc(settings.vk_privacy_url, quote=True),
+        "name_from_journal": esc(_journal_name(data)),
     }
 
 
@@ -158,6 +173,16 @@ async def _after_field(manager: DialogManager, next_state: Any) -> None:
 
 async def on_full_name(message: Message, manager: DialogManager, full_name: str) -> None:
     _personal(manager)["full_name"] = full_name
+    await _after_field(manager, Link.birth_date)
+
+
+async def on_name_from_journal(
+    callback: CallbackQuery, button: Any, manager: DialogManager
+) -> None:
+    name = _journal_name(manager.dialog_data)
+    if not name:  # a stale button: the scenario changed meanwhile
+        return
+    _personal(manager)["full_name"] = name
     await _after_field(manager, Link.birth_date)
 
 
@@ -295,13 +320,21 @@ def create_link_dialog() -> Dialog:
         _step(
             I18nConst(
                 "<b>Phone number</b>\n"
-                "Send the mobile number you use (or will use) for VK ID — "
-                "the same as in the window «Вход в VK ID»."
+                "Write the mobile number you use (or will use) for VK ID — the same as in the "
+                "window «Вход в VK ID». Any form will do: 8 916 123-45-67 or +7 (916) 123-45-67."
             ),
             I18nConst(
-                "You can type it in any form (8 916 123-45-67, +7 (916) 123-45-67) or press "
-                "«📱 Send my number» below."
+                "<b>VK ID</b> is the sign-in Sferum uses to check that it is you. You do not "
+                "need to register on VKontakte, and if you already have an account there, nobody "
+                "will see it: your personal profile is not shown anywhere."
             ),
+            I18nFormat(
+                "<i>By sending the number you accept the VK ID "
+                '<a href="{terms_url}">user agreement</a> and '
+                '<a href="{privacy_url}">privacy policy</a>, as with «Продолжить» in the VK ID '
+                "window.</i>"
+            ),
+            LinkPreview(is_disabled=True),
             phone_input(on_phone),
             state=Link.phone,
         ),
@@ -423,6 +456,12 @@ def create_link_dialog() -> Dialog:
             I18nConst(
                 "<b>About you</b>\nSend your real full name: surname, first name and "
                 "patronymic, in Russian letters. For example: Иванова Мария Петровна."
+            ),
+            Button(
+                I18nFormat("Yes, it's me: {name_from_journal}"),
+                id="name_from_journal",
+                on_click=on_name_from_journal,
+                when=F["name_from_journal"],
             ),
             text_input("full_name", parse_full_name, on_full_name),
             state=Link.full_name,

@@ -109,7 +109,7 @@ async def offer_contact_button(manager: DialogManager) -> None:
     )
     await bot_of(manager).send_message(
         user_id_of(manager),
-        _("You can type the number or just press «📱 Send my number» below."),
+        _("⬇️ No need to type it: the «Send my number» button is under the input field."),
         reply_markup=markup,
     )
     await set_contact_keyboard(manager, True)
@@ -130,6 +130,16 @@ async def acknowledge_phone(manager: DialogManager, phone_masked: str) -> None:
 # --------------------------------------------------------------------------- operations
 
 
+# What the backend found on the number, said whenever her answer to «У вас уже есть учебный
+# профиль?» was not the backend's: a guess («Не знаю») or a mistake.
+_WHAT_THE_CHECK_FOUND: dict[tuple[str | None, bool], str] = {
+    ("unknown", True): "profile_found",
+    ("unknown", False): "no_profile_found",
+    ("no", True): "profile_exists",
+    ("yes", False): "no_profile_found",
+}
+
+
 async def submit_phone(manager: DialogManager, phone: str) -> None:
     """Give the phone; the backend decides A, B or registration."""
     manager.dialog_data["phone"] = phone
@@ -148,12 +158,10 @@ async def submit_phone(manager: DialogManager, phone: str) -> None:
     for key in ("challenge", "personal", "personal_edited"):
         manager.dialog_data.pop(key, None)
     await apply_flow(manager, flow, after_phone=True)
-    branch = manager.dialog_data.get("branch")
-    scenario = flow.scenario.value if flow.scenario else None
-    if branch == "no" and scenario == "existing_profile":
-        show_hint(manager, "profile_exists")
-    elif branch == "yes" and scenario in ("new_profile", "registration"):
-        show_hint(manager, "no_profile_found")
+    found = flow.scenario is not None and flow.scenario.value == "existing_profile"
+    hint = _WHAT_THE_CHECK_FOUND.get((manager.dialog_data.get("branch"), found))
+    if hint is not None:
+        show_hint(manager, hint)
 
 
 async def submit_password(manager: DialogManager, password: str) -> None:

@@ -33,12 +33,12 @@ NOTE = "_note"
 
 HINTS: dict[str, Any] = {
     "phone_format": __(
-        "I could not read a phone number there. Please send a Russian mobile number, for "
-        "example 8 916 123-45-67 or +7 (916) 123-45-67, or press «📱 Send my number»."
+        "I could not read a phone number there. Please write a Russian mobile number, for "
+        "example 8 916 123-45-67 or +7 (916) 123-45-67, or press «Send my number»."
     ),
     "foreign_contact": __(
         "That is someone else's contact. Please share your own number with the button "
-        "«📱 Send my number», or type it."
+        "«Send my number», or write it."
     ),
     "code_format": __("The code is {length} digits. Please send just the digits."),
     "password_empty": __("Please send your VK ID password as a text message."),
@@ -95,8 +95,9 @@ HINTS: dict[str, Any] = {
         "second one — we will link the existing profile."
     ),
     "no_profile_found": __(
-        "There is no Sferum study profile on this number yet, so we will create one."
+        "No Sferum study profile was found on this number — we will create one."
     ),
+    "profile_found": __("A Sferum study profile was found on this number — we will link it."),
     "help_unavailable": __(
         "Help for this step: check the phone number, wait for the code timer, turn off the VPN. "
         "If it still does not work, write to the helpdesk of your school."

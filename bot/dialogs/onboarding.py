@@ -100,6 +100,10 @@ def create_onboarding_dialog() -> Dialog:
         ),
         Window(
             I18nConst("Do you already have a Sferum study profile in VK Messenger?"),
+            I18nConst(
+                "A <b>Sferum study profile</b> is your teacher's account on the Sferum platform; "
+                "you open it in VK Messenger."
+            ),
             I18nConst("Not sure? That's fine: I will check it by your phone number."),
             notice_text(),
             Row(

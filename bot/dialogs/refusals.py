@@ -120,13 +120,12 @@ def explain_refusal(error: LinkingError | Mapping[str, Any], at: datetime | None
             for r in snapshot.get("unmet") or []
             if r in _WEAK_PASSWORD_RULES
         ]
-        text = _(
-            "The new password is too simple. It needs at least 8 characters: capital and small "
-            "letters, digits and special characters."
-        )
+        # The rule itself is on the window above: say only what this password lacks.
         if unmet:
-            text += " " + _("Missing: {rules}.").format(rules=", ".join(unmet))
-        return text
+            return _("The new password is too simple. Missing: {rules}.").format(
+                rules=", ".join(unmet)
+            )
+        return _("The new password is too simple: please check it against the rule above.")
     simple = _SIMPLE_EXPLANATIONS.get(code)
     if simple is not None:
         return str(simple)
