@@ -6,8 +6,9 @@ read it, which window shows each of its states, what to do when it is gone). The
     result = await step(manager, PROCESS, lambda linking, id: linking.verify_code(id, code),
                         retry="reprompt")
 
-which clears the last notice, calls the backend, and on success shows the window of the state the
-backend answered (never the teacher's guess). A refusal is explained on the step and counted for
+which clears the last notice, calls the backend (showing «печатает…» while it works longer than
+half a second), and on success shows the window of the state the backend answered (never the
+teacher's guess). A refusal is explained on the step and counted for
 the helpdesk; an outage or a VPN refusal offers «Повторить» (`retry_buttons`); `wrong_state`
 (a stale window, a repeated tap) says so and moves to where the backend really is; a process that
 is gone (expired, unknown) goes where the dialog says. Codes in flight are remembered with their
@@ -16,14 +17,17 @@ countdown on the bot's clock (bot/dialogs/countdown.py).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from aiogram import F
 from aiogram.types import CallbackQuery, Message
+from aiogram.utils.chat_action import ChatActionSender
 from aiogram_dialog import DialogManager
 from aiogram_dialog.widgets.kbd import Button, Row
 
@@ -80,10 +84,28 @@ async def call(
             await process.gone(manager)
         return None
     try:
-        return await operation(linking_of(manager), process_id)
+        async with backend_wait(manager):
+            return await operation(linking_of(manager), process_id)
     except LinkingError as error:
         await refused(manager, process, error, retry=retry, retry_args=retry_args)
         return None
+
+
+TYPING_AFTER = 0.5
+"""Seconds a backend call may take before the chat shows «печатает…» (fast steps send nothing)."""
+
+
+def backend_wait(manager: DialogManager) -> AbstractAsyncContextManager[Any]:
+    """While the backend works, the teacher sees «печатает…» (aiogram's ChatActionSender),
+    from `TYPING_AFTER` seconds on and every 5 s after; the one place every backend step uses."""
+    chat = manager.middleware_data.get("event_chat")
+    if chat is None:
+        return contextlib.nullcontext()
+    return ChatActionSender.typing(
+        bot=bot_of(manager),
+        chat_id=chat.id,
+        initial_sleep=manager.middleware_data.get("typing_after", TYPING_AFTER),
+    )
 
 
 async def step(

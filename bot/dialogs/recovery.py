@@ -28,6 +28,7 @@ from aiogram_dialog.widgets.text import Format
 from bot.dialogs.backend_step import (
     CHALLENGE,
     Process,
+    backend_wait,
     challenge_of,
     code_input,
     code_window_data,
@@ -142,7 +143,8 @@ async def _begin(manager: DialogManager, phone: str) -> None:
     flow_id = manager.dialog_data.get("flow_id")
     clear_notice(manager)
     try:
-        recovery = await linking_of(manager).start_recovery(phone, flow_id=flow_id)
+        async with backend_wait(manager):
+            recovery = await linking_of(manager).start_recovery(phone, flow_id=flow_id)
     except LinkingError as error:
         if error.code == "not_found" and flow_id:
             # The flow is gone, but the password can still be restored on its own.
