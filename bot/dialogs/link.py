@@ -454,8 +454,8 @@ def create_link_dialog() -> Dialog:
         ),
         _step(
             I18nConst(
-                "<b>About you</b>\nSend your real full name: surname, first name and "
-                "patronymic, in Russian letters. For example: Иванова Мария Петровна."
+                "<b>About you</b>\nWrite your real full name in Russian letters: surname, first "
+                "name and, if you have one, patronymic. For example: Иванова Мария Петровна."
             ),
             Button(
                 I18nFormat("Yes, it's me: {name_from_journal}"),

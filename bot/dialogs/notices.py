@@ -46,8 +46,7 @@ HINTS: dict[str, Any] = {
     "password_again": __("Please send your password again."),
     "code_again": __("Please send the code again."),
     "name_format": __(
-        "Please write your real full name in Russian letters: surname, first name and, if you "
-        "have one, patronymic. For example: Иванова Мария Петровна."
+        "Please write your full name in Russian letters, for example: Иванова Мария Петровна."
     ),
     "date_format": __(
         "I could not read a date there. Please write it like 14.03.1985 or «14 марта 1985»."

@@ -367,7 +367,7 @@ def _phone_window() -> Window:
 
 def _sms_code_window() -> Window:
     return _step(
-        I18nConst("✉️ <b>Enter the code</b> («Введите код»)"),
+        I18nConst("✉️ <b>The code from the SMS</b> («Введите код»)"),
         I18nFormat("An SMS with the code has been sent to the phone {phone_masked}."),
         I18nFormat("Send the {code_length} digits from the SMS here."),
         Button(
@@ -435,10 +435,8 @@ def _method_window() -> Window:
 
 def _method_code_window() -> Window:
     return _step(
-        I18nConst(
-            "📧 <b>Enter the code from the e-mail</b> («Введите код из письма»)", when="by_email"
-        ),
-        I18nConst("🔢 <b>Enter the code from the code-generator app</b>", when="by_app"),
+        I18nConst("📧 <b>The code from the e-mail</b> («Введите код из письма»)", when="by_email"),
+        I18nConst("🔢 <b>The code from the code-generator app</b>", when="by_app"),
         I18nFormat("We have sent the code to {email_masked}.", when="by_email"),
         I18nFormat("Open the app and send the {code_length} digits it shows now.", when="by_app"),
         I18nFormat("Send the {code_length} digits from the e-mail here.", when="by_email"),

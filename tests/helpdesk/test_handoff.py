@@ -37,7 +37,7 @@ async def test_help_screen_opens_a_ticket_with_topic_and_context_card(hd, demo) 
     for line in (
         "Обращение #1",
         "Учитель: Кузнецов Андрей Сергеевич",
-        "Сценарий: A: новый профиль Сферум",
+        "Сценарий: A: новый учебный профиль Сферум",
         "Шаг: телефон <code>Link:phone</code>",  # where she asked for help
         "Последние ошибки: code_invalid (код)",
         "Телефон: +7 *** ***-**-77",

@@ -277,7 +277,7 @@ async def test_english_free_text_opens_recovery_from_the_account_card(
     await teacher.send("I forgot my password")
     # The phone is known already: straight to the SMS code, the progress line says where she is.
     assert "Password recovery · step 2 of 6" in teacher.last_text
-    assert "Enter the code" in teacher.last_text
+    assert "The code from the SMS" in teacher.last_text
 
 
 async def test_english_hint_on_the_consent_card(app: BotApp, demo: Demo) -> None:
