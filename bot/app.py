@@ -1,7 +1,8 @@
 """Builds the bot: Bot, storage, Dispatcher with routers, dialogs and middlewares (no globals).
 
 Dependencies reach handlers as dispatcher workflow data under these keys: `settings`, `linking`,
-`sessions`, `i18n`, `helpdesk` (when given), `clock`, `bg_factory`.
+`sessions`, `i18n`, `helpdesk` (when given), `clock`, `bg_factory`, `countdowns` (the moving
+countdowns), `pictures` (when given: the step pictures).
 """
 
 from __future__ import annotations
@@ -39,9 +40,11 @@ from bot.middlewares.dedup import UpdateDeduplicationMiddleware
 from bot.middlewares.i18n import UserLocaleMiddleware
 from bot.middlewares.storage_scope import StorageScopeMiddleware
 from bot.middlewares.throttling import ThrottlingMiddleware
+from bot.pictures import PictureSender
 from services.linking_client import LinkingClient
 from services.storage.db import create_all, create_engine, create_session_factory
 from services.storage.link_sessions import LinkSessionRepository
+from services.storage.telegram_files import TelegramFileIds
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +101,7 @@ def build_dispatcher(
     clock: Clock | None = None,
     events_isolation: BaseEventIsolation | None = None,
     countdown_sleep: Sleep | None = None,
+    pictures: PictureSender | None = None,
 ) -> Dispatcher:
     """The whole bot as a Dispatcher: fresh routers and dialogs each call.
 
@@ -111,6 +115,8 @@ def build_dispatcher(
     }
     if helpdesk is not None:
         workflow["helpdesk"] = helpdesk
+    if pictures is not None:
+        workflow["pictures"] = pictures
     dp = Dispatcher(storage=storage, events_isolation=events_isolation, **workflow)
 
     dp.update.outer_middleware(UpdateDeduplicationMiddleware())
@@ -207,6 +213,7 @@ async def build_runtime(
     session_factory = create_session_factory(engine)
     sessions = LinkSessionRepository(session_factory, clock=the_clock.now)
     i18n = create_i18n(settings.default_locale)
+    pictures = PictureSender(TelegramFileIds(session_factory, clock=the_clock.now))
     own_helpdesk = helpdesk is None
     if own_helpdesk:
         helpdesk = HelpdeskRelay.create(
@@ -221,6 +228,7 @@ async def build_runtime(
         helpdesk=helpdesk,
         clock=the_clock,
         events_isolation=isolation,
+        pictures=pictures,
     )
     bot = bot or create_bot(settings)
     if own_helpdesk:

@@ -7,7 +7,8 @@
   can_back   whether «Назад» has a screen to go back to,
   ticket_open  whether her helpdesk ticket is open («✍️ Написать специалисту»),
   retry_*    whether «Повторить» (backend down) or «VPN выключен — повторить» is offered.
-It also remembers each screen for «Назад» and records entering a step for the helpdesk.
+It also sends the step's picture the first time (bot/dialogs/pictures.py), remembers each screen
+for «Назад» and records entering a step for the helpdesk.
 """
 
 from __future__ import annotations
@@ -23,11 +24,13 @@ from bot.dialogs.inputs import Expectation, any_input
 from bot.dialogs.navigation import can_go_back, nav_row, remember_screen
 from bot.dialogs.notices import notice_text, render_note, render_notice, retry_offer
 from bot.dialogs.open_ticket import open_ticket_id
+from bot.dialogs.pictures import show_step_picture
 from bot.dialogs.progress import current_progress, progress_text, record_entering
 
 
 async def step_getter(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, Any]:
     manager = dialog_manager
+    await show_step_picture(manager)
     remember_screen(manager)
     await record_entering(manager)
     retry = retry_offer(manager)

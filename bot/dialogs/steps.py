@@ -59,6 +59,18 @@ DEFAULT_HELP = (HelpTopic.VPN, HelpTopic.BROWSER, HelpTopic.EXISTING_PROFILE)
 
 
 @dataclass(frozen=True)
+class Picture:
+    """A picture shown above the step's window the first time the dialog shows it.
+
+    `name` is a file of bot/assets/pictures (without .png); `only_if` names a condition of
+    bot/dialogs/pictures.py (e.g. "by_call": only while the code comes by a call-reset).
+    """
+
+    name: str
+    only_if: str | None = None
+
+
+@dataclass(frozen=True)
 class StepInfo:
     """One step's facts. `expects` names the hint (bot/dialogs/notices.py) shown when the window
     gets something it cannot use; `secret` steps receive passwords or codes.
@@ -76,6 +88,7 @@ class StepInfo:
     secret: bool = False
     progress: Progress | None = None
     back_to: frozenset[State] = frozenset()
+    picture: Picture | None = None
 
 
 _T = HelpTopic
@@ -98,7 +111,11 @@ STEPS: Mapping[State, StepInfo] = {
         __("profile question"), expects="expect_branch", back_to=frozenset({Onboarding.prechecks})
     ),
     Onboarding.already_linked: StepInfo(__("already linked"), expects="all_done"),
-    Onboarding.how_to_open: StepInfo(__("how to open the assistant"), expects="expect_journal"),
+    Onboarding.how_to_open: StepInfo(
+        __("how to open the assistant"),
+        expects="expect_journal",
+        picture=Picture("journal_messenger_icon"),  # steps 1–2 of the guide
+    ),
     Link.phone: StepInfo(
         __("phone"),
         help=(_T.EXISTING_PROFILE, _T.VPN, _T.BROWSER),
@@ -121,6 +138,7 @@ STEPS: Mapping[State, StepInfo] = {
         secret=True,
         progress=Progress(3, skipped_on=frozenset({Route.EXISTING_SIGNED_IN, Route.REGISTRATION})),
         back_to=frozenset({Link.phone, Link.account_card}),
+        picture=Picture("forgot_password"),  # where «Забыли или не установили пароль?» is
     ),
     Link.code: StepInfo(
         __("code"),
@@ -129,6 +147,7 @@ STEPS: Mapping[State, StepInfo] = {
         secret=True,
         progress=Progress(4),
         back_to=frozenset({Link.phone}),  # a new number, not the password VK ID has accepted
+        picture=Picture("call_reset", only_if="by_call"),  # which four digits to write
     ),
     Link.choose_profile: StepInfo(
         __("choosing the profile"),

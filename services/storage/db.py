@@ -36,7 +36,7 @@ async def create_all(engine: AsyncEngine) -> None:
     """Create every table known to `Base` (tests and the sandbox; production uses alembic)."""
     # Import for side effects: each module registers its tables on Base.metadata.
     from services.helpdesk import models as _helpdesk_models  # noqa: F401
-    from services.storage import fsm_records, models  # noqa: F401
+    from services.storage import fsm_records, models, telegram_files  # noqa: F401
 
     async with engine.begin() as conn:
         await conn.run_sync(Base.metadata.create_all)

@@ -29,10 +29,16 @@ from bot.app import Clock, build_dispatcher, create_storage
 from bot.config import Settings
 from bot.dialogs.ticker import CountdownTicker
 from bot.i18n import CatalogI18n, create_i18n
+from bot.pictures import PictureSender
 from services.linking_client import LinkingClient
 from services.storage.db import create_all, create_engine, create_session_factory
 from services.storage.link_sessions import LinkSessionRepository
+from services.storage.telegram_files import TelegramFileIds
 from tests.support.fake_telegram import FakeTelegram, Person
+
+
+def new_pictures(engine: AsyncEngine, clock: Clock) -> PictureSender:
+    return PictureSender(TelegramFileIds(create_session_factory(engine), clock=clock.now))
 
 
 async def _never(seconds: float) -> None:
@@ -57,6 +63,7 @@ class BotApp:
     clock: Clock
     helpdesk: Any = None
     countdown_sleep: Any = None  # tests drive the moving countdowns (tests/support/manual_timer.py)
+    pictures: PictureSender | None = None
     storage: BaseStorage | None = None
     dp: Dispatcher = field(init=False)
     people: list[Person] = field(default_factory=list)
@@ -73,6 +80,7 @@ class BotApp:
             helpdesk=self.helpdesk,
             clock=self.clock,
             countdown_sleep=self.countdown_sleep,
+            pictures=self.pictures,
         )
 
     @property
@@ -105,6 +113,7 @@ class BotApp:
         if self.storage is not None:
             await self.storage.close()
         await self.sessions.flush()  # what a stopping bot commits (build_runtime closes it)
+        self.pictures = new_pictures(self.engine, self.clock)  # a new process remembers nothing
         self._build()
         for person in self.people:
             person.dp = self.dp
@@ -158,6 +167,7 @@ async def make_bot_app(
         clock=the_clock,
         helpdesk=helpdesk,
         countdown_sleep=countdown_sleep or _never,
+        pictures=new_pictures(engine, the_clock),
     )
     app._build()
     try:

@@ -14,7 +14,7 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from services.storage import fsm_records, models  # noqa: F401 - register their tables
+from services.storage import fsm_records, models, telegram_files  # noqa: F401 - their tables
 from services.storage.db import Base, create_engine
 
 with contextlib.suppress(ImportError):
