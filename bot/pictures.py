@@ -8,6 +8,7 @@ Telegram no longer accepts is forgotten and the picture is uploaded again.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -42,6 +43,8 @@ class PictureSender:
     def __init__(self, file_ids: TelegramFileIds, directory: Path = PICTURES_DIR) -> None:
         self._file_ids = file_ids
         self._pictures = {p.stem: PictureFile.load(p) for p in sorted(directory.glob("*.png"))}
+        # Teachers reaching a step together: one upload, the others wait for its file id.
+        self._locks = {name: asyncio.Lock() for name in self._pictures}
 
     @property
     def names(self) -> frozenset[str]:
@@ -51,16 +54,30 @@ class PictureSender:
         """Send picture `name` to `chat_id`: by Telegram's file id when it has one."""
         picture = self._pictures[name]
         file_id = await self._file_ids.get(bot.id, name, picture.sha256)
-        if file_id is not None:
-            try:
-                return await bot.send_photo(chat_id, file_id, caption=caption)
-            except TelegramBadRequest as error:
-                if "file" not in error.message.lower():
-                    raise
-                logger.warning("picture %s: file id refused (%s), uploading again", name, error)
-                await self._file_ids.forget(bot.id, name, picture.sha256)
-        upload = BufferedInputFile(picture.data, filename=f"{name}.png")
+        if file_id is None:
+            async with self._locks[name]:
+                file_id = await self._file_ids.get(bot.id, name, picture.sha256)
+                if file_id is None:
+                    return await self._upload(bot, chat_id, picture, caption)
+        try:
+            return await bot.send_photo(chat_id, file_id, caption=caption)
+        except TelegramBadRequest as error:
+            if "file" not in error.message.lower():
+                raise
+            logger.warning("picture %s: file id refused (%s), uploading again", name, error)
+        await self._file_ids.forget(bot.id, name, picture.sha256)
+        return await self._upload(bot, chat_id, picture, caption)
+
+    async def _upload(
+        self, bot: Bot, chat_id: int, picture: PictureFile, caption: str | None
+    ) -> Message:
+        upload = BufferedInputFile(picture.data, filename=f"{picture.name}.png")
         sent = await bot.send_photo(chat_id, upload, caption=caption)
         if sent.photo:
-            await self._file_ids.put(bot.id, name, picture.sha256, sent.photo[-1].file_id)
+            try:
+                await self._file_ids.put(
+                    bot.id, picture.name, picture.sha256, sent.photo[-1].file_id
+                )
+            except Exception:  # the photo is in the chat; the next send uploads again
+                logger.exception("picture %s: file id not remembered", picture.name)
         return sent

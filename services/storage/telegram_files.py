@@ -12,6 +12,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlalchemy import BigInteger, DateTime, String, delete, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -62,22 +64,23 @@ class TelegramFileIds:
         return self._known[key]
 
     async def put(self, bot_id: int, name: str, sha256: str, file_id: str) -> None:
-        """Remember the id Telegram gave to an upload (the newest upload wins)."""
+        """Remember the id Telegram gave to an upload; the newest upload wins, also when two
+        processes upload at once (one upsert, no delete-then-insert race)."""
+        values = {
+            "bot_id": bot_id,
+            "name": name,
+            "sha256": sha256,
+            "file_id": file_id,
+            "uploaded_at": self._clock(),
+        }
         async with self._sessions.begin() as db:
+            dialect = db.bind.dialect.name
+            insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+            statement = insert(TelegramFile).values(**values)
             await db.execute(
-                delete(TelegramFile).where(
-                    TelegramFile.bot_id == bot_id,
-                    TelegramFile.name == name,
-                    TelegramFile.sha256 == sha256,
-                )
-            )
-            db.add(
-                TelegramFile(
-                    bot_id=bot_id,
-                    name=name,
-                    sha256=sha256,
-                    file_id=file_id,
-                    uploaded_at=self._clock(),
+                statement.on_conflict_do_update(
+                    index_elements=["bot_id", "name", "sha256"],
+                    set_={"file_id": file_id, "uploaded_at": values["uploaded_at"]},
                 )
             )
         self._known[(bot_id, name, sha256)] = file_id

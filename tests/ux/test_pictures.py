@@ -3,6 +3,8 @@ uploaded once per bot and then sent by Telegram's file id — also after a resta
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import struct
 from pathlib import Path
 
@@ -10,7 +12,9 @@ from aiogram.methods import SendPhoto
 
 from bot.dialogs.pictures import CAPTIONS, CONDITIONS
 from bot.dialogs.steps import STEPS
-from bot.pictures import PICTURES_DIR
+from bot.pictures import PICTURES_DIR, PictureSender
+from services.storage.db import create_session_factory
+from services.storage.telegram_files import TelegramFileIds
 from tests.bot.helpers import Demo, reach_code, reach_password
 from tests.support.bot_app import BotApp
 from tests.support.fake_telegram import Person
@@ -42,6 +46,7 @@ async def test_the_call_reset_picture_shows_which_four_digits(app: BotApp, demo:
     caption, window = above_the_window(teacher)
     assert "последние 4 цифры номера, с которого вам позвонили" in caption
     assert "Подтвердите вход" in window
+    print("UPLOADS", app.telegram.uploads, len(app.telegram.calls_of(SendPhoto)))
     assert len(uploads_of(app, "call_reset")) == 1
 
     await teacher.send("12")  # the window again: no second picture in this dialog
@@ -133,3 +138,28 @@ def test_every_picture_of_the_step_table_exists_small_with_a_caption_and_its_sou
         assert _png_size(png) == (1080, 690), picture.name  # 720×460 at 1.5×
         assert picture.name in CAPTIONS
         assert picture.only_if is None or picture.only_if in CONDITIONS
+
+
+async def test_teachers_reaching_a_picture_together_upload_it_once(app: BotApp) -> None:
+    file_ids = TelegramFileIds(create_session_factory(app.engine))
+    pictures = PictureSender(file_ids)
+    digest = hashlib.sha256(picture_bytes("call_reset")).hexdigest()
+    assert await file_ids.get(app.bot.id, "call_reset", digest) is None  # known: not uploaded
+    make_request = app.telegram.make_request
+
+    async def over_the_network(bot, method, timeout=None):  # type: ignore[no-untyped-def]  # noqa: ASYNC109
+        if isinstance(method, SendPhoto) and not isinstance(method.photo, str):
+            for _ in range(5):  # an upload takes a while: the others get to run meanwhile
+                await asyncio.sleep(0)
+        return await make_request(bot, method, timeout)
+
+    app.telegram.make_request = over_the_network  # type: ignore[method-assign]
+    chats = range(2001, 2009)
+    for chat_id in chats:
+        app.telegram.chat(chat_id)
+    sent = await asyncio.gather(
+        *(pictures.send(app.bot, chat_id, "call_reset") for chat_id in chats)
+    )
+
+    assert len(uploads_of(app, "call_reset")) == 1
+    assert {m.photo[-1].file_id for m in sent} == set(uploads_of(app, "call_reset"))  # type: ignore[index]
