@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiogram.fsm.context import FSMContext
+from aiogram.fsm.storage.base import StorageKey
 from aiogram_dialog import DialogManager
 
 OPEN_TICKET = "open_ticket"
@@ -20,8 +21,21 @@ CONTACT_KEYBOARD = "contact_keyboard"
 
 
 def _state(manager: DialogManager) -> FSMContext | None:
-    state = manager.middleware_data.get("state")
-    return state if isinstance(state, FSMContext) else None
+    """Her FSM context; background renders (a countdown's tick) get none from aiogram, so it is
+    made from the storage and the event's chat and user, as aiogram would make it."""
+    data = manager.middleware_data
+    state = data.get("state")
+    if isinstance(state, FSMContext):
+        return state
+    storage, chat, user = (
+        data.get("fsm_storage"),
+        data.get("event_chat"),
+        data.get("event_from_user"),
+    )
+    if storage is None or chat is None or user is None:
+        return None
+    key = StorageKey(bot_id=data["bot"].id, chat_id=chat.id, user_id=user.id)
+    return FSMContext(storage=storage, key=key)
 
 
 async def _get(manager: DialogManager, key: str) -> Any:

@@ -12,8 +12,9 @@ from aiogram.methods import EditMessageText, SendMessage
 
 from services.linking.clock import FakeClock
 from services.linking.testing import RunningBackend
-from tests.bot.helpers import Demo, open_from_journal, reach_code
+from tests.bot.helpers import Demo, open_from_journal, reach_code, reach_password
 from tests.bot_recovery.steps import open_recovery_from_password
+from tests.helpdesk.harness import helpdesk_app
 from tests.support.bot_app import BotApp, make_bot_app
 from tests.support.manual_timer import ManualTimer
 
@@ -157,3 +158,25 @@ async def test_coarse_ticks_give_way_to_the_bots_edit_budget_but_the_last_one_ne
     await run_out(timer, tasks)  # type: ignore[arg-type]
     assert "Запросить код ещё раз" in first.buttons()  # the last edit is never skipped
     assert "Запросить код ещё раз" in second.buttons()
+
+
+async def test_a_tick_keeps_the_write_to_the_specialist_button(
+    tmp_path: Path, backend: RunningBackend, clock: FakeClock, timer: ManualTimer, demo: Demo
+) -> None:
+    (tmp_path / "hd").mkdir()  # its own bot database beside the fixture's
+    async with helpdesk_app(
+        tmp_path / "hd", backend.url, clock=clock, countdown_sleep=timer.sleep
+    ) as hd:
+        teacher = hd.teacher(936)
+        await reach_password(teacher, demo, CASE)
+        await teacher.send("позовите человека")
+        await teacher.click("Вернуться к боту")
+        await teacher.send(demo[CASE].vk_password or "")
+        assert "Звонок поступит в течение 0:56" in teacher.last_text
+        assert "✍️ Написать специалисту" in teacher.buttons()
+
+        await timer.next_sleep()
+        await timer.wake()
+        await timer.next_sleep()  # edited in the background, asleep again
+        assert "Звонок поступит в течение 0:41" in teacher.last_text
+        assert "✍️ Написать специалисту" in teacher.buttons()
