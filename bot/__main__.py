@@ -8,6 +8,7 @@ import logging
 
 from bot.app import run_polling, run_webhook
 from bot.config import Settings
+from bot.replica_guard import ReplicaConflict
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -24,14 +25,18 @@ def main(argv: list[str] | None = None) -> None:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     settings = Settings()
-    if settings.bot_token is None:
-        from services.sandbox.runner import run_sandbox
+    try:
+        if settings.bot_token is None:
+            from services.sandbox.runner import run_sandbox
 
-        asyncio.run(run_sandbox(settings))
-    elif args.webhook:
-        asyncio.run(run_webhook(settings, args.webhook))
-    else:
-        asyncio.run(run_polling(settings))
+            asyncio.run(run_sandbox(settings))
+        elif args.webhook:
+            asyncio.run(run_webhook(settings, args.webhook))
+        else:
+            asyncio.run(run_polling(settings))
+    except ReplicaConflict as conflict:
+        logging.getLogger("bot").critical("not starting: %s", conflict)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

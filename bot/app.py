@@ -1,7 +1,7 @@
 """Builds the bot: Bot, storage, Dispatcher with routers, dialogs and middlewares (no globals).
 
 Dependencies reach handlers as dispatcher workflow data under these keys: `settings`, `linking`,
-`sessions`, `i18n`, `helpdesk` (when given), `clock`, `bg_factory`.
+`sessions`, `i18n`, `helpdesk` (when given), `clock`, `bg_factory`, `admin_alerts`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ from aiogram.types import BotCommand, BotCommandScopeDefault
 from aiogram_dialog import setup_dialogs
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.admin_alerts import AdminAlerts
 from bot.config import Settings
+from bot.delivery import Delivery, start_delivery
 from bot.dialog_ids import install_unique_dialog_ids
 from bot.dialogs import get_dialogs
 from bot.handlers import get_routers
@@ -35,6 +37,8 @@ from bot.middlewares.dedup import UpdateDeduplicationMiddleware
 from bot.middlewares.i18n import UserLocaleMiddleware
 from bot.middlewares.storage_scope import StorageScopeMiddleware
 from bot.middlewares.throttling import ThrottlingMiddleware
+from bot.polling import UpdatePoller, stop_on_signals
+from bot.shared_state import SharedState, in_process
 from services.linking_client import LinkingClient
 from services.storage.db import create_all, create_engine, create_session_factory
 from services.storage.link_sessions import LinkSessionRepository
@@ -93,20 +97,30 @@ def build_dispatcher(
     helpdesk: Any = None,
     clock: Clock | None = None,
     events_isolation: BaseEventIsolation | None = None,
+    shared: SharedState | None = None,
 ) -> Dispatcher:
-    """The whole bot as a Dispatcher: fresh routers and dialogs each call."""
+    """The whole bot as a Dispatcher: fresh routers and dialogs each call.
+
+    `shared` holds what updates share (de-duplication, locale cache, throttling, alert gate):
+    this process's memory by default, Redis for replicas (bot/shared_state/).
+    """
     install_unique_dialog_ids()
+    shared = shared or in_process()
     workflow: dict[str, Any] = {
         "settings": settings,
         "linking": linking,
         "sessions": sessions,
         "clock": clock or SystemClock(),
+        "admin_alerts": AdminAlerts(
+            settings.admin_ids, i18n, locale=settings.default_locale, gate=shared.alerts_gate
+        ),
     }
     if helpdesk is not None:
         workflow["helpdesk"] = helpdesk
     dp = Dispatcher(storage=storage, events_isolation=events_isolation, **workflow)
 
-    dp.update.outer_middleware(UpdateDeduplicationMiddleware())
+    # Outside the storage scope: an update is marked done only after its state is flushed.
+    dp.update.outer_middleware(UpdateDeduplicationMiddleware(shared.ledger))
     if hasattr(storage, "scope"):
         dp.update.outer_middleware(StorageScopeMiddleware(storage))  # type: ignore[arg-type]
 
@@ -126,12 +140,12 @@ def build_dispatcher(
     dp["bg_factory"] = setup_dialogs(dp, events_isolation=events_isolation)
     # After setup_dialogs, so that aiogram-dialog's background-update observer exists and gets
     # the locale too.
-    locale_middleware = UserLocaleMiddleware(i18n, sessions)
+    locale_middleware = UserLocaleMiddleware(i18n, sessions, shared.locale_cache)
     locale_middleware.setup(dp)
     dp["i18n"] = i18n
     dp["locale_middleware"] = locale_middleware
     # After the locale, so that its "slow down" answer is translated.
-    throttling = ThrottlingMiddleware()
+    throttling = ThrottlingMiddleware(store=shared.throttle)
     dp.message.outer_middleware(throttling)
     dp.callback_query.outer_middleware(throttling)
     return dp
@@ -162,7 +176,13 @@ async def set_bot_commands(bot: Bot) -> None:
 
 @dataclass
 class Runtime:
-    """Everything a running bot holds; closed by `build_runtime`'s context."""
+    """Everything a running bot holds; closed by `build_runtime`'s context.
+
+    `delivery.commit()` makes the writes of every update handled so far durable (retrying while
+    the database is away): call it before telling Telegram an update is handled (the polling
+    loop does; a webhook answers after it). `delivery.shared`, `delivery.breaker` and
+    `sessions.writer` expose the counters a metrics endpoint reads (bot/delivery.py).
+    """
 
     settings: Settings
     engine: AsyncEngine
@@ -172,6 +192,7 @@ class Runtime:
     i18n: CatalogI18n
     dp: Dispatcher
     bot: Bot
+    delivery: Delivery
 
 
 @contextlib.asynccontextmanager
@@ -183,7 +204,11 @@ async def build_runtime(
     clock: Clock | None = None,
     helpdesk: Any = None,
 ) -> AsyncIterator[Runtime]:
-    """Engine, tables, storage, client, Dispatcher and Bot, released on exit."""
+    """Engine, tables, storage, client, Dispatcher and Bot, released on exit.
+
+    Without REDIS_URL the process first takes the database's single-replica lease, and refuses
+    to start (`ReplicaConflict`) while another live process holds it (bot/replica_guard.py).
+    """
     engine = create_engine(settings.database_url)
     await create_all(engine)
     storage, isolation = create_storage(settings, engine)
@@ -196,32 +221,45 @@ async def build_runtime(
     the_clock = clock or SystemClock()
     session_factory = create_session_factory(engine)
     sessions = LinkSessionRepository(session_factory, clock=the_clock.now)
+    bot = bot or create_bot(settings)
+    try:
+        delivery = await start_delivery(settings, bot, session_factory, sessions, storage)
+    except BaseException:  # e.g. ReplicaConflict: another live process holds the database
+        await bot.session.close()
+        await engine.dispose()
+        raise
     i18n = create_i18n(settings.default_locale)
     own_helpdesk = helpdesk is None
     if own_helpdesk:
         from bot.helpdesk_relay import HelpdeskRelay
+        from bot.outbox import Outbox
 
         helpdesk = HelpdeskRelay.create(
-            settings, session_factory, sessions, i18n, clock=the_clock.now
+            settings,
+            session_factory,
+            sessions,
+            i18n,
+            clock=the_clock.now,
+            outbox=Outbox(budget=delivery.shared.pacing),
         )
     dp = build_dispatcher(
         settings,
         storage=storage,
-        linking=linking,
+        linking=delivery.guard(linking),
         sessions=sessions,
         i18n=i18n,
         helpdesk=helpdesk,
         clock=the_clock,
         events_isolation=isolation,
+        shared=delivery.shared,
     )
-    bot = bot or create_bot(settings)
     if own_helpdesk:
         # The teachers' transcript for context cards, the bot's replies in it, and Telegram
         # 429 / 5xx retries on every Bot API call (installed even without a helpdesk chat).
         helpdesk.install_dispatcher(dp)
         helpdesk.install_session(bot)
     try:
-        yield Runtime(settings, engine, storage, linking, sessions, i18n, dp, bot)
+        yield Runtime(settings, engine, storage, linking, sessions, i18n, dp, bot, delivery)
     finally:
         try:
             await storage.close()
@@ -229,6 +267,7 @@ async def build_runtime(
             await sessions.close()
             if own_helpdesk:
                 await helpdesk.transcript.close()
+            await delivery.close()
             if isolation is not None:
                 await isolation.close()
             if own_linking:
@@ -239,10 +278,18 @@ async def build_runtime(
 
 
 async def run_polling(settings: Settings) -> None:
-    """Long polling against `settings.telegram_api_url`."""
+    """Long polling against `settings.telegram_api_url`: an update is confirmed to Telegram only
+    once handled and committed; SIGTERM/SIGINT finish the batch in hand (bot/polling.py)."""
     async with build_runtime(settings) as runtime:
         await set_bot_commands(runtime.bot)
-        await runtime.dp.start_polling(runtime.bot, handle_signals=True)
+        poller = UpdatePoller(
+            runtime.dp,
+            runtime.bot,
+            commit=runtime.delivery.commit,
+            allowed_updates=runtime.dp.resolve_used_update_types(),
+        )
+        with stop_on_signals(poller.stop):
+            await poller.run()
 
 
 async def run_webhook(settings: Settings, url: str) -> None:

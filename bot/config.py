@@ -28,7 +28,13 @@ class Settings(BaseSettings):
         description="Bot state DB: SQLite file by default, postgresql+asyncpg://… in production",
     )
     redis_url: str | None = Field(
-        default=None, description="Redis for FSM storage and event isolation across replicas"
+        default=None,
+        description="Redis for FSM storage, event isolation and every structure replicas share",
+    )
+    redis_prefix: str = Field(
+        default="sferum",
+        description="Prefix of the bot's own Redis keys (de-duplication, locale cache, "
+        "throttling, pacing); one per bot/deployment sharing a Redis",
     )
     default_locale: str = Field(default="ru", description="Language for new teachers")
     helpdesk_chat_id: int | None = Field(
