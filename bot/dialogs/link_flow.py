@@ -2,6 +2,11 @@
 
 Handlers stay thin: they parse, call one backend operation through `call_backend`, and let
 `apply_flow` pick the window from the backend's answer (never from the teacher's guess).
+
+Resynchronisation lives in `call_backend` too: when the backend is already past the step the
+window stands for — an update delivered again after the bot died mid-step (its effect happened,
+its reply never went out), or a tap on an old window — the bot reads the flow and shows the window
+of the backend's state, with «Продолжим с того места…» rather than an error.
 """
 
 from __future__ import annotations
@@ -69,15 +74,17 @@ async def call_backend(
     retry: str | None = None,
     retry_args: dict[str, Any] | None = None,
 ) -> T | None:
-    """Run one backend call; on a refusal show it (and re-sync on wrong_state), return None."""
+    """Run one backend call; on a refusal show it (or re-sync when the backend is ahead)."""
     clear_notice(manager)
     try:
         return await call(linking_of(manager))
-    except WrongState as error:
-        await report_refusal(manager, error)
+    except WrongState:
         await resync(manager)
     except LinkingError as error:
-        await report_refusal(manager, error, retry=retry, retry_args=retry_args)
+        # A repeated phone while the code is already on its way is refused as «too early»:
+        # the backend is ahead of this window, so follow it instead of showing a refusal.
+        if error.code not in _MAYBE_AHEAD or not await resync(manager, only_if_ahead=True):
+            await report_refusal(manager, error, retry=retry, retry_args=retry_args)
     return None
 
 
@@ -95,16 +102,42 @@ async def advance(
     return flow
 
 
-async def resync(manager: DialogManager) -> None:
-    """Show the window of the step the backend is really at (after wrong_state)."""
+_MAYBE_AHEAD = frozenset({"resend_too_early"})
+
+# The backend state each window stands for (Link.done stands for linked and cancelled).
+_WINDOW_STATE = {
+    Link.phone: FlowState.PHONE,
+    Link.account_card: FlowState.PASSWORD,
+    Link.password: FlowState.PASSWORD,
+    Link.code: FlowState.CODE,
+    Link.choose_profile: FlowState.PROFILE,
+    Link.full_name: FlowState.PERSONAL_DATA,
+    Link.birth_date: FlowState.PERSONAL_DATA,
+    Link.gender: FlowState.PERSONAL_DATA,
+    Link.confirm_data: FlowState.PERSONAL_DATA,
+    Link.consent: FlowState.CONSENT,
+}
+
+
+async def resync(manager: DialogManager, *, only_if_ahead: bool = False) -> bool:
+    """Show the window of the step the backend is really at; True if it moved the teacher.
+
+    With `only_if_ahead`, nothing changes while the window already matches the backend's state.
+    A failed read leaves the window as it is, with the reason.
+    """
     try:
         flow = await linking_of(manager).get_flow(flow_id_of(manager))
-    except LinkingError:
-        return
-    notice = manager.dialog_data.get("_notice")
+    except LinkingError as error:
+        if not only_if_ahead:
+            await report_refusal(manager, error)
+        return False
+    if only_if_ahead and _WINDOW_STATE.get(manager.current_context().state) is flow.state:
+        return False
+    logger.info("backend ahead of the window: showing its state %s", flow.state.value)
     await apply_flow(manager, flow)
-    if notice is not None:
-        manager.dialog_data["_notice"] = notice
+    if flow.state not in (FlowState.LINKED, FlowState.CANCELLED):  # the result says it all
+        show_hint(manager, "resumed")
+    return True
 
 
 def _remember_flow(manager: DialogManager, flow: Flow) -> None:
