@@ -9,10 +9,13 @@ aiogram's own loop confirms each update (advances the getUpdates offset) before 
 - then makes the batch's writes durable (`commit`, bot/durability.py) and only then confirms the
   batch with the next getUpdates offset. A crash before that makes Telegram deliver the batch
   again; de-duplication (bot/middlewares/dedup.py) skips what was finished, the rest is handled;
-- retries an update whose handling raised past the error handlers (a bounded number of times);
+- an update whose handling raised even past the error handlers (bot/handlers/errors.py already
+  told the teacher; what raised is e.g. saving her dialog while the database is away) is logged
+  with its id and not handled again: a repeat could only repeat the failure or its half-effects;
 - backs off on network and server errors of getUpdates itself;
-- stops gracefully on `stop()` (SIGTERM/SIGINT): the batch in hand is finished and committed and
-  confirmed, nothing more is fetched, and an update abandoned by the stop is not confirmed.
+- stops gracefully on `stop()` (SIGTERM/SIGINT): the batch in hand is finished, committed and
+  confirmed, and nothing more is fetched; if its commit cannot finish (the database is away) the
+  batch is left unconfirmed, for the next start to handle (de-duplication skips what was done).
 """
 
 from __future__ import annotations
@@ -72,13 +75,12 @@ class UpdatePoller:
         allowed_updates: list[str] | None = None,
         backoff: Backoff | None = None,
         sleep: Sleep = asyncio.sleep,
-        update_attempts: int = 3,
         stop_grace: float = 10.0,
         **workflow: Any,
     ) -> None:
-        """`commit` makes the handled updates' writes durable; `update_attempts` bounds the
-        handling of one update that keeps raising; `stop_grace` is how long a stop waits for a
-        commit that is retrying; `workflow` goes to every handler like `start_polling`'s kwargs.
+        """`commit` makes the handled updates' writes durable; `stop_grace` is how long a stop
+        waits for a commit that is retrying; `workflow` goes to every handler like
+        `start_polling`'s kwargs.
         """
         self.dp = dp
         self.bot = bot
@@ -88,16 +90,15 @@ class UpdatePoller:
         self.allowed_updates = allowed_updates
         self._backoff = backoff or Backoff(initial=1.0, factor=2.0, maximum=30.0)
         self._sleep = sleep
-        self.update_attempts = update_attempts
         self.stop_grace = stop_grace
         self._workflow = workflow
         self._stop = asyncio.Event()
         self.offset: int | None = None  # the next getUpdates offset
         self.confirmed = True  # whether Telegram has been told `offset`
-        # Metric hooks: batches handled, updates handled, updates given up, fetch failures.
+        # Metric hooks: batches done, updates handled, updates that raised, fetch failures.
         self.batches = 0
         self.handled = 0
-        self.given_up = 0
+        self.failed = 0
         self.fetch_failures = 0
 
     def stop(self) -> None:
@@ -184,44 +185,25 @@ class UpdatePoller:
         by_chat: dict[Hashable, list[Update]] = {}
         for update in updates:
             by_chat.setdefault(chat_key(update), []).append(update)
-        abandoned = await asyncio.gather(*(self._handle_chat(chat) for chat in by_chat.values()))
-        unfinished = [update_id for update_id in abandoned if update_id is not None]
+        await asyncio.gather(*(self._handle_chat(chat) for chat in by_chat.values()))
         if not await self._commit_batch():
             return  # stopping while the database is away: confirm nothing of this batch
-        next_offset = min(unfinished) if unfinished else updates[-1].update_id + 1
-        if self.offset is None or next_offset > self.offset:
-            self.offset = next_offset
-            self.confirmed = False
+        self.offset = updates[-1].update_id + 1
+        self.confirmed = False
         self.batches += 1
 
-    async def _handle_chat(self, updates: list[Update]) -> int | None:
-        """Handle one chat's updates in order; the id of the first abandoned by a stop, if any."""
+    async def _handle_chat(self, updates: list[Update]) -> None:
+        """One chat's updates, in order."""
         for update in updates:
-            if not await self._handle(update):
-                return update.update_id
-        return None
-
-    async def _handle(self, update: Update) -> bool:
-        """True when the update is done with (handled, or given up); False if stopped first."""
-        for attempt in range(1, self.update_attempts + 1):
             try:
                 response = await self.dp.feed_update(self.bot, update, **self._workflow)
                 if isinstance(response, TelegramMethod):
                     await self.dp.silent_call_request(self.bot, response)
             except Exception:
-                logger.exception("update %d failed (attempt %d)", update.update_id, attempt)
-                if attempt == self.update_attempts:
-                    self.given_up += 1
-                    logger.error("update %d given up after %d attempts", update.update_id, attempt)
-                    return True
-                try:
-                    await self._pause(self._backoff.delay(attempt))
-                except _Stopping:
-                    return False
-                continue
-            self.handled += 1
-            return True
-        return True  # pragma: no cover (the loop always returns)
+                self.failed += 1
+                logger.exception("update %d failed past the error handlers", update.update_id)
+            else:
+                self.handled += 1
 
     async def _commit_batch(self) -> bool:
         if self._commit is None:
