@@ -55,9 +55,9 @@ class SystemClock:
         return datetime.now(UTC)
 
 
-def key_builder() -> DefaultKeyBuilder:
+def key_builder(prefix: str = "fsm") -> DefaultKeyBuilder:
     # aiogram-dialog keeps one record per dialog stack: the destiny must be part of the key.
-    return DefaultKeyBuilder(with_destiny=True)
+    return DefaultKeyBuilder(prefix=prefix, with_destiny=True)
 
 
 def create_bot(settings: Settings, *, session: BaseSession | None = None) -> Bot:
@@ -80,8 +80,10 @@ def create_storage(
     if settings.redis_url:
         from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
 
-        storage = RedisStorage.from_url(settings.redis_url, key_builder=key_builder())
-        return storage, RedisEventIsolation(storage.redis, key_builder=key_builder())
+        # Under REDIS_PREFIX, like the bot's other keys: deployments sharing a Redis never mix.
+        keys = key_builder(f"{settings.redis_prefix}:fsm")
+        storage = RedisStorage.from_url(settings.redis_url, key_builder=keys)
+        return storage, RedisEventIsolation(storage.redis, key_builder=keys)
     from services.storage.fsm import SQLStorage
 
     return SQLStorage(engine, key_builder=key_builder()), None
