@@ -165,10 +165,12 @@ class HelpdeskRelay:
         clock: Callable[[], datetime] = _utcnow,
         outbox: Outbox | None = None,
         owner: str | None = None,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     ) -> HelpdeskRelay:
         """Build the relay and its stores on the bot's database.
 
-        `owner` names this process in topic claims (any unique string; a random one if None).
+        `owner` names this process in topic claims (any unique string; a random one if None);
+        `sleep` paces the wait for a topic another process is creating.
         """
         import uuid
 
@@ -183,6 +185,7 @@ class HelpdeskRelay:
             claims=TopicClaims(
                 session_factory, owner=owner or f"relay-{uuid.uuid4().hex[:12]}", clock=clock
             ),
+            sleep=sleep,
         )
 
     def install(self, dp: Dispatcher, bot: Bot) -> None:

@@ -46,18 +46,22 @@ class _ChatQueue:
     lanes: OrderedDict[Hashable, deque[_Job]] = field(default_factory=OrderedDict)
     worker: asyncio.Task[None] | None = None
 
-    def next_job(self) -> _Job | None:
-        """The head of the lane whose turn it is; that lane then goes to the back."""
+    def next_job(self) -> tuple[Hashable, _Job] | None:
+        """The head of the lane whose turn it is (see `turn_done`)."""
         while self.lanes:
             lane, jobs = next(iter(self.lanes.items()))
             job = jobs.popleft()
-            if jobs:
-                self.lanes.move_to_end(lane)
-            else:
+            if not jobs:
                 del self.lanes[lane]
             if not job.result.done():  # a caller that gave up (cancelled) is skipped
-                return job
+                return lane, job
         return None
+
+    def turn_done(self, lane: Hashable) -> None:
+        """The lane's call went out: it goes behind every lane waiting now (including lanes
+        that arrived while the call was paced), so a newcomer never waits a whole round."""
+        if lane in self.lanes:
+            self.lanes.move_to_end(lane)
 
 
 class Outbox:
@@ -105,21 +109,22 @@ class Outbox:
 
     async def _drain(self, chat_id: int, queue: _ChatQueue) -> None:
         try:
-            while (job := queue.next_job()) is not None:
+            while (turn := queue.next_job()) is not None:
+                lane, job = turn
                 delay = await self._budget.reserve(chat_id)
                 if delay > 0:
                     await self._sleep(delay)
-                if job.result.done():
-                    continue
-                try:
-                    result = await job.bot(job.method)
-                except Exception as error:
-                    job.result.set_exception(error)
-                except BaseException:
-                    job.result.cancel()
-                    raise
-                else:
-                    job.result.set_result(result)
+                if not job.result.done():
+                    try:
+                        result = await job.bot(job.method)
+                    except Exception as error:
+                        job.result.set_exception(error)
+                    except BaseException:
+                        job.result.cancel()
+                        raise
+                    else:
+                        job.result.set_result(result)
+                queue.turn_done(lane)
         finally:
             queue.worker = None
             for jobs in queue.lanes.values():  # only when cancelled: its callers must not hang
