@@ -122,7 +122,9 @@ def build_dispatcher(
     dp = Dispatcher(storage=storage, events_isolation=events_isolation, **workflow)
 
     # Outside the storage scope: an update is marked done only after its state is flushed.
-    dp.update.outer_middleware(UpdateDeduplicationMiddleware(shared.ledger))
+    dedup = UpdateDeduplicationMiddleware(shared.ledger)
+    dp.update.outer_middleware(dedup)
+    dp["update_dedup"] = dedup
     if hasattr(storage, "scope"):
         dp.update.outer_middleware(StorageScopeMiddleware(storage))  # type: ignore[arg-type]
 

@@ -200,15 +200,24 @@ class HelpdeskRelay:
         dp.message.middleware(TranscriptMiddleware(self.transcript))
 
     def install_session(
-        self, bot: Bot, *, sleep: Callable[[float], Awaitable[Any]] | None = None
+        self,
+        bot: Bot,
+        *,
+        sleep: Callable[[float], Awaitable[Any]] | None = None,
+        on_retry: Callable[[str, str], None] | None = None,
     ) -> None:
-        """Record what the bot says, and retry 429 / 5xx (once per Bot)."""
+        """Record what the bot says, and retry what Telegram did not perform (once per Bot).
+
+        `on_retry(method, reason)` is called before each retry (a metrics hook).
+        """
         from bot.middlewares.request_retry import RequestRetryMiddleware
         from bot.middlewares.transcript import TranscriptRequestMiddleware
 
         bot.session.middleware(TranscriptRequestMiddleware(self.transcript))
-        retry = RequestRetryMiddleware(sleep=sleep) if sleep else RequestRetryMiddleware()
-        bot.session.middleware(retry)
+        options: dict[str, Any] = {"on_retry": on_retry}
+        if sleep is not None:
+            options["sleep"] = sleep
+        bot.session.middleware(RequestRetryMiddleware(**options))
 
     # --- configuration --------------------------------------------------------------------
     @property

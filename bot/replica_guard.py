@@ -31,8 +31,8 @@ def conflict_message(others: list[OtherReplica], now: datetime) -> str:
         f"Another bot process is already using this database ({seen}). Without REDIS_URL the "
         "dialog state, de-duplication, throttling and helpdesk pacing are kept for ONE process "
         "only, so a second one would show teachers stale steps and handle updates twice. Run a "
-        "single replica, or set REDIS_URL to run several (see README, «Replicas»). If that process "
-        "was just killed on another host, its lease lapses within 30 seconds."
+        "single replica, or set REDIS_URL to run several (docs/delivery.md, «Replicas»). If "
+        "that process was just killed on another host, its lease lapses within 30 seconds."
     )
 
 
