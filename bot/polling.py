@@ -121,8 +121,11 @@ class UpdatePoller:
         }
         workflow.pop("bot", None)
         await self.dp.emit_startup(bot=self.bot, **workflow)
-        me = await self.bot.me()
-        logger.info("polling as @%s (id %d)", me.username, me.id)
+        try:
+            me = await self.bot.me()
+            logger.info("polling as @%s (id %d)", me.username, me.id)
+        except Exception as error:  # only for the log: getUpdates below has its own backoff
+            logger.warning("getMe failed (%s); polling anyway", error)
         try:
             await self._poll()
         finally:
