@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,14 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from tests.storage.conftest import REDIS_URL, _unavailable
+from services.storage.db import create_all, create_engine, create_session_factory
+from tests.storage.conftest import (
+    POSTGRES_URL_TEMPLATE,
+    REDIS_URL,
+    _unavailable,
+    create_postgres_database,
+    drop_postgres_database,
+)
 
 
 class SimulatedTime:
@@ -90,3 +97,25 @@ async def redis(redis_prefix: str) -> AsyncIterator[Redis]:
     client = Redis.from_url(REDIS_URL)
     yield client
     await client.aclose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def bot_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty bot database: a SQLite file, then a PostgreSQL database for this test."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}"
+        return
+    name = create_postgres_database("delivery_test")
+    try:
+        yield POSTGRES_URL_TEMPLATE.format(database=name)
+    finally:
+        drop_postgres_database(name)
+
+
+@pytest.fixture
+async def factory(bot_database_url: str) -> AsyncIterator[Any]:
+    """A session factory on `bot_database_url` with every table created."""
+    engine = create_engine(bot_database_url)
+    await create_all(engine)
+    yield create_session_factory(engine)
+    await engine.dispose()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from aiogram import Bot
@@ -23,21 +22,12 @@ from bot.shared_state.pacing import MemoryPacingBudget, RedisPacingBudget
 from services.helpdesk import TicketService
 from services.helpdesk.models import TopicClaim
 from services.helpdesk.topic_claims import TopicClaims
-from services.storage.db import create_all, create_engine, create_session_factory
 from services.storage.link_sessions import LinkSessionRepository
 from tests.helpdesk.conftest import ManualTime
 from tests.support.fake_telegram import FakeTelegram
 
 GROUP = -1009000
 T0 = datetime(2025, 3, 12, 7, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def factory(tmp_path: Path):
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}")
-    await create_all(engine)
-    yield create_session_factory(engine)
-    await engine.dispose()
 
 
 def relay(factory: async_sessionmaker, owner: str, **kwargs) -> HelpdeskRelay:  # type: ignore[no-untyped-def]

@@ -150,14 +150,6 @@ async def test_the_same_update_on_two_replicas_at_once_has_one_effect(
 # --- without Redis: one process per database ---------------------------------------------------
 
 
-@pytest.fixture
-async def factory(tmp_path: Path):
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}")
-    await create_all(engine)
-    yield create_session_factory(engine)
-    await engine.dispose()
-
-
 def exited_pid() -> int:
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
