@@ -12,7 +12,6 @@ import logging
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 from aiogram.utils.i18n import I18n
-from aiogram.utils.i18n import gettext as _
 
 from bot.shared_state.once import MemoryOncePerWindow, OncePerWindow
 
@@ -40,14 +39,13 @@ class AdminAlerts:
         """Alert the admins about a failed update unless one was sent within the minute."""
         if not self.admin_ids or not await self.gate.first("unexpected-error"):
             return False
-        from bot.helpdesk_relay import use_i18n
-
-        with use_i18n(self.i18n, self.locale):
-            text = _(
-                "⚠️ The bot failed to handle update {update_id}: {error}. The teacher was asked "
-                "to try again. Details are in the log; further failures within a minute are "
-                "not reported here."
-            ).format(update_id=update_id, error=type(error).__name__)
+        # In the admins' language (the bot's default), whoever's update failed.
+        text = self.i18n.gettext(
+            "⚠️ The bot failed to handle update {update_id}: {error}. The teacher was asked "
+            "to try again. Details are in the log; further failures within a minute are "
+            "not reported here.",
+            locale=self.locale,
+        ).format(update_id=update_id, error=type(error).__name__)
         for admin_id in self.admin_ids:
             try:
                 await bot.send_message(admin_id, text, parse_mode=None)

@@ -29,14 +29,17 @@ from bot.config import Settings
 from bot.delivery import Delivery, start_delivery
 from bot.dialog_ids import install_unique_dialog_ids
 from bot.dialogs import get_dialogs
+from bot.dialogs.steps import SECRET_STEPS
 from bot.handlers import get_routers
 from bot.handlers.errors import create_errors_router
 from bot.handlers.fallback import FALLBACK_ROUTER_NAME
+from bot.helpdesk_relay import HelpdeskRelay
 from bot.i18n import CatalogI18n, create_i18n
 from bot.middlewares.dedup import UpdateDeduplicationMiddleware
 from bot.middlewares.i18n import UserLocaleMiddleware
 from bot.middlewares.storage_scope import StorageScopeMiddleware
 from bot.middlewares.throttling import ThrottlingMiddleware
+from bot.outbox import Outbox
 from bot.polling import UpdatePoller, stop_on_signals
 from bot.shared_state import SharedState, in_process
 from services.linking_client import LinkingClient
@@ -235,9 +238,6 @@ async def build_runtime(
     i18n = create_i18n(settings.default_locale)
     own_helpdesk = helpdesk is None
     if own_helpdesk:
-        from bot.helpdesk_relay import HelpdeskRelay
-        from bot.outbox import Outbox
-
         helpdesk = HelpdeskRelay.create(
             settings,
             session_factory,
@@ -260,7 +260,7 @@ async def build_runtime(
     if own_helpdesk:
         # The teachers' transcript for context cards, the bot's replies in it, and Telegram
         # 429 / 5xx retries on every Bot API call (installed even without a helpdesk chat).
-        helpdesk.install_dispatcher(dp)
+        helpdesk.install_dispatcher(dp, secret_steps=SECRET_STEPS)
         helpdesk.install_session(bot)
     try:
         yield Runtime(settings, engine, storage, linking, sessions, i18n, dp, bot, delivery)

@@ -18,8 +18,9 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Hashable, Iterator
+from collections.abc import Awaitable, Callable, Container, Hashable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +28,7 @@ from typing import Any
 from aiogram import Bot, Dispatcher
 from aiogram.enums import ChatMemberStatus, ParseMode
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError
+from aiogram.fsm.state import State
 from aiogram.methods import (
     CloseForumTopic,
     CopyMessage,
@@ -42,6 +44,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from bot.config import Settings
 from bot.helpdesk_card import CardData, TranscriptLine, render_card, topic_name
 from bot.keyed_locks import KeyedLocks
+from bot.middlewares.request_retry import RequestRetryMiddleware
+from bot.middlewares.transcript import TranscriptMiddleware, TranscriptRequestMiddleware
 from bot.outbox import Outbox
 from services.helpdesk import (
     ClosedBy,
@@ -172,8 +176,6 @@ class HelpdeskRelay:
         `owner` names this process in topic claims (any unique string; a random one if None);
         `sleep` paces the wait for a topic another process is creating.
         """
-        import uuid
-
         return cls(
             settings=settings,
             tickets=TicketService(session_factory, clock=clock),
@@ -188,16 +190,10 @@ class HelpdeskRelay:
             sleep=sleep,
         )
 
-    def install(self, dp: Dispatcher, bot: Bot) -> None:
-        """Everything the relay needs around the bot: see the two methods below."""
-        self.install_dispatcher(dp)
-        self.install_session(bot)
-
-    def install_dispatcher(self, dp: Dispatcher) -> None:
-        """Record what teachers send, for the card's transcript (once per Dispatcher)."""
-        from bot.middlewares.transcript import TranscriptMiddleware
-
-        dp.message.middleware(TranscriptMiddleware(self.transcript))
+    def install_dispatcher(self, dp: Dispatcher, *, secret_steps: Container[State]) -> None:
+        """Record what teachers send, for the card's transcript (once per Dispatcher); what is
+        typed in `secret_steps` (passwords, codes) is recorded only as «[•••]»."""
+        dp.message.middleware(TranscriptMiddleware(self.transcript, secret_steps=secret_steps))
 
     def install_session(
         self,
@@ -210,9 +206,6 @@ class HelpdeskRelay:
 
         `on_retry(method, reason)` is called before each retry (a metrics hook).
         """
-        from bot.middlewares.request_retry import RequestRetryMiddleware
-        from bot.middlewares.transcript import TranscriptRequestMiddleware
-
         bot.session.middleware(TranscriptRequestMiddleware(self.transcript))
         options: dict[str, Any] = {"on_retry": on_retry}
         if sleep is not None:

@@ -176,7 +176,7 @@ async def test_sigkill_mid_update_then_restart_handles_it_once_and_shows_the_nex
             second = await start_bot(environment, tmp_path, log)
             try:
                 screen = await wait_for_screen(live, teacher, "Напишите ваши настоящие ФИО")
-                assert "Продолжим с того места" in text_of(screen)
+                assert "Этот шаг уже пройден" in text_of(screen)
                 assert "⚠️" not in text_of(screen)
                 # Handled once: the backend verified the code once; the replay was told
                 # «already done» (409), which made the bot follow the backend.
