@@ -88,4 +88,4 @@ async def run_sandbox(settings: Settings) -> None:
 
     async with start_sandbox(settings) as sandbox:
         print(f"Sferum sandbox is running: {sandbox.url}", flush=True)
-        await run_polling(sandbox.bot_settings)
+        await run_polling(sandbox.bot_settings, create_tables=True)
