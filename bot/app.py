@@ -36,7 +36,7 @@ from bot.middlewares.i18n import UserLocaleMiddleware
 from bot.middlewares.storage_scope import StorageScopeMiddleware
 from bot.middlewares.throttling import ThrottlingMiddleware
 from bot.observability.health import Health
-from bot.observability.logs import UpdateLogContext
+from bot.observability.log_context import UpdateLogContext
 from bot.observability.metrics import (
     BotMetrics,
     UpdateMetricsMiddleware,
@@ -87,7 +87,12 @@ def create_storage(
         from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
 
         storage = RedisStorage.from_url(settings.redis_url, key_builder=key_builder())
-        return storage, RedisEventIsolation(storage.redis, key_builder=key_builder())
+        isolation = RedisEventIsolation(
+            storage.redis,
+            key_builder=key_builder(),
+            lock_kwargs={"timeout": settings.event_lock_timeout},
+        )
+        return storage, isolation
     from services.storage.fsm import SQLStorage
 
     return SQLStorage(engine, key_builder=key_builder()), None

@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, description="Redis for FSM storage and event isolation across replicas"
     )
+    event_lock_timeout: float = Field(
+        default=60.0,
+        description="With Redis: seconds a chat's event lock outlives a replica that died "
+        "holding it (longer than any update takes to handle)",
+    )
     default_locale: str = Field(default="ru", description="Language for new teachers")
     helpdesk_chat_id: int | None = Field(
         default=None, description="Supergroup (ideally with forum topics) where operators answer"

@@ -1,10 +1,8 @@
 """Log lines as JSON (or text) at LOG_LEVEL, each naming the update and the teacher it is about.
 
-`UpdateLogContext`, an outer update middleware, puts the update id and a masked user id into
-context variables that the formatter adds to every line logged while the update is handled. They
-stay set for the rest of the task rather than being reset on the way out, so that aiogram's error
-handlers, which run outside the middleware, log them too; each update (a webhook request, a
-polling task) starts by setting its own.
+`bot.observability.log_context.UpdateLogContext` puts the update id and a masked user id into
+the context variables below, which the formatters add to every line. (No aiogram import here:
+`python -m bot migrate` configures logging too and starts faster without it.)
 """
 
 from __future__ import annotations
@@ -12,13 +10,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, Literal
-
-from aiogram import BaseMiddleware
-from aiogram.types import TelegramObject, Update, User
 
 LogFormat = Literal["json", "text"]
 
@@ -76,25 +70,3 @@ def configure_logging(level: str = "INFO", log_format: LogFormat = "json") -> No
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
-
-
-def _user_of(event: Update) -> User | None:
-    inner = event.event
-    return getattr(inner, "from_user", None) or getattr(inner, "user", None)
-
-
-class UpdateLogContext(BaseMiddleware):
-    """Outer update middleware: log lines of this update carry its id and its masked user."""
-
-    async def __call__(
-        self,
-        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
-        event: TelegramObject,
-        data: dict[str, Any],
-    ) -> Any:
-        # aiogram-dialog's background updates are subclasses with no real Telegram id.
-        if type(event) is Update:
-            update_id_var.set(event.update_id)
-            user = _user_of(event)
-            user_var.set(mask_user_id(user.id) if user is not None else None)
-        return await handler(event, data)

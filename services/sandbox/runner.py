@@ -37,11 +37,14 @@ def _public_url(host: str, port: int) -> str:
 
 
 @contextlib.asynccontextmanager
-async def start_sandbox(settings: Settings) -> AsyncIterator[Sandbox]:
+async def start_sandbox(
+    settings: Settings, *, bot_token: str = SANDBOX_BOT_TOKEN
+) -> AsyncIterator[Sandbox]:
     """Start the demo backend and the emulator with its page; stop both on exit.
 
-    `settings.sandbox_port` 0 picks a free port (tests). The bot is not started here: run
-    `bot.app.run_polling(sandbox.bot_settings)` to connect it.
+    `settings.sandbox_port` 0 picks a free port (tests); tests sharing a Redis give each sandbox
+    its own `bot_token` (the bot id is part of every Redis key). The bot is not started here:
+    run `bot.app.run_polling(sandbox.bot_settings)` to connect it.
     """
     # The simulation is only needed here, not by the bot in production.
     from services.linking.clock import SystemClock
@@ -52,7 +55,7 @@ async def start_sandbox(settings: Settings) -> AsyncIterator[Sandbox]:
         backend_url = running.url
         backend = LinkingClient(backend_url)
         stack.push_async_callback(backend.close)
-        world = TelegramWorld(SANDBOX_BOT_TOKEN)
+        world = TelegramWorld(bot_token)
         cast = populate(world, await backend.dev_accounts())
         app = create_botapi_app(world)
         add_browser_routes(app, world, cast, backend)
@@ -67,7 +70,7 @@ async def start_sandbox(settings: Settings) -> AsyncIterator[Sandbox]:
         state_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="sferum-sandbox-"))
         bot_settings = settings.model_copy(
             update={
-                "bot_token": SecretStr(SANDBOX_BOT_TOKEN),
+                "bot_token": SecretStr(bot_token),
                 "telegram_api_url": url,
                 "linking_api_url": backend_url,
                 "linking_api_key": None,
