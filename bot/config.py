@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -78,3 +78,18 @@ class Settings(BaseSettings):
     )
     sandbox_host: str = Field(default="127.0.0.1", description="Sandbox: address of the web UI")
     sandbox_port: int = Field(default=8080, description="Sandbox: port of the web UI")
+
+    @field_validator(
+        "bot_token",
+        "linking_api_key",
+        "redis_url",
+        "helpdesk_chat_id",
+        "webhook_url",
+        "webhook_secret",
+        "metrics_port",
+        mode="before",
+    )
+    @classmethod
+    def _empty_means_unset(cls, value: object) -> object:
+        # `NAME=` in .env (as .env.example has it) is "not set", not an empty token or port.
+        return None if value == "" else value

@@ -24,6 +24,11 @@ from pydantic import SecretStr
 from bot.config import Settings
 
 START_SECONDS = 60.0
+# The commands compose.yaml runs (tests/deploy/test_compose.py checks that it runs no other).
+MIGRATE = ("migrate",)
+SET_WEBHOOK = ("set-webhook",)
+SERVE_WEBHOOK = ("--webhook",)
+PROBE = ("probe",)
 LISTENING = re.compile(r"^webhook listening on [^:]+:(\d+)(/\S*)$")
 
 
@@ -130,7 +135,7 @@ async def start_replica(name: str, env: Mapping[str, str], cwd: Path) -> Replica
         sys.executable,
         "-m",
         "bot",
-        "--webhook",
+        *SERVE_WEBHOOK,
         env=dict(env),
         cwd=cwd,
         stdin=asyncio.subprocess.DEVNULL,

@@ -21,7 +21,16 @@ from redis.asyncio import Redis
 
 from bot.config import Settings
 from services.sandbox.runner import start_sandbox
-from tests.ops.replicas import Replica, replicas, run_command, settings_env, start_replica
+from tests.ops.replicas import (
+    MIGRATE,
+    PROBE,
+    SET_WEBHOOK,
+    Replica,
+    replicas,
+    run_command,
+    settings_env,
+    start_replica,
+)
 from tests.sandbox.live import Live, TeacherDriver, text_of
 from tests.sandbox.walks import link_existing_profile, link_new_profile
 from tests.storage.conftest import (
@@ -103,9 +112,9 @@ async def deployment(
             log_format="json",
             log_level="INFO",
         )
-        code, lines = await run_command(["migrate"], env, tmp_path)
+        code, lines = await run_command([*MIGRATE], env, tmp_path)
         assert code == 0, lines
-        set_webhook = asyncio.create_task(run_command(["set-webhook"], env, tmp_path))
+        set_webhook = asyncio.create_task(run_command([*SET_WEBHOOK], env, tmp_path))
         try:
             async with replicas(2, env, tmp_path, alongside=set_webhook) as running:
                 code, lines = set_webhook.result()
@@ -168,8 +177,11 @@ async def test_teachers_link_at_once_with_their_clicks_on_alternating_replicas(
         assert served == urls, teacher.teacher.case
     for replica in deployment.replicas:
         assert errors_in(replica) == []
+        healthz = [*PROBE, f"http://127.0.0.1:{replica.port}/healthz"]
+        assert (await run_command(healthz, deployment.env, deployment.cwd))[0] == 0
         assert await replica.stop() == 0  # SIGTERM: drained and closed cleanly
         assert "webhook stopped" in replica.messages()
+        assert (await run_command(healthz, deployment.env, deployment.cwd))[0] == 1
 
 
 async def test_a_replica_killed_mid_update_is_replaced_and_the_teacher_sees_the_next_window(
