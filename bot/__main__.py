@@ -1,8 +1,8 @@
 """`python -m bot`: the sandbox without BOT_TOKEN, else `--polling` (default) or `--webhook [URL]`.
 
-Operations: `python -m bot migrate` (the database to the newest schema, before starting),
-`python -m bot set-webhook [URL]` (once per deployment), `python -m bot probe URL` (a container
-health check without curl).
+Operations: `python -m bot migrate` (the database to the newest schema, before starting) and
+`python -m bot set-webhook [URL]` (once per deployment). Container health checks use
+`python -m bot.observability.probe URL`, which does not load aiogram every few seconds.
 """
 
 from __future__ import annotations
@@ -12,8 +12,11 @@ import asyncio
 import logging
 import sys
 
+from bot.app import run_polling
 from bot.config import Settings
+from bot.migrate import migrate
 from bot.observability.logs import configure_logging
+from bot.webhook import WebhookConfigError, run_set_webhook, run_webhook
 
 logger = logging.getLogger("bot")
 
@@ -35,8 +38,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "set-webhook", help="point Telegram at the webhook (once per deployment)"
     )
     set_webhook.add_argument("url", nargs="?", help="public HTTPS URL (default: WEBHOOK_URL)")
-    probe = commands.add_parser("probe", help="exit 0 when URL answers 200 (health checks)")
-    probe.add_argument("url")
     return parser.parse_args(argv)
 
 
@@ -44,13 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
-    if args.command == "probe":
-        from bot.observability.probe import probe
-
-        return probe(args.url)
     if args.command == "migrate":
-        from bot.migrate import migrate
-
         return migrate(settings)
     if settings.bot_token is None:
         if args.command or args.webhook is not None or args.polling:
@@ -60,17 +55,12 @@ def main(argv: list[str] | None = None) -> int:
 
         asyncio.run(run_sandbox(settings))
         return 0
-    from bot.webhook import WebhookConfigError, run_set_webhook, run_webhook
-
     try:
         if args.command == "set-webhook":
             asyncio.run(run_set_webhook(settings, args.url))
         elif args.webhook is not None:
             asyncio.run(run_webhook(settings, args.webhook or None))
         else:
-            from bot.app import run_polling
-            from bot.migrate import migrate
-
             # Polling is one process by Telegram's rule (one getUpdates at a time), so it owns
             # the schema; webhook replicas only check it (`migrate` runs before them).
             if migrate(settings) != 0:

@@ -27,9 +27,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.config import Settings
 from bot.dialog_ids import install_unique_dialog_ids
 from bot.dialogs import get_dialogs
+from bot.dialogs.steps import SECRET_STEPS
 from bot.handlers import get_routers
 from bot.handlers.errors import create_errors_router
 from bot.handlers.fallback import FALLBACK_ROUTER_NAME
+from bot.helpdesk_relay import HelpdeskRelay
 from bot.i18n import CatalogI18n, create_i18n
 from bot.middlewares.dedup import UpdateDeduplicationMiddleware
 from bot.middlewares.i18n import UserLocaleMiddleware
@@ -234,8 +236,6 @@ async def build_runtime(
     i18n = create_i18n(settings.default_locale)
     own_helpdesk = helpdesk is None
     if own_helpdesk:
-        from bot.helpdesk_relay import HelpdeskRelay
-
         helpdesk = HelpdeskRelay.create(
             settings, session_factory, sessions, i18n, clock=the_clock.now
         )
@@ -254,7 +254,7 @@ async def build_runtime(
     if own_helpdesk:
         # The teachers' transcript for context cards, the bot's replies in it, and Telegram
         # 429 / 5xx retries on every Bot API call (installed even without a helpdesk chat).
-        helpdesk.install_dispatcher(dp)
+        helpdesk.install_dispatcher(dp, secret_steps=SECRET_STEPS)
         helpdesk.install_session(bot)
     install_telegram_metrics(bot, metrics)
     export_runtime_gauges(metrics, sessions=sessions, helpdesk=helpdesk)

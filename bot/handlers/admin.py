@@ -18,7 +18,7 @@ from aiogram.types import BufferedInputFile, Message
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
-from bot.dialogs.states import Link, Onboarding, Recovery
+from bot.dialogs.steps import STEP_ORDER
 from bot.helpdesk_card import scenario_label, step_label
 from services.analytics import (
     FunnelReport,
@@ -30,9 +30,6 @@ from services.analytics import (
 )
 
 ADMIN_ROUTER_NAME = "admin"
-STEP_ORDER = tuple(
-    state.state for group in (Onboarding, Link, Recovery) for state in group.__all_states__
-)
 TEXT_LIMIT = 4000
 
 

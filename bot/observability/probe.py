@@ -1,8 +1,12 @@
-"""`python -m bot probe URL`: a health check for containers that have Python but no curl."""
+"""`python -m bot.observability.probe URL`: a container health check without curl or aiogram.
+
+Run every few seconds by Docker, so it imports nothing heavy (not even `bot/__main__`).
+"""
 
 from __future__ import annotations
 
 import logging
+import sys
 import urllib.error
 import urllib.request
 
@@ -22,3 +26,10 @@ def probe(url: str) -> int:
         logger.error("probe %s answered %d", url, status)
         return 1
     return 0
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.ERROR, format="%(message)s")
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m bot.observability.probe URL")
+    sys.exit(probe(sys.argv[1]))

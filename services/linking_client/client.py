@@ -21,6 +21,7 @@ from services.linking_client.decoding import _decode, _parse
 from services.linking_client.errors import BackendUnavailable, LinkingError
 from services.linking_client.models import (
     CodeChannel,
+    DemoCase,
     DevAccount,
     Flow,
     Gender,
@@ -191,7 +192,8 @@ class LinkingClient:
             raise BackendUnavailable.because("The linking service cannot be reached.") from exc
         elapsed_ms = (time.perf_counter() - started) * 1000
         logger.debug("linking %s %s → %d in %.0f ms", method, shown, status, elapsed_ms)
-        return _decode(status, raw)
+        # The dev endpoints' refusals (no app, no VK ID yet) are answers a poller expects.
+        return _decode(status, raw, expected_refusal=path.startswith("/dev/"))
 
     async def _get(
         self,
@@ -331,9 +333,18 @@ class LinkingClient:
     # ----------------------------------------------------------------------- dev (demo only)
 
     async def dev_accounts(self) -> list[DevAccount]:
-        """The demo accounts, one per case (demo backends only)."""
+        """Every demo teacher: the seeded ones (one per case), then those created since."""
         data = await self._get("/dev/accounts")
         return _parse(lambda raw: [DevAccount.from_json(item) for item in _as_list(raw)], data)
+
+    async def dev_account(self, mesh_account_id: str) -> DevAccount:
+        """One demo teacher as she is now (current password, link, VPN); NotFound if unknown."""
+        data = await self._get(f"/dev/accounts/{_seg(mesh_account_id)}")
+        return _parse(DevAccount.from_json, data)
+
+    async def dev_create_account(self, case: DemoCase) -> DevAccount:
+        """A fresh demo teacher of `case` (new MESH account, phone and person)."""
+        return _parse(DevAccount.from_json, await self._post("/dev/accounts", {"case": case}))
 
     async def dev_link_token(self, mesh_account_id: str) -> LinkToken:
         """A fresh deep-link token for a demo MESH account."""

@@ -13,6 +13,7 @@ from pydantic import SecretStr
 
 from services.linking_client import LinkingClient
 from services.sandbox.botapi import TelegramWorld, create_botapi_app
+from services.sandbox.guard import warn_if_exposed
 from services.sandbox.people import SANDBOX_BOT_TOKEN, Cast, populate
 from services.sandbox.webapi import add_browser_routes
 
@@ -58,7 +59,7 @@ async def start_sandbox(
         world = TelegramWorld(bot_token)
         cast = populate(world, await backend.dev_accounts())
         app = create_botapi_app(world)
-        add_browser_routes(app, world, cast, backend)
+        add_browser_routes(app, world, cast, backend, bind_host=settings.sandbox_host)
         # Short shutdown: open event streams and long polls must not hold Ctrl+C for a minute.
         runner = web.AppRunner(app, shutdown_timeout=1.0, access_log=None)
         await runner.setup()
@@ -67,6 +68,7 @@ async def start_sandbox(
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         url = _public_url(settings.sandbox_host, port)
+        warn_if_exposed(settings.sandbox_host, url)
         state_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="sferum-sandbox-"))
         bot_settings = settings.model_copy(
             update={

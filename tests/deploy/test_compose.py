@@ -18,7 +18,7 @@ import yaml
 from bot.config import Settings
 from services.linking.settings import LinkingSettings
 from tests.deploy.locks import ROOT
-from tests.ops.replicas import MIGRATE, PROBE, SERVE_WEBHOOK, SET_WEBHOOK
+from tests.ops.replicas import MIGRATE, PROBE_MODULE, SERVE_WEBHOOK, SET_WEBHOOK
 
 COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text(encoding="utf-8"))
 SERVICES = COMPOSE["services"]
@@ -60,11 +60,9 @@ def test_every_command_of_our_image_is_one_the_suite_runs(name: str) -> None:
         commands.append(test[1:])
     for command in commands:
         if command[:3] == BOT:
-            arguments = tuple(command[3:])
-            # migrate, set-webhook and --webhook run as they are; probe with its URL.
-            assert arguments in {MIGRATE, SET_WEBHOOK, SERVE_WEBHOOK} or (
-                arguments[: len(PROBE)] == PROBE and len(arguments) == len(PROBE) + 1
-            ), command
+            assert tuple(command[3:]) in {MIGRATE, SET_WEBHOOK, SERVE_WEBHOOK}, command
+        elif command[:3] == ["python", "-m", PROBE_MODULE]:
+            assert len(command) == 4 and command[3].startswith("http://127.0.0.1:"), command
         else:
             assert command[:3] == ["python", "-m", "services.linking"], command
             flags = {part for part in command[3:] if part.startswith("--")}

@@ -28,7 +28,7 @@ START_SECONDS = 60.0
 MIGRATE = ("migrate",)
 SET_WEBHOOK = ("set-webhook",)
 SERVE_WEBHOOK = ("--webhook",)
-PROBE = ("probe",)
+PROBE_MODULE = "bot.observability.probe"  # health checks: `python -m <it> URL`
 LISTENING = re.compile(r"^webhook listening on [^:]+:(\d+)(/\S*)$")
 
 
@@ -58,12 +58,14 @@ def parse_line(raw: bytes) -> dict[str, Any]:
     return line if isinstance(line, dict) else {"message": text, "level": "RAW"}
 
 
-async def run_command(args: list[str], env: Mapping[str, str], cwd: Path) -> tuple[int, list]:
-    """`python -m bot <args>` to its end: (exit code, its log lines)."""
+async def run_command(
+    args: list[str], env: Mapping[str, str], cwd: Path, *, module: str = "bot"
+) -> tuple[int, list]:
+    """`python -m <module> <args>` to its end: (exit code, its log lines)."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bot",
+        module,
         *args,
         env=dict(env),
         cwd=cwd,

@@ -23,7 +23,7 @@ from bot.config import Settings
 from services.sandbox.runner import start_sandbox
 from tests.ops.replicas import (
     MIGRATE,
-    PROBE,
+    PROBE_MODULE,
     SET_WEBHOOK,
     Replica,
     replicas,
@@ -177,11 +177,12 @@ async def test_teachers_link_at_once_with_their_clicks_on_alternating_replicas(
         assert served == urls, teacher.teacher.case
     for replica in deployment.replicas:
         assert errors_in(replica) == []
-        healthz = [*PROBE, f"http://127.0.0.1:{replica.port}/healthz"]
-        assert (await run_command(healthz, deployment.env, deployment.cwd))[0] == 0
+        healthz = [f"http://127.0.0.1:{replica.port}/healthz"]
+        probe = {"env": deployment.env, "cwd": deployment.cwd, "module": PROBE_MODULE}
+        assert (await run_command(healthz, **probe))[0] == 0
         assert await replica.stop() == 0  # SIGTERM: drained and closed cleanly
         assert "webhook stopped" in replica.messages()
-        assert (await run_command(healthz, deployment.env, deployment.cwd))[0] == 1
+        assert (await run_command(healthz, **probe))[0] == 1
 
 
 async def test_a_replica_killed_mid_update_is_replaced_and_the_teacher_sees_the_next_window(

@@ -7,11 +7,11 @@ Each method takes the request's `Params` and returns the `result` of the `{"ok":
 from __future__ import annotations
 
 import copy
-import json
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from services.sandbox.botapi.commands import ScopeKey, language_key, scope_key
 from services.sandbox.botapi.entities import format_text
 from services.sandbox.botapi.errors import BotApiError, bad_request, forbidden
 from services.sandbox.botapi.files import StoredFile
@@ -256,9 +256,8 @@ class BotApiMethods:
     # ---- commands and menu ------------------------------------------------------------------
 
     @staticmethod
-    def _commands_key(p: Params) -> tuple[str, str]:
-        scope = p.json("scope") or {"type": "default"}
-        return json.dumps(scope, sort_keys=True), p.str("language_code") or ""
+    def _menu_slot(p: Params) -> tuple[ScopeKey, str]:
+        return scope_key(p.json("scope")), language_key(p.str("language_code"))
 
     async def m_setMyCommands(self, p: Params) -> bool:
         commands = p.json("commands")
@@ -269,15 +268,17 @@ class BotApiMethods:
                 raise bad_request("BOT_COMMAND_INVALID")
             if not 1 <= len(command.get("description") or "") <= 256:
                 raise bad_request("BOT_COMMAND_DESCRIPTION_INVALID")
-        self.world.commands[self._commands_key(p)] = commands
+        menu = [{"command": c["command"], "description": c["description"]} for c in commands]
+        self.world.commands.set(*self._menu_slot(p), menu)
         self.world.events.publish({"type": "commands"})
         return True
 
     async def m_getMyCommands(self, p: Params) -> list[dict[str, Any]]:
-        return self.world.commands.get(self._commands_key(p), [])
+        return copy.deepcopy(self.world.commands.get(*self._menu_slot(p)))
 
     async def m_deleteMyCommands(self, p: Params) -> bool:
-        self.world.commands.pop(self._commands_key(p), None)
+        self.world.commands.delete(*self._menu_slot(p))
+        self.world.events.publish({"type": "commands"})
         return True
 
     async def m_setChatMenuButton(self, p: Params) -> bool:
