@@ -191,7 +191,9 @@ async def real_bot(
             BOT_TOKEN, session=telegram, default=DefaultBotProperties(parse_mode=ParseMode.HTML)
         )
         try:
-            async with build_runtime(settings, bot=bot, linking=linking) as runtime:
+            async with build_runtime(
+                settings, bot=bot, linking=linking, create_tables=True
+            ) as runtime:
                 dp = runtime.dp
                 if storage == "memory":
                     helpdesk = runtime.dp["helpdesk"]

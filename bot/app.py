@@ -39,12 +39,22 @@ from bot.middlewares.dedup import UpdateDeduplicationMiddleware
 from bot.middlewares.i18n import UserLocaleMiddleware
 from bot.middlewares.storage_scope import StorageScopeMiddleware
 from bot.middlewares.throttling import ThrottlingMiddleware
+from bot.observability.health import Health
+from bot.observability.log_context import UpdateLogContext
+from bot.observability.metrics import (
+    BotMetrics,
+    UpdateMetricsMiddleware,
+    install_telegram_metrics,
+)
+from bot.observability.routes import serve_operations
+from bot.observability.wiring import export_runtime_gauges, readiness_checks
 from bot.outbox import Outbox
 from bot.polling import UpdatePoller, stop_on_signals
 from bot.shared_state import SharedState, in_process
 from services.linking_client import LinkingClient
 from services.storage.db import create_all, create_engine, create_session_factory
 from services.storage.link_sessions import LinkSessionRepository
+from services.storage.schema import require_head
 
 logger = logging.getLogger(__name__)
 
@@ -58,9 +68,9 @@ class SystemClock:
         return datetime.now(UTC)
 
 
-def key_builder(prefix: str = "fsm") -> DefaultKeyBuilder:
+def key_builder(prefix: str = "fsm", *, with_bot_id: bool = False) -> DefaultKeyBuilder:
     # aiogram-dialog keeps one record per dialog stack: the destiny must be part of the key.
-    return DefaultKeyBuilder(prefix=prefix, with_destiny=True)
+    return DefaultKeyBuilder(prefix=prefix, with_destiny=True, with_bot_id=with_bot_id)
 
 
 def create_bot(settings: Settings, *, session: BaseSession | None = None) -> Bot:
@@ -83,10 +93,16 @@ def create_storage(
     if settings.redis_url:
         from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
 
-        # Under REDIS_PREFIX, like the bot's other keys: deployments sharing a Redis never mix.
-        keys = key_builder(f"{settings.redis_prefix}:fsm")
+        # Under REDIS_PREFIX and the bot's id, like the bot's other keys: bots and deployments
+        # sharing a Redis never mix.
+        keys = key_builder(f"{settings.redis_prefix}:fsm", with_bot_id=True)
         storage = RedisStorage.from_url(settings.redis_url, key_builder=keys)
-        return storage, RedisEventIsolation(storage.redis, key_builder=keys)
+        isolation = RedisEventIsolation(
+            storage.redis,
+            key_builder=keys,
+            lock_kwargs={"timeout": settings.event_lock_timeout},
+        )
+        return storage, isolation
     from services.storage.fsm import SQLStorage
 
     return SQLStorage(engine, key_builder=key_builder()), None
@@ -102,6 +118,7 @@ def build_dispatcher(
     helpdesk: Any = None,
     clock: Clock | None = None,
     events_isolation: BaseEventIsolation | None = None,
+    metrics: BotMetrics | None = None,
     shared: SharedState | None = None,
 ) -> Dispatcher:
     """The whole bot as a Dispatcher: fresh routers and dialogs each call.
@@ -124,6 +141,10 @@ def build_dispatcher(
         workflow["helpdesk"] = helpdesk
     dp = Dispatcher(storage=storage, events_isolation=events_isolation, **workflow)
 
+    # First, so that everything after them (repeats skipped by dedup too) is logged and counted.
+    dp.update.outer_middleware(UpdateLogContext())
+    if metrics is not None:
+        dp.update.outer_middleware(UpdateMetricsMiddleware(metrics))
     # Outside the storage scope: an update is marked done only after its state is flushed.
     dedup = UpdateDeduplicationMiddleware(shared.ledger)
     dp.update.outer_middleware(dedup)
@@ -199,6 +220,8 @@ class Runtime:
     i18n: CatalogI18n
     dp: Dispatcher
     bot: Bot
+    metrics: BotMetrics
+    health: Health
     delivery: Delivery
 
 
@@ -210,20 +233,31 @@ async def build_runtime(
     linking: LinkingClient | None = None,
     clock: Clock | None = None,
     helpdesk: Any = None,
+    create_tables: bool = False,
 ) -> AsyncIterator[Runtime]:
-    """Engine, tables, storage, client, Dispatcher and Bot, released on exit.
+    """Engine, storage, client, Dispatcher and Bot, released on exit.
 
-    Without REDIS_URL the process first takes the database's single-replica lease, and refuses
-    to start (`ReplicaConflict`) while another live process holds it (bot/replica_guard.py).
+    The schema comes from `python -m bot migrate`; only the sandbox and tests pass
+    `create_tables=True` (create_all on a fresh database). Without REDIS_URL the process then
+    takes the database's single-replica lease, and refuses to start (`ReplicaConflict`) while
+    another live process holds it (bot/replica_guard.py).
     """
     engine = create_engine(settings.database_url)
-    await create_all(engine)
+    try:
+        await (create_all(engine) if create_tables else require_head(engine))
+    except BaseException:
+        await engine.dispose()
+        raise
     storage, isolation = create_storage(settings, engine)
+    metrics = BotMetrics()
     own_linking = linking is None
     if linking is None:
         api_key = settings.linking_api_key.get_secret_value() if settings.linking_api_key else None
         linking = LinkingClient(
-            settings.linking_api_url, api_key=api_key, timeout=settings.linking_timeout
+            settings.linking_api_url,
+            api_key=api_key,
+            timeout=settings.linking_timeout,
+            observer=metrics.observe_backend_call,
         )
     the_clock = clock or SystemClock()
     session_factory = create_session_factory(engine)
@@ -255,6 +289,7 @@ async def build_runtime(
         helpdesk=helpdesk,
         clock=the_clock,
         events_isolation=isolation,
+        metrics=metrics,
         shared=delivery.shared,
     )
     if own_helpdesk:
@@ -262,8 +297,13 @@ async def build_runtime(
         # 429 / 5xx retries on every Bot API call (installed even without a helpdesk chat).
         helpdesk.install_dispatcher(dp, secret_steps=SECRET_STEPS)
         helpdesk.install_session(bot)
+    install_telegram_metrics(bot, metrics)
+    export_runtime_gauges(metrics, sessions=sessions, helpdesk=helpdesk)
+    health = Health(readiness_checks(engine, storage, linking))
     try:
-        yield Runtime(settings, engine, storage, linking, sessions, i18n, dp, bot, delivery)
+        yield Runtime(
+            settings, engine, storage, linking, sessions, i18n, dp, bot, metrics, health, delivery
+        )
     finally:
         try:
             await storage.close()
@@ -281,10 +321,13 @@ async def build_runtime(
             await engine.dispose()
 
 
-async def run_polling(settings: Settings) -> None:
+async def run_polling(settings: Settings, *, create_tables: bool = False) -> None:
     """Long polling against `settings.telegram_api_url`: an update is confirmed to Telegram only
     once handled and committed; SIGTERM/SIGINT finish the batch in hand (bot/polling.py)."""
-    async with build_runtime(settings) as runtime:
+    async with (
+        build_runtime(settings, create_tables=create_tables) as runtime,
+        serve_operations(settings.metrics_host, settings.metrics_port, runtime),
+    ):
         await set_bot_commands(runtime.bot)
         poller = UpdatePoller(
             runtime.dp,
@@ -294,32 +337,3 @@ async def run_polling(settings: Settings) -> None:
         )
         with stop_on_signals(poller.stop):
             await poller.run()
-
-
-async def run_webhook(settings: Settings, url: str) -> None:
-    """An aiohttp server receiving updates at `url` (its path), checked by the secret token."""
-    import asyncio
-    from urllib.parse import urlsplit
-
-    from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
-    from aiohttp import web
-
-    path = urlsplit(url).path or "/webhook"
-    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-    async with build_runtime(settings) as runtime:
-        await set_bot_commands(runtime.bot)
-        await runtime.bot.set_webhook(url, secret_token=secret, drop_pending_updates=False)
-        app = web.Application()
-        SimpleRequestHandler(runtime.dp, runtime.bot, secret_token=secret).register(app, path=path)
-        setup_application(app, runtime.dp, bot=runtime.bot)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, settings.webhook_host, settings.webhook_port)
-        await site.start()
-        logger.info(
-            "webhook listening on %s:%s%s", settings.webhook_host, settings.webhook_port, path
-        )
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await runner.cleanup()

@@ -58,7 +58,13 @@ async def start_delivery(
 
             redis = Redis.from_url(settings.redis_url)
             stack.push_async_callback(redis.aclose)
-            shared = in_redis(redis, bot_id=bot.id, prefix=settings.redis_prefix)
+            # An update's claim lapses like its chat's event lock when a replica dies holding it.
+            shared = in_redis(
+                redis,
+                bot_id=bot.id,
+                prefix=settings.redis_prefix,
+                claim_lease=settings.event_lock_timeout,
+            )
         else:
             lease = await hold_single_replica_lease(session_factory)
             stack.push_async_callback(lease.release)

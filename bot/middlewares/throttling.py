@@ -3,7 +3,8 @@
 Messages are always handled (a teacher's typed phone or code must never vanish); only a flood
 far beyond human speed gets one polite "please slow down" and is then ignored until it calms.
 A press of a button whose previous press is still being handled (a double tap while the backend
-answers) gets a short toast instead of running the action twice. What it remembers lives in a
+answers) gets a short toast instead of running the action twice — unless it is the very same
+update delivered again (a replica died handling it), which must go on. What it remembers lives in a
 `ThrottleStore`: this process's memory, or Redis shared by replicas.
 """
 
@@ -51,7 +52,9 @@ class ThrottlingMiddleware(BaseMiddleware):
             await self.store.calm(user_id)
         elif isinstance(event, CallbackQuery) and event.data is not None:
             user_id, data_key = event.from_user.id, event.data
-            if not await self.store.start_press(user_id, data_key):
+            update = data.get("event_update")
+            update_id = update.update_id if update is not None else id(event)
+            if not await self.store.start_press(user_id, data_key, update_id):
                 await event.answer(_("One moment…"))
                 return None
             try:

@@ -58,14 +58,21 @@ def in_process(processed: ProcessedUpdates | None = None) -> SharedState:
     )
 
 
-def in_redis(redis: Any, *, bot_id: int, prefix: str = "sferum") -> SharedState:
-    """For replicas: every structure in Redis under `prefix` (the caller owns `redis`)."""
+def in_redis(
+    redis: Any, *, bot_id: int, prefix: str = "sferum", claim_lease: float = 15.0
+) -> SharedState:
+    """For replicas: every structure in Redis under `prefix` (the caller owns `redis`).
+
+    `claim_lease`: seconds an update being handled stays claimed by a replica that died.
+    Every key holds the bot's id (`<prefix>:<bot_id>:…`): bots sharing a Redis never mix.
+    """
+    scoped = f"{prefix}:{bot_id}"
     return SharedState(
-        ledger=RedisUpdateLedger(redis, bot_id=bot_id, prefix=prefix),
-        locale_cache=RedisLocaleCache(redis, prefix=prefix),
-        throttle=RedisThrottleStore(redis, prefix=prefix),
-        pacing=RedisPacingBudget(redis, prefix=prefix),
-        alerts_gate=RedisOncePerWindow(redis, ALERT_WINDOW, prefix=prefix),
+        ledger=RedisUpdateLedger(redis, prefix=scoped, lease_ms=int(claim_lease * 1000)),
+        locale_cache=RedisLocaleCache(redis, prefix=scoped),
+        throttle=RedisThrottleStore(redis, prefix=scoped),
+        pacing=RedisPacingBudget(redis, prefix=scoped),
+        alerts_gate=RedisOncePerWindow(redis, ALERT_WINDOW, prefix=scoped),
         redis=redis,
     )
 

@@ -28,8 +28,9 @@ class ThrottleStore(Protocol):
     async def calm(self, user_id: int) -> None:
         """She is back to human speed: the next flood gets a warning again."""
 
-    async def start_press(self, user_id: int, data: str) -> bool:
-        """False when the same button of hers is still being handled."""
+    async def start_press(self, user_id: int, data: str, update_id: int) -> bool:
+        """False when the same button of hers is still being handled for another update (the
+        same update delivered again, e.g. after a replica died handling it, may go on)."""
 
     async def end_press(self, user_id: int, data: str) -> None: ...
 
@@ -41,7 +42,7 @@ class MemoryThrottleStore:
         self._monotonic = monotonic
         self._messages: OrderedDict[int, deque[float]] = OrderedDict()
         self._warned: set[int] = set()
-        self._pressing: set[tuple[int, str]] = set()
+        self._pressing: dict[tuple[int, str], int] = {}
 
     async def count_message(self, user_id: int, window: float) -> int:
         now = self._monotonic()
@@ -64,15 +65,12 @@ class MemoryThrottleStore:
     async def calm(self, user_id: int) -> None:
         self._warned.discard(user_id)
 
-    async def start_press(self, user_id: int, data: str) -> bool:
-        key = (user_id, data)
-        if key in self._pressing:
-            return False
-        self._pressing.add(key)
-        return True
+    async def start_press(self, user_id: int, data: str, update_id: int) -> bool:
+        holder = self._pressing.setdefault((user_id, data), update_id)
+        return holder == update_id
 
     async def end_press(self, user_id: int, data: str) -> None:
-        self._pressing.discard((user_id, data))
+        self._pressing.pop((user_id, data), None)
 
     @property
     def tracked(self) -> int:
@@ -111,10 +109,12 @@ class RedisThrottleStore:
         digest = hashlib.sha1(data.encode(), usedforsecurity=False).hexdigest()[:16]
         return f"{self._prefix}press:{user_id}:{digest}"
 
-    async def start_press(self, user_id: int, data: str) -> bool:
-        return bool(
-            await self._redis.set(self._press_key(user_id, data), 1, nx=True, px=PRESS_LEASE_MS)
-        )
+    async def start_press(self, user_id: int, data: str, update_id: int) -> bool:
+        key = self._press_key(user_id, data)
+        if await self._redis.set(key, update_id, nx=True, px=PRESS_LEASE_MS):
+            return True
+        holder = await self._redis.get(key)
+        return holder is not None and int(holder) == update_id
 
     async def end_press(self, user_id: int, data: str) -> None:
         await self._redis.delete(self._press_key(user_id, data))

@@ -131,14 +131,14 @@ DONE = b"done"
 
 
 class RedisUpdateLedger:
-    """The ledger shared by replicas through Redis (keys `<prefix>:update:<bot>:<update>`)."""
+    """The ledger shared by replicas through Redis (keys `<prefix>:update:<update>`; the prefix
+    names the bot, e.g. `sferum:<bot id>`)."""
 
     def __init__(
         self,
         redis: Any,
         *,
-        bot_id: int,
-        prefix: str = "sferum",
+        prefix: str,
         lease_ms: int = 15_000,
         keep_done_ms: int = 24 * 3600 * 1000,
         poll: float = 0.2,
@@ -148,7 +148,7 @@ class RedisUpdateLedger:
         third of it while the handler runs); `keep_done_ms`: how long done markers are kept;
         `poll`: how often a waiting delivery looks at a claim held elsewhere."""
         self._redis = redis
-        self._prefix = f"{prefix}:update:{bot_id}:"
+        self._prefix = f"{prefix}:update:"
         self._lease_ms = lease_ms
         self._keep_done_ms = keep_done_ms
         self._poll = poll

@@ -18,7 +18,7 @@ from urllib.parse import quote
 import aiohttp
 
 from services.linking_client.decoding import _decode, _parse
-from services.linking_client.errors import BackendUnavailable
+from services.linking_client.errors import BackendUnavailable, LinkingError
 from services.linking_client.models import (
     CodeChannel,
     DemoCase,
@@ -35,6 +35,11 @@ from services.phones import mask_phone
 
 logger = logging.getLogger(__name__)
 
+CallObserver = Callable[[str, str, float], None]
+"""Told of every HTTP attempt: (endpoint, outcome, seconds). The endpoint is the path template
+(`/v1/flows/{id}/phone`, never an id); the outcome is `ok` or the error code (`unavailable` for
+transport failures)."""
+
 
 class LinkingClient:
     """Async client of the linking backend. One method per API operation.
@@ -42,7 +47,7 @@ class LinkingClient:
     `session` lets the caller share an `aiohttp.ClientSession` (it is then not closed here).
     `timeout` bounds each attempt; `retries` is how many times a GET is repeated after a
     transport failure, waiting `backoff * 2**n` seconds (through `sleep`) before repeat `n`;
-    tests pass `backoff=0` or their own `sleep`.
+    tests pass `backoff=0` or their own `sleep`. `observer` (metrics) hears of every attempt.
     """
 
     def __init__(
@@ -55,6 +60,7 @@ class LinkingClient:
         session: aiohttp.ClientSession | None = None,
         backoff: float = 0.2,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        observer: CallObserver | None = None,
     ) -> None:
         if retries < 0:
             raise ValueError("retries must be >= 0")
@@ -66,6 +72,7 @@ class LinkingClient:
         self._sleep = sleep
         self._session = session
         self._owns_session = session is None
+        self._observer = observer
 
     async def __aenter__(self) -> Self:
         return self
@@ -102,20 +109,23 @@ class LinkingClient:
         json_body: Mapping[str, Any] | None = None,
         params: Mapping[str, str] | None = None,
         log_path: str | None = None,
+        endpoint: str | None = None,
     ) -> Any:
         """Send one call; return the decoded JSON or raise a `LinkingError`.
 
+        `endpoint` is the path template for logs and the observer when the path holds an id;
         `log_path` replaces `path` in logs when the path itself would reveal something.
         """
         attempts = 1 + (self._retries if method == "GET" else 0)
-        shown = log_path or path
+        endpoint = endpoint or path
+        shown = log_path or endpoint
         for attempt in range(attempts):
             if attempt:
                 delay = self._backoff * 2 ** (attempt - 1)
                 if delay > 0:
                     await self._sleep(delay)
             try:
-                return await self._attempt(method, path, json_body, params, shown)
+                return await self._attempt(method, path, json_body, params, shown, endpoint)
             except BackendUnavailable as exc:
                 if attempt + 1 >= attempts:
                     raise
@@ -130,6 +140,28 @@ class LinkingClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _attempt(
+        self,
+        method: str,
+        path: str,
+        json_body: Mapping[str, Any] | None,
+        params: Mapping[str, str] | None,
+        shown: str,
+        endpoint: str,
+    ) -> Any:
+        started = time.perf_counter()
+        outcome = "unavailable"
+        try:
+            result = await self._send(method, path, json_body, params, shown)
+            outcome = "ok"
+            return result
+        except LinkingError as error:
+            outcome = error.code
+            raise
+        finally:
+            if self._observer is not None:
+                self._observer(f"{method} {endpoint}", outcome, time.perf_counter() - started)
+
+    async def _send(
         self,
         method: str,
         path: str,
@@ -164,20 +196,35 @@ class LinkingClient:
         return _decode(status, raw, expected_refusal=path.startswith("/dev/"))
 
     async def _get(
-        self, path: str, *, params: Mapping[str, str] | None = None, log_path: str | None = None
+        self,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        log_path: str | None = None,
+        endpoint: str | None = None,
     ) -> Any:
-        return await self._request("GET", path, params=params, log_path=log_path)
+        return await self._request("GET", path, params=params, log_path=log_path, endpoint=endpoint)
 
-    async def _post(self, path: str, body: Mapping[str, Any] | None = None) -> Any:
-        return await self._request("POST", path, json_body=body if body is not None else {})
+    async def _post(
+        self, path: str, body: Mapping[str, Any] | None = None, *, endpoint: str | None = None
+    ) -> Any:
+        body = body if body is not None else {}
+        return await self._request("POST", path, json_body=body, endpoint=endpoint)
 
     async def _flow_call(self, flow_id: str, action: str, body: Mapping[str, Any]) -> Flow:
-        return _parse(Flow.from_json, await self._post(f"/v1/flows/{_seg(flow_id)}/{action}", body))
+        data = await self._post(
+            f"/v1/flows/{_seg(flow_id)}/{action}", body, endpoint=f"/v1/flows/{{id}}/{action}"
+        )
+        return _parse(Flow.from_json, data)
 
     async def _recovery_call(
         self, recovery_id: str, action: str, body: Mapping[str, Any] | None = None
     ) -> Recovery:
-        data = await self._post(f"/v1/recoveries/{_seg(recovery_id)}/{action}", body)
+        data = await self._post(
+            f"/v1/recoveries/{_seg(recovery_id)}/{action}",
+            body,
+            endpoint=f"/v1/recoveries/{{id}}/{action}",
+        )
         return _parse(Recovery.from_json, data)
 
     # ----------------------------------------------------------------------- operations
@@ -198,7 +245,8 @@ class LinkingClient:
 
     async def get_flow(self, flow_id: str) -> Flow:
         """Read a flow as it is now."""
-        return _parse(Flow.from_json, await self._get(f"/v1/flows/{_seg(flow_id)}"))
+        data = await self._get(f"/v1/flows/{_seg(flow_id)}", endpoint="/v1/flows/{id}")
+        return _parse(Flow.from_json, data)
 
     async def submit_phone(self, flow_id: str, phone: str) -> Flow:
         """Give (or change) the VK ID phone, E.164; the backend decides the scenario."""
@@ -242,7 +290,9 @@ class LinkingClient:
 
     async def get_recovery(self, recovery_id: str) -> Recovery:
         """Read a recovery as it is now."""
-        data = await self._get(f"/v1/recoveries/{_seg(recovery_id)}")
+        data = await self._get(
+            f"/v1/recoveries/{_seg(recovery_id)}", endpoint="/v1/recoveries/{id}"
+        )
         return _parse(Recovery.from_json, data)
 
     async def resend_recovery_code(self, recovery_id: str) -> Recovery:

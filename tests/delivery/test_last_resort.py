@@ -21,6 +21,7 @@ from bot.durability import Committer
 from services.linking.clock import FakeClock
 from services.linking.testing import RunningBackend
 from services.linking_client import BackendUnavailable, LinkingClient
+from services.storage.transient import Backoff
 from tests.bot.helpers import Demo, open_from_journal, reach_code
 from tests.bot.test_backend_down import closed_port_url
 from tests.delivery.conftest import SimulatedTime, WriteLock
@@ -96,9 +97,9 @@ async def test_database_locked_for_30_seconds_teacher_told_nothing_lost(
         backend.url,
         clock=clock,
         # Short enough that each try against the held lock fails fast, long enough for the
-        # bot's own connections to take turns.
-        engine_options={"sqlite_busy_timeout_ms": 50},
-        writer_options={"sleep": time.sleep},
+        # bot's own connections to take turns even on a busy machine.
+        engine_options={"sqlite_busy_timeout_ms": 300},
+        writer_options={"sleep": time.sleep, "backoff": Backoff(initial=2.0, maximum=10.0)},
     ) as app:
         teacher = app.teacher(802)
         await reach_code(teacher, demo)
@@ -114,6 +115,7 @@ async def test_database_locked_for_30_seconds_teacher_told_nothing_lost(
             commit = Committer(
                 [("write-behind", app.sessions.flush), ("dialog states", app.storage.flush)],  # type: ignore[union-attr]
                 sleep=time.sleep,
+                backoff=Backoff(initial=2.0, maximum=10.0),
             )
             await commit()  # what the polling loop does before confirming the update
             assert time.now >= 30.0

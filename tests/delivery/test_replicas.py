@@ -203,13 +203,27 @@ async def test_build_runtime_refuses_without_redis_and_starts_with_it(
     base = {"bot_token": "42:TEST", "database_url": database, "redis_prefix": redis_prefix}
 
     with pytest.raises(ReplicaConflict):
-        async with build_runtime(Settings(_env_file=None, **base)):  # type: ignore[arg-type]
+        async with build_runtime(Settings(_env_file=None, **base), create_tables=True):  # type: ignore[arg-type]
             pass
 
     settings = Settings(_env_file=None, redis_url=REDIS_URL, **base)  # type: ignore[arg-type]
-    async with build_runtime(settings) as runtime:
+    async with build_runtime(settings, create_tables=True) as runtime:
         assert runtime.delivery.shared.shared_by_replicas
 
 
 def test_in_process_state_is_not_shared() -> None:
     assert not in_process().shared_by_replicas
+
+
+@pytest.mark.redis
+async def test_a_double_tap_waits_but_the_same_update_delivered_again_goes_on(
+    redis: Redis, redis_prefix: str
+) -> None:
+    replica_a = RedisThrottleStore(redis, prefix=redis_prefix)
+    replica_b = RedisThrottleStore(redis, prefix=redis_prefix)
+    assert await replica_a.start_press(7, "consent", update_id=50)  # then replica A is killed
+
+    assert not await replica_b.start_press(7, "consent", update_id=51)  # a second tap: wait
+    assert await replica_b.start_press(7, "consent", update_id=50)  # Telegram's redelivery
+    await replica_b.end_press(7, "consent")
+    assert await replica_a.start_press(7, "consent", update_id=52)

@@ -112,8 +112,8 @@ async def test_replicas_share_done_and_wait_for_a_claim_in_progress(redis, redis
         looked.set()
         await asyncio.sleep(0)
 
-    replica_a = RedisUpdateLedger(redis, bot_id=BOT, prefix=redis_prefix)
-    replica_b = RedisUpdateLedger(redis, bot_id=BOT, prefix=redis_prefix, sleep=note_wait)
+    replica_a = RedisUpdateLedger(redis, prefix=redis_prefix)
+    replica_b = RedisUpdateLedger(redis, prefix=redis_prefix, sleep=note_wait)
 
     assert await replica_a.claim(1)
     waiting = asyncio.create_task(replica_b.claim(1))  # the same update on another replica
@@ -135,15 +135,15 @@ async def test_replicas_share_done_and_wait_for_a_claim_in_progress(redis, redis
 async def test_the_claim_of_a_replica_that_died_lapses_and_another_takes_over(  # type: ignore[no-untyped-def]
     redis, redis_prefix
 ) -> None:
-    dead = RedisUpdateLedger(redis, bot_id=BOT, prefix=redis_prefix, lease_ms=60_000)
+    dead = RedisUpdateLedger(redis, prefix=redis_prefix, lease_ms=60_000)
     assert await dead.claim(3)
     await dead.close()  # killed: it never marks done nor releases, nor renews
-    key = f"{redis_prefix}:update:{BOT}:3"
+    key = f"{redis_prefix}:update:3"
 
     async def lease_lapses(_seconds: float) -> None:
         await redis.delete(key)  # what Redis does when the lease's PX runs out
 
-    survivor = RedisUpdateLedger(redis, bot_id=BOT, prefix=redis_prefix, sleep=lease_lapses)
+    survivor = RedisUpdateLedger(redis, prefix=redis_prefix, sleep=lease_lapses)
     assert await survivor.claim(3) is True
     await survivor.done(3)
     assert await redis.get(key) == b"done"
