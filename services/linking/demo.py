@@ -1,7 +1,8 @@
 """Demo world: one believable Moscow teacher per branch of the seed article.
 
 Every VK ID has a known password (shown by GET /dev/accounts, demo mode only). Phones end in
-distinct two digits (01…09) so the masked `+7 *** ***-**-07` tells the teachers apart.
+distinct two digits (01…09) so the masked `+7 *** ***-**-07` tells the teachers apart. Each MESH
+account has its teacher's phone, the one her VK ID uses: link flows accept only that number.
 """
 
 from __future__ import annotations
@@ -196,10 +197,9 @@ async def seed_demo(session: AsyncSession, hashing: PasswordHashing, now: dateti
             email=teacher.email,
             first_name=teacher.first_name,
             last_name=teacher.last_name,
-            password_hash=hashing.hash(teacher.vk_password),
+            password_hash=await hashing.hash(teacher.vk_password),
             totp_secret=demo_totp_secret(teacher.phone) if teacher.with_totp else None,
             trusted_friends=teacher.trusted_friends,
-            failed_password_attempts=0,
             created_at=now - timedelta(days=400),
         )
         session.add(account)

@@ -11,14 +11,13 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 
-import aiohttp
 import asyncpg
 import pytest
 
 from services.linking.clock import FakeClock
 from services.linking.testing import serve_backend
 from tests.linking.hostile import assert_hostile_bodies_get_4xx
-from tests.linking.http_api import Api
+from tests.linking.http_api import Api, api_session
 
 pytestmark = pytest.mark.postgres
 
@@ -49,7 +48,7 @@ async def pg_api(postgres_url: str) -> AsyncIterator[Api]:
     overrides = {"database_url": postgres_url}
     async with (
         serve_backend(demo=True, clock=clock, settings_overrides=overrides) as backend,
-        aiohttp.ClientSession(backend.url) as session,
+        api_session(backend.url) as session,
     ):
         assert backend.settings.database_url.startswith("postgresql+asyncpg://")
         yield Api(session, clock)
