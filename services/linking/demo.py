@@ -1,19 +1,25 @@
-"""Demo world: one believable Moscow teacher per branch of the seed article.
+"""Demo world: one believable Moscow teacher per branch of the seed article, and more on demand.
 
 Every VK ID has a known password (shown by GET /dev/accounts, demo mode only). Phones end in
 distinct two digits (01…09) so the masked `+7 *** ***-**-07` tells the teachers apart. Each MESH
 account has its teacher's phone, the one her VK ID uses: link flows accept only that number.
+
+The seeded nine can each be linked once; `create_demo_teacher` makes a fresh teacher of any case
+(POST /dev/accounts), so the sandbox, tests and benchmarks never run out. The demo's notebook
+(`demo_teachers`, demo mode only) remembers each teacher's case, personal data and the VK ID
+password she was given (public demo data; a password she sets later is never written here).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import Date, Integer, String, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.linking.models import DeviceSession, MeshAccount, SferumProfile, VkAccount
 from services.linking.passwords import PasswordHashing
@@ -175,69 +181,185 @@ def demo_totp_secret(phone: str) -> str:
     return base64.b32encode(hashlib.sha256(f"demo-totp:{phone}".encode()).digest()[:20]).decode()
 
 
-async def seed_demo(session: AsyncSession, hashing: PasswordHashing, now: datetime) -> bool:
-    """Insert the demo teachers unless MESH accounts already exist; True when seeded."""
-    if await session.scalar(select(func.count()).select_from(MeshAccount)):
-        return False
-    for number, teacher in enumerate(DEMO_TEACHERS, start=1):
-        mesh = MeshAccount(
-            id=teacher.mesh_account_id,
-            full_name=teacher.full_name,
-            school=teacher.school,
-            phone=teacher.phone,
-            email=teacher.email,
-            vpn_enabled=teacher.vpn,
+class DemoBase(DeclarativeBase):
+    """The demo's own table, kept apart from the simulated world (created in demo mode only)."""
+
+
+class DemoTeacherRecord(DemoBase):
+    """The demo's notebook of one teacher: her case, her data and the password she was given."""
+
+    __tablename__ = "demo_teachers"
+
+    mesh_account_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, unique=True)  # creation order; picks the phone
+    case: Mapped[str] = mapped_column(String(40))
+    birth_date: Mapped[date] = mapped_column(Date)
+    gender: Mapped[str] = mapped_column(String(8))
+    # Plain text on purpose: a demo teacher's seeded password is public (the sandbox shows it).
+    vk_password: Mapped[str | None] = mapped_column(String(256))
+
+
+# Fresh teachers: believable names cycled by number, phones in a range no seed or bench uses.
+FRESH_PHONE_PREFIX = "+7999"
+FRESH_PASSWORD = "Sferum#{number:04d}"
+_FEMALE = ("Анна", "Ирина", "Наталья", "Светлана", "Татьяна", "Юлия", "Ксения", "Вера")
+_MALE = ("Алексей", "Игорь", "Михаил", "Николай", "Олег", "Роман", "Тимур", "Юрий")
+_SURNAMES = (
+    "Петров", "Орлов", "Белов", "Зайцев", "Павлов", "Семёнов", "Голубев", "Фёдоров",
+    "Медведев", "Никитин", "Егоров", "Киселёв", "Макаров", "Андреев", "Тихонов",
+)  # fmt: skip
+_PATRONYMICS = (
+    ("Иванович", "Ивановна"), ("Петрович", "Петровна"), ("Сергеевич", "Сергеевна"),
+    ("Алексеевич", "Алексеевна"), ("Михайлович", "Михайловна"), ("Николаевич", "Николаевна"),
+    ("Владимирович", "Владимировна"),
+)  # fmt: skip
+
+
+def template_for(case: str) -> DemoTeacher:
+    """The seeded teacher whose shape a fresh teacher of `case` copies; KeyError if unknown."""
+    for teacher in DEMO_TEACHERS:
+        if teacher.case == case:
+            return teacher
+    raise KeyError(case)
+
+
+def fresh_teacher(case: str, number: int) -> DemoTeacher:
+    """A new teacher of `case` (same VK ID, profile, link and VPN shape), new person and phone."""
+    template = template_for(case)
+    female = number % 2 == 0
+    first = (_FEMALE if female else _MALE)[number // 2 % len(_FEMALE)]
+    surname = _SURNAMES[number % len(_SURNAMES)] + ("а" if female else "")
+    patronymic = _PATRONYMICS[number % len(_PATRONYMICS)][1 if female else 0]
+    has_vkid = template.vk_password is not None
+    return replace(
+        template,
+        mesh_account_id=f"mesh-{1000 + number}",
+        full_name=f"{surname} {first} {patronymic}",
+        phone=f"{FRESH_PHONE_PREFIX}{number:07d}",
+        birth_date=date(1965 + number % 30, 1 + number % 12, 1 + number % 28),
+        gender="female" if female else "male",
+        vk_password=FRESH_PASSWORD.format(number=number) if has_vkid else None,
+        email=f"teacher{number}@mail.ru" if template.email else None,
+    )
+
+
+def _notebook_record(number: int, teacher: DemoTeacher) -> DemoTeacherRecord:
+    return DemoTeacherRecord(
+        mesh_account_id=teacher.mesh_account_id,
+        number=number,
+        case=teacher.case,
+        birth_date=teacher.birth_date,
+        gender=teacher.gender,
+        vk_password=teacher.vk_password,
+    )
+
+
+async def _insert_teacher(
+    session: AsyncSession,
+    hashing: PasswordHashing,
+    number: int,
+    teacher: DemoTeacher,
+    now: datetime,
+) -> DemoTeacherRecord:
+    """Write one teacher into the simulated world (MESH, VK ID, Sferum) and the notebook."""
+    mesh = MeshAccount(
+        id=teacher.mesh_account_id,
+        full_name=teacher.full_name,
+        school=teacher.school,
+        phone=teacher.phone,
+        email=teacher.email,
+        vpn_enabled=teacher.vpn,
+    )
+    session.add(mesh)
+    record = _notebook_record(number, teacher)
+    session.add(record)
+    if teacher.vk_password is None:
+        await session.flush()
+        return record
+    account = VkAccount(
+        id=f"vk-demo-{number:02d}",
+        phone=teacher.phone,
+        email=teacher.email,
+        first_name=teacher.first_name,
+        last_name=teacher.last_name,
+        password_hash=await hashing.hash(teacher.vk_password),
+        totp_secret=demo_totp_secret(teacher.phone) if teacher.with_totp else None,
+        trusted_friends=teacher.trusted_friends,
+        created_at=now - timedelta(days=400),
+    )
+    session.add(account)
+    await session.flush()  # no ORM relationships: parents are written first by hand
+    session.add(
+        DeviceSession(
+            id=f"ds-demo-{number:02d}-web",
+            vk_account_id=account.id,
+            client="vk_web",
+            device="Chrome, Windows",
+            created_at=now - timedelta(days=30),
         )
-        session.add(mesh)
-        if teacher.vk_password is None:
-            continue
-        account = VkAccount(
-            id=f"vk-demo-{number:02d}",
-            phone=teacher.phone,
-            email=teacher.email,
-            first_name=teacher.first_name,
-            last_name=teacher.last_name,
-            password_hash=await hashing.hash(teacher.vk_password),
-            totp_secret=demo_totp_secret(teacher.phone) if teacher.with_totp else None,
-            trusted_friends=teacher.trusted_friends,
-            created_at=now - timedelta(days=400),
-        )
-        session.add(account)
-        await session.flush()  # no ORM relationships: parents are written first by hand
+    )
+    if teacher.messenger_authorised:
         session.add(
             DeviceSession(
-                id=f"ds-demo-{number:02d}-web",
+                id=f"ds-demo-{number:02d}-messenger",
                 vk_account_id=account.id,
-                client="vk_web",
-                device="Chrome, Windows",
-                created_at=now - timedelta(days=30),
+                client=MESSENGER_CLIENT,
+                device="VK Мессенджер, Android",
+                created_at=now - timedelta(days=10),
             )
         )
-        if teacher.messenger_authorised:
-            session.add(
-                DeviceSession(
-                    id=f"ds-demo-{number:02d}-messenger",
-                    vk_account_id=account.id,
-                    client=MESSENGER_CLIENT,
-                    device="VK Мессенджер, Android",
-                    created_at=now - timedelta(days=10),
-                )
-            )
-        if teacher.has_profile:
-            profile = SferumProfile(
-                id=f"sf-demo-{number:02d}",
-                vk_account_id=account.id,
-                phone=teacher.phone,
-                full_name=teacher.full_name,
-                birth_date=teacher.birth_date,
-                gender=teacher.gender,
-                school=teacher.school,
-                created_at=now - timedelta(days=200),
-            )
-            session.add(profile)
-            await session.flush()
-            if teacher.linked:
-                mesh.linked_profile_id = profile.id
-                mesh.linked_at = now - timedelta(days=100)
+    if teacher.has_profile:
+        profile = SferumProfile(
+            id=f"sf-demo-{number:02d}",
+            vk_account_id=account.id,
+            phone=teacher.phone,
+            full_name=teacher.full_name,
+            birth_date=teacher.birth_date,
+            gender=teacher.gender,
+            school=teacher.school,
+            created_at=now - timedelta(days=200),
+        )
+        session.add(profile)
+        await session.flush()
+        if teacher.linked:
+            mesh.linked_profile_id = profile.id
+            mesh.linked_at = now - timedelta(days=100)
     await session.flush()
+    return record
+
+
+async def seed_demo(session: AsyncSession, hashing: PasswordHashing, now: datetime) -> bool:
+    """Insert the demo teachers unless MESH accounts already exist; True when seeded.
+
+    Creates the notebook table first (in this transaction), so only demo databases have it.
+    """
+    await session.run_sync(lambda sync: DemoBase.metadata.create_all(sync.connection()))
+    if await session.scalar(select(func.count()).select_from(MeshAccount)):
+        await _note_seeded_teachers(session)
+        return False
+    for number, teacher in enumerate(DEMO_TEACHERS, start=1):
+        await _insert_teacher(session, hashing, number, teacher, now)
     return True
+
+
+async def _note_seeded_teachers(session: AsyncSession) -> None:
+    """A demo database from before the notebook existed: note the seeded teachers it holds."""
+    if await session.scalar(select(func.count()).select_from(DemoTeacherRecord)):
+        return
+    for number, teacher in enumerate(DEMO_TEACHERS, start=1):
+        if await session.get(MeshAccount, teacher.mesh_account_id) is not None:
+            session.add(_notebook_record(number, teacher))
+
+
+async def create_demo_teacher(
+    session: AsyncSession, hashing: PasswordHashing, case: str, now: datetime
+) -> DemoTeacherRecord:
+    """A fresh teacher of `case` (KeyError if unknown), numbered after every earlier one.
+
+    Two creations at the same moment may pick the same number; the loser's transaction fails on
+    the notebook's unique number and the caller may simply try again.
+    """
+    template_for(case)
+    newest = await session.scalar(select(func.max(DemoTeacherRecord.number)))
+    number = max(newest or 0, len(DEMO_TEACHERS)) + 1
+    return await _insert_teacher(session, hashing, number, fresh_teacher(case, number), now)

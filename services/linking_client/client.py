@@ -24,9 +24,10 @@ from urllib.parse import quote
 import aiohttp
 
 from services.linking_client.decoding import _decode, _parse
-from services.linking_client.errors import BackendUnavailable
+from services.linking_client.errors import BackendUnavailable, LinkingError
 from services.linking_client.models import (
     CodeChannel,
+    DemoCase,
     DevAccount,
     Flow,
     Gender,
@@ -43,6 +44,11 @@ logger = logging.getLogger(__name__)
 END_USER_HEADER = "X-End-User-Id"
 _END_USER_ID = re.compile(r"^[A-Za-z0-9_:.-]{1,64}$")
 
+CallObserver = Callable[[str, str, float], None]
+"""Told of every HTTP attempt: (endpoint, outcome, seconds). The endpoint is the path template
+(`/v1/flows/{id}/phone`, never an id); the outcome is `ok` or the error code (`unavailable` for
+transport failures)."""
+
 
 class LinkingClient:
     """Async client of the linking backend. One method per API operation.
@@ -50,7 +56,7 @@ class LinkingClient:
     `session` lets the caller share an `aiohttp.ClientSession` (it is then not closed here).
     `timeout` bounds each attempt; `retries` is how many times a GET is repeated after a
     transport failure, waiting `backoff * 2**n` seconds (through `sleep`) before repeat `n`;
-    tests pass `backoff=0` or their own `sleep`.
+    tests pass `backoff=0` or their own `sleep`. `observer` (metrics) hears of every attempt.
     """
 
     def __init__(
@@ -63,6 +69,7 @@ class LinkingClient:
         session: aiohttp.ClientSession | None = None,
         backoff: float = 0.2,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        observer: CallObserver | None = None,
     ) -> None:
         if retries < 0:
             raise ValueError("retries must be >= 0")
@@ -74,6 +81,7 @@ class LinkingClient:
         self._sleep = sleep
         self._session = session
         self._owns_session = session is None
+        self._observer = observer
         self._end_user: str | None = None
         self._root: LinkingClient = self
 
@@ -134,20 +142,23 @@ class LinkingClient:
         json_body: Mapping[str, Any] | None = None,
         params: Mapping[str, str] | None = None,
         log_path: str | None = None,
+        endpoint: str | None = None,
     ) -> Any:
         """Send one call; return the decoded JSON or raise a `LinkingError`.
 
+        `endpoint` is the path template for logs and the observer when the path holds an id;
         `log_path` replaces `path` in logs when the path itself would reveal something.
         """
         attempts = 1 + (self._retries if method == "GET" else 0)
-        shown = log_path or path
+        endpoint = endpoint or path
+        shown = log_path or endpoint
         for attempt in range(attempts):
             if attempt:
                 delay = self._backoff * 2 ** (attempt - 1)
                 if delay > 0:
                     await self._sleep(delay)
             try:
-                return await self._attempt(method, path, json_body, params, shown)
+                return await self._attempt(method, path, json_body, params, shown, endpoint)
             except BackendUnavailable as exc:
                 if attempt + 1 >= attempts:
                     raise
@@ -162,6 +173,28 @@ class LinkingClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _attempt(
+        self,
+        method: str,
+        path: str,
+        json_body: Mapping[str, Any] | None,
+        params: Mapping[str, str] | None,
+        shown: str,
+        endpoint: str,
+    ) -> Any:
+        started = time.perf_counter()
+        outcome = "unavailable"
+        try:
+            result = await self._send(method, path, json_body, params, shown)
+            outcome = "ok"
+            return result
+        except LinkingError as error:
+            outcome = error.code
+            raise
+        finally:
+            if self._observer is not None:
+                self._observer(f"{method} {endpoint}", outcome, time.perf_counter() - started)
+
+    async def _send(
         self,
         method: str,
         path: str,
@@ -194,23 +227,28 @@ class LinkingClient:
             raise BackendUnavailable.because("The linking service cannot be reached.") from exc
         elapsed_ms = (time.perf_counter() - started) * 1000
         logger.debug("linking %s %s → %d in %.0f ms", method, shown, status, elapsed_ms)
-        return _decode(status, raw)
+        # The dev endpoints' refusals (no app, no VK ID yet) are answers a poller expects.
+        return _decode(status, raw, expected_refusal=path.startswith("/dev/"))
 
     async def _get(
-        self, path: str, *, params: Mapping[str, str] | None = None, log_path: str | None = None
+        self,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        log_path: str | None = None,
+        endpoint: str | None = None,
     ) -> Any:
-        return await self._request("GET", path, params=params, log_path=log_path)
+        return await self._request("GET", path, params=params, log_path=log_path, endpoint=endpoint)
 
     async def _post(
-        self, path: str, body: Mapping[str, Any] | None = None, *, log_path: str | None = None
+        self, path: str, body: Mapping[str, Any] | None = None, *, endpoint: str | None = None
     ) -> Any:
-        return await self._request(
-            "POST", path, json_body=body if body is not None else {}, log_path=log_path
-        )
+        body = body if body is not None else {}
+        return await self._request("POST", path, json_body=body, endpoint=endpoint)
 
     async def _flow_call(self, flow_id: str, action: str, body: Mapping[str, Any]) -> Flow:
         data = await self._post(
-            f"/v1/flows/{_seg(flow_id)}/{action}", body, log_path=f"/v1/flows/{{id}}/{action}"
+            f"/v1/flows/{_seg(flow_id)}/{action}", body, endpoint=f"/v1/flows/{{id}}/{action}"
         )
         return _parse(Flow.from_json, data)
 
@@ -220,7 +258,7 @@ class LinkingClient:
         data = await self._post(
             f"/v1/recoveries/{_seg(recovery_id)}/{action}",
             body,
-            log_path=f"/v1/recoveries/{{id}}/{action}",
+            endpoint=f"/v1/recoveries/{{id}}/{action}",
         )
         return _parse(Recovery.from_json, data)
 
@@ -242,7 +280,7 @@ class LinkingClient:
         data = await self._post(
             f"/v1/mesh-accounts/{_seg(mesh_account_id)}/phone",
             {"phone": phone},
-            log_path="/v1/mesh-accounts/{id}/phone",
+            endpoint="/v1/mesh-accounts/{id}/phone",
         )
         return _parse(lambda raw: _str(_obj(raw, "phone confirmation"), "phone_masked"), data)
 
@@ -256,7 +294,7 @@ class LinkingClient:
 
     async def get_flow(self, flow_id: str) -> Flow:
         """Read a flow as it is now."""
-        data = await self._get(f"/v1/flows/{_seg(flow_id)}", log_path="/v1/flows/{id}")
+        data = await self._get(f"/v1/flows/{_seg(flow_id)}", endpoint="/v1/flows/{id}")
         return _parse(Flow.from_json, data)
 
     async def submit_phone(self, flow_id: str, phone: str) -> Flow:
@@ -302,7 +340,7 @@ class LinkingClient:
     async def get_recovery(self, recovery_id: str) -> Recovery:
         """Read a recovery as it is now."""
         data = await self._get(
-            f"/v1/recoveries/{_seg(recovery_id)}", log_path="/v1/recoveries/{id}"
+            f"/v1/recoveries/{_seg(recovery_id)}", endpoint="/v1/recoveries/{id}"
         )
         return _parse(Recovery.from_json, data)
 
@@ -344,9 +382,18 @@ class LinkingClient:
     # ----------------------------------------------------------------------- dev (demo only)
 
     async def dev_accounts(self) -> list[DevAccount]:
-        """The demo accounts, one per case (demo backends only)."""
+        """Every demo teacher: the seeded ones (one per case), then those created since."""
         data = await self._get("/dev/accounts")
         return _parse(lambda raw: [DevAccount.from_json(item) for item in _as_list(raw)], data)
+
+    async def dev_account(self, mesh_account_id: str) -> DevAccount:
+        """One demo teacher as she is now (current password, link, VPN); NotFound if unknown."""
+        data = await self._get(f"/dev/accounts/{_seg(mesh_account_id)}")
+        return _parse(DevAccount.from_json, data)
+
+    async def dev_create_account(self, case: DemoCase) -> DevAccount:
+        """A fresh demo teacher of `case` (new MESH account, phone and person)."""
+        return _parse(DevAccount.from_json, await self._post("/dev/accounts", {"case": case}))
 
     async def dev_link_token(self, mesh_account_id: str) -> LinkToken:
         """A fresh deep-link token for a demo MESH account."""

@@ -42,8 +42,11 @@ def _parse(parser: Callable[[Any], _T], data: Any) -> _T:
         ) from exc
 
 
-def _decode(status: int, raw: bytes) -> Any:
-    """Turn a status and body into data, or raise the matching `LinkingError`."""
+def _decode(status: int, raw: bytes, *, expected_refusal: bool = False) -> Any:
+    """Turn a status and body into data, or raise the matching `LinkingError`.
+
+    Refusals are logged at INFO, or at DEBUG when the caller expects them (`expected_refusal`).
+    """
     try:
         data: Any = json.loads(raw) if raw else None
         is_json = True
@@ -66,7 +69,8 @@ def _decode(status: int, raw: bytes) -> Any:
     error = _error_object(data)
     if error is not None and isinstance(error.get("code"), str):
         exc = LinkingError.from_error_body(status, error)
-        logger.info("linking refused: %s (HTTP %d)", exc.code, status)
+        level = logging.DEBUG if expected_refusal else logging.INFO
+        logger.log(level, "linking refused: %s (HTTP %d)", exc.code, status)
         raise exc
     fallback = _STATUS_FALLBACK.get(status)
     if fallback is not None:

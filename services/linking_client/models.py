@@ -319,7 +319,12 @@ class LinkToken:
 
 @dataclass(frozen=True, slots=True)
 class DevAccount:
-    """A demo account of the simulation (dev endpoints only)."""
+    """A demo teacher of the simulation (dev endpoints only).
+
+    `vk_password` is the password she knows now (a finished recovery replaces the seeded one);
+    `linked_profile` is the Sferum profile her MESH account is linked to, if any. The fields
+    after `case` are optional so that older answers still parse.
+    """
 
     mesh_account_id: str
     full_name: str
@@ -327,10 +332,21 @@ class DevAccount:
     email: str | None
     vk_password: str | None
     case: DemoCase
+    school: str | None = None
+    birth_date: date | None = None
+    gender: Gender | None = None
+    vpn: bool = False
+    authenticator_app: bool = False
+    linked_profile: Profile | None = None
 
     @classmethod
     def from_json(cls, data: Any) -> DevAccount:
         data = _obj(data, "dev account")
+        birth_date = _opt_str(data, "birth_date")
+        gender = _opt_str(data, "gender")
+        if gender is not None and gender not in _GENDERS:
+            raise _MalformedAnswer(f"gender: unexpected value {gender!r}")
+        linked = data.get("linked_profile")
         return cls(
             mesh_account_id=_str(data, "mesh_account_id"),
             full_name=_str(data, "full_name"),
@@ -338,6 +354,12 @@ class DevAccount:
             email=_opt_str(data, "email"),
             vk_password=_opt_str(data, "vk_password"),
             case=cast(DemoCase, _str(data, "case")),
+            school=_opt_str(data, "school"),
+            birth_date=None if birth_date is None else _date(data, "birth_date"),
+            gender=cast(Gender | None, gender),
+            vpn=bool(_opt_bool(data, "vpn")),
+            authenticator_app=bool(_opt_bool(data, "authenticator_app")),
+            linked_profile=None if linked is None else Profile.from_json(linked),
         )
 
     def __repr__(self) -> str:

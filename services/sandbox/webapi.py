@@ -1,23 +1,30 @@
-"""The browser's own API: live world events (SSE), acting as teachers and operators, the phone.
+"""The browser's own API: live world events (SSE), acting as teachers and operators, the phone,
+and the e-journal's demo teachers.
 
-Routes live under `/api/`; the page itself (`web/`) is served from `/`.
+Routes live under `/api/` and accept only the page's own same-origin JSON requests
+(`services/sandbox/guard.py`); the page itself (`web/`) is served from `/`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import json
 import logging
+import typing
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from aiohttp import web
 
-from services.linking_client import LinkingClient, LinkingError
+from services.linking_client import DemoCase, LinkingClient, LinkingError
 from services.sandbox.botapi import BotApiError, TelegramWorld
+from services.sandbox.botapi.commands import language_key
 from services.sandbox.botapi.faults import Fault
+from services.sandbox.guard import allowed_hosts, same_origin_guard
 from services.sandbox.people import Cast
 
 logger = logging.getLogger(__name__)
@@ -60,6 +67,9 @@ def _optional_int(value: Any) -> int | None:
     return None if value in (None, "") else int(value)
 
 
+CASES: tuple[str, ...] = get_args(DemoCase)
+
+
 class BrowserApi:
     """Handlers behind the page: everything a person can do in the four panes."""
 
@@ -68,17 +78,32 @@ class BrowserApi:
         self.cast = cast
         self.backend = backend
 
-    def state(self) -> dict[str, Any]:
+    async def state(self) -> dict[str, Any]:
+        try:
+            await self._refresh_teachers()
+        except LinkingError as error:  # the page still draws; link states may be stale
+            logger.warning("sandbox could not read the demo teachers: %s", error.code)
         return {
             "type": "state",
             "world": self.world.snapshot(),
-            "teachers": [t.as_json() for t in self.cast.teachers],
+            "teachers": self._teachers_json(),
+            "cases": list(CASES),
             "operators": self.cast.operators,
             "helpdesk_chat_id": self.cast.helpdesk_chat_id,
         }
 
+    def _teachers_json(self) -> list[dict[str, Any]]:
+        return [t.as_json() for t in self.cast.teachers]
+
+    async def _refresh_teachers(self) -> None:
+        """The e-journal reads link states (and known passwords) from the backend."""
+        self.cast.refresh(await self.backend.dev_accounts())
+
+    def _publish_teachers(self) -> None:
+        self.world.events.publish({"type": "teachers", "teachers": self._teachers_json()})
+
     async def get_state(self, request: web.Request) -> web.Response:
-        return web.json_response(self.state())
+        return web.json_response(await self.state())
 
     async def events(self, request: web.Request) -> web.StreamResponse:
         """Server-sent events: the full state first, then every change as it happens."""
@@ -87,7 +112,7 @@ class BrowserApi:
         )
         await response.prepare(request)
         with self.world.events.subscribe() as queue:
-            event: dict[str, Any] | None = self.state()
+            event: dict[str, Any] | None = await self.state()
             try:
                 while True:
                     if event is None:
@@ -128,21 +153,23 @@ class BrowserApi:
         return web.json_response({"query_id": query["id"]})
 
     async def upload(self, request: web.Request) -> web.Response:
-        form = await request.post()
-        upload = form.get("file")
-        if not isinstance(upload, web.FileField):
-            raise ValueError("attach a file in the `file` field")
-        mime_type = upload.content_type or "application/octet-stream"
+        """A photo or file from the composer, as JSON with the bytes in base64."""
+        body = await _json_body(request)
+        try:
+            data = base64.b64decode(str(body["data"]), validate=True)
+        except binascii.Error:
+            raise ValueError("`data` must be base64") from None
+        mime_type = str(body.get("mime_type") or "application/octet-stream")
         kind = "photo" if mime_type in {"image/jpeg", "image/png", "image/gif"} else "document"
         message = self.world.user_sends_file(
-            int(str(form["user_id"])),
+            int(body["user_id"]),
             kind=kind,
-            data=upload.file.read(),
-            filename=upload.filename or "file",
+            data=data,
+            filename=str(body.get("filename") or "file"),
             mime_type=mime_type,
-            caption=str(form.get("caption") or "") or None,
-            chat_id=_optional_int(form.get("chat_id")),
-            thread_id=_optional_int(form.get("message_thread_id")),
+            caption=str(body.get("caption") or "") or None,
+            chat_id=_optional_int(body.get("chat_id")),
+            thread_id=_optional_int(body.get("message_thread_id")),
         )
         return web.json_response(message)
 
@@ -163,7 +190,30 @@ class BrowserApi:
     # ---- MESH e-journal and the phone -------------------------------------------------------
 
     async def teachers(self, request: web.Request) -> web.Response:
-        return web.json_response([t.as_json() for t in self.cast.teachers])
+        await self._refresh_teachers()
+        return web.json_response(self._teachers_json())
+
+    async def new_teacher(self, request: web.Request) -> web.Response:
+        """«+ Новый учитель»: a fresh demo teacher of the chosen case, a new Telegram user."""
+        case = str((await _json_body(request))["case"])
+        if case not in CASES:
+            raise ValueError(f"unknown case {case!r}")
+        account = await self.backend.dev_create_account(typing.cast(DemoCase, case))
+        teacher = self.cast.add(self.world, account)
+        self._publish_teachers()
+        return web.json_response(teacher.as_json())
+
+    async def reset_demo(self, request: web.Request) -> web.Response:
+        """«Сбросить демо»: a fresh teacher of every case replaces the e-journal's list.
+
+        Nothing is deleted: earlier teachers keep their chats, tickets and backend state (the bot
+        may be mid-conversation with them); they just leave the e-journal.
+        """
+        await _json_body(request)
+        accounts = [await self.backend.dev_create_account(typing.cast(DemoCase, c)) for c in CASES]
+        self.cast.replace(self.world, accounts)
+        self._publish_teachers()
+        return web.json_response(self._teachers_json())
 
     async def connect(self, request: web.Request) -> web.Response:
         """«Перейти к подключению»: a fresh deep link, opened by that teacher in Telegram."""
@@ -174,25 +224,33 @@ class BrowserApi:
         return web.json_response({"user_id": teacher.user_id, "message": message})
 
     async def phone(self, request: web.Request) -> web.Response:
-        """The teacher's phone: SMS, call-resets, e-mails (newest first) and the TOTP code."""
+        """The teacher's phone: SMS, call-resets, e-mails (newest first), the TOTP code, and
+        the VK ID password she knows now."""
         teacher = self.cast.teacher(user_id=int(request.match_info["user_id"]))
+        teacher.update(await self.backend.dev_account(teacher.mesh_account_id))
         items = [asdict(item) for item in await self.backend.dev_inbox(teacher.phone)]
         if teacher.email:
             items += [asdict(item) for item in await self.backend.dev_mailbox(teacher.email)]
         for item in items:
             item["at"] = item["at"].isoformat()
         items.sort(key=lambda item: item["at"], reverse=True)
-        try:
-            totp: str | None = await self.backend.dev_totp(teacher.phone)
-        except LinkingError:
-            totp = None  # this account has no authenticator app
-        return web.json_response(
-            {
-                "teacher": teacher.as_json(),
-                "messages": items,
-                "totp": totp,
-            }
+        totp = await self.backend.dev_totp(teacher.phone) if teacher.authenticator_app else None
+        return web.json_response({"teacher": teacher.as_json(), "messages": items, "totp": totp})
+
+    async def commands(self, request: web.Request) -> web.Response:
+        """The bot's command menu as this person's Telegram shows it on «/» in this chat."""
+        user_id = int(request.query["user_id"])
+        chat_id = int(request.query.get("chat_id") or user_id)
+        chat = self.world.chats.get(chat_id)
+        status = chat.members.get(user_id) if chat is not None else None
+        menu = self.world.commands.for_person(
+            chat_id,
+            user_id,
+            language_key(request.query.get("language")),
+            private=chat_id == user_id,
+            admin=status in {"creator", "administrator"},
         )
+        return web.json_response(menu)
 
     async def set_vpn(self, request: web.Request) -> web.Response:
         teacher = self.cast.teacher(user_id=int(request.match_info["user_id"]))
@@ -218,9 +276,18 @@ async def _index(request: web.Request) -> web.FileResponse:
 
 
 def add_browser_routes(
-    app: web.Application, world: TelegramWorld, cast: Cast, backend: LinkingClient
+    app: web.Application,
+    world: TelegramWorld,
+    cast: Cast,
+    backend: LinkingClient,
+    *,
+    bind_host: str = "127.0.0.1",
 ) -> BrowserApi:
-    """Mount the page and its API on `app` (the same application that serves the Bot API)."""
+    """Mount the page and its API on `app` (the same application that serves the Bot API).
+
+    `bind_host` is the address the server listens on: it decides which Host names are accepted.
+    """
+    app.middlewares.append(same_origin_guard(allowed_hosts(bind_host)))
     api = BrowserApi(world, cast, backend)
     routes = [
         ("GET", "/api/state", api.get_state),
@@ -231,6 +298,9 @@ def add_browser_routes(
         ("POST", "/api/files", api.upload),
         ("GET", "/api/files/{file_id}", api.file),
         ("GET", "/api/teachers", api.teachers),
+        ("POST", "/api/teachers", api.new_teacher),
+        ("POST", "/api/demo/reset", api.reset_demo),
+        ("GET", "/api/commands", api.commands),
         ("POST", "/api/teachers/{mesh_account_id}/connect", api.connect),
         ("GET", "/api/phone/{user_id}", api.phone),
         ("POST", "/api/phone/{user_id}/vpn", api.set_vpn),

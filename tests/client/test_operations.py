@@ -254,6 +254,42 @@ async def test_dev_accounts(start_stub: StartStub) -> None:
     assert (stub.requests[0].method, stub.requests[0].path) == ("GET", "/dev/accounts")
 
 
+async def test_dev_account_and_a_fresh_one(start_stub: StartStub) -> None:
+    profile = {
+        "profile_id": "sf-demo-05",
+        "full_name": "Соколов Дмитрий Александрович",
+        "birth_date": "1975-06-30",
+        "gender": "male",
+        "school": "ГБОУ Школа № 1568",
+    }
+    account = {
+        "mesh_account_id": "mesh-1010",
+        "full_name": "Соколов Дмитрий Александрович",
+        "phone": "+79990000010",
+        "email": None,
+        "vk_password": "Sferum#0010",
+        "case": "already_linked",
+        "school": "ГБОУ Школа № 1568",
+        "birth_date": "1975-06-30",
+        "gender": "male",
+        "vpn": False,
+        "authenticator_app": False,
+        "linked_profile": profile,
+    }
+    stub = await start_stub(json_answer(account))
+    async with LinkingClient(stub.url) as client:
+        one = await client.dev_account("mesh-1010")
+        fresh = await client.dev_create_account("already_linked")
+    assert one == fresh
+    assert one.linked_profile is not None and one.linked_profile.profile_id == "sf-demo-05"
+    assert (one.birth_date, one.gender, one.authenticator_app) == (date(1975, 6, 30), "male", False)
+    requests = [(r.method, r.path, r.body) for r in stub.requests]
+    assert requests == [
+        ("GET", "/dev/accounts/mesh-1010", None),
+        ("POST", "/dev/accounts", {"case": "already_linked"}),
+    ]
+
+
 async def test_dev_inbox_and_mailbox(start_stub: StartStub) -> None:
     item = {"channel": "sms", "code": "123456", "text": "Код: 123456", "at": "2026-11-25T07:00:01Z"}
 

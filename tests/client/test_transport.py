@@ -13,6 +13,7 @@ from aiohttp import web
 
 from services.linking_client import (
     BackendUnavailable,
+    ChannelUnavailable,
     LinkingClient,
     MethodNotAllowed,
     NotFound,
@@ -244,3 +245,18 @@ async def test_passwords_codes_and_phones_never_reach_the_logs(
     for secret in ("Tr0ub4dor&3", "482913", "N3w-Passw0rd!", "+79161234567", "79161234567"):
         assert secret not in logged
     assert "+7 *** ***-**-67" in logged
+
+
+async def test_dev_refusals_are_debug_and_real_ones_info(
+    start_stub: StartStub, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A sandbox polls /dev/totp for teachers without the app: expected, not news."""
+    caplog.set_level(logging.DEBUG, logger="services.linking_client")
+    stub = await start_stub(error_answer(422, "channel_unavailable"))
+    async with LinkingClient(stub.url, backoff=0) as client:
+        with pytest.raises(ChannelUnavailable):
+            await client.dev_totp("+79161234567")
+        with pytest.raises(ChannelUnavailable):
+            await client.choose_recovery_method("rc-1", "totp")
+    refusals = [r for r in caplog.records if r.getMessage().startswith("linking refused")]
+    assert [r.levelno for r in refusals] == [logging.DEBUG, logging.INFO]

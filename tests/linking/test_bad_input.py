@@ -126,6 +126,8 @@ async def test_dev_endpoints_do_not_exist_without_demo() -> None:
     ):
         for method, path in [
             ("GET", "/dev/accounts"),
+            ("POST", "/dev/accounts"),
+            ("GET", "/dev/accounts/mesh-1001"),
             ("POST", "/dev/link-token"),
             ("GET", "/dev/inbox?phone=%2B79031112202"),
             ("GET", "/dev/mailbox?email=a%40b.ru"),

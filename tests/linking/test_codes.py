@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 
+from services.linking import codes
 from tests.linking.http_api import Api
 
 
@@ -68,16 +69,22 @@ async def test_resend_waits_for_the_cooldown(api: Api) -> None:
     assert len(await api.inbox(teacher["phone"])) == 2
 
 
-async def test_old_code_dies_when_a_new_one_is_sent(api: Api) -> None:
+async def test_old_code_dies_when_a_new_one_is_sent(api: Api, monkeypatch) -> None:
+    # Two different codes for certain (random ones coincide once in 10,000 runs).
+    issued = iter(["1234", "5678"])
+    random_digits = codes.random_digits
+    monkeypatch.setattr(
+        codes, "random_digits", lambda n: next(issued) if n == 4 else random_digits(n)
+    )
     teacher, flow = await api.flow_at_code("vkid_no_profile")
     first = await api.last_code(teacher["phone"])
     api.clock.advance(56)
     await api.step(flow["flow_id"], "code", {"channel": "call"})
     second = await api.last_code(teacher["phone"])
-    if first != second:
-        await api.refused(
-            "POST", f"/v1/flows/{flow['flow_id']}/code/verify", {"code": first}, "code_invalid", 422
-        )
+    assert (first, second) == ("1234", "5678")
+    await api.refused(
+        "POST", f"/v1/flows/{flow['flow_id']}/code/verify", {"code": first}, "code_invalid", 422
+    )
     flow = await api.step(flow["flow_id"], "code/verify", {"code": second})
     assert flow["state"] == "personal_data"
 

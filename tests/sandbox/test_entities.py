@@ -81,6 +81,20 @@ def test_urls_commands_and_emails_are_detected_outside_code():
     assert ("code", "/help") in kinds
 
 
+def test_bare_addresses_are_links_as_in_telegram():
+    text, entities = format_text(
+        "Откройте web.vk.me, school.mos.ru/journal или сайт.рф. Почта ka***@mail.ru, "
+        "файл ошибка.png, М.П. Иванова, версия 1.2.3",
+        None,
+    )
+    found = [(e["type"], text[e["offset"] : e["offset"] + e["length"]]) for e in entities]
+    assert found == [
+        ("url", "web.vk.me"),
+        ("url", "school.mos.ru/journal"),
+        ("url", "сайт.рф"),
+    ]
+
+
 def test_other_parse_modes_are_refused_instead_of_misrendered():
     with pytest.raises(BotApiError, match="unsupported parse_mode"):
         format_text("*x*", "MarkdownV2")

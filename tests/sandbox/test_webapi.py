@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import AsyncIterator
 
@@ -155,11 +156,16 @@ async def test_contact_button_sends_the_teachers_own_phone(sandbox, http):
 async def test_photo_upload_and_download(sandbox, http):
     teacher = sandbox.cast.teachers[0]
     png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x02\x00\x00\x00\x03" + b"\x00" * 8
-    form = aiohttp.FormData()
-    form.add_field("user_id", str(teacher.user_id))
-    form.add_field("file", png, filename="ошибка.png", content_type="image/png")
-    async with http.post(f"{sandbox.url}/api/files", data=form) as response:
-        message = await response.json()
+    message = await post_json(
+        http,
+        f"{sandbox.url}/api/files",
+        {
+            "user_id": teacher.user_id,
+            "filename": "ошибка.png",
+            "mime_type": "image/png",
+            "data": base64.b64encode(png).decode(),
+        },
+    )
     photo = message["photo"][-1]
     assert (photo["width"], photo["height"]) == (2, 3)
     async with http.get(f"{sandbox.url}/api/files/{photo['file_id']}") as response:

@@ -33,9 +33,19 @@ _NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
 _TAG_RE = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[^<>]*?)?)\s*(/?)>")
 _ATTR_RE = re.compile(r"""([a-zA-Z-]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+)))?""")
 _ENTITY_RE = re.compile(r"&(#x[0-9a-fA-F]+|#[0-9]+|[a-zA-Z]+);")
+# Telegram links bare addresses too (web.vk.me, school.mos.ru): host names ending in a known TLD.
+_TLDS = "ru|su|com|org|net|me|io|info|рф"
 _AUTO_PATTERNS = (
     ("url", re.compile(r"\bhttps?://[^\s<>\"]+[^\s<>\".,;:!?)»]")),
     ("email", re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.-]*\w")),
+    (
+        "url",
+        re.compile(
+            rf"(?<![\w@./-])(?:[a-zа-яё0-9](?:[a-zа-яё0-9-]*[a-zа-яё0-9])?\.)+(?:{_TLDS})"
+            r"(?:/[^\s<>\"]*[^\s<>\".,;:!?)»])?(?![\w@-])",
+            re.IGNORECASE,
+        ),
+    ),
     ("bot_command", re.compile(r"(?<![\w/])/[a-zA-Z0-9_]{1,32}(?:@[a-zA-Z0-9_]{5,32})?(?!\w)")),
 )
 

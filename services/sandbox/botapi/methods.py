@@ -7,11 +7,11 @@ Each method takes the request's `Params` and returns the `result` of the `{"ok":
 from __future__ import annotations
 
 import copy
-import json
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from services.sandbox.botapi.commands import ScopeKey, language_key, scope_key
 from services.sandbox.botapi.entities import format_text
 from services.sandbox.botapi.errors import BotApiError, bad_request, forbidden
 from services.sandbox.botapi.files import StoredFile
@@ -32,6 +32,7 @@ from services.sandbox.botapi.world import (
 Method = Callable[[Params], Awaitable[Any]]
 TOPIC_COLORS = (0x6FB9F0, 0xFFD67E, 0xCB86DB, 0x8EEE98, 0xFF93B2, 0xFB6F5F)
 COMMAND_RE = re.compile(r"^[a-z0-9_]{1,32}$")
+SECRET_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
 NOT_MODIFIED = (
     "message is not modified: specified new message content and reply markup are exactly the "
     "same as a current content and reply markup of the message"
@@ -210,31 +211,53 @@ class BotApiMethods:
         url = p.str("url") or ""
         if url and not url.startswith(("https://", "http://")):
             raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
-        self.world.webhook = {"url": url, "secret_token": p.str("secret_token")}
-        self.world.updates.set_allowed(p.json("allowed_updates"))
+        secret = p.str("secret_token")
+        if secret is not None and not SECRET_TOKEN_RE.fullmatch(secret):
+            raise bad_request("secret token contains unallowed characters")
+        max_connections = p.int("max_connections") or 40
+        if not 1 <= max_connections <= 100:
+            raise bad_request("bad webhook: invalid max_connections")
+        allowed = p.json("allowed_updates")
+        self.world.webhook = {
+            "url": url,
+            "secret_token": secret,
+            "max_connections": max_connections,
+            "allowed_updates": allowed,
+        }
+        self.world.updates.set_allowed(allowed)
         if p.bool("drop_pending_updates"):
             self.world.updates.drop_pending()
+        self.world.updates.notify()  # deliveries start
         return True
 
     async def m_deleteWebhook(self, p: Params) -> bool:
         self.world.webhook = {"url": ""}
         if p.bool("drop_pending_updates"):
             self.world.updates.drop_pending()
+        self.world.updates.notify()
         return True
 
     async def m_getWebhookInfo(self, p: Params) -> dict[str, Any]:
-        return {
-            "url": self.world.webhook["url"],
+        webhook = self.world.webhook
+        info: dict[str, Any] = {
+            "url": webhook["url"],
             "has_custom_certificate": False,
             "pending_update_count": self.world.updates.pending_count,
         }
+        if webhook["url"]:
+            info["max_connections"] = webhook.get("max_connections", 40)
+            if webhook.get("allowed_updates") is not None:
+                info["allowed_updates"] = webhook["allowed_updates"]
+        for key in ("last_error_date", "last_error_message"):
+            if webhook.get(key) is not None:
+                info[key] = webhook[key]
+        return info
 
     # ---- commands and menu ------------------------------------------------------------------
 
     @staticmethod
-    def _commands_key(p: Params) -> tuple[str, str]:
-        scope = p.json("scope") or {"type": "default"}
-        return json.dumps(scope, sort_keys=True), p.str("language_code") or ""
+    def _menu_slot(p: Params) -> tuple[ScopeKey, str]:
+        return scope_key(p.json("scope")), language_key(p.str("language_code"))
 
     async def m_setMyCommands(self, p: Params) -> bool:
         commands = p.json("commands")
@@ -245,15 +268,17 @@ class BotApiMethods:
                 raise bad_request("BOT_COMMAND_INVALID")
             if not 1 <= len(command.get("description") or "") <= 256:
                 raise bad_request("BOT_COMMAND_DESCRIPTION_INVALID")
-        self.world.commands[self._commands_key(p)] = commands
+        menu = [{"command": c["command"], "description": c["description"]} for c in commands]
+        self.world.commands.set(*self._menu_slot(p), menu)
         self.world.events.publish({"type": "commands"})
         return True
 
     async def m_getMyCommands(self, p: Params) -> list[dict[str, Any]]:
-        return self.world.commands.get(self._commands_key(p), [])
+        return copy.deepcopy(self.world.commands.get(*self._menu_slot(p)))
 
     async def m_deleteMyCommands(self, p: Params) -> bool:
-        self.world.commands.pop(self._commands_key(p), None)
+        self.world.commands.delete(*self._menu_slot(p))
+        self.world.events.publish({"type": "commands"})
         return True
 
     async def m_setChatMenuButton(self, p: Params) -> bool:

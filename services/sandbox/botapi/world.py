@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from services.sandbox.botapi.commands import CommandMenus
 from services.sandbox.botapi.entities import format_text
 from services.sandbox.botapi.errors import bad_request
 from services.sandbox.botapi.events import EventBus
@@ -146,8 +147,12 @@ class TelegramWorld:
         self.events = EventBus()
         self.callback_queries: dict[str, dict[str, Any]] = {}
         self.answered_queries: set[str] = set()
-        self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self.commands = CommandMenus()
         self.webhook: dict[str, Any] = {"url": ""}
+        # A load balancer behind the webhook URL, and every POST made (see webhook.py).
+        self.webhook_targets: list[str] = []
+        self.webhook_attempts: list[Any] = []
+        self.webhook_in_flight: dict[int, str] = {}  # update id → target being posted to
         self._query_ids = itertools.count(secrets.randbelow(10**12) * 1000)
 
     # ---- people and chats -------------------------------------------------------------------

@@ -32,6 +32,14 @@ const I18N = {
     case_forgot_password_friends: "Забыт пароль, помощь друзей — сценарий C",
     case_vpn: "Включён VPN",
     tab_mesh_short: "Журнал", tab_chat_short: "Чат", tab_phone_short: "Телефон", tab_helpdesk_short: "Поддержка",
+    linked: "Сферум подключён ✓", linked_card: "Сферум подключён ✓", not_linked_card: "Мессенджер не подключен",
+    linked_profile: "Профиль Сферум:", linked_text: "Чаты школы и онлайн-звонки — в VK Мессенджере:",
+    close: "Закрыть", born: "дата рождения", new_teacher: "+ Новый учитель", create: "Создать",
+    reset_demo: "Сбросить демо", reset_title: "Сбросить демо?",
+    reset_text: "В журнале появятся новые учителя — по одному на каждый сценарий, ещё не привязанные. Прежние чаты и обращения в поддержку останутся.",
+    reset_done: "Демо сброшено: новые учителя в журнале.", added: "Добавлен учитель",
+    tab_mesh_label: "Электронный журнал", tab_chat_label: "Учитель · Telegram", tab_phone_label: "Телефон", tab_helpdesk_label: "Поддержка",
+    attach: "Файл", unread: "непрочитанных",
   },
   en: {
     title: "Sferum sandbox", tab_mesh: "E-journal", tab_chat: "Teacher · Telegram",
@@ -43,10 +51,10 @@ const I18N = {
     phone_empty: "SMS, call-resets and e-mails will appear here.", vpn: "VPN",
     totp_title: "Code generator app", offline: "Lost connection to the sandbox…",
     messenger: "Messenger", open_chat: "Open chat", edited: "edited",
-    not_connected: "Мессенджер не подключен",
-    not_connected_text: "Для работы мессенджера необходимо связать ваш аккаунт МЭШ с аккаунтом Сферум, чтобы общаться в чатах и проводить онлайн-звонки.",
-    not_connected_text2: "Сферум — это безопасное образовательное пространство, где вы сможете общаться только с участниками своей школы в закрытых чатах.",
-    cancel: "Отмена", connect: "Перейти к подключению ↗", ok: "OK",
+    not_connected: "Messenger is not connected",
+    not_connected_text: "To use the messenger, link your MESH account with a Sferum account: then you can chat and hold online calls.",
+    not_connected_text2: "Sferum is a safe educational space where you talk only to members of your own school, in closed chats.",
+    cancel: "Cancel", connect: "Connect («Перейти к подключению») ↗", ok: "OK",
     sms: "SMS", call: "Call-reset", email: "E-mail", code: "code",
     vk_password: "VK ID password (demo):", share_contact: "Share my number",
     general: "General", closed: "closed", topic_open: "open", deleted: "message deleted",
@@ -62,6 +70,14 @@ const I18N = {
     case_forgot_password_friends: "Forgot password, trusted friends — scenario C",
     case_vpn: "VPN is on",
     tab_mesh_short: "Journal", tab_chat_short: "Chat", tab_phone_short: "Phone", tab_helpdesk_short: "Helpdesk",
+    linked: "Sferum connected ✓", linked_card: "Sferum connected ✓", not_linked_card: "Messenger not connected",
+    linked_profile: "Sferum profile:", linked_text: "School chats and online calls are in VK Messenger:",
+    close: "Close", born: "born", new_teacher: "+ New teacher", create: "Create",
+    reset_demo: "Reset demo", reset_title: "Reset the demo?",
+    reset_text: "The e-journal gets new teachers, one per case, none linked yet. Earlier chats and helpdesk tickets stay.",
+    reset_done: "Demo reset: new teachers in the e-journal.", added: "Teacher added",
+    tab_mesh_label: "E-journal", tab_chat_label: "Teacher · Telegram", tab_phone_label: "Phone", tab_helpdesk_label: "Helpdesk",
+    attach: "File", unread: "unread",
   },
 };
 
@@ -75,9 +91,14 @@ const state = {
   helpdeskId: null,
   teacherId: Number(localStorage.getItem("sandbox.teacher")) || null,
   operatorId: null,
-  topicId: null,
+  topicId: null, // the helpdesk topic shown (null: general)
+  topicPinned: false, // the operator chose it; otherwise the newest open ticket is shown
+  cases: [],
   pending: new Map(), // callback query id → {chatId, messageId, data}
-  unread: new Map(), // helpdesk thread id (or "general") → count
+  unread: new Map(), // helpdesk thread id (or "general") → count of bot messages not seen
+  phoneSeen: new Map(), // teacher user id → time of the newest phone item already seen
+  phoneUnseen: 0, // items on the selected teacher's phone that arrived while it was hidden
+  commandMenus: new Map(), // "chat:user:lang" → the bot's commands as Telegram resolves them
   typingTimer: null,
   phoneTimer: null,
 };
@@ -128,9 +149,6 @@ async function api(path, options = {}) {
     init.method = options.method || "POST";
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(options.json);
-  } else if (options.form) {
-    init.method = "POST";
-    init.body = options.form;
   }
   const response = await fetch(path, init);
   const body = await response.json().catch(() => ({}));
@@ -176,7 +194,8 @@ function entityNode(entity, text) {
       return node;
     }
     case "text_link": return linkNode(entity.url, "");
-    case "url": return linkNode(text, "");
+    // Telegram links bare addresses (web.vk.me) too; the scheme is implied.
+    case "url": return linkNode(/^[a-z][a-z0-9+.-]*:/i.test(text) ? text : `https://${text}`, "");
     case "email": return linkNode(`mailto:${text}`, "");
     case "bot_command": {
       const node = el("span", { class: "cmd" });
@@ -185,6 +204,19 @@ function entityNode(entity, text) {
     }
     default: return el("span");
   }
+}
+
+// Phone numbers, masked or not (+7 *** ***-**-77, +7 916 123-45-67), never break across lines.
+const PHONE_RE = /(?:\+7|8)[ \u00a0]?\(?[\d*]{3}\)?[ \u00a0]?[\d*]{3}[- \u00a0]?[\d*]{2}[- \u00a0]?[\d*]{2}/g;
+
+function appendText(parent, text) {
+  let pos = 0;
+  for (const match of text.matchAll(PHONE_RE)) {
+    if (match.index > pos) parent.append(text.slice(pos, match.index));
+    parent.append(el("span", { class: "nowrap" }, match[0]));
+    pos = match.index + match[0].length;
+  }
+  if (pos < text.length) parent.append(text.slice(pos));
 }
 
 function renderFormatted(text, entities) {
@@ -201,7 +233,7 @@ function renderFormatted(text, entities) {
       let j = i + 1;
       while (j < list.length && list[j].offset < to) inner.push(list[j++]);
       if (to > from) {
-        if (from > pos) parent.append(text.slice(pos, from));
+        if (from > pos) appendText(parent, text.slice(pos, from));
         const node = entityNode(entity, text.slice(from, to));
         build(node, from, to, inner);
         parent.append(node);
@@ -209,7 +241,7 @@ function renderFormatted(text, entities) {
       }
       i = j;
     }
-    if (pos < end) parent.append(text.slice(pos, end));
+    if (pos < end) appendText(parent, text.slice(pos, end));
   };
   build(fragment, 0, text.length, sorted);
   return fragment;
@@ -227,6 +259,7 @@ function chatRecord(chatId) {
 function loadState(snapshot) {
   state.bot = snapshot.world.bot;
   state.teachers = snapshot.teachers;
+  state.cases = snapshot.cases || [];
   state.operators = snapshot.operators;
   state.helpdeskId = snapshot.helpdesk_chat_id;
   state.chats = new Map();
@@ -238,11 +271,27 @@ function loadState(snapshot) {
     for (const message of entry.messages) record.messages.set(message.message_id, message);
     for (const topic of entry.topics) record.topics.set(topic.message_thread_id, topic);
   }
+  keepSelectedTeacher();
+  if (!state.operatorId && state.operators.length) state.operatorId = state.operators[0].id;
+  renderAll();
+}
+
+function keepSelectedTeacher() {
   if (!state.teachers.some((teacher) => teacher.user_id === state.teacherId)) {
     state.teacherId = state.teachers.length ? state.teachers[0].user_id : null;
   }
-  if (!state.operatorId && state.operators.length) state.operatorId = state.operators[0].id;
-  renderAll();
+}
+
+function setTeachers(teachers) {
+  state.teachers = teachers;
+  keepSelectedTeacher();
+  renderMesh();
+  renderTeacherSelect();
+}
+
+// The e-journal reads link states (and the phone its password) from the backend, on demand.
+async function refreshTeachers() {
+  setTeachers(await api("/api/teachers"));
 }
 
 function threadKey(message) {
@@ -255,7 +304,9 @@ function applyEvent(event) {
     case "chat": chatRecord(event.chat.id).chat = event.chat; break;
     case "message": case "edit": {
       chatRecord(event.chat_id).messages.set(event.message.message_id, event.message);
-      if (event.type === "message" && event.chat_id === state.helpdeskId) {
+      // Unread: what the bot posts in the helpdesk (tickets, teachers' messages) while the
+      // operator looks elsewhere; the operators' own messages are typed here, so never unread.
+      if (event.type === "message" && event.chat_id === state.helpdeskId && event.message.from.is_bot) {
         const key = threadKey(event.message);
         if (key !== (state.topicId ?? "general") || state.tab !== "helpdesk") {
           state.unread.set(key, (state.unread.get(key) || 0) + 1);
@@ -271,6 +322,8 @@ function applyEvent(event) {
     case "topic": chatRecord(event.chat_id).topics.set(event.topic.message_thread_id, event.topic); break;
     case "topic_deleted": chatRecord(event.chat_id).topics.delete(event.message_thread_id); break;
     case "callback_answer": onCallbackAnswer(event); break;
+    case "teachers": setTeachers(event.teachers); return;
+    case "commands": state.commandMenus.clear(); return;
     case "chat_action":
       if (event.chat_id === state.teacherId && event.action === "typing") setTyping(true);
       return;
@@ -278,6 +331,7 @@ function applyEvent(event) {
   }
   if (event.chat_id === undefined || event.chat_id === state.teacherId) renderChat();
   if (event.chat_id === undefined || event.chat_id === state.helpdeskId) renderHelpdesk();
+  renderTabBadges();
 }
 
 function connect() {
@@ -301,17 +355,40 @@ function setTab(tab) {
   }
   document.body.dataset.tab = tab;
   if (location.hash.slice(1) !== tab) history.replaceState(null, "", `#${tab}`);
-  if (tab === "helpdesk") { state.unread.delete(state.topicId ?? "general"); renderHelpdesk(); }
+  if (tab === "helpdesk") openHelpdesk();
   if (tab === "chat") scrollToEnd($("chat-messages"), true);
+  if (tab === "mesh") refreshTeachers().catch(() => {});
   pollPhone();
+  renderTabBadges();
+}
+
+// Tabs that are not on screen show how much arrived there: the helpdesk's unread messages and,
+// on a phone-sized screen (where the phone is a tab of its own), new codes and calls.
+function renderTabBadges() {
+  const helpdeskUnread = state.tab === "helpdesk" ? 0 : [...state.unread.values()].reduce((a, b) => a + b, 0);
+  setBadge("helpdesk", helpdeskUnread);
+  setBadge("phone", phoneVisible() ? 0 : state.phoneUnseen);
+}
+
+function setBadge(tab, count) {
+  const badge = document.querySelector(`.tabs button[data-tab="${tab}"] .tab-badge`);
+  badge.textContent = count > 99 ? "99+" : String(count);
+  badge.hidden = count === 0;
+  badge.title = `${count} ${t("unread")}`;
 }
 
 function applyLanguage() {
   document.documentElement.lang = state.lang;
+  document.title = t("title");
   for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
   for (const node of document.querySelectorAll("[data-i18n-placeholder]")) {
     node.placeholder = t(node.dataset.i18nPlaceholder);
   }
+  for (const node of document.querySelectorAll("[data-i18n-label]")) {
+    node.setAttribute("aria-label", t(node.dataset.i18nLabel));
+  }
+  for (const node of document.querySelectorAll("[data-i18n-title]")) node.title = t(node.dataset.i18nTitle);
+  state.commandMenus.clear(); // Telegram picks the menu by the app's language
   $("lang-toggle").textContent = state.lang === "ru" ? "EN" : "RU";
   renderAll();
 }
@@ -329,15 +406,46 @@ function renderAll() {
 function renderMesh() {
   const list = $("teacher-list");
   list.replaceChildren(...state.teachers.map((teacher) => el("li", {
-    class: `teacher${teacher.user_id === state.teacherId ? " current" : ""}`,
+    class: `teacher${teacher.user_id === state.teacherId ? " current" : ""}${teacher.linked_profile ? " linked" : ""}`,
     dataset: { mesh: teacher.mesh_account_id },
   },
   el("div", { class: "name" }, teacher.full_name),
   el("div", { class: "case" }, t(`case_${teacher.case}`)),
+  el("div", { class: "link-state" }, teacher.linked_profile ? t("linked_card") : t("not_linked_card")),
   el("div", { class: "row" },
     el("span", { class: "muted small" }, teacher.mesh_account_id),
     el("button", { class: "icon-button messenger", type: "button", title: t("messenger"),
-      onclick: () => openConnectDialog(teacher) }, icon("chat"), t("messenger"))))));
+      onclick: () => openMessenger(teacher.user_id) }, icon("chat"), t("messenger"))))));
+  const picker = $("new-case");
+  const chosen = picker.value;
+  picker.replaceChildren(...state.cases.map((c) => el("option", { value: c, selected: c === chosen }, t(`case_${c}`))));
+}
+
+// «Мессенджер»: the teacher is selected at once; the window shows what the backend says now.
+async function openMessenger(userId) {
+  selectTeacher(userId);
+  try { await refreshTeachers(); } catch (error) { /* shown as a toast; use what we know */ }
+  const teacher = state.teachers.find((one) => one.user_id === userId);
+  if (!teacher) return;
+  if (teacher.linked_profile) openLinkedView(teacher);
+  else openConnectDialog(teacher);
+}
+
+function openLinkedView(teacher) {
+  const profile = teacher.linked_profile;
+  const born = new Date(`${profile.birth_date}T00:00:00`).toLocaleDateString(state.lang);
+  showModal([
+    el("h2", { class: "linked-title" }, t("linked")),
+    el("div", { class: "profile-card" },
+      el("span", { class: "avatar profile-avatar" }, profile.full_name.slice(0, 1)),
+      el("div", {},
+        el("div", { class: "muted small" }, t("linked_profile")),
+        el("div", { class: "name" }, profile.full_name),
+        el("div", { class: "muted small" }, profile.school, " · ", t("born"), " ", born))),
+    el("p", {}, t("linked_text"), " ", linkNode("https://web.vk.me", "web.vk.me")),
+  ], [
+    el("button", { class: "primary", type: "button", onclick: hideModal }, t("close")),
+  ]);
 }
 
 function openConnectDialog(teacher) {
@@ -356,6 +464,27 @@ function openConnectDialog(teacher) {
   ]);
 }
 
+async function addTeacher() {
+  const teacher = await api("/api/teachers", { json: { case: $("new-case").value } });
+  selectTeacher(teacher.user_id);
+  showToast(`${t("added")}: ${teacher.full_name}`);
+  const card = document.querySelector(`.teacher[data-mesh="${teacher.mesh_account_id}"]`);
+  if (card) card.scrollIntoView({ block: "nearest" });
+}
+
+function confirmReset() {
+  showModal([el("h2", {}, t("reset_title")), el("p", {}, t("reset_text"))], [
+    el("button", { class: "secondary", type: "button", onclick: hideModal }, t("cancel")),
+    el("button", { class: "primary reset", type: "button", onclick: async () => {
+      hideModal();
+      const teachers = await api("/api/demo/reset", { json: {} });
+      setTeachers(teachers);
+      selectTeacher(teachers[0].user_id);
+      showToast(t("reset_done"));
+    } }, t("reset_demo")),
+  ]);
+}
+
 // ---- teacher chat --------------------------------------------------------------------------
 
 function renderTeacherSelect() {
@@ -367,11 +496,13 @@ function renderTeacherSelect() {
 }
 
 function selectTeacher(userId) {
+  if (state.teacherId !== userId) state.phoneUnseen = 0;
   state.teacherId = userId;
   localStorage.setItem("sandbox.teacher", String(userId));
   renderMesh();
   renderTeacherSelect();
   renderChat();
+  hideCommandMenu();
   pollPhone();
 }
 
@@ -408,10 +539,17 @@ function messageBody(message) {
       el("div", {}, el("div", {}, `${contact.first_name} ${contact.last_name || ""}`.trim()),
         el("div", { class: "muted small" }, contact.phone_number))));
   }
-  if (message.text !== undefined) parts.push(renderFormatted(message.text, message.entities));
+  if (message.text !== undefined) parts.push(renderFormatted(...shownText(message)));
   if (message.caption !== undefined) parts.push(el("div", {}, renderFormatted(message.caption, message.caption_entities)));
   if (!parts.length) parts.push(el("i", { class: "muted" }, "…"));
   return parts;
+}
+
+// A deep link's `/start <token>` reads «/start» in Telegram: the payload is not the person's text.
+function shownText(message) {
+  const deepLink = !message.from.is_bot && /^\/start\s+\S+$/.test(message.text);
+  if (!deepLink) return [message.text, message.entities];
+  return ["/start", (message.entities || []).filter((e) => e.offset + e.length <= 6)];
 }
 
 function inlineKeyboard(message, chatId) {
@@ -486,6 +624,38 @@ function sendTeacherText(text) {
   return api("/api/messages", { json: { user_id: state.teacherId, text } });
 }
 
+// ---- the bot's command menu («/» in the message field) ---------------------------------------
+
+async function commandMenu() {
+  const key = `${state.teacherId}:${state.teacherId}:${state.lang}`;
+  if (!state.commandMenus.has(key)) {
+    const query = new URLSearchParams({ user_id: state.teacherId, chat_id: state.teacherId, language: state.lang });
+    state.commandMenus.set(key, await api(`/api/commands?${query}`));
+  }
+  return state.commandMenus.get(key);
+}
+
+async function updateCommandMenu() {
+  const typed = $("chat-input").value;
+  if (!state.teacherId || !/^\/\w*$/.test(typed)) { hideCommandMenu(); return; }
+  const prefix = typed.slice(1).toLowerCase();
+  const commands = (await commandMenu()).filter((c) => c.command.startsWith(prefix));
+  if ($("chat-input").value !== typed) return; // typed on meanwhile; a newer call draws
+  const menu = $("command-menu");
+  menu.replaceChildren(...commands.map((c) => el("li", { role: "option", dataset: { command: c.command },
+    onmousedown: (event) => { event.preventDefault(); chooseCommand(c.command); } },
+  el("span", { class: "command" }, `/${c.command}`), el("span", { class: "description" }, c.description))));
+  menu.hidden = commands.length === 0;
+}
+
+function chooseCommand(command) {
+  $("chat-input").value = "";
+  hideCommandMenu();
+  sendTeacherText(`/${command}`);
+}
+
+function hideCommandMenu() { $("command-menu").hidden = true; }
+
 function pressButton(node, chatId, messageId, data, from) {
   const userId = chatId === state.helpdeskId ? state.operatorId : state.teacherId;
   node.classList.add("loading");
@@ -533,16 +703,32 @@ function handleLink(event, href) {
   }
 }
 
-function uploadFile(input, fields) {
+// The page's API takes only JSON (see services/sandbox/guard.py): files travel as base64.
+async function base64Of(file) {
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}
+
+async function uploadFile(input, fields) {
   const file = input.files[0];
   if (!file) return;
-  const form = new FormData();
-  for (const [key, value] of Object.entries(fields)) if (value !== null && value !== undefined) form.append(key, value);
-  form.append("file", file, file.name);
-  api("/api/files", { form }).finally(() => { input.value = ""; });
+  try {
+    const body = { ...fields, filename: file.name, mime_type: file.type || "application/octet-stream", data: await base64Of(file) };
+    await api("/api/files", { json: body });
+  } finally {
+    input.value = "";
+  }
 }
 
 // ---- phone ---------------------------------------------------------------------------------
+
+function formattedPlain(text) {
+  const fragment = document.createDocumentFragment();
+  appendText(fragment, text);
+  return fragment;
+}
 
 function phoneVisible() {
   return state.tab === "phone" || window.matchMedia("(min-width: 1000px)").matches;
@@ -550,9 +736,10 @@ function phoneVisible() {
 
 const PHONE_POLL_MS = 1500;
 
+// Polled even while the phone is hidden (a phone-sized screen): its tab shows what arrived.
 async function pollPhone() {
   clearTimeout(state.phoneTimer);
-  if (state.teacherId && phoneVisible() && document.visibilityState !== "hidden") {
+  if (state.teacherId && document.visibilityState !== "hidden") {
     try {
       renderPhone(await api(`/api/phone/${state.teacherId}`));
     } catch (error) { /* shown as a toast; try again on the next tick */ }
@@ -560,11 +747,21 @@ async function pollPhone() {
   state.phoneTimer = setTimeout(pollPhone, PHONE_POLL_MS);
 }
 
+function notePhoneArrivals(teacherId, messages) {
+  const newest = messages.length ? messages[0].at : "";
+  // What was there when the teacher was first looked at is history, not news.
+  if (!state.phoneSeen.has(teacherId) || phoneVisible()) state.phoneSeen.set(teacherId, newest);
+  const seen = state.phoneSeen.get(teacherId);
+  state.phoneUnseen = messages.filter((item) => item.at > seen).length;
+  renderTabBadges();
+}
+
 function renderPhone(data) {
   const teacher = data.teacher;
   if (teacher.user_id !== state.teacherId) return;
+  notePhoneArrivals(teacher.user_id, data.messages);
   $("phone-owner").textContent = teacher.full_name;
-  $("phone-number").textContent = [teacher.phone, teacher.email].filter(Boolean).join(" · ");
+  $("phone-number").replaceChildren(el("span", { class: "nowrap" }, teacher.phone), teacher.email ? ` · ${teacher.email}` : "");
   $("vpn-toggle").checked = teacher.vpn;
   $("phone-password").textContent = teacher.vk_password ? `${t("vk_password")} ${teacher.vk_password}` : "";
   $("totp-card").hidden = !data.totp;
@@ -574,28 +771,50 @@ function renderPhone(data) {
     el("div", { class: "kind" }, el("span", {}, icon(item.channel), t(item.channel)),
       el("span", {}, new Date(item.at).toLocaleTimeString(state.lang))),
     el("div", { class: "code" }, item.code),
-    el("div", { class: "text" }, item.text))));
+    el("div", { class: "text" }, formattedPlain(item.text)))));
   $("phone-empty").hidden = data.messages.length > 0;
 }
 
 // ---- helpdesk ------------------------------------------------------------------------------
 
+// The newest open ticket is what an operator opens the helpdesk for; closed ones only on request.
+function newestOpenTopic(record) {
+  const open = [...record.topics.values()].filter((topic) => !topic.is_closed);
+  return open.length ? Math.max(...open.map((topic) => topic.message_thread_id)) : null;
+}
+
+function openHelpdesk() {
+  const record = state.helpdeskId ? state.chats.get(state.helpdeskId) : null;
+  const pinned = record && state.topicId !== null && record.topics.get(state.topicId);
+  if (!pinned || pinned.is_closed) state.topicPinned = false;
+  renderHelpdesk();
+}
+
+function chooseTopic(threadId) {
+  state.topicId = threadId;
+  state.topicPinned = true;
+  renderHelpdesk();
+  renderTabBadges();
+}
+
 function renderHelpdesk() {
   const record = state.helpdeskId ? state.chats.get(state.helpdeskId) : null;
   if (!record) return;
+  if (state.topicPinned && state.topicId !== null && !record.topics.has(state.topicId)) state.topicPinned = false;
+  if (!state.topicPinned) state.topicId = newestOpenTopic(record);
+  if (state.tab === "helpdesk") state.unread.delete(state.topicId ?? "general");
   $("helpdesk-title").textContent = record.chat.title || "";
   const select = $("operator-select");
   select.replaceChildren(...state.operators.map((op) => el("option", { value: op.id, selected: op.id === state.operatorId }, senderName(op))));
   const topics = [...record.topics.values()].sort((a, b) => b.message_thread_id - a.message_thread_id);
   const entries = [{ message_thread_id: null, name: t("general"), icon_color: 0x9aa5b1 }, ...topics];
-  if (state.topicId !== null && !record.topics.has(state.topicId)) state.topicId = null;
   $("topic-list").replaceChildren(...entries.map((topic) => {
     const key = topic.message_thread_id ?? "general";
     const unread = state.unread.get(key);
     return el("li", {
       class: (topic.message_thread_id ?? null) === state.topicId ? "active" : "",
       dataset: { thread: topic.message_thread_id ?? "" },
-      onclick: () => { state.topicId = topic.message_thread_id ?? null; state.unread.delete(key); renderHelpdesk(); },
+      onclick: () => chooseTopic(topic.message_thread_id ?? null),
     }, el("span", {}, el("span", { class: "topic-dot", style: `background:#${topic.icon_color.toString(16).padStart(6, "0")}` }), topic.name),
     topic.is_closed ? el("span", { class: "badge" }, t("closed")) : null,
     unread ? el("span", { class: "badge unread" }, String(unread)) : null);
@@ -636,6 +855,12 @@ function showModal(body, actions) {
 
 function hideModal() { $("modal").hidden = true; }
 
+function onKey(event) {
+  if (event.key !== "Escape") return;
+  if (!$("modal").hidden) hideModal();
+  else hideCommandMenu();
+}
+
 // ---- wiring --------------------------------------------------------------------------------
 
 function init() {
@@ -654,6 +879,7 @@ function init() {
     const input = $("chat-input");
     const text = input.value;
     input.value = "";
+    hideCommandMenu();
     sendTeacherText(text);
   });
   $("topic-form").addEventListener("submit", (event) => {
@@ -678,6 +904,12 @@ function init() {
     api(`/api/phone/${state.teacherId}/vpn`, { json: { enabled: event.target.checked } }).then(() => pollPhone());
   });
   $("modal").addEventListener("click", (event) => { if (event.target.id === "modal") hideModal(); });
+  document.addEventListener("keydown", onKey);
+  $("chat-input").addEventListener("input", () => updateCommandMenu().catch(() => hideCommandMenu()));
+  $("chat-input").addEventListener("blur", hideCommandMenu);
+  $("new-teacher").addEventListener("click", () => addTeacher().catch(() => {}));
+  $("reset-demo").addEventListener("click", confirmReset);
+  window.addEventListener("resize", renderTabBadges);
   document.addEventListener("visibilitychange", () => pollPhone());
   trackStickiness($("chat-messages"));
   trackStickiness($("topic-messages"));
