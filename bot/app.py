@@ -34,6 +34,7 @@ from bot.handlers.fallback import FALLBACK_ROUTER_NAME
 from bot.helpdesk_relay import HelpdeskRelay
 from bot.i18n import CatalogI18n, create_i18n
 from bot.middlewares.dedup import UpdateDeduplicationMiddleware
+from bot.middlewares.end_user import EndUserMiddleware
 from bot.middlewares.i18n import UserLocaleMiddleware
 from bot.middlewares.storage_scope import StorageScopeMiddleware
 from bot.middlewares.throttling import ThrottlingMiddleware
@@ -129,6 +130,7 @@ def build_dispatcher(
     if metrics is not None:
         dp.update.outer_middleware(UpdateMetricsMiddleware(metrics))
     dp.update.outer_middleware(UpdateDeduplicationMiddleware())
+    dp.update.outer_middleware(EndUserMiddleware())  # backend calls name the teacher
     if hasattr(storage, "scope"):
         dp.update.outer_middleware(StorageScopeMiddleware(storage))  # type: ignore[arg-type]
 
