@@ -36,6 +36,7 @@ from bot.handlers.fallback import FALLBACK_ROUTER_NAME
 from bot.helpdesk_relay import HelpdeskRelay
 from bot.i18n import CatalogI18n, create_i18n
 from bot.middlewares.dedup import UpdateDeduplicationMiddleware
+from bot.middlewares.end_user import EndUserMiddleware
 from bot.middlewares.i18n import UserLocaleMiddleware
 from bot.middlewares.storage_scope import StorageScopeMiddleware
 from bot.middlewares.throttling import ThrottlingMiddleware
@@ -149,6 +150,7 @@ def build_dispatcher(
     dedup = UpdateDeduplicationMiddleware(shared.ledger)
     dp.update.outer_middleware(dedup)
     dp["update_dedup"] = dedup
+    dp.update.outer_middleware(EndUserMiddleware())  # backend calls name the teacher
     if hasattr(storage, "scope"):
         dp.update.outer_middleware(StorageScopeMiddleware(storage))  # type: ignore[arg-type]
 

@@ -105,6 +105,10 @@ class BreakerLinkingClient:
         self.client = client
         self.breaker = breaker
 
+    def for_user(self, end_user_id: int | str) -> BreakerLinkingClient:
+        """The client's view for one end user, behind the same breaker."""
+        return BreakerLinkingClient(self.client.for_user(end_user_id), self.breaker)
+
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self.client, name)
         if name.startswith("_") or name == "close" or not inspect.iscoroutinefunction(attribute):

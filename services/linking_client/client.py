@@ -2,12 +2,18 @@
 
 Only GETs are retried: a POST that timed out may have changed state on the server (a code sent,
 an attempt counted), so repeating it is the caller's decision, not ours.
+
+Flow and recovery calls act for an end user (the teacher's Telegram user id), sent as
+`X-End-User-Id`: `client.for_user(telegram_id)` is a light view of the client for one end user,
+sharing its HTTP session; the bot makes one per update. Logs name routes, never ids.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import date
@@ -34,6 +40,9 @@ from services.linking_client.parsing import _as_list, _bool, _obj, _str
 from services.phones import mask_phone
 
 logger = logging.getLogger(__name__)
+
+END_USER_HEADER = "X-End-User-Id"
+_END_USER_ID = re.compile(r"^[A-Za-z0-9_:.-]{1,64}$")
 
 CallObserver = Callable[[str, str, float], None]
 """Told of every HTTP attempt: (endpoint, outcome, seconds). The endpoint is the path template
@@ -73,6 +82,27 @@ class LinkingClient:
         self._session = session
         self._owns_session = session is None
         self._observer = observer
+        self._end_user: str | None = None
+        self._root: LinkingClient = self
+
+    def for_user(self, end_user_id: int | str) -> LinkingClient:
+        """This client acting for one end user (e.g. a Telegram user id): flow and recovery
+        calls carry it, and the backend answers that end user's flows only.
+
+        The view shares the HTTP session and settings; closing it does nothing (close the
+        client it came from).
+        """
+        end_user = str(end_user_id)
+        if not _END_USER_ID.fullmatch(end_user):
+            raise ValueError("an end user id is 1-64 characters of [A-Za-z0-9_:.-]")
+        view = copy.copy(self)
+        view._end_user = end_user
+        return view
+
+    @property
+    def end_user(self) -> str | None:
+        """The end user this view acts for (None for the client itself)."""
+        return self._end_user
 
     async def __aenter__(self) -> Self:
         return self
@@ -86,18 +116,21 @@ class LinkingClient:
         await self.close()
 
     async def close(self) -> None:
-        """Close the HTTP session if this client created it."""
+        """Close the HTTP session if this client created it (a `for_user` view: nothing)."""
+        if self._root is not self:
+            return
         if self._owns_session and self._session is not None:
             await self._session.close()
             self._session = None
 
     def _get_session(self) -> aiohttp.ClientSession:
+        root = self._root
         # Created lazily: a ClientSession must be made inside a running event loop.
-        if self._session is None or self._session.closed:
-            if not self._owns_session:
+        if root._session is None or root._session.closed:
+            if not root._owns_session:
                 raise RuntimeError("the shared aiohttp session is closed")
-            self._session = aiohttp.ClientSession()
-        return self._session
+            root._session = aiohttp.ClientSession()
+        return root._session
 
     # ----------------------------------------------------------------------- transport
 
@@ -172,6 +205,8 @@ class LinkingClient:
         headers = {"Accept": "application/json"}
         if self._api_key:
             headers["Authorization"] = f"Bearer {self._api_key}"
+        if self._end_user is not None:
+            headers[END_USER_HEADER] = self._end_user
         started = time.perf_counter()
         try:
             async with self._get_session().request(
@@ -239,8 +274,22 @@ class LinkingClient:
         data = await self._post("/v1/link-tokens", {"mesh_account_id": mesh_account_id})
         return _parse(LinkToken.from_json, data)
 
+    async def confirm_mesh_phone(self, mesh_account_id: str, phone: str) -> str:
+        """The e-journal's side: the teacher confirmed `phone` (E.164) as her number; link
+        flows of the MESH account accept it from now on. Returns the masked number."""
+        data = await self._post(
+            f"/v1/mesh-accounts/{_seg(mesh_account_id)}/phone",
+            {"phone": phone},
+            endpoint="/v1/mesh-accounts/{id}/phone",
+        )
+        return _parse(lambda raw: _str(_obj(raw, "phone confirmation"), "phone_masked"), data)
+
     async def start_flow(self, token: str) -> Flow:
-        """Redeem a deep-link token and open a link flow (state `phone`)."""
+        """Redeem a deep-link token for this end user and open a link flow (state `phone`).
+
+        The token binds to the end user: presented again it raises `TokenUsed` (whose `flow_id`
+        names the flow when it is the same end user's).
+        """
         return _parse(Flow.from_json, await self._post("/v1/flows", {"token": token}))
 
     async def get_flow(self, flow_id: str) -> Flow:

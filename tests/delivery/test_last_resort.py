@@ -139,16 +139,23 @@ async def test_database_locked_for_30_seconds_teacher_told_nothing_lost(
 class Switchable:
     """The linking client, or a dead one while `down`; counts calls that reach the network."""
 
-    def __init__(self, live: LinkingClient, dead: LinkingClient) -> None:
+    def __init__(self, live: LinkingClient, dead: LinkingClient, parent: Any = None) -> None:
         self.live, self.dead = live, dead
+        self._parent = parent
         self.down = False
         self.attempts = 0
 
+    def for_user(self, end_user_id: int) -> Switchable:
+        """The per-teacher view the bot uses, switched and counted with this one."""
+        root = self._parent or self
+        return Switchable(self.live.for_user(end_user_id), self.dead.for_user(end_user_id), root)
+
     def __getattr__(self, name: str) -> Any:
-        real = getattr(self.dead if self.down else self.live, name)
+        root = self._parent or self
+        real = getattr(self.dead if root.down else self.live, name)
 
         async def call(*args: Any, **kwargs: Any) -> Any:
-            self.attempts += 1
+            root.attempts += 1
             return await real(*args, **kwargs)
 
         return call
@@ -213,3 +220,12 @@ async def test_refusals_are_answers_and_do_not_open_the_breaker(app: BotApp, dem
         with contextlib.suppress(Exception):
             await guarded.start_flow("no-such-token")
     assert breaker.state is BreakerState.CLOSED
+
+
+async def test_the_per_teacher_view_of_the_client_stays_behind_the_breaker(app: BotApp) -> None:
+    breaker = CircuitBreaker(failure_threshold=1)
+    async with LinkingClient(closed_port_url(), retries=0) as dead:
+        guarded = BreakerLinkingClient(dead, breaker).for_user(803)
+        with pytest.raises(BackendUnavailable):
+            await guarded.get_flow("flow-1")
+    assert breaker.state is BreakerState.OPEN
