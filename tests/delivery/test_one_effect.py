@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from aiogram.types import Update
 
+from services.linking_client import LinkingClient
 from tests.bot.helpers import (
     Demo,
     fill_personal_data,
@@ -38,32 +38,34 @@ class ProcessKilled(BaseException):
     """Stands for SIGKILL: not an Exception, so no error handler answers it."""
 
 
-def count_calls(client: Any, name: str) -> list[tuple]:
-    """Record every call of `client.<name>` (the calls still go through)."""
+def count_calls(monkeypatch: pytest.MonkeyPatch, name: str) -> list[tuple]:
+    """Record every call of `LinkingClient.<name>` (the calls still go through).
+
+    Patched on the class: the bot calls the backend through per-teacher views of its client.
+    """
     calls: list[tuple] = []
-    real = getattr(client, name)
+    real = getattr(LinkingClient, name)
 
     @functools.wraps(real)
-    async def counted(*args: Any, **kwargs: Any) -> Any:
+    async def counted(self: LinkingClient, *args: Any, **kwargs: Any) -> Any:
         calls.append(args)
-        return await real(*args, **kwargs)
+        return await real(self, *args, **kwargs)
 
-    setattr(client, name, counted)
+    monkeypatch.setattr(LinkingClient, name, counted)
     return calls
 
 
-def dies_after(client: Any, name: str) -> Callable[[], None]:
-    """The next call of `client.<name>` reaches the backend, then the bot 'dies'."""
-    real = getattr(client, name)
+def dies_after(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """The next call of `LinkingClient.<name>` reaches the backend, then the bot 'dies'."""
+    real = getattr(LinkingClient, name)
 
     @functools.wraps(real)
-    async def then_die(*args: Any, **kwargs: Any) -> Any:
-        setattr(client, name, real)  # only once: the restarted bot calls for real
-        await real(*args, **kwargs)
+    async def then_die(self: LinkingClient, *args: Any, **kwargs: Any) -> Any:
+        monkeypatch.setattr(LinkingClient, name, real)  # once: the restarted bot calls for real
+        await real(self, *args, **kwargs)
         raise ProcessKilled
 
-    setattr(client, name, then_die)
-    return lambda: setattr(client, name, real)
+    monkeypatch.setattr(LinkingClient, name, then_die)
 
 
 def text_update(teacher: Person, text: str) -> Update:
@@ -95,11 +97,11 @@ async def deliver(app: BotApp, update: Update) -> None:
 
 
 async def test_the_same_code_message_delivered_twice_is_handled_once(
-    app: BotApp, demo: Demo
+    app: BotApp, demo: Demo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     teacher = app.teacher(700)
     await reach_code(teacher, demo)
-    verifications = count_calls(app.linking, "verify_code")
+    verifications = count_calls(monkeypatch, "verify_code")
     update = text_update(teacher, await demo.last_code(CASE))
     shown = len(teacher.bot_messages())
 
@@ -113,11 +115,11 @@ async def test_the_same_code_message_delivered_twice_is_handled_once(
 
 
 async def test_a_repeat_arriving_while_the_first_is_handled_waits_and_is_skipped(
-    app: BotApp, demo: Demo
+    app: BotApp, demo: Demo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     teacher = app.teacher(701)
     await reach_code(teacher, demo)
-    verifications = count_calls(app.linking, "verify_code")
+    verifications = count_calls(monkeypatch, "verify_code")
     update = text_update(teacher, await demo.last_code(CASE))
 
     await asyncio.gather(deliver(app, update), deliver(app, update))
@@ -126,13 +128,15 @@ async def test_a_repeat_arriving_while_the_first_is_handled_waits_and_is_skipped
     assert "Напишите ваши настоящие ФИО" in teacher.last_text
 
 
-async def test_the_same_button_press_delivered_twice_links_once(app: BotApp, demo: Demo) -> None:
+async def test_the_same_button_press_delivered_twice_links_once(
+    app: BotApp, demo: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
     teacher = app.teacher(702)
     await reach_code(teacher, demo)
     await teacher.send(await demo.last_code(CASE))
     await fill_personal_data(teacher, "Кузнецов Андрей Сергеевич", "03.09.1986", "Мужской")
     await teacher.click("Всё верно, продолжить")
-    consents = count_calls(app.linking, "give_consent")
+    consents = count_calls(monkeypatch, "give_consent")
     update = click_update(teacher, "Привязать")
 
     await deliver(app, update)
@@ -148,12 +152,12 @@ async def test_the_same_button_press_delivered_twice_links_once(app: BotApp, dem
 
 
 async def test_code_verified_but_bot_killed_before_replying_shows_the_next_window(
-    app: BotApp, demo: Demo
+    app: BotApp, demo: Demo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     teacher = app.teacher(710)
     await reach_code(teacher, demo)
     update = text_update(teacher, await demo.last_code(CASE))
-    dies_after(app.linking, "verify_code")
+    dies_after(monkeypatch, "verify_code")
     shown = len(teacher.bot_messages())
 
     with pytest.raises(ProcessKilled):
@@ -170,12 +174,12 @@ async def test_code_verified_but_bot_killed_before_replying_shows_the_next_windo
 
 
 async def test_phone_taken_but_bot_killed_shows_the_code_window_not_a_refusal(
-    app: BotApp, demo: Demo
+    app: BotApp, demo: Demo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     teacher = app.teacher(711)
     await open_from_journal(teacher, demo, "no_vkid", "Нет")  # no VK ID: code right away
     update = text_update(teacher, demo["no_vkid"].phone)
-    dies_after(app.linking, "submit_phone")
+    dies_after(monkeypatch, "submit_phone")
 
     with pytest.raises(ProcessKilled):
         await deliver(app, update)
@@ -188,14 +192,16 @@ async def test_phone_taken_but_bot_killed_shows_the_code_window_not_a_refusal(
     assert await demo.codes_received("no_vkid") == 1  # no second code was sent
 
 
-async def test_consent_given_but_bot_killed_shows_success(app: BotApp, demo: Demo) -> None:
+async def test_consent_given_but_bot_killed_shows_success(
+    app: BotApp, demo: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
     teacher = app.teacher(712)
     await reach_code(teacher, demo)
     await teacher.send(await demo.last_code(CASE))
     await fill_personal_data(teacher, "Кузнецов Андрей Сергеевич", "03.09.1986", "Мужской")
     await teacher.click("Всё верно, продолжить")
     update = click_update(teacher, "Привязать")
-    dies_after(app.linking, "give_consent")
+    dies_after(monkeypatch, "give_consent")
 
     with pytest.raises(ProcessKilled):
         await deliver(app, update)
@@ -206,13 +212,15 @@ async def test_consent_given_but_bot_killed_shows_success(app: BotApp, demo: Dem
     assert "⚠️" not in teacher.last_text
 
 
-async def test_its_me_confirmed_but_bot_killed_shows_the_methods(app: BotApp, demo: Demo) -> None:
+async def test_its_me_confirmed_but_bot_killed_shows_the_methods(
+    app: BotApp, demo: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
     case = "forgot_password_app"
     teacher = app.teacher(713)
     await open_recovery_from_password(teacher, demo, case)
     await teacher.send(await sms_code(demo, case))
     update = click_update(teacher, "Да, это я")
-    dies_after(app.linking, "confirm_recovery_account")
+    dies_after(monkeypatch, "confirm_recovery_account")
 
     with pytest.raises(ProcessKilled):
         await deliver(app, update)
@@ -224,12 +232,12 @@ async def test_its_me_confirmed_but_bot_killed_shows_the_methods(app: BotApp, de
 
 
 async def test_password_accepted_but_bot_killed_shows_the_code_window(
-    app: BotApp, demo: Demo
+    app: BotApp, demo: Demo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     teacher = app.teacher(714)
     await reach_password(teacher, demo)
     update = text_update(teacher, demo[CASE].vk_password or "")
-    dies_after(app.linking, "submit_password")
+    dies_after(monkeypatch, "submit_password")
 
     with pytest.raises(ProcessKilled):
         await deliver(app, update)

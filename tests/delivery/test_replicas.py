@@ -31,6 +31,7 @@ from bot.shared_state import SharedState, in_process, in_redis
 from bot.shared_state.throttle_store import RedisThrottleStore
 from services.linking.clock import FakeClock
 from services.linking.testing import RunningBackend
+from services.linking_client import LinkingClient
 from services.storage.db import create_all, create_engine, create_session_factory
 from services.storage.link_sessions import LinkSessionRepository
 from services.storage.models import BotReplica
@@ -121,19 +122,19 @@ async def test_a_flood_spread_over_replicas_is_still_one_flood(replicas: Replica
 
 @pytest.mark.redis
 async def test_the_same_update_on_two_replicas_at_once_has_one_effect(
-    replicas: Replicas, demo: Demo
+    replicas: Replicas, demo: Demo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     teacher = replicas.a.teacher(1102)
     await reach_code(teacher, demo)
     calls: list[Any] = []
-    real = replicas.a.linking.verify_code
+    real = LinkingClient.verify_code
 
     @functools.wraps(real)
-    async def counted(*args: Any, **kwargs: Any) -> Any:
+    async def counted(self: LinkingClient, *args: Any, **kwargs: Any) -> Any:
         calls.append(args)
-        return await real(*args, **kwargs)
+        return await real(self, *args, **kwargs)
 
-    replicas.a.linking.verify_code = counted  # type: ignore[method-assign]
+    monkeypatch.setattr(LinkingClient, "verify_code", counted)
     update = Update(
         update_id=next(Person._update_ids),
         message=teacher._message(text=await demo.last_code(CASE)),

@@ -30,6 +30,7 @@ from services.sandbox.runner import Sandbox, start_sandbox
 from tests.sandbox.live import Live, TeacherDriver, text_of
 
 STARTUP_SECONDS = 60.0  # a cold interpreter on a busy CI machine
+_HOP_BY_HOP = {"host", "content-length", "transfer-encoding", "connection", "keep-alive"}
 
 
 class HoldingProxy:
@@ -45,7 +46,7 @@ class HoldingProxy:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         assert self._http is not None
-        headers = {k: v for k, v in request.headers.items() if k.lower() in {"content-type"}}
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
         async with self._http.request(
             request.method,
             self.target + request.path_qs,
