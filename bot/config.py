@@ -40,8 +40,8 @@ class Settings(BaseSettings):
     )
     event_lock_timeout: float = Field(
         default=60.0,
-        description="With Redis: seconds a chat's event lock outlives a replica that died "
-        "holding it (longer than any update takes to handle)",
+        description="With Redis: seconds a chat's event lock and an update's claim outlive a "
+        "replica that died holding them (longer than any update takes to handle)",
     )
     default_locale: str = Field(default="ru", description="Language for new teachers")
     helpdesk_chat_id: int | None = Field(
