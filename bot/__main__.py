@@ -16,6 +16,7 @@ from bot.app import run_polling
 from bot.config import Settings
 from bot.migrate import migrate
 from bot.observability.logs import configure_logging
+from bot.replica_guard import ReplicaConflict
 from bot.webhook import WebhookConfigError, run_set_webhook, run_webhook
 
 logger = logging.getLogger("bot")
@@ -68,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(run_polling(settings))
     except WebhookConfigError as error:
         logger.error("%s", error)
+        return 2
+    except ReplicaConflict as conflict:  # another live process on a one-process database
+        logger.critical("not starting: %s", conflict)
         return 2
     return 0
 

@@ -1,7 +1,7 @@
 """Builds the bot: Bot, storage, Dispatcher with routers, dialogs and middlewares (no globals).
 
 Dependencies reach handlers as dispatcher workflow data under these keys: `settings`, `linking`,
-`sessions`, `i18n`, `helpdesk` (when given), `clock`, `bg_factory`.
+`sessions`, `i18n`, `helpdesk` (when given), `clock`, `bg_factory`, `admin_alerts`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ from aiogram.types import BotCommand, BotCommandScopeDefault
 from aiogram_dialog import setup_dialogs
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.admin_alerts import AdminAlerts
 from bot.config import Settings
+from bot.delivery import Delivery, start_delivery
 from bot.dialog_ids import install_unique_dialog_ids
 from bot.dialogs import get_dialogs
 from bot.dialogs.steps import SECRET_STEPS
@@ -47,6 +49,9 @@ from bot.observability.metrics import (
 )
 from bot.observability.routes import serve_operations
 from bot.observability.wiring import export_runtime_gauges, readiness_checks
+from bot.outbox import Outbox
+from bot.polling import UpdatePoller, stop_on_signals
+from bot.shared_state import SharedState, in_process
 from services.linking_client import LinkingClient
 from services.storage.db import create_all, create_engine, create_session_factory
 from services.storage.link_sessions import LinkSessionRepository
@@ -64,9 +69,9 @@ class SystemClock:
         return datetime.now(UTC)
 
 
-def key_builder() -> DefaultKeyBuilder:
+def key_builder(prefix: str = "fsm", *, with_bot_id: bool = False) -> DefaultKeyBuilder:
     # aiogram-dialog keeps one record per dialog stack: the destiny must be part of the key.
-    return DefaultKeyBuilder(with_destiny=True)
+    return DefaultKeyBuilder(prefix=prefix, with_destiny=True, with_bot_id=with_bot_id)
 
 
 def create_bot(settings: Settings, *, session: BaseSession | None = None) -> Bot:
@@ -89,10 +94,13 @@ def create_storage(
     if settings.redis_url:
         from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
 
-        storage = RedisStorage.from_url(settings.redis_url, key_builder=key_builder())
+        # Under REDIS_PREFIX and the bot's id, like the bot's other keys: bots and deployments
+        # sharing a Redis never mix.
+        keys = key_builder(f"{settings.redis_prefix}:fsm", with_bot_id=True)
+        storage = RedisStorage.from_url(settings.redis_url, key_builder=keys)
         isolation = RedisEventIsolation(
             storage.redis,
-            key_builder=key_builder(),
+            key_builder=keys,
             lock_kwargs={"timeout": settings.event_lock_timeout},
         )
         return storage, isolation
@@ -112,14 +120,23 @@ def build_dispatcher(
     clock: Clock | None = None,
     events_isolation: BaseEventIsolation | None = None,
     metrics: BotMetrics | None = None,
+    shared: SharedState | None = None,
 ) -> Dispatcher:
-    """The whole bot as a Dispatcher: fresh routers and dialogs each call."""
+    """The whole bot as a Dispatcher: fresh routers and dialogs each call.
+
+    `shared` holds what updates share (de-duplication, locale cache, throttling, alert gate):
+    this process's memory by default, Redis for replicas (bot/shared_state/).
+    """
     install_unique_dialog_ids()
+    shared = shared or in_process()
     workflow: dict[str, Any] = {
         "settings": settings,
         "linking": linking,
         "sessions": sessions,
         "clock": clock or SystemClock(),
+        "admin_alerts": AdminAlerts(
+            settings.admin_ids, i18n, locale=settings.default_locale, gate=shared.alerts_gate
+        ),
     }
     if helpdesk is not None:
         workflow["helpdesk"] = helpdesk
@@ -129,7 +146,10 @@ def build_dispatcher(
     dp.update.outer_middleware(UpdateLogContext())
     if metrics is not None:
         dp.update.outer_middleware(UpdateMetricsMiddleware(metrics))
-    dp.update.outer_middleware(UpdateDeduplicationMiddleware())
+    # Outside the storage scope: an update is marked done only after its state is flushed.
+    dedup = UpdateDeduplicationMiddleware(shared.ledger)
+    dp.update.outer_middleware(dedup)
+    dp["update_dedup"] = dedup
     dp.update.outer_middleware(EndUserMiddleware())  # backend calls name the teacher
     if hasattr(storage, "scope"):
         dp.update.outer_middleware(StorageScopeMiddleware(storage))  # type: ignore[arg-type]
@@ -150,12 +170,12 @@ def build_dispatcher(
     dp["bg_factory"] = setup_dialogs(dp, events_isolation=events_isolation)
     # After setup_dialogs, so that aiogram-dialog's background-update observer exists and gets
     # the locale too.
-    locale_middleware = UserLocaleMiddleware(i18n, sessions)
+    locale_middleware = UserLocaleMiddleware(i18n, sessions, shared.locale_cache)
     locale_middleware.setup(dp)
     dp["i18n"] = i18n
     dp["locale_middleware"] = locale_middleware
     # After the locale, so that its "slow down" answer is translated.
-    throttling = ThrottlingMiddleware()
+    throttling = ThrottlingMiddleware(store=shared.throttle)
     dp.message.outer_middleware(throttling)
     dp.callback_query.outer_middleware(throttling)
     return dp
@@ -186,7 +206,13 @@ async def set_bot_commands(bot: Bot) -> None:
 
 @dataclass
 class Runtime:
-    """Everything a running bot holds; closed by `build_runtime`'s context."""
+    """Everything a running bot holds; closed by `build_runtime`'s context.
+
+    `delivery.commit()` makes the writes of every update handled so far durable (retrying while
+    the database is away): call it before telling Telegram an update is handled (the polling
+    loop does; a webhook answers after it). `delivery.shared`, `delivery.breaker` and
+    `sessions.writer` expose the counters a metrics endpoint reads (bot/delivery.py).
+    """
 
     settings: Settings
     engine: AsyncEngine
@@ -198,6 +224,7 @@ class Runtime:
     bot: Bot
     metrics: BotMetrics
     health: Health
+    delivery: Delivery
 
 
 @contextlib.asynccontextmanager
@@ -213,7 +240,9 @@ async def build_runtime(
     """Engine, storage, client, Dispatcher and Bot, released on exit.
 
     The schema comes from `python -m bot migrate`; only the sandbox and tests pass
-    `create_tables=True` (create_all on a fresh database).
+    `create_tables=True` (create_all on a fresh database). Without REDIS_URL the process then
+    takes the database's single-replica lease, and refuses to start (`ReplicaConflict`) while
+    another live process holds it (bot/replica_guard.py).
     """
     engine = create_engine(settings.database_url)
     try:
@@ -235,24 +264,36 @@ async def build_runtime(
     the_clock = clock or SystemClock()
     session_factory = create_session_factory(engine)
     sessions = LinkSessionRepository(session_factory, clock=the_clock.now)
+    bot = bot or create_bot(settings)
+    try:
+        delivery = await start_delivery(settings, bot, session_factory, sessions, storage)
+    except BaseException:  # e.g. ReplicaConflict: another live process holds the database
+        await bot.session.close()
+        await engine.dispose()
+        raise
     i18n = create_i18n(settings.default_locale)
     own_helpdesk = helpdesk is None
     if own_helpdesk:
         helpdesk = HelpdeskRelay.create(
-            settings, session_factory, sessions, i18n, clock=the_clock.now
+            settings,
+            session_factory,
+            sessions,
+            i18n,
+            clock=the_clock.now,
+            outbox=Outbox(budget=delivery.shared.pacing),
         )
     dp = build_dispatcher(
         settings,
         storage=storage,
-        linking=linking,
+        linking=delivery.guard(linking),
         sessions=sessions,
         i18n=i18n,
         helpdesk=helpdesk,
         clock=the_clock,
         events_isolation=isolation,
         metrics=metrics,
+        shared=delivery.shared,
     )
-    bot = bot or create_bot(settings)
     if own_helpdesk:
         # The teachers' transcript for context cards, the bot's replies in it, and Telegram
         # 429 / 5xx retries on every Bot API call (installed even without a helpdesk chat).
@@ -262,7 +303,9 @@ async def build_runtime(
     export_runtime_gauges(metrics, sessions=sessions, helpdesk=helpdesk)
     health = Health(readiness_checks(engine, storage, linking))
     try:
-        yield Runtime(settings, engine, storage, linking, sessions, i18n, dp, bot, metrics, health)
+        yield Runtime(
+            settings, engine, storage, linking, sessions, i18n, dp, bot, metrics, health, delivery
+        )
     finally:
         try:
             await storage.close()
@@ -270,6 +313,7 @@ async def build_runtime(
             await sessions.close()
             if own_helpdesk:
                 await helpdesk.transcript.close()
+            await delivery.close()
             if isolation is not None:
                 await isolation.close()
             if own_linking:
@@ -280,10 +324,18 @@ async def build_runtime(
 
 
 async def run_polling(settings: Settings, *, create_tables: bool = False) -> None:
-    """Long polling against `settings.telegram_api_url`."""
+    """Long polling against `settings.telegram_api_url`: an update is confirmed to Telegram only
+    once handled and committed; SIGTERM/SIGINT finish the batch in hand (bot/polling.py)."""
     async with (
         build_runtime(settings, create_tables=create_tables) as runtime,
         serve_operations(settings.metrics_host, settings.metrics_port, runtime),
     ):
         await set_bot_commands(runtime.bot)
-        await runtime.dp.start_polling(runtime.bot, handle_signals=True)
+        poller = UpdatePoller(
+            runtime.dp,
+            runtime.bot,
+            commit=runtime.delivery.commit,
+            allowed_updates=runtime.dp.resolve_used_update_types(),
+        )
+        with stop_on_signals(poller.stop):
+            await poller.run()

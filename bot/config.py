@@ -30,12 +30,18 @@ class Settings(BaseSettings):
         description="Bot state DB: SQLite file by default, postgresql+asyncpg://… in production",
     )
     redis_url: str | None = Field(
-        default=None, description="Redis for FSM storage and event isolation across replicas"
+        default=None,
+        description="Redis for FSM storage, event isolation and every structure replicas share",
+    )
+    redis_prefix: str = Field(
+        default="sferum",
+        description="Prefix of the bot's own Redis keys (de-duplication, locale cache, "
+        "throttling, pacing); one per bot/deployment sharing a Redis",
     )
     event_lock_timeout: float = Field(
         default=60.0,
-        description="With Redis: seconds a chat's event lock outlives a replica that died "
-        "holding it (longer than any update takes to handle)",
+        description="With Redis: seconds a chat's event lock and an update's claim outlive a "
+        "replica that died holding them (longer than any update takes to handle)",
     )
     default_locale: str = Field(default="ru", description="Language for new teachers")
     helpdesk_chat_id: int | None = Field(

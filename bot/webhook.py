@@ -24,8 +24,9 @@ import json
 import logging
 import re
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiogram import Bot, Dispatcher
@@ -91,11 +92,19 @@ def webhook_path(url: str) -> str:
 
 
 class WebhookHandler:
-    """POST handler: secret checked, update handled, then answered; 503 while draining."""
+    """POST handler: secret checked, update handled and committed, then answered; 503 while
+    draining. `commit` makes the handled update's writes durable (bot/durability.py)."""
 
-    def __init__(self, dp: Dispatcher, bot: Bot, secret: str) -> None:
+    def __init__(
+        self,
+        dp: Dispatcher,
+        bot: Bot,
+        secret: str,
+        commit: Callable[[], Awaitable[Any]] | None = None,
+    ) -> None:
         self.dp = dp
         self.bot = bot
+        self._commit = commit
         self._secret = secret.encode()
         self.draining = False
         self._in_flight = 0
@@ -119,6 +128,8 @@ class WebhookHandler:
         self._idle.clear()
         try:
             await self.dp.feed_update(self.bot, update)
+            if self._commit is not None:  # its write-behind rows too, before Telegram hears
+                await self._commit()
         except Exception:
             logger.exception("update %d failed; Telegram will deliver it again", update.update_id)
             return web.Response(status=500, text="update failed")
@@ -138,7 +149,7 @@ def create_webhook_app(
 ) -> tuple[web.Application, WebhookHandler]:
     """The webhook route plus /healthz, /readyz and /metrics, for a `bot.app.Runtime`."""
     app = web.Application()
-    handler = WebhookHandler(runtime.dp, runtime.bot, secret)
+    handler = WebhookHandler(runtime.dp, runtime.bot, secret, commit=runtime.delivery.commit)
     app.router.add_post(path, handler.handle)
     add_operations_routes(app, runtime.health, runtime.metrics)
     return app, handler

@@ -102,3 +102,21 @@ class TranscriptEntry(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     author: Mapped[str] = mapped_column(String(8))  # "teacher" | "bot"
     text: Mapped[str] = mapped_column(Text)
+
+
+class TopicClaim(Base):
+    """Who is creating a ticket's forum topic right now (a short lease).
+
+    Two bot processes (or two updates) that find a ticket without its topic race to insert this
+    row; only the winner calls createForumTopic, so one ticket never gets two topics.
+    `replacing` is the thread id of a topic Telegram said is gone (0 for the first topic).
+    """
+
+    __tablename__ = "helpdesk_topic_claims"
+
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("helpdesk_tickets.id", ondelete="CASCADE"), primary_key=True
+    )
+    replacing: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    owner: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -11,8 +11,17 @@ class Base(DeclarativeBase):
     """Declarative base of every bot-side table (helpdesk and FSM tables included)."""
 
 
-def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
-    """Create an async engine; SQLite gets WAL and a busy timeout so readers never block writers."""
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
+def create_engine(
+    database_url: str, *, echo: bool = False, sqlite_busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS
+) -> AsyncEngine:
+    """Create an async engine; SQLite gets WAL and a busy timeout so readers never block writers.
+
+    `sqlite_busy_timeout_ms` is how long a write waits for another connection's lock before it
+    fails with "database is locked" (callers such as the write-behind then retry later).
+    """
     engine = create_async_engine(database_url, echo=echo)
     if engine.dialect.name == "sqlite":
 
@@ -21,7 +30,7 @@ def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA busy_timeout=5000")
+            cursor.execute(f"PRAGMA busy_timeout={int(sqlite_busy_timeout_ms)}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 

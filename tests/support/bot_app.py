@@ -27,9 +27,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.app import Clock, build_dispatcher, create_storage
 from bot.config import Settings
 from bot.i18n import CatalogI18n, create_i18n
+from bot.shared_state import SharedState
 from services.linking_client import LinkingClient
 from services.storage.db import create_all, create_engine, create_session_factory
 from services.storage.link_sessions import LinkSessionRepository
+from services.storage.write_behind import WriteBehind
 from tests.support.fake_telegram import FakeTelegram, Person
 
 
@@ -49,6 +51,7 @@ class BotApp:
     bot: Bot
     clock: Clock
     helpdesk: Any = None
+    shared: SharedState | None = None
     storage: BaseStorage | None = None
     dp: Dispatcher = field(init=False)
     people: list[Person] = field(default_factory=list)
@@ -64,6 +67,7 @@ class BotApp:
             i18n=self.i18n,
             helpdesk=self.helpdesk,
             clock=self.clock,
+            shared=self.shared,
         )
 
     def teacher(
@@ -110,9 +114,16 @@ async def make_bot_app(
     helpdesk: Any = None,
     linking_retries: int = 0,
     linking_timeout: float = 5.0,
+    engine_options: dict[str, Any] | None = None,
+    writer_options: dict[str, Any] | None = None,
+    shared: SharedState | None = None,
     **settings_overrides: Any,
 ) -> AsyncIterator[BotApp]:
-    """Build the bot against `backend_url`; everything is closed when the block ends."""
+    """Build the bot against `backend_url`; everything is closed when the block ends.
+
+    `engine_options` go to `create_engine` (e.g. `sqlite_busy_timeout_ms`), `writer_options` to
+    the sessions' `WriteBehind` (e.g. an injected `sleep`), `shared` to `build_dispatcher`.
+    """
     values: dict[str, Any] = {
         "bot_token": "42:TEST",
         "linking_api_url": backend_url,
@@ -121,7 +132,7 @@ async def make_bot_app(
         **settings_overrides,
     }
     settings = Settings(_env_file=None, **values)  # type: ignore[call-arg]
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, **(engine_options or {}))
     with contextlib.suppress(ImportError):
         import services.storage.fsm_records  # noqa: F401  (registers the FSM table)
     await create_all(engine)
@@ -130,17 +141,23 @@ async def make_bot_app(
         backend_url, timeout=linking_timeout, retries=linking_retries, backoff=0
     )
     telegram = FakeTelegram()
+    factory = create_session_factory(engine)
     bot = Bot("42:TEST", session=telegram, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
     app = BotApp(
         settings=settings,
         engine=engine,
         linking=linking,
-        sessions=LinkSessionRepository(create_session_factory(engine), clock=the_clock.now),
+        sessions=LinkSessionRepository(
+            factory,
+            clock=the_clock.now,
+            writer=WriteBehind(factory, **(writer_options or {})) if writer_options else None,
+        ),
         i18n=create_i18n(settings.default_locale),
         telegram=telegram,
         bot=bot,
         clock=the_clock,
         helpdesk=helpdesk,
+        shared=shared,
     )
     app._build()
     try:
