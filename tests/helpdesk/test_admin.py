@@ -86,3 +86,30 @@ async def test_stats_and_export_are_for_admins_only(hd, known_events) -> None:
 
     assert not hd.telegram.calls_of(SendDocument) and not hd.telegram.calls_of(SendPhoto)
     assert all("Воронка" not in (m.text or "") for m in teacher.bot_messages())
+
+
+async def test_the_chart_is_drawn_in_a_worker_thread(hd, known_events, monkeypatch) -> None:
+    import threading
+
+    from bot.handlers import admin as admin_handlers
+
+    drawn_in: list[threading.Thread] = []
+    draw = admin_handlers.funnel_chart_png
+
+    def recording(*args, **kwargs):  # type: ignore[no-untyped-def]
+        drawn_in.append(threading.current_thread())
+        return draw(*args, **kwargs)
+
+    monkeypatch.setattr(admin_handlers, "funnel_chart_png", recording)
+    await hd.teacher(ADMIN, "Админ").send("/stats today")
+
+    assert drawn_in and drawn_in[0] is not threading.main_thread()
+    assert hd.telegram.calls_of(SendPhoto)[-1].photo.data.startswith(b"\x89PNG")
+
+
+def test_the_bot_starts_without_importing_matplotlib() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, bot.__main__, bot.app; sys.exit('matplotlib' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
