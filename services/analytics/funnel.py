@@ -48,7 +48,13 @@ from services.analytics.report import (
     StepStats,
     percent,
 )
-from services.analytics.sql import OrderStatistics, epoch_us, order_statistic_rows
+from services.analytics.sql import (
+    LATEST_KEY_LENGTH,
+    OrderStatistics,
+    epoch_us,
+    latest_key,
+    order_statistic_rows,
+)
 from services.storage.models import AnalyticsEvent
 
 STARTED, STEP, LINKED = "started", "step", "linked"
@@ -70,65 +76,38 @@ def _numbers(*values: Any) -> list[Any]:
 def _event_rows(period: Period) -> CTE:
     """Every event of the period with what the funnel needs to know about its teacher.
 
-    Window functions only (no joins), over one ordering of the events, in three levels:
-    the teacher's flags, the moment and then the id of her last event naming a scenario,
-    then that scenario; and for a move (step or linked), when her next move came.
+    Window functions only (no joins), all over one ordering — by teacher, non-moves before
+    moves (step, linked), then time — so the database sorts the period's events once: her
+    flags and her last scenario over the whole partition, and for a move, when her next
+    move came (the next row, since all her moves come last).
     """
     since, until = period.utc_bounds
     e = _events.c
     is_move = e.kind.in_((STEP, LINKED))
-    teacher = {"partition_by": e.user_id}
-    flags = (
+    ordered = {"partition_by": e.user_id, "order_by": (is_move, e.at, e.id)}
+    whole = {**ordered, "rows": (None, None)}
+    latest_named = case((e.scenario.is_not(None), latest_key(e.at, e.id) + e.scenario))
+    rows = (
         select(
             e.id,
             e.at,
             e.user_id,
             e.kind,
-            e.scenario,
             e.step,
             e.value,
-            func.max(case((e.kind == STARTED, 1), else_=0)).over(**teacher).label("started"),
-            func.max(case((e.kind == LINKED, 1), else_=0)).over(**teacher).label("linked"),
-            func.max(case((e.scenario.is_not(None), e.at))).over(**teacher).label("named_at"),
-            # 1 on exactly one event per teacher (rows sorted once, by teacher, kind of row, time)
-            func.row_number()
-            .over(partition_by=e.user_id, order_by=(is_move, e.at, e.id))
-            .label("head"),
-            case(
-                (
-                    is_move,
-                    func.lead(e.at).over(partition_by=(e.user_id, is_move), order_by=(e.at, e.id)),
-                )
-            ).label("left_at"),
+            func.max(case((e.kind == STARTED, 1), else_=0)).over(**whole).label("started"),
+            func.max(case((e.kind == LINKED, 1), else_=0)).over(**whole).label("linked"),
+            func.max(latest_named).over(**whole).label("named"),
+            func.row_number().over(**ordered).label("head"),  # 1 on one event per teacher
+            case((is_move, func.lead(e.at).over(**ordered))).label("left_at"),
         )
         .where(e.at >= since, e.at < until)
-        .subquery("flags")
+        .subquery("flagged")
     )
-    f = flags.c
-    last_named = (
-        select(
-            flags,
-            func.max(case((and_(f.scenario.is_not(None), f.at == f.named_at), f.id)))
-            .over(partition_by=f.user_id)
-            .label("named_id"),
-        )
-    ).subquery("last_named")
-    n = last_named.c
-    teacher_scenario = func.coalesce(
-        func.max(case((n.id == n.named_id, n.scenario))).over(partition_by=n.user_id), _UNKNOWN
-    )
+    r = rows.c
+    teacher_scenario = func.coalesce(func.substr(r.named, LATEST_KEY_LENGTH + 1), _UNKNOWN)
     return select(
-        n.id,
-        n.at,
-        n.user_id,
-        n.kind,
-        n.step,
-        n.value,
-        n.started,
-        n.linked,
-        n.head,
-        n.left_at,
-        teacher_scenario.label("teacher_scenario"),
+        *(c for c in r if c.name != "named"), teacher_scenario.label("teacher_scenario")
     ).cte("event_rows")
 
 

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, FromClause, Select, func, or_, select
+from sqlalchemy import BigInteger, ColumnElement, FromClause, Select, String, func, or_, select
 from sqlalchemy.exc import CompileError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
@@ -56,6 +56,38 @@ def _epoch_us_sqlite(element: epoch_us, compiler: Any, **kw: Any) -> str:
         f"(CAST(strftime('%s', {moment}) AS INTEGER) * 1000000"
         f" + CAST(substr({moment}, 21, 6) AS INTEGER))"
     )
+
+
+LATEST_KEY_LENGTH = 41
+
+
+class latest_key(FunctionElement[str]):  # lower case: reads like the SQL function it renders
+    """A fixed-width string of (moment, id) that sorts like the pair: `MAX(latest_key(at, id)
+    || x)` is the `x` of the latest row, ties broken by id, in one aggregate."""
+
+    type = String()
+    inherit_cache = True
+    name = "latest_key"
+
+
+@compiles(latest_key)
+def _latest_key_elsewhere(element: latest_key, compiler: Any, **kw: Any) -> str:
+    raise CompileError(f"latest_key is not defined for {compiler.dialect.name}")
+
+
+@compiles(latest_key, "postgresql")
+def _latest_key_postgresql(element: latest_key, compiler: Any, **kw: Any) -> str:
+    moment, row_id = element.clauses.clauses
+    epoch = compiler.process(epoch_us(moment), **kw)
+    row = compiler.process(row_id, **kw)
+    return f"(lpad(CAST({epoch} AS TEXT), 26, '0') || lpad(CAST({row} AS TEXT), 15, '0'))"
+
+
+@compiles(latest_key, "sqlite")
+def _latest_key_sqlite(element: latest_key, compiler: Any, **kw: Any) -> str:
+    moment, row_id = (compiler.process(c, **kw) for c in element.clauses)
+    # The stored text 'YYYY-MM-DD HH:MM:SS.ffffff' is 26 characters and sorts like time.
+    return f"printf('%s%015d', {moment}, {row_id})"
 
 
 def nearest_rank(percentile: int, count: ColumnElement[int]) -> ColumnElement[int]:
