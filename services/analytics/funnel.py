@@ -83,7 +83,9 @@ def _event_rows(period: Period) -> CTE:
     """
     since, until = period.utc_bounds
     e = _events.c
-    is_move = e.kind.in_((STEP, LINKED))
+    # Literal SQL again: with parameters, each window's ORDER BY would differ (`IN (?, ?)` is a
+    # new pair of variables each time) and the database would sort once per window.
+    is_move = e.kind.in_([literal_column(f"'{STEP}'"), literal_column(f"'{LINKED}'")])
     ordered = {"partition_by": e.user_id, "order_by": (is_move, e.at, e.id)}
     whole = {**ordered, "rows": (None, None)}
     latest_named = case((e.scenario.is_not(None), latest_key(e.at, e.id) + e.scenario))

@@ -107,13 +107,14 @@ def order_statistic_rows(
     Columns: the keys (by their names), `value`, `rank` (1-based, ascending) and `count`.
     Feed the rows to `OrderStatistics`.
     """
-    partition = list(keys) or None
+    window = {"partition_by": list(keys) or None, "order_by": value}
     ranked = (
         select(
             *keys,
             value.label("value"),
-            func.row_number().over(partition_by=partition, order_by=value).label("rank"),
-            func.count().over(partition_by=partition).label("count"),
+            func.row_number().over(**window).label("rank"),
+            # The same ordering with the whole group as frame: one sort serves both.
+            func.count().over(**window, rows=(None, None)).label("count"),
         )
         .select_from(source)
         .subquery("ranked")
