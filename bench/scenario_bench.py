@@ -38,6 +38,7 @@ from teacher_walks import STEP_NAMES, WALKS, FakeTelegram, TimedPerson, echo_wal
 
 from bot.app import build_dispatcher, build_runtime
 from bot.config import Settings
+from bot.dialogs.steps import SECRET_STEPS
 from services.linking_client import LinkingClient
 from services.storage.link_sessions import LinkSessionRepository
 
@@ -190,7 +191,9 @@ async def real_bot(
             BOT_TOKEN, session=telegram, default=DefaultBotProperties(parse_mode=ParseMode.HTML)
         )
         try:
-            async with build_runtime(settings, bot=bot, linking=linking) as runtime:
+            async with build_runtime(
+                settings, bot=bot, linking=linking, create_tables=True
+            ) as runtime:
                 dp = runtime.dp
                 if storage == "memory":
                     helpdesk = runtime.dp["helpdesk"]
@@ -202,7 +205,7 @@ async def real_bot(
                         i18n=runtime.i18n,
                         helpdesk=helpdesk,
                     )
-                    helpdesk.install_dispatcher(dp)
+                    helpdesk.install_dispatcher(dp, secret_steps=SECRET_STEPS)
                 sql = SqlCount()
                 sql.listen(runtime.engine)
                 yield BotUnderTest(dp, runtime.bot, telegram, wait, runtime.sessions, sql)
@@ -334,7 +337,8 @@ async def linked(under_test: BotUnderTest, harness: LinkingClient, person: Timed
     record = await under_test.sessions.get(person.user.id)
     if record is None or record.flow_id is None:
         return False
-    return (await harness.get_flow(record.flow_id)).state == "linked"
+    # The backend answers a flow to the teacher who opened it only.
+    return (await harness.for_user(person.user.id).get_flow(record.flow_id)).state == "linked"
 
 
 def best(runs: list[Result]) -> Result:

@@ -46,7 +46,7 @@ PERIOD = Period(START - timedelta(days=1), NOW, "30d")
 
 
 def step_order() -> tuple[str, ...]:
-    from bot.handlers.admin import STEP_ORDER
+    from bot.dialogs.steps import STEP_ORDER
 
     return STEP_ORDER
 

@@ -27,17 +27,30 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.config import Settings
 from bot.dialog_ids import install_unique_dialog_ids
 from bot.dialogs import get_dialogs
+from bot.dialogs.steps import SECRET_STEPS
 from bot.handlers import get_routers
 from bot.handlers.errors import create_errors_router
 from bot.handlers.fallback import FALLBACK_ROUTER_NAME
+from bot.helpdesk_relay import HelpdeskRelay
 from bot.i18n import CatalogI18n, create_i18n
 from bot.middlewares.dedup import UpdateDeduplicationMiddleware
+from bot.middlewares.end_user import EndUserMiddleware
 from bot.middlewares.i18n import UserLocaleMiddleware
 from bot.middlewares.storage_scope import StorageScopeMiddleware
 from bot.middlewares.throttling import ThrottlingMiddleware
+from bot.observability.health import Health
+from bot.observability.log_context import UpdateLogContext
+from bot.observability.metrics import (
+    BotMetrics,
+    UpdateMetricsMiddleware,
+    install_telegram_metrics,
+)
+from bot.observability.routes import serve_operations
+from bot.observability.wiring import export_runtime_gauges, readiness_checks
 from services.linking_client import LinkingClient
 from services.storage.db import create_all, create_engine, create_session_factory
 from services.storage.link_sessions import LinkSessionRepository
+from services.storage.schema import require_head
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +90,12 @@ def create_storage(
         from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
 
         storage = RedisStorage.from_url(settings.redis_url, key_builder=key_builder())
-        return storage, RedisEventIsolation(storage.redis, key_builder=key_builder())
+        isolation = RedisEventIsolation(
+            storage.redis,
+            key_builder=key_builder(),
+            lock_kwargs={"timeout": settings.event_lock_timeout},
+        )
+        return storage, isolation
     from services.storage.fsm import SQLStorage
 
     return SQLStorage(engine, key_builder=key_builder()), None
@@ -93,6 +111,7 @@ def build_dispatcher(
     helpdesk: Any = None,
     clock: Clock | None = None,
     events_isolation: BaseEventIsolation | None = None,
+    metrics: BotMetrics | None = None,
 ) -> Dispatcher:
     """The whole bot as a Dispatcher: fresh routers and dialogs each call."""
     install_unique_dialog_ids()
@@ -106,7 +125,12 @@ def build_dispatcher(
         workflow["helpdesk"] = helpdesk
     dp = Dispatcher(storage=storage, events_isolation=events_isolation, **workflow)
 
+    # First, so that everything after them (repeats skipped by dedup too) is logged and counted.
+    dp.update.outer_middleware(UpdateLogContext())
+    if metrics is not None:
+        dp.update.outer_middleware(UpdateMetricsMiddleware(metrics))
     dp.update.outer_middleware(UpdateDeduplicationMiddleware())
+    dp.update.outer_middleware(EndUserMiddleware())  # backend calls name the teacher
     if hasattr(storage, "scope"):
         dp.update.outer_middleware(StorageScopeMiddleware(storage))  # type: ignore[arg-type]
 
@@ -172,6 +196,8 @@ class Runtime:
     i18n: CatalogI18n
     dp: Dispatcher
     bot: Bot
+    metrics: BotMetrics
+    health: Health
 
 
 @contextlib.asynccontextmanager
@@ -182,16 +208,29 @@ async def build_runtime(
     linking: LinkingClient | None = None,
     clock: Clock | None = None,
     helpdesk: Any = None,
+    create_tables: bool = False,
 ) -> AsyncIterator[Runtime]:
-    """Engine, tables, storage, client, Dispatcher and Bot, released on exit."""
+    """Engine, storage, client, Dispatcher and Bot, released on exit.
+
+    The schema comes from `python -m bot migrate`; only the sandbox and tests pass
+    `create_tables=True` (create_all on a fresh database).
+    """
     engine = create_engine(settings.database_url)
-    await create_all(engine)
+    try:
+        await (create_all(engine) if create_tables else require_head(engine))
+    except BaseException:
+        await engine.dispose()
+        raise
     storage, isolation = create_storage(settings, engine)
+    metrics = BotMetrics()
     own_linking = linking is None
     if linking is None:
         api_key = settings.linking_api_key.get_secret_value() if settings.linking_api_key else None
         linking = LinkingClient(
-            settings.linking_api_url, api_key=api_key, timeout=settings.linking_timeout
+            settings.linking_api_url,
+            api_key=api_key,
+            timeout=settings.linking_timeout,
+            observer=metrics.observe_backend_call,
         )
     the_clock = clock or SystemClock()
     session_factory = create_session_factory(engine)
@@ -199,8 +238,6 @@ async def build_runtime(
     i18n = create_i18n(settings.default_locale)
     own_helpdesk = helpdesk is None
     if own_helpdesk:
-        from bot.helpdesk_relay import HelpdeskRelay
-
         helpdesk = HelpdeskRelay.create(
             settings, session_factory, sessions, i18n, clock=the_clock.now
         )
@@ -213,15 +250,19 @@ async def build_runtime(
         helpdesk=helpdesk,
         clock=the_clock,
         events_isolation=isolation,
+        metrics=metrics,
     )
     bot = bot or create_bot(settings)
     if own_helpdesk:
         # The teachers' transcript for context cards, the bot's replies in it, and Telegram
         # 429 / 5xx retries on every Bot API call (installed even without a helpdesk chat).
-        helpdesk.install_dispatcher(dp)
+        helpdesk.install_dispatcher(dp, secret_steps=SECRET_STEPS)
         helpdesk.install_session(bot)
+    install_telegram_metrics(bot, metrics)
+    export_runtime_gauges(metrics, sessions=sessions, helpdesk=helpdesk)
+    health = Health(readiness_checks(engine, storage, linking))
     try:
-        yield Runtime(settings, engine, storage, linking, sessions, i18n, dp, bot)
+        yield Runtime(settings, engine, storage, linking, sessions, i18n, dp, bot, metrics, health)
     finally:
         try:
             await storage.close()
@@ -238,37 +279,11 @@ async def build_runtime(
             await engine.dispose()
 
 
-async def run_polling(settings: Settings) -> None:
+async def run_polling(settings: Settings, *, create_tables: bool = False) -> None:
     """Long polling against `settings.telegram_api_url`."""
-    async with build_runtime(settings) as runtime:
+    async with (
+        build_runtime(settings, create_tables=create_tables) as runtime,
+        serve_operations(settings.metrics_host, settings.metrics_port, runtime),
+    ):
         await set_bot_commands(runtime.bot)
         await runtime.dp.start_polling(runtime.bot, handle_signals=True)
-
-
-async def run_webhook(settings: Settings, url: str) -> None:
-    """An aiohttp server receiving updates at `url` (its path), checked by the secret token."""
-    import asyncio
-    from urllib.parse import urlsplit
-
-    from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
-    from aiohttp import web
-
-    path = urlsplit(url).path or "/webhook"
-    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-    async with build_runtime(settings) as runtime:
-        await set_bot_commands(runtime.bot)
-        await runtime.bot.set_webhook(url, secret_token=secret, drop_pending_updates=False)
-        app = web.Application()
-        SimpleRequestHandler(runtime.dp, runtime.bot, secret_token=secret).register(app, path=path)
-        setup_application(app, runtime.dp, bot=runtime.bot)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, settings.webhook_host, settings.webhook_port)
-        await site.start()
-        logger.info(
-            "webhook listening on %s:%s%s", settings.webhook_host, settings.webhook_port, path
-        )
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await runner.cleanup()

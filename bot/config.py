@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -32,6 +33,11 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, description="Redis for FSM storage and event isolation across replicas"
     )
+    event_lock_timeout: float = Field(
+        default=60.0,
+        description="With Redis: seconds a chat's event lock outlives a replica that died "
+        "holding it (longer than any update takes to handle)",
+    )
     default_locale: str = Field(default="ru", description="Language for new teachers")
     helpdesk_chat_id: int | None = Field(
         default=None, description="Supergroup (ideally with forum topics) where operators answer"
@@ -57,10 +63,45 @@ class Settings(BaseSettings):
     mesh_journal_url: str = Field(
         default="https://school.mos.ru", description="Where teachers open the e-journal"
     )
+    webhook_url: str | None = Field(
+        default=None,
+        description="Webhook mode: the public HTTPS URL Telegram posts to (`--webhook URL` wins)",
+    )
     webhook_host: str = Field(default="0.0.0.0", description="Webhook mode: address to listen on")
     webhook_port: int = Field(default=8088, description="Webhook mode: port to listen on")
     webhook_secret: SecretStr | None = Field(
-        default=None, description="Webhook mode: secret token Telegram sends back"
+        default=None,
+        description="Webhook mode: secret token Telegram sends back; required, 32+ random chars",
+    )
+    shutdown_timeout: float = Field(
+        default=30.0, description="Webhook mode: seconds to finish updates in flight on SIGTERM"
+    )
+    metrics_host: str = Field(
+        default="0.0.0.0", description="Polling mode: address of /healthz, /readyz, /metrics"
+    )
+    metrics_port: int | None = Field(
+        default=None,
+        description="Polling mode: port of /healthz, /readyz, /metrics (unset: none; webhook "
+        "mode serves them on WEBHOOK_PORT)",
+    )
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
+    log_format: Literal["json", "text"] = Field(
+        default="json", description="`json`: one object per line (update id, masked user); `text`"
     )
     sandbox_host: str = Field(default="127.0.0.1", description="Sandbox: address of the web UI")
     sandbox_port: int = Field(default=8080, description="Sandbox: port of the web UI")
+
+    @field_validator(
+        "bot_token",
+        "linking_api_key",
+        "redis_url",
+        "helpdesk_chat_id",
+        "webhook_url",
+        "webhook_secret",
+        "metrics_port",
+        mode="before",
+    )
+    @classmethod
+    def _empty_means_unset(cls, value: object) -> object:
+        # `NAME=` in .env (as .env.example has it) is "not set", not an empty token or port.
+        return None if value == "" else value

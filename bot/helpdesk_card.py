@@ -1,7 +1,8 @@
 """What operators see of a ticket: the topic name and the context card (HTML).
 
-Operator texts are rendered in the helpdesk's language (the caller sets the locale). Step and
-scenario names are short and human, with the exact state name kept in the card for precision.
+Operator texts are rendered in the helpdesk's language (the caller sets the locale). Step names
+come from the step table (bot/dialogs/steps.py); step and scenario names are short and human, with
+the exact state name kept in the card for precision.
 """
 
 from __future__ import annotations
@@ -14,37 +15,11 @@ from datetime import datetime, timedelta
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
 
+from bot.dialogs import steps
+
 TOPIC_NAME_LIMIT = 128
 CARD_LIMIT = 4000  # below Telegram's 4096, leaving room for HTML entities
 TRANSCRIPT_LINE_LIMIT = 300
-
-STEP_LABELS = {
-    "Onboarding:greeting": __("greeting"),
-    "Onboarding:prechecks": __("pre-checks"),
-    "Onboarding:branch": __("profile question"),
-    "Onboarding:already_linked": __("already linked"),
-    "Link:phone": __("phone"),
-    "Link:account_card": __("account card"),
-    "Link:password": __("password"),
-    "Link:code": __("code"),
-    "Link:choose_profile": __("choosing the profile"),
-    "Link:full_name": __("full name"),
-    "Link:birth_date": __("date of birth"),
-    "Link:gender": __("gender"),
-    "Link:confirm_data": __("checking the data"),
-    "Link:consent": __("consent"),
-    "Link:done": __("linked"),
-    "Recovery:phone": __("recovery: phone"),
-    "Recovery:sms_code": __("recovery: SMS code"),
-    "Recovery:confirm_account": __("recovery: is it your account"),
-    "Recovery:method": __("recovery: method"),
-    "Recovery:method_code": __("recovery: method code"),
-    "Recovery:friends": __("recovery: trusted friends"),
-    "Recovery:new_password": __("recovery: new password"),
-    "Recovery:repeat_password": __("recovery: repeat password"),
-    "Recovery:done": __("recovery: done"),
-    "Help:topic": __("help screen"),
-}
 
 REASON_LABELS = {
     "help": __("from the help screen"),
@@ -61,10 +36,10 @@ SCENARIO_LABELS = {
 
 
 def step_label(step: str | None) -> str:
+    """The step's short name from the step table; the state name itself when unknown."""
     if not step:
         return _("unknown step")
-    label = STEP_LABELS.get(step)
-    return str(label) if label is not None else step
+    return steps.step_label(step) or step
 
 
 def scenario_label(scenario: str | None) -> str:

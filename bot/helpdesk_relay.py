@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Container, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +23,7 @@ from typing import Any
 from aiogram import Bot, Dispatcher
 from aiogram.enums import ChatMemberStatus, ParseMode
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError
+from aiogram.fsm.state import State
 from aiogram.methods import (
     CloseForumTopic,
     CopyMessage,
@@ -37,6 +38,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.config import Settings
 from bot.helpdesk_card import CardData, TranscriptLine, render_card, topic_name
+from bot.middlewares.request_retry import RequestRetryMiddleware
+from bot.middlewares.transcript import TranscriptMiddleware, TranscriptRequestMiddleware
 from bot.outbox import Outbox
 from services.helpdesk import (
     ClosedBy,
@@ -171,24 +174,15 @@ class HelpdeskRelay:
             clock=clock,
         )
 
-    def install(self, dp: Dispatcher, bot: Bot) -> None:
-        """Everything the relay needs around the bot: see the two methods below."""
-        self.install_dispatcher(dp)
-        self.install_session(bot)
-
-    def install_dispatcher(self, dp: Dispatcher) -> None:
-        """Record what teachers send, for the card's transcript (once per Dispatcher)."""
-        from bot.middlewares.transcript import TranscriptMiddleware
-
-        dp.message.middleware(TranscriptMiddleware(self.transcript))
+    def install_dispatcher(self, dp: Dispatcher, *, secret_steps: Container[State]) -> None:
+        """Record what teachers send, for the card's transcript (once per Dispatcher); what is
+        typed in `secret_steps` (passwords, codes) is recorded only as «[•••]»."""
+        dp.message.middleware(TranscriptMiddleware(self.transcript, secret_steps=secret_steps))
 
     def install_session(
         self, bot: Bot, *, sleep: Callable[[float], Awaitable[Any]] | None = None
     ) -> None:
         """Record what the bot says, and retry 429 / 5xx (once per Bot)."""
-        from bot.middlewares.request_retry import RequestRetryMiddleware
-        from bot.middlewares.transcript import TranscriptRequestMiddleware
-
         bot.session.middleware(TranscriptRequestMiddleware(self.transcript))
         retry = RequestRetryMiddleware(sleep=sleep) if sleep else RequestRetryMiddleware()
         bot.session.middleware(retry)

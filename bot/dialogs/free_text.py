@@ -14,7 +14,8 @@ from aiogram.types import Message
 from aiogram_dialog import DialogManager
 from aiogram_dialog.api.exceptions import UnregisteredDialogError
 
-from bot.dialogs.common import clear_notice
+from bot.dialogs.notices import clear_notice
+from bot.dialogs.restart import restart_linking
 from bot.dialogs.states import Handoff, Help, Recovery
 from bot.intents import Intent, detect_intent
 
@@ -81,12 +82,6 @@ async def _call_a_person(manager: DialogManager, step: str | None, scenario: str
         await _open_help(manager, {"step": step, "scenario": scenario})
 
 
-async def _restart(manager: DialogManager) -> None:
-    from bot.dialogs.onboarding import restart_linking  # onboarding uses this module too
-
-    await restart_linking(manager)
-
-
 async def handle_free_text(message: Message, manager: DialogManager) -> bool:
     """Act on what `message` clearly asks for; False when it asks for nothing we know."""
     intent = detect_intent(message.text or message.caption or "")
@@ -105,7 +100,7 @@ async def handle_free_text(message: Message, manager: DialogManager) -> bool:
         else:
             await manager.start(Recovery.phone, data=await recovery_start_data(manager))
     elif intent is Intent.RESTART:
-        await _restart(manager)
+        await restart_linking(manager)
     else:
         await _open_help(
             manager, {"step": step, "scenario": scenario, "topic": _HELP_TOPICS[intent]}

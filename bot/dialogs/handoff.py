@@ -14,6 +14,7 @@ from typing import Any
 
 from aiogram import Bot, F
 from aiogram.enums import ContentType
+from aiogram.methods import SendMessage
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram_dialog import BgManagerFactory, Data, Dialog, DialogManager, ShowMode, Window
@@ -21,7 +22,8 @@ from aiogram_dialog.widgets.input import MessageInput
 from aiogram_dialog.widgets.kbd import Button, Row
 from aiogram_dialog.widgets.text import Format
 
-from bot.dialogs.common import any_input, clear_notice, notice_text, render_notice
+from bot.dialogs.inputs import any_input
+from bot.dialogs.notices import notice_text, render_note, render_notice
 from bot.dialogs.states import Handoff
 from bot.helpdesk_relay import HelpdeskRelay, use_i18n
 from bot.widgets.i18n import I18nConst
@@ -148,12 +150,11 @@ async def _on_rating(callback: CallbackQuery, button: Button, manager: DialogMan
     if relay is not None and ticket_id is not None:
         await relay.record_rating(_bot(manager), ticket_id, rating)
     manager.dialog_data["rating"] = rating
-    clear_notice(manager)
     await manager.switch_to(Handoff.comment)
 
 
 async def _notice_getter(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, Any]:
-    return {"notice": render_notice(dialog_manager)}
+    return {"notice": render_notice(dialog_manager), "note": render_note(dialog_manager)}
 
 
 async def _on_comment(message: Message, widget: Any, manager: DialogManager) -> None:
@@ -215,7 +216,7 @@ def create_handoff_dialog() -> Dialog:
                     for value in RATINGS
                 ]
             ),
-            any_input("expect_rating"),
+            any_input(),
             state=Handoff.rating,
             getter=_notice_getter,
         ),
@@ -247,10 +248,4 @@ async def finish_for_teacher(
     locale = ticket.locale if ticket.locale in relay.i18n.available_locales else None
     with use_i18n(relay.i18n, locale or relay.i18n.default_locale):
         text = _("The specialist has closed your request. Thank you!")
-    await relay.outbox.send(bot, ticket.chat_id, _send_message(ticket.chat_id, text))
-
-
-def _send_message(chat_id: int, text: str):  # type: ignore[no-untyped-def]
-    from aiogram.methods import SendMessage
-
-    return SendMessage(chat_id=chat_id, text=text)
+    await relay.outbox.send(bot, ticket.chat_id, SendMessage(chat_id=ticket.chat_id, text=text))

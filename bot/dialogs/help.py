@@ -7,7 +7,6 @@ fit the step. «Вернуться к шагу» closes the dialog and the step'
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Any
 
 from aiogram.types import CallbackQuery, Message
@@ -17,24 +16,12 @@ from aiogram_dialog.widgets.input import MessageInput
 from aiogram_dialog.widgets.kbd import Button
 from aiogram_dialog.widgets.text import Format
 
-from bot.dialogs.common import clear_notice, render_notice, show_hint
+from bot.dialogs.context import start_data_of
 from bot.dialogs.free_text import handle_free_text, recovery_start_data
+from bot.dialogs.notices import clear_notice, render_notice, show_hint
 from bot.dialogs.states import Handoff, Help, Recovery
+from bot.dialogs.steps import HelpTopic, expected_input, help_topics
 from bot.widgets.i18n import I18nConst
-
-
-class HelpTopic(StrEnum):
-    WRONG_NUMBER = "wrong_number"
-    CODE_LATE = "code_late"
-    VPN = "vpn"
-    EXISTING_PROFILE = "existing_profile"
-    FORGOT_PASSWORD = "forgot_password"
-    BROWSER = "browser"
-    PERSONAL_DATA = "personal_data"
-    PASSWORD_POLICY = "password_policy"
-    CODE_APP = "code_app"
-    NO_EMAIL_ACCESS = "no_email_access"
-    FRIENDS = "friends"
 
 
 def _tip(topic: HelpTopic) -> str:
@@ -100,39 +87,11 @@ def _tip(topic: HelpTopic) -> str:
     )
 
 
-_STEP_TOPICS: dict[str, tuple[HelpTopic, ...]] = {
-    "Link:phone": (HelpTopic.EXISTING_PROFILE, HelpTopic.VPN, HelpTopic.BROWSER),
-    "Link:account_card": (HelpTopic.EXISTING_PROFILE, HelpTopic.VPN),
-    "Link:password": (HelpTopic.FORGOT_PASSWORD, HelpTopic.VPN),
-    "Link:code": (HelpTopic.CODE_LATE, HelpTopic.WRONG_NUMBER, HelpTopic.VPN),
-    "Link:choose_profile": (HelpTopic.EXISTING_PROFILE,),
-    "Link:full_name": (HelpTopic.PERSONAL_DATA,),
-    "Link:birth_date": (HelpTopic.PERSONAL_DATA,),
-    "Link:gender": (HelpTopic.PERSONAL_DATA,),
-    "Link:confirm_data": (HelpTopic.PERSONAL_DATA,),
-    "Link:consent": (HelpTopic.VPN, HelpTopic.BROWSER),
-    "Recovery:phone": (HelpTopic.WRONG_NUMBER, HelpTopic.VPN),
-    "Recovery:sms_code": (HelpTopic.CODE_LATE, HelpTopic.WRONG_NUMBER),
-    "Recovery:confirm_account": (HelpTopic.WRONG_NUMBER,),
-    "Recovery:method": (HelpTopic.CODE_APP, HelpTopic.NO_EMAIL_ACCESS, HelpTopic.FRIENDS),
-    "Recovery:method_code": (HelpTopic.CODE_APP, HelpTopic.NO_EMAIL_ACCESS),
-    "Recovery:friends": (HelpTopic.FRIENDS,),
-    "Recovery:new_password": (HelpTopic.PASSWORD_POLICY,),
-    "Recovery:repeat_password": (HelpTopic.PASSWORD_POLICY,),
-}
-_DEFAULT_TOPICS = (HelpTopic.VPN, HelpTopic.BROWSER, HelpTopic.EXISTING_PROFILE)
-
-
 def topics_for(step: str | None, topic: str | None = None) -> tuple[HelpTopic, ...]:
     """The tips to show: the requested topic alone, else those that fit the step."""
     if topic in HelpTopic.__members__.values():
         return (HelpTopic(topic),)
-    return _STEP_TOPICS.get(step or "", _DEFAULT_TOPICS)
-
-
-def _start(manager: DialogManager) -> dict[str, Any]:
-    data = manager.start_data
-    return data if isinstance(data, dict) else {}
+    return help_topics(step)
 
 
 def _offers_recovery(start: dict[str, Any]) -> bool:
@@ -142,7 +101,7 @@ def _offers_recovery(start: dict[str, Any]) -> bool:
 
 
 async def _help_getter(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, Any]:
-    start = _start(dialog_manager)
+    start = start_data_of(dialog_manager)
     tips = [_tip(topic) for topic in topics_for(start.get("step"), start.get("topic"))]
     return {
         "title": _("Not working? This usually helps:"),
@@ -153,7 +112,7 @@ async def _help_getter(dialog_manager: DialogManager, **_kwargs: Any) -> dict[st
 
 
 async def _call_specialist(callback: CallbackQuery, button: Button, manager: DialogManager) -> None:
-    step = _start(manager).get("step")
+    step = start_data_of(manager).get("step")
     await manager.start(Handoff.chatting, data={"reason": "help", "step": step})
 
 
@@ -175,7 +134,7 @@ async def _on_text(message: Message, widget: MessageInput, manager: DialogManage
         if await handle_free_text(message, manager):
             manager.show_mode = ShowMode.SEND
             return
-    show_hint(manager, "expect_help")
+    show_hint(manager, expected_input(Help.topic))
     manager.show_mode = ShowMode.SEND
 
 

@@ -1,87 +1,47 @@
 """The Link dialog: scenarios A (new profile), B (existing profile) and registration.
 
 Windows follow the seed's steps and quote its buttons; which window comes next is decided by the
-backend's answer (bot/dialogs/link_flow.py). Passwords are read, deleted from the chat and sent
-on; they are never kept in dialog data or logs.
+backend's answer (bot/dialogs/link_flow.py). Passwords are deleted from the chat, then sent on;
+they are never kept in dialog data or logs (bot/dialogs/inputs.py).
 """
 
 from __future__ import annotations
 
-import contextlib
 import html
 import logging
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from aiogram import F
-from aiogram.enums import ContentType
-from aiogram.exceptions import TelegramAPIError
 from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import get_i18n
 from aiogram.utils.i18n import gettext as _
 from aiogram_dialog import Data, Dialog, DialogManager, Window
 from aiogram_dialog.api.exceptions import UnregisteredDialogError
-from aiogram_dialog.widgets.input import MessageInput
 from aiogram_dialog.widgets.kbd import Button, Column, Row, Select
 from aiogram_dialog.widgets.text import Format
 from babel.dates import format_date
 
 from bot.dialogs import link_flow as flow_ops
-from bot.dialogs.common import (
-    MAX_INPUT_LENGTH,
-    RetryAction,
-    answer_unexpected,
-    clear_notice,
-    format_clock,
-    nav_row,
-    notice_text,
-    now,
-    progress_getter,
-    progress_text,
-    retry_buttons,
-    show_hint,
-)
-from bot.dialogs.link_input import InputProblem, parse_birth_date, parse_code, parse_full_name
+from bot.dialogs.backend_step import RetryAction, challenge_of, code_input, code_window_data
+from bot.dialogs.context import now
+from bot.dialogs.inputs import any_input, password_input, phone_input, text_input
+from bot.dialogs.notices import notice_text, show_hint
+from bot.dialogs.parsers import check_birth_date, parse_date, parse_full_name
 from bot.dialogs.states import Link, Recovery
+from bot.dialogs.step_window import step_getter, step_window
 from bot.widgets.i18n import I18nConst, I18nFormat
-from services.phones import normalize_ru_phone
 
 logger = logging.getLogger(__name__)
-
-TEXT_NOT_COMMAND = F.text & ~F.text.startswith("/")
-
-
-# --------------------------------------------------------------------------- free text
-
-
-async def _try_free_text(message: Message, manager: DialogManager) -> bool:
-    """Let RECOVERY's free-text understanding answer («забыла пароль», «позовите человека»)."""
-    try:
-        from bot.dialogs.free_text import handle_free_text
-    except ImportError:
-        return False
-    return await handle_free_text(message, manager)
-
-
-async def _too_long(message: Message, manager: DialogManager) -> bool:
-    if len(message.text or "") > MAX_INPUT_LENGTH:
-        show_hint(manager, "too_long")
-        return True
-    return False
 
 
 # --------------------------------------------------------------------------- getters
 
 
-def _locale() -> str:
-    from aiogram.utils.i18n import get_i18n
-
-    return get_i18n().current_locale
-
-
 def _format_day(iso: str | None) -> str:
     if not iso:
         return ""
-    return format_date(date.fromisoformat(iso), format="long", locale=_locale())
+    return format_date(date.fromisoformat(iso), format="long", locale=get_i18n().current_locale)
 
 
 def _gender_text(gender: str | None) -> str:
@@ -125,69 +85,25 @@ async def link_getter(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str
 
 
 async def code_getter(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, Any]:
-    challenge = dialog_manager.dialog_data.get("challenge") or {}
-    resend_at = challenge.get("resend_at")
-    wait = 0
-    if resend_at:
-        wait = max(
-            0,
-            int((datetime.fromisoformat(resend_at) - now(dialog_manager)).total_seconds() + 0.999),
-        )
-    channel = challenge.get("channel", "call")
-    return {
-        "by_call": channel == "call",
-        "by_sms": channel == "sms",
-        "code_length": challenge.get("code_length", 4),
-        "sent_to": challenge.get("sent_to") or dialog_manager.dialog_data.get("phone_masked", ""),
-        "wait_clock": format_clock(wait),
-        "must_wait": wait > 0,
-        "can_resend": wait <= 0,
-    }
+    return code_window_data(dialog_manager)
 
 
 # --------------------------------------------------------------------------- handlers
 
 
-async def on_phone(message: Message, widget: Any, manager: DialogManager) -> None:
-    if message.contact is not None:
-        contact = message.contact
-        if contact.user_id != message.from_user.id:  # type: ignore[union-attr]
-            show_hint(manager, "foreign_contact")
-            return
-        phone = normalize_ru_phone(contact.phone_number)
-    else:
-        if await _too_long(message, manager):
-            return
-        phone = normalize_ru_phone(message.text or "")
-        if phone is None and await _try_free_text(message, manager):
-            return
-    if phone is None:
-        show_hint(manager, "phone_format")
-        return
+async def on_phone(message: Message, manager: DialogManager, phone: str) -> None:
     await flow_ops.submit_phone(manager, phone)
 
 
 async def on_create_profile(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
-    clear_notice(manager)
     await manager.switch_to(Link.password)
 
 
-async def on_password(message: Message, widget: Any, manager: DialogManager) -> None:
-    password = message.text or ""
-    # Out of the chat at once: the password must not stay on the screen or in the history.
-    with contextlib.suppress(TelegramAPIError):
-        await message.delete()
-    # «забыла пароль» typed here is a request, not a password (real ones rarely have spaces).
-    if " " in password.strip() and await _try_free_text(message, manager):
-        return
-    if not password.strip():
-        show_hint(manager, "password_empty")
-        return
+async def on_password(message: Message, manager: DialogManager, password: str) -> None:
     await flow_ops.submit_password(manager, password)
 
 
 async def on_forgot_password(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
-    clear_notice(manager)
     data = {"phone": manager.dialog_data.get("phone"), "flow_id": manager.dialog_data["flow_id"]}
     try:
         await manager.start(Recovery.phone, data=data)
@@ -195,32 +111,17 @@ async def on_forgot_password(callback: CallbackQuery, button: Any, manager: Dial
         show_hint(manager, "help_unavailable")
 
 
-async def on_code(message: Message, widget: Any, manager: DialogManager) -> None:
-    if await _too_long(message, manager):
-        return
-    length = (manager.dialog_data.get("challenge") or {}).get("code_length", 4)
-    try:
-        code = parse_code(message.text or "", length)
-    except InputProblem as problem:
-        if await _try_free_text(message, manager):
-            return
-        show_hint(manager, problem.key, length=length)
-        return
-    await flow_ops.verify_code(manager, code)
-
-
 async def on_resend(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
-    channel = (manager.dialog_data.get("challenge") or {}).get("channel", "call")
+    channel = challenge_of(manager).get("channel", "call")
     await flow_ops.send_code(manager, channel)
 
 
 async def on_switch_channel(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
-    channel = (manager.dialog_data.get("challenge") or {}).get("channel", "call")
+    channel = challenge_of(manager).get("channel", "call")
     await flow_ops.send_code(manager, "sms" if channel == "call" else "call")
 
 
 async def on_change_number(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
-    clear_notice(manager)
     await manager.switch_to(Link.phone)
     await flow_ops.offer_contact_button(manager)
 
@@ -246,7 +147,6 @@ def _personal(manager: DialogManager) -> dict[str, Any]:
 
 
 async def _after_field(manager: DialogManager, next_state: Any) -> None:
-    clear_notice(manager)
     manager.dialog_data["personal_edited"] = True
     if manager.dialog_data.get("editing"):
         await manager.switch_to(Link.confirm_data)
@@ -254,31 +154,13 @@ async def _after_field(manager: DialogManager, next_state: Any) -> None:
         await manager.switch_to(next_state)
 
 
-async def on_full_name(message: Message, widget: Any, manager: DialogManager) -> None:
-    if await _too_long(message, manager):
-        return
-    try:
-        full_name = parse_full_name(message.text or "")
-    except InputProblem as problem:
-        if await _try_free_text(message, manager):
-            return
-        show_hint(manager, problem.key)
-        return
+async def on_full_name(message: Message, manager: DialogManager, full_name: str) -> None:
     _personal(manager)["full_name"] = full_name
     await _after_field(manager, Link.birth_date)
 
 
-async def on_birth_date(message: Message, widget: Any, manager: DialogManager) -> None:
-    if await _too_long(message, manager):
-        return
-    try:
-        born = parse_birth_date(message.text or "", now(manager).date())
-    except InputProblem as problem:
-        if await _try_free_text(message, manager):
-            return
-        show_hint(manager, problem.key)
-        return
-    _personal(manager)["birth_date"] = born.isoformat()
+async def on_birth_date(message: Message, manager: DialogManager, born: date) -> None:
+    _personal(manager)["birth_date"] = check_birth_date(born, now(manager).date()).isoformat()
     await _after_field(manager, Link.gender)
 
 
@@ -302,7 +184,6 @@ async def on_data_confirmed(callback: CallbackQuery, button: Any, manager: Dialo
 
 def _edit(state: Any):
     async def handler(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
-        clear_notice(manager)
         manager.dialog_data["editing"] = True
         await manager.switch_to(state)
 
@@ -317,26 +198,9 @@ async def on_cancel_link(callback: CallbackQuery, button: Any, manager: DialogMa
     await flow_ops.give_consent(manager, link=False)
 
 
-# What a button-only window waits for (a hint in bot.dialogs.common.HINTS); windows that read
-# text (phone, password, code, name, date) answer their own input.
-_EXPECTED: dict[str, str] = {
-    Link.account_card.state: "expect_create_profile",  # type: ignore[dict-item]
-    Link.choose_profile.state: "expect_profile",  # type: ignore[dict-item]
-    Link.gender.state: "expect_gender",  # type: ignore[dict-item]
-    Link.confirm_data.state: "expect_confirm",  # type: ignore[dict-item]
-    Link.consent.state: "expect_consent",  # type: ignore[dict-item]
-}
-
-
-async def on_wrong_input(message: Message, widget: Any, manager: DialogManager) -> None:
-    """Anything a step cannot use: a short answer, and the step stays where it was."""
-    state = manager.current_context().state
-    if state == Link.done:
-        linked = manager.dialog_data.get("finished") == "linked"
-        expect = "all_done" if linked else "flow_finished"
-    else:
-        expect = _EXPECTED.get(state.state or "", "use_buttons")
-    await answer_unexpected(message, manager, expect)
+def _after_the_end(manager: DialogManager) -> str:
+    """What the closing window says to typed text: all done, or this linking is over."""
+    return "all_done" if manager.dialog_data.get("finished") == "linked" else "flow_finished"
 
 
 # --------------------------------------------------------------------------- retries
@@ -396,34 +260,19 @@ async def on_start(start_data: Data, manager: DialogManager) -> None:
 async def on_process_result(start_data: Data, result: Any, manager: DialogManager) -> None:
     """Back from Recovery (or Help / Handoff) to the step that sent the teacher there."""
     if isinstance(result, dict) and result.get("password_changed"):
-        show_hint(manager, "password_changed")
         if manager.current_context().state != Link.password:
             await manager.switch_to(Link.password)
+        show_hint(manager, "password_changed")
 
 
 # --------------------------------------------------------------------------- windows
 
 
 def _step(*widgets: Any, state: Any, getter: Any = None) -> Window:
-    """A step window: progress, the step's own text and inputs, notice, retry, nav row."""
-    return Window(
-        progress_text(),
-        *widgets,
-        notice_text(),
-        retry_buttons(RETRIES),
-        nav_row(),
-        MessageInput(on_wrong_input),
-        state=state,
-        getter=getter,
-    )
+    return step_window(*widgets, state=state, retries=RETRIES, getter=getter)
 
 
 def create_link_dialog() -> Dialog:
-    text_input = MessageInput(
-        on_phone,
-        content_types=[ContentType.TEXT, ContentType.CONTACT],
-        filter=~F.text.startswith("/"),
-    )
     return Dialog(
         _step(
             I18nConst(
@@ -435,7 +284,7 @@ def create_link_dialog() -> Dialog:
                 "You can type it in any form (8 916 123-45-67, +7 (916) 123-45-67) or press "
                 "«📱 Send my number» below."
             ),
-            text_input,
+            phone_input(on_phone),
             state=Link.phone,
         ),
         _step(
@@ -464,7 +313,7 @@ def create_link_dialog() -> Dialog:
                 id="forgot",
                 on_click=on_forgot_password,
             ),
-            MessageInput(on_password, content_types=ContentType.TEXT, filter=TEXT_NOT_COMMAND),
+            password_input("password", on_password),
             state=Link.password,
         ),
         _step(
@@ -497,7 +346,7 @@ def create_link_dialog() -> Dialog:
                 when=F["by_sms"],
             ),
             Button(I18nConst("Change the number"), id="change_number", on_click=on_change_number),
-            MessageInput(on_code, content_types=ContentType.TEXT, filter=TEXT_NOT_COMMAND),
+            code_input(flow_ops.verify_code),
             state=Link.code,
             getter=code_getter,
         ),
@@ -540,7 +389,7 @@ def create_link_dialog() -> Dialog:
                 "<b>About you</b>\nSend your real full name: surname, first name and "
                 "patronymic, in Russian letters. For example: Иванова Мария Петровна."
             ),
-            MessageInput(on_full_name, content_types=ContentType.TEXT, filter=TEXT_NOT_COMMAND),
+            text_input("full_name", parse_full_name, on_full_name),
             state=Link.full_name,
         ),
         _step(
@@ -548,7 +397,7 @@ def create_link_dialog() -> Dialog:
                 "<b>About you</b>\nSend your date of birth, for example 14.03.1985 or "
                 "«14 марта 1985»."
             ),
-            MessageInput(on_birth_date, content_types=ContentType.TEXT, filter=TEXT_NOT_COMMAND),
+            text_input("birth_date", parse_date, on_birth_date),
             state=Link.birth_date,
         ),
         _step(
@@ -612,10 +461,10 @@ def create_link_dialog() -> Dialog:
                 when=F["cancelled"],
             ),
             notice_text(),
-            MessageInput(on_wrong_input),
+            any_input(_after_the_end),
             state=Link.done,
         ),
-        getter=[progress_getter, link_getter],
+        getter=[step_getter, link_getter],
         on_start=on_start,
         on_process_result=on_process_result,
     )

@@ -1,55 +1,29 @@
 """The Link dialog's side effects: calls to the backend and the window each answer leads to.
 
-Handlers stay thin: they parse, call one backend operation through `call_backend`, and let
-`apply_flow` pick the window from the backend's answer (never from the teacher's guess).
+Handlers stay thin: they parse, run one backend operation through the step toolkit
+(bot/dialogs/backend_step.py), and `apply_flow` picks the window from the backend's answer (never
+from the teacher's guess).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any
 
 from aiogram.types import KeyboardButton, ReplyKeyboardMarkup, ReplyKeyboardRemove
 from aiogram.utils.i18n import gettext as _
 from aiogram_dialog import DialogManager, ShowMode
 
-from bot.dialogs.common import (
-    clear_notice,
-    now,
-    report_refusal,
-    show_hint,
-    user_id_of,
-    utc_in,
-)
+from bot.dialogs.backend_step import Process, call, remember_challenge, step
+from bot.dialogs.context import bot_of, sessions_of, user_id_of
+from bot.dialogs.notices import put_notice, show_hint, take_notice
 from bot.dialogs.states import Link
-from services.linking_client import (
-    Flow,
-    FlowState,
-    LinkingClient,
-    LinkingError,
-    Profile,
-    WrongState,
-)
+from services.linking_client import Flow, FlowState, LinkingClient, Profile
 from services.phones import mask_phone
-from services.storage.link_sessions import EventKind, LinkSessionRepository
+from services.storage.link_sessions import EventKind
 
 logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
-
-
-def linking_of(manager: DialogManager) -> LinkingClient:
-    return manager.middleware_data["linking"]
-
-
-def sessions_of(manager: DialogManager) -> LinkSessionRepository:
-    return manager.middleware_data["sessions"]
-
-
-def flow_id_of(manager: DialogManager) -> str:
-    return manager.dialog_data["flow_id"]
 
 
 def profile_to_dict(profile: Profile) -> dict[str, Any]:
@@ -60,51 +34,6 @@ def profile_to_dict(profile: Profile) -> dict[str, Any]:
         "gender": profile.gender,
         "school": profile.school,
     }
-
-
-async def call_backend(
-    manager: DialogManager,
-    call: Callable[[LinkingClient], Awaitable[T]],
-    *,
-    retry: str | None = None,
-    retry_args: dict[str, Any] | None = None,
-) -> T | None:
-    """Run one backend call; on a refusal show it (and re-sync on wrong_state), return None."""
-    clear_notice(manager)
-    try:
-        return await call(linking_of(manager))
-    except WrongState as error:
-        await report_refusal(manager, error)
-        await resync(manager)
-    except LinkingError as error:
-        await report_refusal(manager, error, retry=retry, retry_args=retry_args)
-    return None
-
-
-async def advance(
-    manager: DialogManager,
-    call: Callable[[LinkingClient], Awaitable[Flow]],
-    *,
-    retry: str | None = None,
-    retry_args: dict[str, Any] | None = None,
-) -> Flow | None:
-    """`call_backend` for a flow step, then show the window of the state it answered."""
-    flow = await call_backend(manager, call, retry=retry, retry_args=retry_args)
-    if flow is not None:
-        await apply_flow(manager, flow)
-    return flow
-
-
-async def resync(manager: DialogManager) -> None:
-    """Show the window of the step the backend is really at (after wrong_state)."""
-    try:
-        flow = await linking_of(manager).get_flow(flow_id_of(manager))
-    except LinkingError:
-        return
-    notice = manager.dialog_data.get("_notice")
-    await apply_flow(manager, flow)
-    if notice is not None:
-        manager.dialog_data["_notice"] = notice
 
 
 def _remember_flow(manager: DialogManager, flow: Flow) -> None:
@@ -130,35 +59,10 @@ def _remember_flow(manager: DialogManager, flow: Flow) -> None:
         data["linked_profile"] = profile_to_dict(flow.linked_profile)
 
 
-async def _remember_challenge(manager: DialogManager, flow: Flow) -> None:
-    challenge = flow.challenge
-    if challenge is None:
-        return
-    known = manager.dialog_data.get("challenge") or {}
-    at = now(manager)
-    manager.dialog_data["challenge"] = {
-        "id": challenge.challenge_id,
-        "channel": challenge.channel,
-        "code_length": challenge.code_length,
-        "sent_to": challenge.sent_to,
-        # Counted on the bot's clock from the server's relative figure, so that a clock
-        # difference between bot and backend never shows a wrong countdown.
-        "resend_at": known.get("resend_at")
-        if known.get("id") == challenge.challenge_id
-        else utc_in(challenge.resend_after, at),
-        "attempts_left": challenge.attempts_left,
-    }
-    if known.get("id") != challenge.challenge_id:
-        try:
-            await sessions_of(manager).code_requested(user_id_of(manager))
-        except Exception:
-            logger.exception("could not count a code")
-
-
 async def apply_flow(manager: DialogManager, flow: Flow, *, after_phone: bool = False) -> None:
     """Store what the backend said and switch to the window of the flow's state."""
     _remember_flow(manager, flow)
-    await _remember_challenge(manager, flow)
+    await remember_challenge(manager, flow.challenge)
     data = manager.dialog_data
     state = flow.state
     if state is FlowState.PHONE:
@@ -182,6 +86,18 @@ async def apply_flow(manager: DialogManager, flow: Flow, *, after_phone: bool = 
         await manager.switch_to(target)
 
 
+async def _read_flow(linking: LinkingClient, flow_id: str) -> Flow:
+    return await linking.get_flow(flow_id)
+
+
+async def _follow_flow(manager: DialogManager, flow: Flow) -> None:
+    await apply_flow(manager, flow)
+
+
+LINK = Process(id_key="flow_id", read=_read_flow, follow=_follow_flow)
+"""The backend's link flow; an expired or unknown flow is explained on the step."""
+
+
 async def offer_contact_button(manager: DialogManager) -> None:
     """A reply keyboard with «📱 Отправить мой номер» under the phone step."""
     markup = ReplyKeyboardMarkup(
@@ -190,10 +106,8 @@ async def offer_contact_button(manager: DialogManager) -> None:
         one_time_keyboard=True,
         input_field_placeholder="+7 916 123-45-67",
     )
-    chat_id = manager.event.from_user.id  # type: ignore[union-attr]
-    bot = manager.middleware_data["bot"]
-    await bot.send_message(
-        chat_id,
+    await bot_of(manager).send_message(
+        user_id_of(manager),
         _("You can type the number or just press «📱 Send my number» below."),
         reply_markup=markup,
     )
@@ -202,10 +116,8 @@ async def offer_contact_button(manager: DialogManager) -> None:
 
 async def acknowledge_phone(manager: DialogManager, phone_masked: str) -> None:
     """Take the contact keyboard away, saying which number was taken (masked)."""
-    bot = manager.middleware_data["bot"]
-    chat_id = manager.event.from_user.id  # type: ignore[union-attr]
-    await bot.send_message(
-        chat_id,
+    await bot_of(manager).send_message(
+        user_id_of(manager),
         _("Number {phone} received.").format(phone=phone_masked),
         reply_markup=ReplyKeyboardRemove(),
     )
@@ -217,22 +129,21 @@ async def acknowledge_phone(manager: DialogManager, phone_masked: str) -> None:
 
 async def submit_phone(manager: DialogManager, phone: str) -> None:
     """Give the phone; the backend decides A, B or registration."""
-    flow_id = flow_id_of(manager)
     manager.dialog_data["phone"] = phone
     manager.dialog_data["phone_masked"] = mask_phone(phone)
     logger.info("phone %s submitted", mask_phone(phone))
-    flow = await call_backend(
+    flow = await call(
         manager,
-        lambda linking: linking.submit_phone(flow_id, phone),
+        LINK,
+        lambda linking, flow_id: linking.submit_phone(flow_id, phone),
         retry="phone",
         retry_args={"phone": phone},
     )
     if flow is None:
         return
     await acknowledge_phone(manager, flow.phone_masked or mask_phone(phone))
-    manager.dialog_data.pop("challenge", None)
-    manager.dialog_data.pop("personal", None)
-    manager.dialog_data.pop("personal_edited", None)
+    for key in ("challenge", "personal", "personal_edited"):
+        manager.dialog_data.pop(key, None)
     await apply_flow(manager, flow, after_phone=True)
     branch = manager.dialog_data.get("branch")
     scenario = flow.scenario.value if flow.scenario else None
@@ -243,32 +154,35 @@ async def submit_phone(manager: DialogManager, phone: str) -> None:
 
 
 async def submit_password(manager: DialogManager, password: str) -> None:
-    flow_id = flow_id_of(manager)
-    await advance(
-        manager, lambda linking: linking.submit_password(flow_id, password), retry="reprompt"
+    await step(
+        manager,
+        LINK,
+        lambda linking, flow_id: linking.submit_password(flow_id, password),
+        retry="reprompt",
     )
 
 
 async def send_code(manager: DialogManager, channel: str) -> None:
-    flow_id = flow_id_of(manager)
-    await advance(
+    await step(
         manager,
-        lambda linking: linking.send_code(flow_id, channel),  # type: ignore[arg-type]
+        LINK,
+        lambda linking, flow_id: linking.send_code(flow_id, channel),  # type: ignore[arg-type]
         retry="send_code",
         retry_args={"channel": channel},
     )
 
 
 async def verify_code(manager: DialogManager, code: str) -> None:
-    flow_id = flow_id_of(manager)
-    await advance(manager, lambda linking: linking.verify_code(flow_id, code), retry="reprompt")
+    await step(
+        manager, LINK, lambda linking, flow_id: linking.verify_code(flow_id, code), retry="reprompt"
+    )
 
 
 async def choose_profile(manager: DialogManager, profile_id: str) -> None:
-    flow_id = flow_id_of(manager)
-    flow = await call_backend(
+    flow = await call(
         manager,
-        lambda linking: linking.choose_profile(flow_id, profile_id),
+        LINK,
+        lambda linking, flow_id: linking.choose_profile(flow_id, profile_id),
         retry="choose_profile",
         retry_args={"profile_id": profile_id},
     )
@@ -278,9 +192,11 @@ async def choose_profile(manager: DialogManager, profile_id: str) -> None:
 
 
 async def switch_account(manager: DialogManager) -> None:
-    flow_id = flow_id_of(manager)
-    flow = await call_backend(
-        manager, lambda linking: linking.switch_account(flow_id), retry="switch_account"
+    flow = await call(
+        manager,
+        LINK,
+        lambda linking, flow_id: linking.switch_account(flow_id),
+        retry="switch_account",
     )
     if flow is not None:
         for key in ("challenge", "profiles", "personal", "vk_name", "authorised"):
@@ -293,11 +209,11 @@ _FIELD_WINDOWS = {"full_name": Link.full_name, "birth_date": Link.birth_date, "g
 
 
 async def submit_personal_data(manager: DialogManager) -> None:
-    flow_id = flow_id_of(manager)
     personal = manager.dialog_data.get("personal") or {}
-    flow = await advance(
+    flow = await step(
         manager,
-        lambda linking: linking.submit_personal_data(
+        LINK,
+        lambda linking, flow_id: linking.submit_personal_data(
             flow_id,
             full_name=personal["full_name"],
             birth_date=date.fromisoformat(personal["birth_date"]),
@@ -305,29 +221,32 @@ async def submit_personal_data(manager: DialogManager) -> None:
         ),
         retry="personal_data",
     )
-    if flow is not None:
+    notice = take_notice(manager) if flow is None else None
+    if notice is None:
         return
-    notice = manager.dialog_data.get("_notice") or {}
-    if notice.get("code") == "invalid_personal_data":
-        # Back to the first field the backend rejected; the notice says why.
-        for field, window in _FIELD_WINDOWS.items():
-            if field in (notice.get("fields") or {}):
-                manager.dialog_data["editing"] = True
-                await manager.switch_to(window)
-                manager.dialog_data["_notice"] = notice
-                return
+    rejected = notice.get("fields") if notice.get("code") == "invalid_personal_data" else None
+    # Back to the first field the backend rejected; the notice says why.
+    window = next((w for field, w in _FIELD_WINDOWS.items() if field in (rejected or {})), None)
+    if window is not None:
+        manager.dialog_data["editing"] = True
+        await manager.switch_to(window)
+    put_notice(manager, notice)
 
 
 async def give_consent(manager: DialogManager, link: bool) -> None:
-    flow_id = flow_id_of(manager)
-    flow = await advance(
+    flow = await step(
         manager,
-        lambda linking: linking.give_consent(flow_id, link=link),
+        LINK,
+        lambda linking, flow_id: linking.give_consent(flow_id, link=link),
         retry="consent",
         retry_args={"link": link},
     )
-    if flow is not None and flow.state is FlowState.LINKED:
-        try:
-            await sessions_of(manager).record_event(user_id_of(manager), EventKind.LINKED)
-        except Exception:
-            logger.exception("could not record the link")
+    if flow is None or flow.state is not FlowState.LINKED:
+        return
+    sessions = sessions_of(manager)
+    if sessions is None:
+        return
+    try:
+        await sessions.record_event(user_id_of(manager), EventKind.LINKED)
+    except Exception:
+        logger.exception("could not record the link")

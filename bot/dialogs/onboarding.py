@@ -8,36 +8,16 @@ from typing import Any
 
 from aiogram import F
 from aiogram.types import CallbackQuery
-from aiogram_dialog import Data, Dialog, DialogManager, ShowMode, StartMode, Window
+from aiogram_dialog import Data, Dialog, DialogManager, Window
 from aiogram_dialog.widgets.kbd import Button, Row, Url
 from aiogram_dialog.widgets.text import Format
 
-from bot.dialogs.common import (
-    NOTICE,
-    any_input,
-    clear_notice,
-    nav_row,
-    notice_text,
-    open_help,
-    progress_getter,
-    user_id_of,
-)
+from bot.dialogs.inputs import any_input
+from bot.dialogs.navigation import help_button, nav_row
+from bot.dialogs.notices import notice_text, put_notice
 from bot.dialogs.states import Link, Onboarding
+from bot.dialogs.step_window import step_getter
 from bot.widgets.i18n import I18nConst, I18nFormat
-from services.linking_client import Flow, FlowState, LinkingError
-
-FLOW_FINISHED = {"kind": "hint", "key": "flow_finished", "params": {}}
-
-
-def flow_start_data(flow: Flow, first_name: str | None) -> dict[str, Any]:
-    """What the onboarding needs to greet the teacher and start the Link dialog."""
-    return {
-        "flow_id": flow.flow_id,
-        "mesh_account_id": flow.mesh_account.id,
-        "mesh_name": flow.mesh_account.full_name,
-        "school": flow.mesh_account.school,
-        "first_name": first_name,
-    }
 
 
 def polite_name(mesh_full_name: str, fallback: str | None) -> str:
@@ -64,12 +44,10 @@ async def onboarding_getter(dialog_manager: DialogManager, **_kwargs: Any) -> di
 
 
 async def _to_prechecks(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
-    clear_notice(manager)
     await manager.switch_to(Onboarding.prechecks)
 
 
 async def _to_branch(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
-    clear_notice(manager)
     await manager.switch_to(Onboarding.branch)
 
 
@@ -87,47 +65,7 @@ async def _on_branch(callback: CallbackQuery, button: Any, manager: DialogManage
     )
 
 
-async def restart_linking(manager: DialogManager) -> None:
-    """«Начать заново»: the same linking from the greeting (the backend flow is kept)."""
-    sessions = manager.middleware_data["sessions"]
-    linking = manager.middleware_data["linking"]
-    user = manager.event.from_user  # type: ignore[union-attr]
-    record = await sessions.get(user_id_of(manager))
-    if record is None or not record.flow_id:
-        await manager.start(Onboarding.how_to_open, mode=StartMode.RESET_STACK)
-        return
-    try:
-        flow = await linking.get_flow(record.flow_id)
-    except LinkingError as error:
-        if error.code == "unavailable":
-            from bot.dialogs.common import report_refusal
-
-            await report_refusal(manager, error)
-            return
-        await manager.start(
-            Onboarding.how_to_open, data={"notice": FLOW_FINISHED}, mode=StartMode.RESET_STACK
-        )
-        return
-    if flow.state is FlowState.LINKED and flow.linked_profile is not None:
-        profile = flow.linked_profile
-        data = {"profile": {"full_name": profile.full_name, "school": profile.school}}
-        await manager.start(Onboarding.already_linked, data=data, mode=StartMode.RESET_STACK)
-        return
-    if flow.state is FlowState.CANCELLED:
-        await manager.start(
-            Onboarding.how_to_open, data={"notice": FLOW_FINISHED}, mode=StartMode.RESET_STACK
-        )
-        return
-    await manager.start(
-        Onboarding.greeting,
-        data=flow_start_data(flow, user.first_name),
-        mode=StartMode.RESET_STACK,
-        show_mode=ShowMode.SEND,
-    )
-
-
 def create_onboarding_dialog() -> Dialog:
-    help_button = Button(I18nConst("It doesn't work"), id="nav_help", on_click=open_help)
     return Dialog(
         Window(
             I18nFormat(
@@ -139,8 +77,8 @@ def create_onboarding_dialog() -> Dialog:
             ),
             notice_text(),
             Button(I18nConst("Let's start"), id="begin", on_click=_to_prechecks),
-            help_button,
-            any_input("expect_start"),
+            help_button(),
+            any_input(),
             state=Onboarding.greeting,
         ),
         Window(
@@ -152,7 +90,7 @@ def create_onboarding_dialog() -> Dialog:
             notice_text(),
             Button(I18nConst("VPN is off, continue"), id="prechecks_ok", on_click=_to_branch),
             nav_row(),
-            any_input("expect_prechecks"),
+            any_input(),
             state=Onboarding.prechecks,
         ),
         Window(
@@ -165,7 +103,7 @@ def create_onboarding_dialog() -> Dialog:
                 Button(I18nConst("I don't know"), id="branch_unknown", on_click=_on_branch),
             ),
             nav_row(),
-            any_input("expect_branch"),
+            any_input(),
             state=Onboarding.branch,
         ),
         Window(
@@ -181,8 +119,8 @@ def create_onboarding_dialog() -> Dialog:
                 when=~F["has_profile"],
             ),
             notice_text(),
-            help_button,
-            any_input("all_done"),
+            help_button(),
+            any_input(),
             state=Onboarding.already_linked,
         ),
         Window(
@@ -195,11 +133,11 @@ def create_onboarding_dialog() -> Dialog:
             ),
             notice_text(),
             Url(I18nConst("Open the e-journal"), Format("{journal_url}"), id="journal"),
-            help_button,
-            any_input("expect_journal"),
+            help_button(),
+            any_input(),
             state=Onboarding.how_to_open,
         ),
-        getter=[progress_getter, onboarding_getter],
+        getter=[step_getter, onboarding_getter],
         on_start=_on_start,
     )
 
@@ -208,4 +146,4 @@ async def _on_start(start_data: Data, manager: DialogManager) -> None:
     # start() renders at once, so a notice for the first window comes in the start data.
     notice = (start_data or {}).get("notice") if isinstance(start_data, dict) else None
     if notice:
-        manager.dialog_data[NOTICE] = notice
+        put_notice(manager, notice)

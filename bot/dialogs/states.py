@@ -1,8 +1,5 @@
-"""Every dialog state of the bot, in one place.
-
-Other modules (transcript masking, helpdesk context cards, analytics) read these names, so a state
-that receives a secret (password or code) is listed in SECRET_INPUT_STATES.
-"""
+"""Every dialog state of the bot, in one place; what each step is lives in bot/dialogs/steps.py
+(label, help, expected input, secrecy, progress), one row per state."""
 
 from __future__ import annotations
 
@@ -61,15 +58,3 @@ class Handoff(StatesGroup):
     chatting = State()
     rating = State()
     comment = State()
-
-
-SECRET_INPUT_STATES: frozenset[State] = frozenset(
-    {
-        Link.password,
-        Link.code,
-        Recovery.sms_code,
-        Recovery.method_code,
-        Recovery.new_password,
-        Recovery.repeat_password,
-    }
-)

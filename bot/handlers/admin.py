@@ -2,7 +2,9 @@
 
 `/stats [today|7d|30d|YYYY-MM-DD..YYYY-MM-DD]` answers with the funnel per scenario, the
 helpdesk's figures (first response, backlog, operators, ratings by week) and a chart;
-`/export [period]` sends the same figures as a CSV file. Anyone else gets nothing from here.
+`/export [period]` sends the funnel as a CSV file. Anyone else gets nothing from here, and
+admins get them only in their private chat with the bot: never in a group, where other members
+would read the figures.
 """
 
 from __future__ import annotations
@@ -11,13 +13,14 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
-from aiogram import Router
+from aiogram import F, Router
+from aiogram.enums import ChatType
 from aiogram.filters import BaseFilter, Command, CommandObject
 from aiogram.types import BufferedInputFile, Message
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
-from bot.dialogs.states import Link, Onboarding, Recovery
+from bot.dialogs.steps import STEP_ORDER
 from bot.helpdesk_card import scenario_label, step_label
 from bot.helpdesk_report import render_helpdesk
 from services.analytics import (
@@ -31,9 +34,6 @@ from services.analytics import (
 from services.helpdesk.stats import load_helpdesk_report
 
 ADMIN_ROUTER_NAME = "admin"
-STEP_ORDER = tuple(
-    state.state for group in (Onboarding, Link, Recovery) for state in group.__all_states__
-)
 TEXT_LIMIT = 4000
 
 
@@ -162,6 +162,7 @@ async def export(message: Message, command: CommandObject, settings: Settings, *
 
 def create_admin_router() -> Router:
     router = Router(name=ADMIN_ROUTER_NAME)
+    router.message.filter(F.chat.type == ChatType.PRIVATE)
     router.message.register(stats, Command("stats"), IsAdmin())
     router.message.register(export, Command("export"), IsAdmin())
     return router

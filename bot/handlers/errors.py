@@ -15,7 +15,11 @@ from aiogram.types import ErrorEvent
 from aiogram_dialog import DialogManager
 from aiogram_dialog.api.exceptions import OutdatedIntent, UnknownIntent, UnknownState
 
-from bot.handlers.start import continue_or_restart_keyboard, stale_button_text
+from bot.handlers.stale_buttons import (
+    answer_stale_button,
+    continue_or_restart_keyboard,
+    stale_button_text,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -27,13 +31,7 @@ async def on_stale(event: ErrorEvent, dialog_manager: DialogManager) -> None:
     callback = event.update.callback_query
     message = event.update.message
     if callback is not None:
-        from aiogram.utils.i18n import gettext as _
-
-        await callback.answer(_("This button no longer works."))
-        if callback.message is not None:
-            await callback.message.answer(
-                stale_button_text(), reply_markup=continue_or_restart_keyboard()
-            )
+        await answer_stale_button(callback)
     elif message is not None:
         await message.answer(stale_button_text(), reply_markup=continue_or_restart_keyboard())
 

@@ -11,18 +11,11 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram_dialog import DialogManager, ShowMode
 
-from bot.handlers.start import continue_or_restart_keyboard, stale_button_text
+from bot.dialogs.free_text import handle_free_text
+from bot.dialogs.inputs import MAX_INPUT_LENGTH
+from bot.handlers.stale_buttons import answer_stale_button
 
 FALLBACK_ROUTER_NAME = "teacher_fallback"
-MAX_TEXT = 1000
-
-
-async def _free_text(message: Message, manager: DialogManager) -> bool:
-    try:
-        from bot.dialogs.free_text import handle_free_text
-    except ImportError:
-        return False
-    return await handle_free_text(message, manager)
 
 
 def _answer_for(message: Message) -> str:
@@ -34,7 +27,7 @@ def _answer_for(message: Message) -> str:
         )
     if text.startswith("/"):
         return _("I don't know that command. Commands: /start, /help, /language.")
-    if len(text) > MAX_TEXT:
+    if len(text) > MAX_INPUT_LENGTH:
         return _("That message is too long for me.")
     return _("Please use the buttons under the message.")
 
@@ -43,8 +36,8 @@ async def on_any_message(message: Message, dialog_manager: DialogManager) -> Non
     is_plain_text = bool(message.text) and not message.text.startswith("/")  # type: ignore[union-attr]
     if (
         is_plain_text
-        and len(message.text) <= MAX_TEXT
-        and await _free_text(message, dialog_manager)
+        and len(message.text) <= MAX_INPUT_LENGTH
+        and await handle_free_text(message, dialog_manager)
     ):
         return
     if not dialog_manager.has_context():
@@ -62,11 +55,7 @@ async def on_any_message(message: Message, dialog_manager: DialogManager) -> Non
 
 
 async def on_unknown_button(callback: CallbackQuery, dialog_manager: DialogManager) -> None:
-    await callback.answer(_("This button no longer works."))
-    if callback.message is not None:
-        await callback.message.answer(
-            stale_button_text(), reply_markup=continue_or_restart_keyboard()
-        )
+    await answer_stale_button(callback)
 
 
 def create_fallback_router() -> Router:

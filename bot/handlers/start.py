@@ -1,5 +1,5 @@
-"""/start (with the e-journal's deep-link token or without), /help, and the continue/restart
-buttons offered after a stale button or an outage."""
+"""/start (with the e-journal's deep-link token or without), /help, and what the continue/restart
+buttons (bot/handlers/stale_buttons.py) and the retry after an outage do."""
 
 from __future__ import annotations
 
@@ -15,9 +15,12 @@ from aiogram.utils.i18n import gettext as _
 from aiogram_dialog import DialogManager, ShowMode, StartMode
 from aiogram_dialog.api.exceptions import UnregisteredDialogError
 
-from bot.dialogs.common import HINTS, NOTICE, explain_refusal, refusal_snapshot, step_name
-from bot.dialogs.onboarding import flow_start_data, restart_linking
+from bot.dialogs.context import step_name
+from bot.dialogs.notices import HINTS, refusal_notice, show_hint
+from bot.dialogs.refusals import explain_refusal
+from bot.dialogs.restart import flow_start_data, restart_linking
 from bot.dialogs.states import Help, Onboarding
+from bot.handlers.stale_buttons import RESTART, RESUME
 from services.linking_client import (
     AlreadyLinked,
     BackendUnavailable,
@@ -33,19 +36,6 @@ logger = logging.getLogger(__name__)
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 PENDING_TOKEN = "pending_token"
 RETRY_START = "start:retry"
-RESUME = "nav:resume"
-RESTART = "nav:restart"
-
-
-def continue_or_restart_keyboard() -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        inline_keyboard=[
-            [
-                InlineKeyboardButton(text=_("Continue"), callback_data=RESUME),
-                InlineKeyboardButton(text=_("Start over"), callback_data=RESTART),
-            ]
-        ]
-    )
 
 
 async def resume(manager: DialogManager, *, hint: str | None = "resumed") -> None:
@@ -54,7 +44,7 @@ async def resume(manager: DialogManager, *, hint: str | None = "resumed") -> Non
     if manager.current_context().state in (Onboarding.how_to_open, Onboarding.already_linked):
         hint = None
     if hint is not None:
-        manager.current_context().dialog_data[NOTICE] = {"kind": "hint", "key": hint, "params": {}}
+        show_hint(manager, hint)
     await manager.show(ShowMode.SEND)
 
 
@@ -97,7 +87,7 @@ async def redeem_token(
         await _start_with_notice(
             manager,
             Onboarding.how_to_open,
-            {"kind": "refusal", **refusal_snapshot(error, clock.now())},
+            refusal_notice(error, clock.now()),
         )
         return
     except BackendUnavailable as error:
@@ -111,7 +101,7 @@ async def redeem_token(
         await _start_with_notice(
             manager,
             Onboarding.how_to_open,
-            {"kind": "refusal", **refusal_snapshot(error, clock.now())},
+            refusal_notice(error, clock.now()),
         )
         return
     await state.update_data({PENDING_TOKEN: None})
@@ -152,7 +142,7 @@ async def on_start(
         await _start_with_notice(
             dialog_manager,
             Onboarding.how_to_open,
-            {"kind": "refusal", **refusal_snapshot(error, clock.now())},
+            refusal_notice(error, clock.now()),
         )
         return
     await redeem_token(
@@ -229,7 +219,3 @@ def create_start_router() -> Router:
     router.callback_query.register(on_resume, F.data == RESUME)
     router.callback_query.register(on_restart, F.data == RESTART)
     return router
-
-
-def stale_button_text() -> str:
-    return _("This button is from an earlier step. Continue where you stopped, or start over?")

@@ -3,9 +3,9 @@
 Two halves: a dispatcher middleware for what the teacher sends, a session middleware for what the
 bot says. Recording costs the update no database round trip: the store queues the line and a
 background writer commits the lines of many updates together (services/storage/write_behind.py).
-Secrets never reach the store: a message typed in a state of SECRET_INPUT_STATES is replaced as a
-whole before storing, and everything else goes through `mask_secrets` (codes, phone numbers,
-password-like words).
+Secrets never reach the store: a message typed in one of the secret steps (given by the caller:
+the step table's SECRET_STEPS, bot/dialogs/steps.py) is replaced as a whole before storing, and
+everything else goes through `mask_secrets` (codes, phone numbers, password-like words).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import html
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Container
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot
@@ -21,6 +21,7 @@ from aiogram.client.session.middlewares.base import (
     BaseRequestMiddleware,
     NextRequestMiddlewareType,
 )
+from aiogram.fsm.state import State
 from aiogram.methods import (
     EditMessageCaption,
     EditMessageText,
@@ -31,7 +32,6 @@ from aiogram.methods import (
 from aiogram.methods.base import Response, TelegramType
 from aiogram.types import Message, TelegramObject
 
-from bot.dialogs.states import SECRET_INPUT_STATES
 from services.helpdesk import TranscriptStore, mask_bot_text, mask_message, mask_secrets
 
 logger = logging.getLogger(__name__)
@@ -40,10 +40,9 @@ _TEXT_METHODS = (SendMessage, EditMessageText)
 _CAPTION_METHODS = (SendPhoto, EditMessageCaption)
 
 
-def _in_secret_state(data: dict[str, Any]) -> bool:
+def _current_state(data: dict[str, Any]) -> State | None:
     context = data.get("aiogd_context")  # aiogram-dialog's current dialog context
-    state = getattr(context, "state", None)
-    return state in SECRET_INPUT_STATES
+    return getattr(context, "state", None)
 
 
 def describe_incoming(message: Message, *, secret_step: bool) -> str | None:
@@ -63,10 +62,14 @@ def describe_incoming(message: Message, *, secret_step: bool) -> str | None:
 
 
 class TranscriptMiddleware(BaseMiddleware):
-    """Inner message middleware: records private messages before the handler sees them."""
+    """Inner message middleware: records private messages before the handler sees them.
 
-    def __init__(self, store: TranscriptStore) -> None:
+    `secret_steps` are the dialog states whose input is a password or a code.
+    """
+
+    def __init__(self, store: TranscriptStore, *, secret_steps: Container[State]) -> None:
         self.store = store
+        self.secret_steps = secret_steps
 
     async def __call__(
         self,
@@ -75,7 +78,8 @@ class TranscriptMiddleware(BaseMiddleware):
         data: dict[str, Any],
     ) -> Any:
         if isinstance(event, Message) and event.chat.type == "private" and event.from_user:
-            line = describe_incoming(event, secret_step=_in_secret_state(data))
+            secret = _current_state(data) in self.secret_steps
+            line = describe_incoming(event, secret_step=secret)
             if line:
                 try:
                     await self.store.record(event.from_user.id, "teacher", line)

@@ -114,6 +114,11 @@ class TicketService:
         async with self._sessions() as db:
             return await db.get(Ticket, ticket_id)
 
+    async def count_open(self) -> int:
+        """How many tickets are open now (a metrics gauge)."""
+        async with self._sessions() as db:
+            return await db.scalar(select(func.count()).where(Ticket.status == OPEN)) or 0
+
     async def open_for_user(self, user_id: int) -> Ticket | None:
         async with self._sessions() as db:
             return await db.scalar(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import event
+from sqlalchemy import MetaData, event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 
@@ -32,11 +32,17 @@ def create_session_factory(engine: AsyncEngine) -> async_sessionmaker:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-async def create_all(engine: AsyncEngine) -> None:
-    """Create every table known to `Base` (tests and the sandbox; production uses alembic)."""
+def registered_metadata() -> MetaData:
+    """`Base.metadata` with every bot-side table registered (create_all, alembic, schema checks)."""
     # Import for side effects: each module registers its tables on Base.metadata.
     from services.helpdesk import models as _helpdesk_models  # noqa: F401
     from services.storage import fsm_records, models  # noqa: F401
 
+    return Base.metadata
+
+
+async def create_all(engine: AsyncEngine) -> None:
+    """Create every table known to `Base` (tests and the sandbox; production uses alembic)."""
+    metadata = registered_metadata()
     async with engine.begin() as conn:
-        await conn.run_sync(Base.metadata.create_all)
+        await conn.run_sync(metadata.create_all)

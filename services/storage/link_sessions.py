@@ -123,6 +123,18 @@ class LinkSessionRepository(WritesBehind):
             )
             return list(rows)
 
+    async def linked_per_scenario(self) -> dict[str, int]:
+        """Teachers ever linked, by scenario (`unknown` when none was recorded)."""
+        await self.writer.flush()
+        scenario = func.coalesce(AnalyticsEvent.scenario, "unknown")
+        async with self._sessions() as db:
+            rows = await db.execute(
+                select(scenario, func.count(func.distinct(AnalyticsEvent.user_id)))
+                .where(AnalyticsEvent.kind == EventKind.LINKED.value)
+                .group_by(scenario)
+            )
+            return {name: count for name, count in rows.tuples()}
+
     # --- writes -------------------------------------------------------------------------------
 
     async def set_locale(self, user_id: int, locale: str, first_name: str | None = None) -> None:

@@ -14,7 +14,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.handlers.admin import STEP_ORDER
+from bot.dialogs.steps import STEP_ORDER
 from services.analytics import Period, load_funnel
 from services.storage.db import create_engine, create_session_factory
 from services.storage.models import AnalyticsEvent

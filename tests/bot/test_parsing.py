@@ -7,12 +7,32 @@ from datetime import date
 import pytest
 from aiogram.utils.i18n import I18n
 
-from bot.dialogs.common import explain_refusal, format_clock, step_position
-from bot.dialogs.link_input import InputProblem, parse_birth_date, parse_code, parse_full_name
+from bot.dialogs.countdown import format_clock
+from bot.dialogs.parsers import (
+    InputProblem,
+    check_birth_date,
+    check_code_length,
+    parse_code_digits,
+    parse_date,
+    parse_full_name,
+    parse_password,
+    parse_phone,
+)
+from bot.dialogs.refusals import explain_refusal
 from bot.i18n import create_i18n
 from services.linking_client import LinkingError
 
 TODAY = date(2026, 11, 25)
+
+
+def parse_birth_date(text: str, today: date) -> date:
+    """As the date-of-birth window reads it: the date's form, then the age on `today`."""
+    return check_birth_date(parse_date(text), today)
+
+
+def parse_code(text: str, length: int) -> str:
+    """As a code window reads it: digits, then as many as the code in flight has."""
+    return check_code_length(parse_code_digits(text), length)
 
 
 @pytest.mark.parametrize(
@@ -62,22 +82,37 @@ def test_full_name_is_cyrillic_and_has_two_words() -> None:
 def test_codes_with_spaces_and_dashes() -> None:
     assert parse_code("12 34", 4) == "1234"
     assert parse_code("123-456", 6) == "123456"
-    for wrong in ("123", "12345", "abcd", "١٢٣٤"):
-        with pytest.raises(InputProblem):
+    for wrong in ("123", "12345", "abcd", "١٢٣٤", "1" * 300):
+        with pytest.raises(InputProblem) as caught:
             parse_code(wrong, 4)
+        assert caught.value.key == "code_format"
+
+
+def test_a_code_of_the_wrong_length_says_how_long_it_is() -> None:
+    with pytest.raises(InputProblem) as caught:
+        check_code_length("123", 6)
+    assert caught.value.params == {"length": 6}
+
+
+def test_phone_numbers_in_any_form() -> None:
+    assert parse_phone("8 (916) 123-45-67") == "+79161234567"
+    with pytest.raises(InputProblem) as caught:
+        parse_phone("+1 212 555 0100")
+    assert caught.value.key == "phone_format"
+
+
+def test_any_non_blank_text_is_a_password_attempt() -> None:
+    assert parse_password("/Parol#2026") == "/Parol#2026"
+    assert parse_password(" with spaces ") == " with spaces "
+    with pytest.raises(InputProblem) as caught:
+        parse_password(" \n ")
+    assert caught.value.key == "password_empty"
 
 
 def test_countdown_like_vk_id() -> None:
     assert format_clock(56) == "0:56"
     assert format_clock(75) == "1:15"
     assert format_clock(291) == "4:51"
-
-
-def test_progress_follows_the_scenario() -> None:
-    assert step_position("Link:code", "new_profile") == (4, 6)
-    assert step_position("Link:code", "existing_profile", authorised=True) == (2, 5)
-    assert step_position("Link:birth_date", "registration") == (3, 4)
-    assert step_position("Onboarding:greeting") is None
 
 
 @pytest.fixture
@@ -133,6 +168,9 @@ CODES = [
     "weak_password",
     "password_mismatch",
     "unavailable",
+    "rate_limited",
+    "confirmation_locked",
+    "phone_mismatch",
 ]
 
 
@@ -143,6 +181,20 @@ def test_every_error_code_has_its_own_explanation(i18n) -> None:
     assert all(text != generic for text in texts.values())
     assert len(set(texts.values())) == len(CODES)
     assert all(any("а" <= ch <= "я" for ch in text) for text in texts.values())
+
+
+def test_security_refusals_say_when_and_what_to_do(i18n) -> None:
+    with i18n.use_locale("ru"):
+        limited = explain_refusal(LinkingError("rate_limited", retry_after=2400))
+        locked = explain_refusal(LinkingError("confirmation_locked", retry_after=80_000))
+        mismatch = explain_refusal(
+            LinkingError("phone_mismatch", payload={"mesh_phone_masked": "+7 *** ***-**-01"})
+        )
+    assert "через 40 минут" in limited
+    assert "на 23 часа" in locked and "«🙋 Позвать специалиста»" in locked
+    assert "+7 *** ***-**-01" in mismatch and "подтвердите новый номер" in mismatch
+    with i18n.use_locale("en"):
+        assert "in 40 minutes" in explain_refusal(LinkingError("rate_limited", retry_after=2400))
 
 
 def test_personal_data_reasons_name_the_field(i18n) -> None:

@@ -16,6 +16,7 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.methods import CreateForumTopic, GetChatMember
 from aiogram.types import Chat, ChatMemberLeft, ChatMemberMember, ForumTopic, Message, User
 
+from bot.dialogs.steps import SECRET_STEPS
 from bot.helpdesk_relay import HelpdeskRelay
 from bot.outbox import Outbox
 from services.storage.db import create_session_factory
@@ -113,7 +114,7 @@ class HelpdeskApp:
     async def restart(self) -> None:
         await self.relay.transcript.flush()  # what a stopping bot commits
         await self.app.restart()
-        self.relay.install_dispatcher(self.app.dp)
+        self.relay.install_dispatcher(self.app.dp, secret_steps=SECRET_STEPS)
 
 
 @contextlib.asynccontextmanager
@@ -135,7 +136,7 @@ async def helpdesk_app(
         chat = HelpdeskChat(app.telegram, HELPDESK, forum=forum)
         app.helpdesk = relay
         await app.restart()  # rebuild the Dispatcher with the relay in its workflow data
-        relay.install_dispatcher(app.dp)
+        relay.install_dispatcher(app.dp, secret_steps=SECRET_STEPS)
         relay.install_session(app.bot, sleep=time.sleep)
         try:
             yield HelpdeskApp(app, chat, relay, time)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 from aiogram.methods import SendDocument, SendPhoto
+from aiogram.types import Chat
 
 from services.storage.link_sessions import EventKind
 from tests.helpdesk.harness import ADMIN
+from tests.support.fake_telegram import Person
 
 
 @pytest.fixture
@@ -86,6 +88,21 @@ async def test_stats_and_export_are_for_admins_only(hd, known_events) -> None:
 
     assert not hd.telegram.calls_of(SendDocument) and not hd.telegram.calls_of(SendPhoto)
     assert all("Воронка" not in (m.text or "") for m in teacher.bot_messages())
+
+
+async def test_stats_and_export_answer_an_admin_only_in_her_private_chat(hd, known_events) -> None:
+    staff_room = Chat(id=-1007777, type="supergroup", title="Учительская")
+    admin_in_a_group = Person(
+        hd.dp, hd.bot, hd.telegram, user_id=ADMIN, first_name="Админ", chat=staff_room
+    )
+    await admin_in_a_group.send("/stats today")
+    await admin_in_a_group.send("/export today")
+
+    assert not hd.telegram.calls_of(SendDocument) and not hd.telegram.calls_of(SendPhoto)
+    assert admin_in_a_group.bot_messages() == []
+    # The same admin in private gets her figures: the refusal is about the place, not the person.
+    await hd.teacher(ADMIN, "Админ").send("/stats today")
+    assert hd.telegram.calls_of(SendPhoto)
 
 
 async def test_the_chart_is_drawn_in_a_worker_thread(hd, known_events, monkeypatch) -> None:

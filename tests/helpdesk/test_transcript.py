@@ -8,6 +8,7 @@ from aiogram import Bot
 from aiogram.types import Chat, Message, User
 
 from bot.dialogs.states import Link
+from bot.dialogs.steps import SECRET_STEPS
 from bot.middlewares.transcript import TranscriptMiddleware, TranscriptRequestMiddleware
 from services.helpdesk import TranscriptStore
 from tests.helpdesk.harness import only_topic, walk_to_phone_step
@@ -25,7 +26,7 @@ def message(text: str) -> Message:
 
 
 async def test_a_secret_step_hides_the_whole_message(transcript: TranscriptStore) -> None:
-    middleware = TranscriptMiddleware(transcript)
+    middleware = TranscriptMiddleware(transcript, secret_steps=SECRET_STEPS)
     handled: list[str] = []
 
     async def handler(event, data):  # type: ignore[no-untyped-def]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 
+from services.linking import codes
 from tests.linking.http_api import Api
 
 
@@ -68,16 +69,22 @@ async def test_resend_waits_for_the_cooldown(api: Api) -> None:
     assert len(await api.inbox(teacher["phone"])) == 2
 
 
-async def test_old_code_dies_when_a_new_one_is_sent(api: Api) -> None:
+async def test_old_code_dies_when_a_new_one_is_sent(api: Api, monkeypatch) -> None:
+    # Two different codes for certain (random ones coincide once in 10,000 runs).
+    issued = iter(["1234", "5678"])
+    random_digits = codes.random_digits
+    monkeypatch.setattr(
+        codes, "random_digits", lambda n: next(issued) if n == 4 else random_digits(n)
+    )
     teacher, flow = await api.flow_at_code("vkid_no_profile")
     first = await api.last_code(teacher["phone"])
     api.clock.advance(56)
     await api.step(flow["flow_id"], "code", {"channel": "call"})
     second = await api.last_code(teacher["phone"])
-    if first != second:
-        await api.refused(
-            "POST", f"/v1/flows/{flow['flow_id']}/code/verify", {"code": first}, "code_invalid", 422
-        )
+    assert (first, second) == ("1234", "5678")
+    await api.refused(
+        "POST", f"/v1/flows/{flow['flow_id']}/code/verify", {"code": first}, "code_invalid", 422
+    )
     flow = await api.step(flow["flow_id"], "code/verify", {"code": second})
     assert flow["state"] == "personal_data"
 
@@ -106,6 +113,13 @@ async def test_change_number_burns_the_code_and_calls_the_new_number(api: Api) -
     teacher, flow = await api.flow_at_code("profile_exists_authorised")
     old_code = await api.last_code(teacher["phone"])
     other = await api.teacher("no_vkid")
+    # A number the e-journal does not know is refused, and nothing changes ...
+    path = f"/v1/flows/{flow['flow_id']}/phone"
+    error = await api.refused("POST", path, {"phone": other["phone"]}, "phone_mismatch", 422)
+    assert error["mesh_phone_masked"] == "+7 *** ***-**-04"
+    assert (await api.get_flow(flow["flow_id"]))["challenge"] == flow["challenge"]
+    # ... until the teacher confirms it in the e-journal.
+    await api.confirm_phone(teacher["mesh_account_id"], other["phone"])
     flow = await api.step(flow["flow_id"], "phone", {"phone": other["phone"]})
     assert (flow["state"], flow["scenario"]) == ("code", "registration")
     assert flow["challenge"]["sent_to"] == "+7 *** ***-**-01"

@@ -256,7 +256,7 @@ async def live_sandbox() -> AsyncIterator[Live]:
     async with (
         start_sandbox(Settings(_env_file=None, sandbox_port=0)) as sandbox,
         aiohttp.ClientSession() as http,
-        build_runtime(sandbox.bot_settings) as runtime,
+        build_runtime(sandbox.bot_settings, create_tables=True) as runtime,
     ):
         # What bot.app.run_polling does, minus OS signal handlers, so the test can stop it.
         await set_bot_commands(runtime.bot)

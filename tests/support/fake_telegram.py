@@ -384,11 +384,15 @@ class Person:
         await self.feed(message=message)
         return message
 
-    async def share_contact(self, phone: str, *, own: bool = True) -> Message:
+    async def share_contact(
+        self, phone: str, *, own: bool = True, from_address_book: bool = False
+    ) -> Message:
+        """Her own contact («📱 Отправить мой номер»), someone else's (`own=False`), or a card
+        from the address book of a person without Telegram (no user id at all)."""
         contact = Contact(
             phone_number=phone,
             first_name=self.user.first_name,
-            user_id=self.user.id if own else self.user.id + 1,
+            user_id=None if from_address_book else self.user.id if own else self.user.id + 1,
         )
         message = self._message(contact=contact)
         await self.feed(message=message)

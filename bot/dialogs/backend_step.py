@@ -1,0 +1,232 @@
+"""One toolkit for the steps that call the linking backend: the link flow and the recovery.
+
+A dialog describes the backend process it follows once (`Process`: where its id is kept, how to
+read it, which window shows each of its states, what to do when it is gone). Then every step is:
+
+    result = await step(manager, PROCESS, lambda linking, id: linking.verify_code(id, code),
+                        retry="reprompt")
+
+which clears the last notice, calls the backend, and on success shows the window of the state the
+backend answered (never the teacher's guess). A refusal is explained on the step and counted for
+the helpdesk; an outage or a VPN refusal offers «Повторить» (`retry_buttons`); `wrong_state`
+(a stale window, a repeated tap) says so and moves to where the backend really is; a process that
+is gone (expired, unknown) goes where the dialog says. Codes in flight are remembered with their
+countdown on the bot's clock (bot/dialogs/countdown.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from aiogram import F
+from aiogram.types import CallbackQuery, Message
+from aiogram_dialog import DialogManager
+from aiogram_dialog.widgets.kbd import Button, Row
+
+from bot.dialogs.context import linking_of, now, sessions_of, user_id_of
+from bot.dialogs.countdown import deadline, format_clock, seconds_until
+from bot.dialogs.inputs import on_input_error, text_input
+from bot.dialogs.notices import (
+    clear_notice,
+    put_notice,
+    record_refusal,
+    report_refusal,
+    retry_offer,
+    take_notice,
+)
+from bot.dialogs.parsers import InputProblem, check_code_length, parse_code_digits
+from bot.widgets.i18n import I18nConst
+from services.linking_client import Challenge, LinkingClient, LinkingError, WrongState
+
+logger = logging.getLogger(__name__)
+
+V = TypeVar("V")
+
+CHALLENGE = "challenge"
+DEFAULT_CODE_LENGTH = 6
+GONE = frozenset({"flow_expired", "not_found"})
+
+Operation = Callable[[LinkingClient, str], Awaitable[V]]
+RetryAction = Callable[[CallbackQuery, DialogManager, dict[str, Any]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Process(Generic[V]):
+    """A backend process a dialog follows (a link flow, a recovery)."""
+
+    id_key: str  # the dialog data key of its id
+    read: Operation[V]  # its current state, e.g. `LinkingClient.get_flow`
+    follow: Callable[[DialogManager, V], Awaitable[None]]  # show the window of its state
+    gone: Callable[[DialogManager], Awaitable[None]] | None = None  # None: explain and stay
+
+
+async def call(
+    manager: DialogManager,
+    process: Process[Any],
+    operation: Operation[V],
+    *,
+    retry: str | None = None,
+    retry_args: Mapping[str, Any] | None = None,
+) -> V | None:
+    """Run one backend operation on the process; on a refusal explain it and return None."""
+    clear_notice(manager)
+    process_id = manager.dialog_data.get(process.id_key)
+    if not process_id:
+        if process.gone is not None:
+            await process.gone(manager)
+        return None
+    try:
+        return await operation(linking_of(manager), process_id)
+    except LinkingError as error:
+        await refused(manager, process, error, retry=retry, retry_args=retry_args)
+        return None
+
+
+async def step(
+    manager: DialogManager,
+    process: Process[V],
+    operation: Operation[V],
+    *,
+    retry: str | None = None,
+    retry_args: Mapping[str, Any] | None = None,
+) -> V | None:
+    """`call`, then show the window of the state the backend answered."""
+    result = await call(manager, process, operation, retry=retry, retry_args=retry_args)
+    if result is not None:
+        await process.follow(manager, result)
+    return result
+
+
+async def refused(
+    manager: DialogManager,
+    process: Process[Any],
+    error: LinkingError,
+    *,
+    retry: str | None = None,
+    retry_args: Mapping[str, Any] | None = None,
+) -> None:
+    """What a refusal does to the dialog (see the module docstring)."""
+    if error.code in GONE and process.gone is not None:
+        await record_refusal(manager, error.code)
+        await process.gone(manager)
+    elif isinstance(error, WrongState):
+        await report_refusal(manager, error)
+        await resync(manager, process)
+    else:
+        await report_refusal(manager, error, retry=retry, retry_args=retry_args)
+
+
+async def resync(manager: DialogManager, process: Process[Any]) -> None:
+    """Show the window of the step the backend is really at; the notice moves along."""
+    try:
+        current = await process.read(linking_of(manager), manager.dialog_data[process.id_key])
+    except LinkingError as error:
+        await report_refusal(manager, error)
+        return
+    notice = take_notice(manager)
+    await process.follow(manager, current)
+    if notice is not None:
+        put_notice(manager, notice)
+
+
+# --------------------------------------------------------------------------- codes in flight
+
+
+async def remember_challenge(manager: DialogManager, challenge: Challenge | None) -> None:
+    """Keep what the code windows show of the code in flight; count codes sent to the teacher.
+
+    The resend countdown starts on the bot's clock when the backend first tells about the code
+    (`resend_after` seconds), and is not restarted by later answers about the same code.
+    """
+    if challenge is None:
+        return
+    known = manager.dialog_data.get(CHALLENGE) or {}
+    same = known.get("id") == challenge.challenge_id
+    manager.dialog_data[CHALLENGE] = {
+        "id": challenge.challenge_id,
+        "channel": challenge.channel,
+        "code_length": challenge.code_length,
+        "sent_to": challenge.sent_to,
+        "resend_at": known.get("resend_at")
+        if same
+        else deadline(challenge.resend_after, now(manager)),
+        "attempts_left": challenge.attempts_left,
+    }
+    if same or challenge.channel == "totp":  # nothing is sent for the code-generator app
+        return
+    sessions = sessions_of(manager)
+    if sessions is None:
+        return
+    try:
+        await sessions.code_requested(user_id_of(manager))
+    except Exception:  # the dialog must not fail because bookkeeping did
+        logger.exception("could not count a code")
+
+
+def challenge_of(manager: DialogManager) -> dict[str, Any]:
+    return manager.dialog_data.get(CHALLENGE) or {}
+
+
+def code_length(manager: DialogManager) -> int:
+    return int(challenge_of(manager).get("code_length") or DEFAULT_CODE_LENGTH)
+
+
+def code_window_data(manager: DialogManager) -> dict[str, Any]:
+    """Getter data of a code window: channel, length, where it went, the resend countdown."""
+    challenge = challenge_of(manager)
+    wait = seconds_until(challenge.get("resend_at"), now(manager))
+    channel = challenge.get("channel")
+    return {
+        "channel": channel,
+        "by_call": channel == "call",
+        "by_sms": channel == "sms",
+        "by_email": channel == "email",
+        "by_app": channel == "totp",
+        "code_length": code_length(manager),
+        "sent_to": challenge.get("sent_to") or manager.dialog_data.get("phone_masked", ""),
+        "wait_clock": format_clock(wait),
+        "must_wait": wait > 0,
+        "can_resend": wait <= 0,
+    }
+
+
+def code_input(on_code: Callable[[DialogManager, str], Awaitable[None]]) -> Any:
+    """The input of a code window: digits, as many as the code in flight has."""
+
+    async def on_error(message: Message, widget: Any, manager: DialogManager, error: Any) -> None:
+        if isinstance(error, InputProblem) and error.key == "code_format":
+            error = InputProblem("code_format", length=code_length(manager))
+        await on_input_error(message, widget, manager, error)
+
+    async def on_digits(message: Message, manager: DialogManager, digits: str) -> None:
+        await on_code(manager, check_code_length(digits, code_length(manager)))
+
+    return text_input("code", parse_code_digits, on_digits, on_error=on_error)
+
+
+# --------------------------------------------------------------------------- retry
+
+
+def retry_buttons(actions: Mapping[str, RetryAction]) -> Row:
+    """«Повторить» after an outage, «VPN выключен — повторить» after a VPN refusal."""
+
+    async def run(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
+        offer = retry_offer(manager)
+        action = actions.get(offer.get("action", ""))
+        clear_notice(manager)
+        if action is None:  # stale: the window re-renders without the button
+            return
+        await action(callback, manager, dict(offer.get("args") or {}))
+
+    return Row(
+        Button(I18nConst("Retry"), id="retry", on_click=run, when=F["retry_unavailable"]),
+        Button(
+            I18nConst("I turned the VPN off — retry"),
+            id="retry_vpn",
+            on_click=run,
+            when=F["retry_vpn"],
+        ),
+    )
