@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
@@ -51,9 +52,20 @@ class Settings(BaseSettings):
         default_factory=list, description="Telegram user ids allowed to use /stats and /export"
     )
     helpdesk_hours: str = Field(
-        default="09:00-18:00", description="Helpdesk working hours, Moscow time, Mon–Fri"
+        default="09:00-18:00",
+        description="Helpdesk working hours on working days (Mon–Fri but Russian public holidays)",
     )
     helpdesk_timezone: str = Field(default="Europe/Moscow", description="Timezone of the hours")
+    helpdesk_extra_holidays: list[date] = Field(
+        default_factory=list,
+        description="Days the helpdesk is closed besides Russian public holidays, "
+        'e.g. `["2027-01-11"]`',
+    )
+    helpdesk_extra_workdays: list[date] = Field(
+        default_factory=list,
+        description="Days the helpdesk works although the calendar says otherwise (a transferred "
+        'working Saturday the calendar does not know yet), e.g. `["2027-02-20"]`',
+    )
     mesh_journal_url: str = Field(
         default="https://school.mos.ru", description="Where teachers open the e-journal"
     )

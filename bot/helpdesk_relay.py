@@ -53,6 +53,7 @@ from services.helpdesk import (
     OpenedTicket,
     TicketService,
     TranscriptStore,
+    WorkCalendar,
     WorkingHours,
     mask_secrets,
 )
@@ -149,7 +150,13 @@ class HelpdeskRelay:
         self.sessions = sessions
         self.i18n = i18n
         self.outbox = outbox or Outbox()
-        self.hours = WorkingHours.parse(settings.helpdesk_hours, settings.helpdesk_timezone)
+        self.hours = WorkingHours.parse(
+            settings.helpdesk_hours,
+            settings.helpdesk_timezone,
+            WorkCalendar.from_settings(
+                settings.helpdesk_extra_holidays, settings.helpdesk_extra_workdays
+            ),
+        )
         self._clock = clock
         self._monotonic = monotonic or time.monotonic
         self.claims = claims

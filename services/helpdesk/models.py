@@ -60,6 +60,11 @@ class Ticket(Base):
     card_message_id: Mapped[int | None] = mapped_column(BigInteger)
     assignee_id: Mapped[int | None] = mapped_column(BigInteger)
     assignee_name: Mapped[str | None] = mapped_column(String(256))
+    # The first operator message relayed to the teacher (set once; notes and refused
+    # deliveries do not count): what the first-response time of /stats is measured to.
+    first_response_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    first_responder_id: Mapped[int | None] = mapped_column(BigInteger)
+    first_responder_name: Mapped[str | None] = mapped_column(String(256))
     rating: Mapped[int | None] = mapped_column(Integer)
     rating_comment: Mapped[str | None] = mapped_column(Text)
 

@@ -99,6 +99,11 @@ class LinkSessionRepository(WritesBehind):
         self._clock = clock
         self._use_writer(session_factory, writer, "link-sessions")
 
+    @property
+    def session_factory(self) -> async_sessionmaker:
+        """Sessions on the same database, for reports (flush `writer` before reading)."""
+        return self._sessions
+
     # --- reads: each one waits for the writes made before it --------------------------------
 
     async def get_locale(self, user_id: int) -> str | None:
