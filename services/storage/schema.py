@@ -4,15 +4,15 @@ Production runs `upgrade_to_head` once before the bot starts (`python -m bot mig
 only check with `require_head`, so two of them never race to migrate. A database made earlier by
 `create_all` (the sandbox, old versions of the bot) has every table but no `alembic_version`: when
 its tables match the models exactly it is stamped at head (adopted) instead of failing on
-"table already exists"; when it lacks exactly the tables that later revisions create (it was made
-by an older bot's create_all), it is stamped at the revision it matches and upgraded from there;
+"table already exists"; when its tables and columns are exactly those of an older revision (it was
+made by an older bot's create_all), it is stamped at that revision and upgraded from there;
 otherwise nothing is touched and the differences are reported.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
+import tempfile
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -106,18 +106,18 @@ def upgrade_to_head(database_url: str) -> Outcome:
     state = asyncio.run(_read_state_of(database_url))
     config = alembic_config(database_url)
     if state.revision is None and not state.empty:
-        older = _revision_missing_only(state)
-        if older is not None:
-            command.stamp(config, older)
-            command.upgrade(config, "head")
+        if not state.differences:
+            command.stamp(config, "head")
             return Outcome.ADOPTED
-        if state.differences:
+        older = _revision_matching(database_url)
+        if older is None:
             raise SchemaError(
                 "the database has tables but no alembic revision, and they differ from the "
                 f"models, so it was left untouched: {list(state.differences)!r}. Migrate it by "
                 "hand (or start from an empty database)."
             )
-        command.stamp(config, "head")
+        command.stamp(config, older)
+        command.upgrade(config, "head")
         return Outcome.ADOPTED
     if state.revision == head_revision():
         return Outcome.CURRENT
@@ -125,34 +125,43 @@ def upgrade_to_head(database_url: str) -> Outcome:
     return Outcome.CREATED if state.empty else Outcome.UPGRADED
 
 
-_CREATE_TABLE = re.compile(r"""op\.create_table\(\s*["']([^"']+)["']""")
+Shape = dict[str, frozenset[str]]
 
 
-def _tables_created_after() -> list[tuple[str, frozenset[str]]]:
-    """(revision, tables created by the revisions after it), newest revision first."""
-    scripts = list(ScriptDirectory.from_config(alembic_config("sqlite://")).walk_revisions())
-    result: list[tuple[str, frozenset[str]]] = []
-    later: set[str] = set()
-    for script in scripts:  # head first
-        result.append((script.revision, frozenset(later)))
-        source = Path(script.path).read_text(encoding="utf-8")
-        later |= set(_CREATE_TABLE.findall(source.split("def downgrade")[0]))
-    return result
+def _shape(connection: Connection) -> Shape:
+    """Every table's column names (the alembic version table aside): what a revision leaves."""
+    inspector = inspect(connection)
+    return {
+        table: frozenset(column["name"] for column in inspector.get_columns(table))
+        for table in inspector.get_table_names()
+        if table != VERSION_TABLE
+    }
 
 
-def _revision_missing_only(state: SchemaState) -> str | None:
-    """The revision an unversioned database matches when all it lacks is later tables."""
-    diffs = [diff for diff in state.differences if isinstance(diff, tuple)]
-    if not diffs or len(diffs) != len(state.differences):
-        return None
-    missing = frozenset(diff[1].name for diff in diffs if diff[0] == "add_table")
-    for kind, item, *_ in diffs:  # the indexes of a missing table come with it
-        if kind == "add_table" or (kind == "add_index" and item.table.name in missing):
-            continue
-        return None
-    for revision, later in _tables_created_after():
-        if later and later == missing:
-            return revision
+async def _shape_of(database_url: str) -> Shape:
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(_shape)
+    finally:
+        await engine.dispose()
+
+
+def _revision_matching(database_url: str) -> str | None:
+    """The revision whose tables and columns an unversioned database has exactly, if any.
+
+    Each revision's shape is read from a scratch SQLite database upgraded one revision at a
+    time; names are compared, not types, so the answer holds for PostgreSQL too.
+    """
+    target = asyncio.run(_shape_of(database_url))
+    revisions = list(ScriptDirectory.from_config(alembic_config("sqlite://")).walk_revisions())
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch_url = f"sqlite+aiosqlite:///{Path(scratch) / 'shape.sqlite3'}"
+        config = alembic_config(scratch_url)
+        for script in reversed(revisions):  # oldest first
+            command.upgrade(config, script.revision)
+            if asyncio.run(_shape_of(scratch_url)) == target:
+                return script.revision
     return None
 
 

@@ -9,12 +9,14 @@ from pathlib import Path
 
 import pytest
 from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from services.storage.db import create_engine
 from services.storage.schema import (
     VERSION_TABLE,
     Outcome,
+    SchemaError,
     alembic_config,
     head_revision,
     read_state,
@@ -79,3 +81,34 @@ def test_an_older_create_all_database_is_stamped_where_it_is_and_upgraded(databa
     assert state.revision == head_revision() and state.differences == ()
     assert {"processed_updates", "bot_replicas", "helpdesk_topic_claims"} <= state.tables
     assert sql(database, "SELECT locale FROM teachers WHERE user_id = 7") == [("en",)]
+
+
+def every_older_revision() -> list[str]:
+    scripts = ScriptDirectory.from_config(alembic_config("sqlite://")).walk_revisions()
+    return [script.revision for script in scripts][1:]  # head first: skip it
+
+
+@pytest.mark.parametrize("revision", every_older_revision())
+def test_a_create_all_database_of_any_older_revision_is_adopted(
+    tmp_path: Path, revision: str
+) -> None:
+    """Whatever a later revision adds (tables or columns), an unversioned database made at an
+    older one is recognised by its tables and columns and upgraded, never refused."""
+    database = f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}"
+    command.upgrade(alembic_config(database), revision)
+    sql(database, f"DROP TABLE {VERSION_TABLE}")
+
+    assert upgrade_to_head(database) is Outcome.ADOPTED
+    state = state_of(database)
+    assert state.revision == head_revision() and state.differences == ()
+
+
+def test_a_database_matching_no_revision_is_left_untouched(tmp_path: Path) -> None:
+    database = f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}"
+    command.upgrade(alembic_config(database), INITIAL)
+    sql(database, f"DROP TABLE {VERSION_TABLE}")
+    sql(database, "ALTER TABLE teachers ADD COLUMN nickname TEXT")
+
+    with pytest.raises(SchemaError):
+        upgrade_to_head(database)
+    assert state_of(database).revision is None
