@@ -4,7 +4,7 @@ When the first operator message was relayed to the teacher, and by whom; filled 
 tickets from their message log (the first message relayed in the operator's direction).
 
 Revision ID: 0c65cf90aa89
-Revises: 0a86603156a9
+Revises: 3d1e11978769
 Create Date: 2026-11-30 10:38:10.002439
 
 """
@@ -16,7 +16,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "0c65cf90aa89"
-down_revision: str | Sequence[str] | None = "0a86603156a9"
+down_revision: str | Sequence[str] | None = "3d1e11978769"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
