@@ -191,7 +191,9 @@ async def real_bot(
             BOT_TOKEN, session=telegram, default=DefaultBotProperties(parse_mode=ParseMode.HTML)
         )
         try:
-            async with build_runtime(settings, bot=bot, linking=linking) as runtime:
+            async with build_runtime(
+                settings, bot=bot, linking=linking, create_tables=True
+            ) as runtime:
                 dp = runtime.dp
                 if storage == "memory":
                     helpdesk = runtime.dp["helpdesk"]
@@ -339,7 +341,8 @@ async def linked(under_test: BotUnderTest, harness: LinkingClient, person: Timed
     record = await under_test.sessions.get(person.user.id)
     if record is None or record.flow_id is None:
         return False
-    return (await harness.get_flow(record.flow_id)).state == "linked"
+    # The backend answers a flow to the teacher who opened it only.
+    return (await harness.for_user(person.user.id).get_flow(record.flow_id)).state == "linked"
 
 
 def best(runs: list[Result]) -> Result:

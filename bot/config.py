@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from datetime import date
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -28,7 +31,18 @@ class Settings(BaseSettings):
         description="Bot state DB: SQLite file by default, postgresql+asyncpg://… in production",
     )
     redis_url: str | None = Field(
-        default=None, description="Redis for FSM storage and event isolation across replicas"
+        default=None,
+        description="Redis for FSM storage, event isolation and every structure replicas share",
+    )
+    redis_prefix: str = Field(
+        default="sferum",
+        description="Prefix of the bot's own Redis keys (de-duplication, locale cache, "
+        "throttling, pacing); one per bot/deployment sharing a Redis",
+    )
+    event_lock_timeout: float = Field(
+        default=60.0,
+        description="With Redis: seconds a chat's event lock and an update's claim outlive a "
+        "replica that died holding them (longer than any update takes to handle)",
     )
     default_locale: str = Field(default="ru", description="Language for new teachers")
     helpdesk_chat_id: int | None = Field(
@@ -38,9 +52,20 @@ class Settings(BaseSettings):
         default_factory=list, description="Telegram user ids allowed to use /stats and /export"
     )
     helpdesk_hours: str = Field(
-        default="09:00-18:00", description="Helpdesk working hours, Moscow time, Mon–Fri"
+        default="09:00-18:00",
+        description="Helpdesk working hours on working days (Mon–Fri but Russian public holidays)",
     )
     helpdesk_timezone: str = Field(default="Europe/Moscow", description="Timezone of the hours")
+    helpdesk_extra_holidays: list[date] = Field(
+        default_factory=list,
+        description="Days the helpdesk is closed besides Russian public holidays, "
+        'e.g. `["2027-01-11"]`',
+    )
+    helpdesk_extra_workdays: list[date] = Field(
+        default_factory=list,
+        description="Days the helpdesk works although the calendar says otherwise (a transferred "
+        'working Saturday the calendar does not know yet), e.g. `["2027-02-20"]`',
+    )
     support_phone: str | None = Field(
         default=None,
         description="The school's support phone, shown when no helpdesk chat is configured",
@@ -60,10 +85,45 @@ class Settings(BaseSettings):
         default="https://vk.com/privacy",
         description="The privacy policy accepted with «Продолжить» in the VK ID window",
     )
+    webhook_url: str | None = Field(
+        default=None,
+        description="Webhook mode: the public HTTPS URL Telegram posts to (`--webhook URL` wins)",
+    )
     webhook_host: str = Field(default="0.0.0.0", description="Webhook mode: address to listen on")
     webhook_port: int = Field(default=8088, description="Webhook mode: port to listen on")
     webhook_secret: SecretStr | None = Field(
-        default=None, description="Webhook mode: secret token Telegram sends back"
+        default=None,
+        description="Webhook mode: secret token Telegram sends back; required, 32+ random chars",
+    )
+    shutdown_timeout: float = Field(
+        default=30.0, description="Webhook mode: seconds to finish updates in flight on SIGTERM"
+    )
+    metrics_host: str = Field(
+        default="0.0.0.0", description="Polling mode: address of /healthz, /readyz, /metrics"
+    )
+    metrics_port: int | None = Field(
+        default=None,
+        description="Polling mode: port of /healthz, /readyz, /metrics (unset: none; webhook "
+        "mode serves them on WEBHOOK_PORT)",
+    )
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
+    log_format: Literal["json", "text"] = Field(
+        default="json", description="`json`: one object per line (update id, masked user); `text`"
     )
     sandbox_host: str = Field(default="127.0.0.1", description="Sandbox: address of the web UI")
     sandbox_port: int = Field(default=8080, description="Sandbox: port of the web UI")
+
+    @field_validator(
+        "bot_token",
+        "linking_api_key",
+        "redis_url",
+        "helpdesk_chat_id",
+        "webhook_url",
+        "webhook_secret",
+        "metrics_port",
+        mode="before",
+    )
+    @classmethod
+    def _empty_means_unset(cls, value: object) -> object:
+        # `NAME=` in .env (as .env.example has it) is "not set", not an empty token or port.
+        return None if value == "" else value

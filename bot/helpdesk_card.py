@@ -21,6 +21,11 @@ TOPIC_NAME_LIMIT = 128
 CARD_LIMIT = 4000  # below Telegram's 4096, leaving room for HTML entities
 TRANSCRIPT_LINE_LIMIT = 300
 
+REASON_LABELS = {
+    "help": __("from the help screen"),
+    "free_text": __("asked in her own words"),
+}
+
 SCENARIO_LETTERS = {"new_profile": "A", "existing_profile": "B", "registration": "A·R"}
 SCENARIO_LABELS = {
     "new_profile": __("A: new Sferum profile"),
@@ -40,6 +45,12 @@ def step_label(step: str | None) -> str:
 def scenario_label(scenario: str | None) -> str:
     label = SCENARIO_LABELS.get(scenario or "unknown")
     return str(label) if label is not None else str(scenario)
+
+
+def reason_label(reason: str | None) -> str:
+    """How the teacher reached the helpdesk, in words."""
+    label = REASON_LABELS.get(reason or "")
+    return str(label) if label is not None else (reason or "—")
 
 
 def short_name(full_name: str) -> str:

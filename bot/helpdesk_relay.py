@@ -3,8 +3,11 @@
 `HelpdeskRelay` is the `helpdesk` object in the dispatcher's workflow data. It turns the domain
 (`services.helpdesk`) into forum topics in `settings.helpdesk_chat_id` and copied messages, all
 group traffic paced by the `Outbox`. Robustness rules it implements:
-- one topic per ticket even under a burst (one open ticket per teacher in the DB, and a per-ticket
-  lock around creating its topic);
+- one topic per ticket even under a burst or across replicas (one open ticket per teacher in the
+  DB; a per-ticket lock in the process and a claim row in the database around creating its topic,
+  services/helpdesk/topic_claims.py);
+- fair pacing: every call into the helpdesk group goes through the `Outbox` in its ticket's lane,
+  so one busy ticket cannot hold back the others;
 - a topic deleted by an operator is recreated, with the card, on the next message;
 - every delivery Telegram refuses is logged with the ticket and reported where a person sees it.
 """
@@ -15,7 +18,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Container, Iterator
+import uuid
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Container, Hashable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -39,6 +44,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from bot.config import Settings
 from bot.helpdesk_card import CardData, TranscriptLine, render_card, topic_name
 from bot.helpdesk_signature import signed_answer
+from bot.keyed_locks import KeyedLocks
 from bot.middlewares.request_retry import RequestRetryMiddleware
 from bot.middlewares.transcript import TranscriptMiddleware, TranscriptRequestMiddleware
 from bot.outbox import Outbox
@@ -48,15 +54,19 @@ from services.helpdesk import (
     OpenedTicket,
     TicketService,
     TranscriptStore,
+    WorkCalendar,
     WorkingHours,
     mask_secrets,
 )
 from services.helpdesk.models import Ticket
+from services.helpdesk.topic_claims import TopicClaims
 from services.storage.link_sessions import EventKind, LinkSessionRepository
 
 logger = logging.getLogger(__name__)
 
 MEMBERSHIP_TTL = 300.0  # seconds a getChatMember answer is trusted
+MEMBERSHIP_CACHE_SIZE = 10_000
+CLAIM_WAIT = 0.5  # seconds between looks at a topic another process is creating
 WAIT_BASE_MINUTES = 10
 WAIT_PER_TICKET_AHEAD = 5
 WAIT_CAP_MINUTES = 120
@@ -132,6 +142,8 @@ class HelpdeskRelay:
         outbox: Outbox | None = None,
         clock: Callable[[], datetime] = _utcnow,
         monotonic: Callable[[], float] | None = None,
+        claims: TopicClaims | None = None,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     ) -> None:
         self.settings = settings
         self.tickets = tickets
@@ -139,12 +151,20 @@ class HelpdeskRelay:
         self.sessions = sessions
         self.i18n = i18n
         self.outbox = outbox or Outbox()
-        self.hours = WorkingHours.parse(settings.helpdesk_hours, settings.helpdesk_timezone)
+        self.hours = WorkingHours.parse(
+            settings.helpdesk_hours,
+            settings.helpdesk_timezone,
+            WorkCalendar.from_settings(
+                settings.helpdesk_extra_holidays, settings.helpdesk_extra_workdays
+            ),
+        )
         self._clock = clock
         self._monotonic = monotonic or time.monotonic
-        self._place_locks: dict[int, asyncio.Lock] = {}
+        self.claims = claims
+        self._sleep = sleep
+        self._place_locks = KeyedLocks()
         self._not_forum: set[int] = set()
-        self._members: dict[tuple[int, int], tuple[bool, float]] = {}
+        self._members: OrderedDict[tuple[int, int], tuple[bool, float]] = OrderedDict()
 
     @classmethod
     def create(
@@ -156,8 +176,14 @@ class HelpdeskRelay:
         *,
         clock: Callable[[], datetime] = _utcnow,
         outbox: Outbox | None = None,
+        owner: str | None = None,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     ) -> HelpdeskRelay:
-        """Build the relay and its stores on the bot's database."""
+        """Build the relay and its stores on the bot's database.
+
+        `owner` names this process in topic claims (any unique string; a random one if None);
+        `sleep` paces the wait for a topic another process is creating.
+        """
         return cls(
             settings=settings,
             tickets=TicketService(session_factory, clock=clock),
@@ -166,6 +192,10 @@ class HelpdeskRelay:
             i18n=i18n,
             outbox=outbox,
             clock=clock,
+            claims=TopicClaims(
+                session_factory, owner=owner or f"relay-{uuid.uuid4().hex[:12]}", clock=clock
+            ),
+            sleep=sleep,
         )
 
     def install_dispatcher(self, dp: Dispatcher, *, secret_steps: Container[State]) -> None:
@@ -174,12 +204,21 @@ class HelpdeskRelay:
         dp.message.middleware(TranscriptMiddleware(self.transcript, secret_steps=secret_steps))
 
     def install_session(
-        self, bot: Bot, *, sleep: Callable[[float], Awaitable[Any]] | None = None
+        self,
+        bot: Bot,
+        *,
+        sleep: Callable[[float], Awaitable[Any]] | None = None,
+        on_retry: Callable[[str, str], None] | None = None,
     ) -> None:
-        """Record what the bot says, and retry 429 / 5xx (once per Bot)."""
+        """Record what the bot says, and retry what Telegram did not perform (once per Bot).
+
+        `on_retry(method, reason)` is called before each retry (a metrics hook).
+        """
         bot.session.middleware(TranscriptRequestMiddleware(self.transcript))
-        retry = RequestRetryMiddleware(sleep=sleep) if sleep else RequestRetryMiddleware()
-        bot.session.middleware(retry)
+        options: dict[str, Any] = {"on_retry": on_retry}
+        if sleep is not None:
+            options["sleep"] = sleep
+        bot.session.middleware(RequestRetryMiddleware(**options))
 
     # --- configuration --------------------------------------------------------------------
     @property
@@ -214,6 +253,9 @@ class HelpdeskRelay:
             status == ChatMemberStatus.RESTRICTED and bool(getattr(member, "is_member", False))
         )
         self._members[key] = (allowed, now + MEMBERSHIP_TTL)
+        self._members.move_to_end(key)
+        while len(self._members) > MEMBERSHIP_CACHE_SIZE:
+            self._members.popitem(last=False)
         return allowed
 
     # --- teacher side -----------------------------------------------------------------------
@@ -264,6 +306,7 @@ class HelpdeskRelay:
                     self.chat_id,
                     thread_id=ticket.thread_id,
                     reply=self._reply_to_card(ticket),
+                    lane=ticket.id,
                 )
             except TelegramBadRequest as error:
                 if ticket.thread_id is not None and _topic_gone(error) and stale is None:
@@ -433,6 +476,7 @@ class HelpdeskRelay:
                     bot,
                     self.chat_id,
                     CloseForumTopic(chat_id=self.chat_id, message_thread_id=closed.thread_id),
+                    lane=closed.id,
                 )
         return closed
 
@@ -468,43 +512,71 @@ class HelpdeskRelay:
         already replaced it.
         """
         assert self.chat_id is not None
-        lock = self._place_locks.setdefault(ticket.id, asyncio.Lock())
-        async with lock:
-            fresh = await self.tickets.get(ticket.id)
-            assert fresh is not None
-            placed = fresh.helpdesk_chat_id == self.chat_id and fresh.card_message_id is not None
-            if placed and (stale_thread_id is None or fresh.thread_id != stale_thread_id):
+        async with self._place_locks.hold(ticket.id):
+            fresh = await self._wait_for_place_or_claim(ticket.id, stale_thread_id)
+            if fresh is not None:
                 return fresh
-            thread_id = await self._create_topic(bot, fresh)
-            card = await self._send(
-                bot,
-                SendMessage(
-                    chat_id=self.chat_id,
-                    message_thread_id=thread_id,
-                    text=await self._card_html(fresh, topics=thread_id is not None),
-                    parse_mode=ParseMode.HTML,
-                ),
-            )
-            fresh = await self.tickets.set_topic(
-                fresh.id,
-                helpdesk_chat_id=self.chat_id,
-                thread_id=thread_id,
-                card_message_id=card.message_id,
-            )
-            if stale_thread_id is not None:
-                logger.warning(
-                    "ticket #%s: topic %s was deleted, recreated", fresh.id, stale_thread_id
+            try:
+                fresh = await self.tickets.get(ticket.id)  # it may have been placed meanwhile
+                assert fresh is not None
+                if self._is_placed(fresh, stale_thread_id):
+                    return fresh
+                return await self._place(bot, fresh, stale_thread_id)
+            finally:
+                if self.claims is not None:
+                    await self.claims.release(ticket.id, stale_thread_id)
+
+    def _is_placed(self, ticket: Ticket, stale_thread_id: int | None) -> bool:
+        placed = ticket.helpdesk_chat_id == self.chat_id and ticket.card_message_id is not None
+        return placed and (stale_thread_id is None or ticket.thread_id != stale_thread_id)
+
+    async def _wait_for_place_or_claim(
+        self, ticket_id: int, stale_thread_id: int | None
+    ) -> Ticket | None:
+        """The ticket if it already has its place; None once this process holds the claim."""
+        while True:
+            fresh = await self.tickets.get(ticket_id)
+            assert fresh is not None
+            if self._is_placed(fresh, stale_thread_id):
+                return fresh
+            if self.claims is None or await self.claims.claim(ticket_id, stale_thread_id):
+                return None
+            # Another replica is creating the topic right now: wait for it to appear (its claim
+            # lapses if that replica dies, and then this one takes over).
+            await self._sleep(CLAIM_WAIT)
+
+    async def _place(self, bot: Bot, fresh: Ticket, stale_thread_id: int | None) -> Ticket:
+        assert self.chat_id is not None
+        thread_id = await self._create_topic(bot, fresh)
+        card = await self._send(
+            bot,
+            SendMessage(
+                chat_id=self.chat_id,
+                message_thread_id=thread_id,
+                text=await self._card_html(fresh, topics=thread_id is not None),
+                parse_mode=ParseMode.HTML,
+            ),
+            lane=fresh.id,
+        )
+        fresh = await self.tickets.set_topic(
+            fresh.id,
+            helpdesk_chat_id=self.chat_id,
+            thread_id=thread_id,
+            card_message_id=card.message_id,
+        )
+        if stale_thread_id is not None:
+            logger.warning("ticket #%s: topic %s was deleted, recreated", fresh.id, stale_thread_id)
+            with self.operator_language():
+                await self._send(
+                    bot,
+                    SendMessage(
+                        chat_id=self.chat_id,
+                        message_thread_id=thread_id,
+                        text=_("♻️ The topic was deleted; recreated with the card."),
+                    ),
+                    lane=fresh.id,
                 )
-                with self.operator_language():
-                    await self._send(
-                        bot,
-                        SendMessage(
-                            chat_id=self.chat_id,
-                            message_thread_id=thread_id,
-                            text=_("♻️ The topic was deleted; recreated with the card."),
-                        ),
-                    )
-            return fresh
+        return fresh
 
     async def _create_topic(self, bot: Bot, ticket: Ticket) -> int | None:
         """A new forum topic for the ticket, or None when the chat has no topics."""
@@ -514,7 +586,9 @@ class HelpdeskRelay:
         with self.operator_language():
             name = topic_name(ticket.id, ticket.teacher_name, ticket.scenario, ticket.step)
         try:
-            topic = await self._send(bot, CreateForumTopic(chat_id=self.chat_id, name=name))
+            topic = await self._send(
+                bot, CreateForumTopic(chat_id=self.chat_id, name=name), lane=ticket.id
+            )
         except TelegramBadRequest as error:
             # No topics (or no right to manage them): reply-to-card mode still works.
             logger.warning("helpdesk chat: no forum topics (%s), using replies to cards", error)
@@ -565,6 +639,7 @@ class HelpdeskRelay:
                     text=text,
                     parse_mode=ParseMode.HTML,
                 ),
+                lane=ticket.id,
             )
         except TelegramBadRequest as error:
             if "not modified" not in error.message:
@@ -594,6 +669,7 @@ class HelpdeskRelay:
                         reply_parameters=reply,
                         parse_mode=None,
                     ),
+                    lane=ticket.id,
                 )
             except TelegramBadRequest as error:
                 if stale is None and ticket.thread_id is not None and _topic_gone(error):
@@ -613,6 +689,7 @@ class HelpdeskRelay:
         *,
         thread_id: int | None = None,
         reply: ReplyParameters | None = None,
+        lane: Hashable = None,
     ) -> MessageId:
         """Copy `message` into `chat_id` (into a topic, or as a reply) through the outbox."""
         return await self.outbox.send(
@@ -625,8 +702,10 @@ class HelpdeskRelay:
                 message_thread_id=thread_id,
                 reply_parameters=reply,
             ),
+            lane=lane,
         )
 
-    async def _send(self, bot: Bot, method):  # type: ignore[no-untyped-def]
+    async def _send(self, bot: Bot, method, *, lane: Hashable = None):  # type: ignore[no-untyped-def]
+        """A call into the helpdesk chat, in `lane` (the ticket's id) of the outbox."""
         assert self.chat_id is not None
-        return await self.outbox.send(bot, self.chat_id, method)
+        return await self.outbox.send(bot, self.chat_id, method, lane=lane)

@@ -21,3 +21,36 @@ def test_the_two_commands_exist_and_ci_runs_the_test_command() -> None:
         assert command in README
         assert (ROOT / command).is_file()
     assert "scripts/test.sh" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def test_no_reference_leaves_the_repository_and_every_file_named_exists() -> None:
+    assert "../" not in README
+    named = set(re.findall(r"`([\w./-]+\.(?:py|md|sh|yaml|conf|lock|toml|png|example))`", README))
+    named |= set(re.findall(r"\]\(([\w./-]+)\)", README))  # links to files
+    assert named, "the README names files of the repository"
+    # A bare name (`run.sh`) is a script or a file at the top.
+    missing = {
+        path
+        for path in named
+        if not (ROOT / path).exists() and ("/" in path or not (ROOT / "scripts" / path).exists())
+    }
+    assert missing == set()
+
+
+def test_production_section_covers_deploying_tls_the_helpdesk_and_a_real_backend() -> None:
+    from bot.webhook import GENERATE_SECRET
+
+    production = README.split("## Production", 1)[1].split("\n## ", 1)[0]
+    for promise in (
+        "docker compose up",
+        "python -m bot migrate",
+        "set-webhook",
+        "TLS",
+        "Manage Topics",
+        "-100",
+        "LINKING_API_URL",
+        "scripts/lock.sh",
+        GENERATE_SECRET.removeprefix("python -c ").strip('"'),
+    ):
+        assert promise in production, promise
+    assert (ROOT / "compose.yaml").is_file() and (ROOT / "Dockerfile").is_file()

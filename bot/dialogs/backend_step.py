@@ -7,12 +7,20 @@ read it, which window shows each of its states, what to do when it is gone). The
                         retry="reprompt")
 
 which clears the last notice, calls the backend (showing «печатает…» while it works longer than
-half a second), and on success shows the window of the state the backend answered (never the
-teacher's guess). A refusal is explained on the step and counted for
-the helpdesk; an outage or a VPN refusal offers «Повторить» (`retry_buttons`); `wrong_state`
-(a stale window, a repeated tap) says so and moves to where the backend really is; a process that
-is gone (expired, unknown) goes where the dialog says. Codes in flight are remembered with their
-countdown on the bot's clock (bot/dialogs/countdown.py).
+half a second, `backend_wait`), and on success shows the window of the state the backend answered
+(never the teacher's guess). A refusal is explained on the step and counted for the helpdesk; an
+outage or a VPN refusal offers «Повторить» (`retry_buttons`); a process that is gone (expired,
+unknown) goes where the dialog says.
+
+Resynchronisation, for every step of both dialogs: when the backend is already past the step the
+window stands for — a stale window, a repeated tap, or an update Telegram delivered again after
+the bot died mid-step (its backend effect happened, its reply never went out) — the backend
+answers `wrong_state` (or, for a phone or a code request repeated too soon, `resend_too_early`).
+The bot then reads the process and shows the window of the backend's state with «Этот шаг уже
+пройден. Вот где вы сейчас.» as a hint, not as an error: the teacher simply goes on.
+
+Codes in flight are remembered with their countdown on the bot's clock (bot/dialogs/countdown.py);
+the window on screen counts down by itself (`keep_moving`, bot/dialogs/ticker.py).
 """
 
 from __future__ import annotations
@@ -35,12 +43,12 @@ from bot.dialogs.context import bot_of, linking_of, now, sessions_of, step_name,
 from bot.dialogs.countdown import deadline, format_clock, seconds_until
 from bot.dialogs.inputs import on_input_error, text_input
 from bot.dialogs.notices import (
+    NOTICE,
     clear_notice,
-    put_notice,
     record_refusal,
     report_refusal,
     retry_offer,
-    take_notice,
+    show_hint,
 )
 from bot.dialogs.parsers import InputProblem, check_code_length, parse_code_digits
 from bot.widgets.i18n import I18nConst
@@ -53,6 +61,8 @@ V = TypeVar("V")
 CHALLENGE = "challenge"
 DEFAULT_CODE_LENGTH = 6
 GONE = frozenset({"flow_expired", "not_found"})
+# Refused because the backend may be ahead of the window (a repeated phone or code request).
+MAYBE_AHEAD = frozenset({"resend_too_early"})
 
 Operation = Callable[[LinkingClient, str], Awaitable[V]]
 RetryAction = Callable[[CallbackQuery, DialogManager, dict[str, Any]], Awaitable[None]]
@@ -136,23 +146,35 @@ async def refused(
         await record_refusal(manager, error.code)
         await process.gone(manager)
     elif isinstance(error, WrongState):
-        await report_refusal(manager, error)
+        await record_refusal(manager, error.code)
         await resync(manager, process)
+    elif error.code in MAYBE_AHEAD and await resync(manager, process, only_if_moved=True):
+        logger.info("%s: the backend was ahead of the window", error.code)
     else:
         await report_refusal(manager, error, retry=retry, retry_args=retry_args)
 
 
-async def resync(manager: DialogManager, process: Process[Any]) -> None:
-    """Show the window of the step the backend is really at; the notice moves along."""
+async def resync(
+    manager: DialogManager, process: Process[Any], *, only_if_moved: bool = False
+) -> bool:
+    """Show the window of the step the backend is really at; True when that moved the teacher.
+
+    With `only_if_moved`, a window that already stands for the backend's state gets no hint
+    and False is returned (the caller explains its refusal instead).
+    """
     try:
         current = await process.read(linking_of(manager), manager.dialog_data[process.id_key])
     except LinkingError as error:
-        await report_refusal(manager, error)
-        return
-    notice = take_notice(manager)
+        if not only_if_moved:
+            await report_refusal(manager, error)
+        return False
+    before = manager.current_context().state
     await process.follow(manager, current)
-    if notice is not None:
-        put_notice(manager, notice)
+    if only_if_moved and manager.current_context().state == before:
+        return False
+    if NOTICE not in manager.dialog_data:  # unless the new window has its own word to say
+        show_hint(manager, "already_done")
+    return True
 
 
 # --------------------------------------------------------------------------- codes in flight

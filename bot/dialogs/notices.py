@@ -56,6 +56,8 @@ HINTS: dict[str, Any] = {
     "date_too_old": __("By that date you would be over 100. Please check the year."),
     "too_long": __("That message is too long for this step."),
     "use_buttons": __("Please choose one of the buttons below."),
+    # The backend is past the step on screen (a stale window, an update delivered again).
+    "already_done": __("This step has already been done. Here is where you are now."),
     # What each button-only window waits for, said when the teacher types something else.
     "expect_start": __("When you are ready, press «Let's start» below."),
     "expect_prechecks": __("When the VPN is off, press «VPN is off, continue» below."),

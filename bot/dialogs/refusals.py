@@ -52,7 +52,7 @@ def refusal_snapshot(error: LinkingError, at: datetime) -> dict[str, Any]:
         snapshot["attempts_left"] = error.attempts_left
     if error.retry_after is not None:
         snapshot["retry_after"] = error.retry_after
-    for key in ("fields", "unmet", "state"):
+    for key in ("fields", "unmet", "state", "mesh_phone_masked"):
         value = error.payload.get(key)
         if isinstance(value, dict | list | str):
             snapshot[key] = value
@@ -106,6 +106,21 @@ def explain_refusal(error: LinkingError | Mapping[str, Any], at: datetime | None
         return _("A new code can be requested in {wait}. Please wait a little.").format(
             wait=format_clock(wait)
         )
+    if code == "rate_limited":
+        return _(
+            "Too many requests in a short time. For your safety, please try again in {wait}."
+        ).format(wait=format_duration(wait))
+    if code == "confirmation_locked":
+        return _(
+            "Too many wrong codes were entered for this number. For your safety, confirmation "
+            "is locked for {wait}. Please turn to the helpdesk: «It doesn't work» → "
+            "«🙋 Call a specialist»."
+        ).format(wait=format_duration(wait))
+    if code == "phone_mismatch":
+        return _(
+            "This is not the number in your e-journal profile ({phone}). Please send that "
+            "number, or first confirm the new number in the e-journal, then send it here again."
+        ).format(phone=snapshot.get("mesh_phone_masked") or "—")
     if code == "invalid_personal_data":
         fields = snapshot.get("fields") or {}
         reasons = [

@@ -1,15 +1,20 @@
 """/stats and /export for the people who run the service (only `settings.admin_ids`).
 
-`/stats [today|7d|30d|YYYY-MM-DD..YYYY-MM-DD]` answers with the funnel per scenario and a chart;
-`/export [period]` sends the same figures as a CSV file. Anyone else gets nothing from here.
+`/stats [today|7d|30d|YYYY-MM-DD..YYYY-MM-DD]` answers with the funnel per scenario, the
+helpdesk's figures (first response, backlog, operators, ratings by week) and a chart;
+`/export [period]` sends the funnel as a CSV file. Anyone else gets nothing from here, and
+admins get them only in their private chat with the bot: never in a group, where other members
+would read the figures.
 """
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
-from aiogram import Router
+from aiogram import F, Router
+from aiogram.enums import ChatType
 from aiogram.filters import BaseFilter, Command, CommandObject
 from aiogram.types import BufferedInputFile, Message
 from aiogram.utils.i18n import gettext as _
@@ -17,6 +22,7 @@ from aiogram.utils.i18n import gettext as _
 from bot.config import Settings
 from bot.dialogs.steps import STEP_ORDER
 from bot.helpdesk_card import scenario_label, step_label
+from bot.helpdesk_report import render_helpdesk
 from services.analytics import (
     FunnelReport,
     Period,
@@ -25,6 +31,7 @@ from services.analytics import (
     load_report,
     parse_period,
 )
+from services.helpdesk.stats import load_helpdesk_report
 
 ADMIN_ROUTER_NAME = "admin"
 TEXT_LIMIT = 4000
@@ -84,7 +91,10 @@ def render_stats(report: FunnelReport) -> str:
                     average=f"{funnel.average_rating:g}", count=funnel.ratings
                 )
             )
-    text = "\n".join(lines)
+    return _fit("\n".join(lines))
+
+
+def _fit(text: str) -> str:
     return text if len(text) <= TEXT_LIMIT else text[: TEXT_LIMIT - 1] + "…"
 
 
@@ -110,13 +120,28 @@ def _chart_labels(report: FunnelReport) -> dict[str, str]:
     return labels
 
 
+async def _helpdesk_text(period: Period, settings: Settings, data: dict[str, Any]) -> str | None:
+    """The helpdesk section, when there is a helpdesk or there were tickets."""
+    async with data["sessions"].session_factory() as db:
+        report = await load_helpdesk_report(db, period, now=_now(data))
+    if settings.helpdesk_chat_id is None and not (report.opened or report.open_now):
+        return None
+    return render_helpdesk(report)
+
+
 async def stats(message: Message, command: CommandObject, settings: Settings, **data: Any) -> None:
     report = await _report(message, command, settings, data)
     if report is None:
         return
-    await message.answer(render_stats(report))
+    parts = [render_stats(report)]
+    helpdesk = await _helpdesk_text(report.period, settings, data)
+    if helpdesk is not None:
+        parts.append(helpdesk)
+    await message.answer(_fit("\n\n".join(parts)))
     if report.scenarios:
-        chart = funnel_chart_png(
+        # Drawing costs tens of milliseconds of CPU: off the event loop, other updates go on.
+        chart = await asyncio.to_thread(
+            funnel_chart_png,
             report,
             title=_("Funnel · {period}").format(period=report.period.label),
             labels=_chart_labels(report),
@@ -137,6 +162,7 @@ async def export(message: Message, command: CommandObject, settings: Settings, *
 
 def create_admin_router() -> Router:
     router = Router(name=ADMIN_ROUTER_NAME)
+    router.message.filter(F.chat.type == ChatType.PRIVATE)
     router.message.register(stats, Command("stats"), IsAdmin())
     router.message.register(export, Command("export"), IsAdmin())
     return router

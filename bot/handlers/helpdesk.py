@@ -1,4 +1,4 @@
-"""The operators' side, in the helpdesk supergroup: answers, /close, /note, /take.
+"""The operators' side, in the helpdesk supergroup: answers, /close, /note, /take, /queue.
 
 Everything here listens only to `settings.helpdesk_chat_id` and only to its members. A message
 in a ticket's topic (or, without topics, a reply to the ticket's card or to a relayed message) is
@@ -10,17 +10,20 @@ ever answers in the helpdesk.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from aiogram import Bot, F, Router
-from aiogram.enums import ContentType
+from aiogram.enums import ContentType, ParseMode
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import BaseFilter, Command, CommandObject
-from aiogram.types import Message
+from aiogram.methods import SendMessage
+from aiogram.types import LinkPreviewOptions, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram_dialog import BgManagerFactory
 
 from bot.dialogs.handoff import finish_for_teacher
+from bot.helpdesk_queue import QUEUE_LIMIT, render_queue
 from bot.helpdesk_relay import HelpdeskRelay
 from services.helpdesk import ClosedBy
 from services.helpdesk.models import Ticket
@@ -134,6 +137,28 @@ async def answer_teacher(
     await helpdesk.relay_to_teacher(bot, ticket, message)
 
 
+async def show_queue(
+    message: Message, bot: Bot, helpdesk: HelpdeskRelay, clock: Any = None
+) -> None:
+    """/queue anywhere in the helpdesk chat: the open tickets, the longest waiting first."""
+    assert helpdesk.chat_id is not None  # InHelpdeskChat
+    tickets, total = await helpdesk.tickets.open_queue(QUEUE_LIMIT)
+    now = clock.now() if clock is not None else datetime.now(UTC)
+    with helpdesk.operator_language():
+        text = render_queue(tickets, total, now=now, chat_id=helpdesk.chat_id)
+    await helpdesk.outbox.send(
+        bot,
+        helpdesk.chat_id,
+        SendMessage(
+            chat_id=helpdesk.chat_id,
+            message_thread_id=message.message_thread_id if message.is_topic_message else None,
+            text=text,
+            parse_mode=ParseMode.HTML,
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
+        ),
+    )
+
+
 async def swallow(message: Message) -> None:
     """Anything else in the helpdesk chat: not for the teacher-side handlers."""
 
@@ -144,6 +169,7 @@ def create_helpdesk_router() -> Router:
     router.message.register(close_ticket, Command("close"), FromOperator(), InTicket())
     router.message.register(add_note, Command("note"), FromOperator(), InTicket())
     router.message.register(take_ticket, Command("take"), FromOperator(), InTicket())
+    router.message.register(show_queue, Command("queue"), FromOperator())
     router.message.register(
         answer_teacher,
         F.content_type.in_(RELAYED_CONTENT),

@@ -40,7 +40,7 @@ async def on_language_chosen(
         await callback.answer()
         return
     await sessions.set_locale(callback.from_user.id, locale, callback.from_user.first_name)
-    locale_middleware.remember(callback.from_user.id, locale)
+    await locale_middleware.remember(callback.from_user.id, locale)
     with i18n.use_locale(locale):
         await callback.answer()
         if callback.message is not None:

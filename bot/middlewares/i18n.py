@@ -2,32 +2,31 @@
 
 Registered after `setup_dialogs`, on every observer of the dispatcher including aiogram-dialog's
 background-update observer, so windows re-rendered from the background speak her language too.
+The cache in front of the database is per process, or shared through Redis by replicas
+(bot/shared_state/locale_cache.py), so a choice made on one replica is seen by all at once.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram.types import TelegramObject, User
 from aiogram.utils.i18n import I18n, I18nMiddleware
 
+from bot.shared_state.locale_cache import LocaleCache, MemoryLocaleCache
 from services.storage.link_sessions import LinkSessionRepository
-
-CACHE_SIZE = 10_000
 
 
 class UserLocaleMiddleware(I18nMiddleware):
-    """Locale from `sessions.get_locale(user_id)`, cached in-process (bounded LRU)."""
+    """Locale from `sessions.get_locale(user_id)`, behind a `LocaleCache`."""
 
     def __init__(
-        self, i18n: I18n, sessions: LinkSessionRepository, cache_size: int = CACHE_SIZE
+        self, i18n: I18n, sessions: LinkSessionRepository, cache: LocaleCache | None = None
     ) -> None:
         super().__init__(i18n=i18n)
         self.sessions = sessions
-        self.cache_size = cache_size
-        self._cache: OrderedDict[int, str] = OrderedDict()
+        self.cache: LocaleCache = cache or MemoryLocaleCache()
 
     async def __call__(
         self,
@@ -47,18 +46,14 @@ class UserLocaleMiddleware(I18nMiddleware):
         user: User | None = data.get("event_from_user") or getattr(event, "from_user", None)
         if user is None:
             return self.i18n.default_locale
-        cached = self._cache.get(user.id)
+        cached = await self.cache.get(user.id)
         if cached is not None:
-            self._cache.move_to_end(user.id)
             return cached
         stored = await self.sessions.get_locale(user.id)
         locale = stored if stored in self.i18n.available_locales else self.i18n.default_locale
-        self.remember(user.id, locale)
+        await self.cache.put(user.id, locale)
         return locale
 
-    def remember(self, user_id: int, locale: str) -> None:
-        """Update the cache after the teacher chose a language."""
-        self._cache[user_id] = locale
-        self._cache.move_to_end(user_id)
-        while len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
+    async def remember(self, user_id: int, locale: str) -> None:
+        """Update the cache (every replica's) after the teacher chose a language."""
+        await self.cache.put(user_id, locale)

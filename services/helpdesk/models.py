@@ -60,6 +60,11 @@ class Ticket(Base):
     card_message_id: Mapped[int | None] = mapped_column(BigInteger)
     assignee_id: Mapped[int | None] = mapped_column(BigInteger)
     assignee_name: Mapped[str | None] = mapped_column(String(256))
+    # The first operator message relayed to the teacher (set once; notes and refused
+    # deliveries do not count): what the first-response time of /stats is measured to.
+    first_response_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    first_responder_id: Mapped[int | None] = mapped_column(BigInteger)
+    first_responder_name: Mapped[str | None] = mapped_column(String(256))
     rating: Mapped[int | None] = mapped_column(Integer)
     rating_comment: Mapped[str | None] = mapped_column(Text)
 
@@ -102,3 +107,21 @@ class TranscriptEntry(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     author: Mapped[str] = mapped_column(String(8))  # "teacher" | "bot"
     text: Mapped[str] = mapped_column(Text)
+
+
+class TopicClaim(Base):
+    """Who is creating a ticket's forum topic right now (a short lease).
+
+    Two bot processes (or two updates) that find a ticket without its topic race to insert this
+    row; only the winner calls createForumTopic, so one ticket never gets two topics.
+    `replacing` is the thread id of a topic Telegram said is gone (0 for the first topic).
+    """
+
+    __tablename__ = "helpdesk_topic_claims"
+
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("helpdesk_tickets.id", ondelete="CASCADE"), primary_key=True
+    )
+    replacing: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    owner: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Update, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -37,6 +37,20 @@ class OpenedTicket:
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _first_response(message: TicketMessage) -> Update:
+    """The ticket's first response is its first operator message relayed to the teacher: set
+    once, by a conditional UPDATE, so two answers at once cannot both claim it."""
+    return (
+        update(Ticket)
+        .where(Ticket.id == message.ticket_id, Ticket.first_response_at.is_(None))
+        .values(
+            first_response_at=message.at,
+            first_responder_id=message.author_id,
+            first_responder_name=message.author_name,
+        )
+    )
 
 
 class TicketService:
@@ -100,6 +114,11 @@ class TicketService:
         async with self._sessions() as db:
             return await db.get(Ticket, ticket_id)
 
+    async def count_open(self) -> int:
+        """How many tickets are open now (a metrics gauge)."""
+        async with self._sessions() as db:
+            return await db.scalar(select(func.count()).where(Ticket.status == OPEN)) or 0
+
     async def open_for_user(self, user_id: int) -> Ticket | None:
         async with self._sessions() as db:
             return await db.scalar(
@@ -147,6 +166,18 @@ class TicketService:
             )
             return int(count or 0)
 
+    async def open_queue(self, limit: int) -> tuple[list[Ticket], int]:
+        """Open tickets, the longest waiting first (at most `limit`), and how many are open."""
+        async with self._sessions() as db:
+            total = await db.scalar(select(func.count(Ticket.id)).where(Ticket.status == OPEN))
+            oldest = await db.scalars(
+                select(Ticket)
+                .where(Ticket.status == OPEN)
+                .order_by(Ticket.opened_at, Ticket.id)
+                .limit(limit)
+            )
+            return list(oldest), int(total or 0)
+
     async def set_topic(
         self,
         ticket_id: int,
@@ -178,7 +209,11 @@ class TicketService:
         delivered: bool = True,
         error: str | None = None,
     ) -> TicketMessage:
-        """Append to the ticket's log. `text` must already be masked by the caller."""
+        """Append to the ticket's log. `text` must already be masked by the caller.
+
+        The first OPERATOR entry (a message relayed to the teacher) is the ticket's first
+        response.
+        """
         entry = TicketMessage(
             ticket_id=ticket_id,
             at=self._clock(),
@@ -195,6 +230,8 @@ class TicketService:
         )
         async with self._sessions.begin() as db:
             db.add(entry)
+            if direction == MessageDirection.OPERATOR:
+                await db.execute(_first_response(entry))
         return entry
 
     async def messages(

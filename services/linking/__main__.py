@@ -7,8 +7,8 @@ import logging
 
 from aiohttp import web
 
-from services.linking.app import PathOnlyAccessLogger, create_app
-from services.linking.settings import LinkingSettings
+from services.linking.app import RouteAccessLogger, create_app
+from services.linking.settings import InsecureSettings, LinkingSettings
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -34,13 +34,14 @@ def main(argv: list[str] | None = None) -> None:
     )
     overrides = {"database_url": args.database_url} if args.database_url else {}
     settings = LinkingSettings(**overrides)
-    app = create_app(settings, demo=args.demo)
+    try:
+        app = create_app(settings, demo=args.demo)
+    except InsecureSettings as error:
+        raise SystemExit(f"linking backend refuses to start: {error}") from None
     logging.getLogger(__name__).info(
         "linking backend on http://%s:%d (demo=%s)", args.host, args.port, args.demo
     )
-    web.run_app(
-        app, host=args.host, port=args.port, print=None, access_log_class=PathOnlyAccessLogger
-    )
+    web.run_app(app, host=args.host, port=args.port, print=None, access_log_class=RouteAccessLogger)
 
 
 if __name__ == "__main__":

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
 import logging
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.typedefs import Middleware
 
 from services.linking.api import BACKEND, add_routes
-from services.linking.backend import build_backend
+from services.linking.backend import Backend, build_backend
+from services.linking.budgets import Budgets
 from services.linking.clock import Clock, SystemClock
 from services.linking.db import create_schema
 from services.linking.demo import seed_demo
 from services.linking.dev_api import add_dev_routes
 from services.linking.errors import Unauthorized
 from services.linking.settings import LinkingSettings
-from services.linking.transport import Handler, error_middleware
+from services.linking.transport import Handler, error_middleware, route_template
 
 logger = logging.getLogger(__name__)
 
@@ -36,13 +40,36 @@ def _api_key_middleware(api_key: str) -> Middleware:
     return require_api_key
 
 
-class PathOnlyAccessLogger(AbstractAccessLogger):
-    """Access log without query strings: /dev/inbox?phone=… must not leak phones into logs."""
+class RouteAccessLogger(AbstractAccessLogger):
+    """Access log by route template: `POST /v1/flows/{flow_id}/phone 200 3.1 ms`.
+
+    Neither flow or recovery ids (they open a teacher's flow) nor query strings
+    (/dev/inbox?phone=…) ever reach the log; a request that matched no route logs as such.
+    """
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         self.logger.info(
-            "%s %s %s %.1f ms", request.method, request.path, response.status, time * 1000
+            "%s %s %s %.1f ms",
+            request.method,
+            route_template(request),
+            response.status,
+            time * 1000,
         )
+
+
+PRUNE_EVERY = 3600.0
+
+
+async def _prune_budgets(backend: Backend) -> None:
+    """Forget budget events older than any window, now and then every hour."""
+    while True:
+        try:
+            async with backend.transaction() as (session, now):
+                pruned = await Budgets.prune(session, now)
+            logger.debug("pruned %d budget events", pruned)
+        except Exception:  # the database may be away for a while; try again next time
+            logger.exception("could not prune budget events")
+        await asyncio.sleep(PRUNE_EVERY)
 
 
 def create_app(
@@ -50,7 +77,8 @@ def create_app(
 ) -> web.Application:
     """Build the backend: schema created on startup, demo teachers seeded when `demo`.
 
-    Dev endpoints (/dev/...) exist only with `demo=True`; elsewhere they answer 404.
+    Dev endpoints (/dev/...) exist only with `demo=True`; elsewhere they answer 404. Outside
+    demo, missing or short secrets raise `InsecureSettings` here, before anything listens.
     """
     settings = settings or LinkingSettings()
     backend = build_backend(settings, clock or SystemClock(), demo=demo)
@@ -64,16 +92,21 @@ def create_app(
     if demo:
         add_dev_routes(app)
 
-    async def on_startup(_app: web.Application) -> None:
+    async def lifetime(_app: web.Application) -> AsyncIterator[None]:
         await create_schema(backend.db.engine)
         if demo:
             async with backend.transaction() as (session, now):
                 if await seed_demo(session, backend.hashing, now):
                     logger.info("demo teachers seeded")
+        pruning = asyncio.create_task(_prune_budgets(backend))
+        try:
+            yield
+        finally:
+            pruning.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pruning
+            await backend.db.dispose()
+            backend.hashing.close()
 
-    async def on_cleanup(_app: web.Application) -> None:
-        await backend.db.dispose()
-
-    app.on_startup.append(on_startup)
-    app.on_cleanup.append(on_cleanup)
+    app.cleanup_ctx.append(lifetime)
     return app

@@ -1,4 +1,9 @@
-"""Verification challenges: issue, resend cooldown, attempts, burn, atomic verification."""
+"""Verification challenges: issue, resend cooldown, attempts, burn, atomic verification.
+
+A challenge belongs to one owner (a flow's login, a recovery's SMS, a recovery's method) and
+has its own attempts; the cooldown and every budget belong to its destination (see limits.py),
+so they hold across owners.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +15,10 @@ import uuid
 from datetime import datetime, timedelta
 
 import pyotp
-from sqlalchemy import case, func, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.linking.callers import Caller
 from services.linking.delivery import Deliveries
 from services.linking.errors import (
     CodeBurnt,
@@ -21,6 +27,7 @@ from services.linking.errors import (
     NoActiveCode,
     ResendTooEarly,
 )
+from services.linking.limits import Limits
 from services.linking.models import Challenge
 from services.linking.settings import LinkingSettings
 
@@ -41,10 +48,17 @@ def random_digits(length: int) -> str:
 class Challenges:
     """Codes for one owner (a flow's login, a recovery's SMS, a recovery's method)."""
 
-    def __init__(self, settings: LinkingSettings, secret: bytes, deliveries: Deliveries) -> None:
+    def __init__(
+        self,
+        settings: LinkingSettings,
+        secret: bytes,
+        deliveries: Deliveries,
+        limits: Limits,
+    ) -> None:
         self._settings = settings
         self._secret = secret
         self._deliveries = deliveries
+        self._limits = limits
 
     def _digest(self, challenge_id: str, code: str) -> str:
         message = f"{challenge_id}:{code}".encode()
@@ -78,19 +92,34 @@ class Challenges:
         )
 
     @staticmethod
-    def ensure_resend_allowed(latest: Challenge | None, now: datetime) -> None:
-        """The cooldown of the latest code's channel applies to any new code."""
-        if latest is None or latest.resend_available_at is None:
-            return
-        wait = seconds_until(latest.resend_available_at, now)
+    async def ensure_cooldown_over(
+        session: AsyncSession,
+        *,
+        owner_kind: str,
+        owner_id: str,
+        channel: str,
+        destination: str,
+        now: datetime,
+    ) -> None:
+        """No new code to `destination` while an earlier unused one's cooldown runs, if it was
+        sent on the same channel (by anyone: another flow, recovery or number change) or by the
+        same owner (any channel: «Отправить SMS через 1:15» after a call, as in the seed).
+
+        A code that was used proves the destination is the caller's: no wait after it.
+        """
+        latest = await session.scalar(
+            select(func.max(Challenge.resend_available_at)).where(
+                Challenge.destination == destination,
+                Challenge.status != "used",
+                or_(
+                    Challenge.channel == channel,
+                    and_(Challenge.owner_kind == owner_kind, Challenge.owner_id == owner_id),
+                ),
+            )
+        )
+        wait = seconds_until(latest, now)
         if wait > 0:
             raise ResendTooEarly(f"A new code can be requested in {wait} s.", retry_after=wait)
-
-    async def ensure_owner_may_resend(
-        self, session: AsyncSession, owner_kind: str, owner_id: str, now: datetime
-    ) -> None:
-        """`ensure_resend_allowed` for the owner's latest code, whatever its channel."""
-        self.ensure_resend_allowed(await self.latest(session, owner_kind, owner_id), now)
 
     async def end_active(self, session: AsyncSession, owner_kind: str, owner_id: str) -> None:
         """Supersede the owner's live codes (new code, changed number, step left)."""
@@ -112,10 +141,25 @@ class Challenges:
         owner_kind: str,
         owner_id: str,
         channel: str,
-        destination: str | None,
+        destination: str,
+        caller: Caller,
         now: datetime,
     ) -> Challenge:
-        """Send a new code on `channel` (or, for TOTP, expect one) and supersede older ones."""
+        """Send a new code on `channel` (or, for TOTP, expect one) and supersede older ones.
+
+        `destination` is the phone or e-mail, or for TOTP "account:<VK ID id>". Refused while
+        the destination's cooldown runs, while it is locked, or beyond any code quota.
+        """
+        if channel != "totp":
+            await self._limits.before_sending(session, destination, caller, now)
+            await self.ensure_cooldown_over(
+                session,
+                owner_kind=owner_kind,
+                owner_id=owner_id,
+                channel=channel,
+                destination=destination,
+                now=now,
+            )
         await self.end_active(session, owner_kind, owner_id)
         latest_serial = await session.scalar(
             select(func.max(Challenge.serial)).where(
@@ -144,16 +188,15 @@ class Challenges:
             ),
         )
         session.add(challenge)
+        if channel != "totp":
+            self._limits.sent(session, destination, caller, now)
         if channel == "call":
-            assert destination is not None
             # The code is the last digits of a random Russian number that "calls" the teacher.
             calling_number = "+79" + random_digits(9 - length) + code
             await self._deliveries.call(session, destination, calling_number, code, now)
         elif channel == "sms":
-            assert destination is not None
             await self._deliveries.sms(session, destination, code, now)
         elif channel == "email":
-            assert destination is not None
             await self._deliveries.email(session, destination, code, now)
         await session.flush()
         return challenge
@@ -175,27 +218,32 @@ class Challenges:
         owner_kind: str,
         owner_id: str,
         code: str,
+        caller: Caller,
         now: datetime,
         *,
         totp_secret: str | None = None,
     ) -> None:
         """`verify` the code against the owner's latest challenge (none at all: NoActiveCode)."""
         latest = await self.latest(session, owner_kind, owner_id)
-        await self.verify(session, latest, code, now, totp_secret=totp_secret)
+        await self.verify(session, latest, code, caller, now, totp_secret=totp_secret)
 
     async def verify(
         self,
         session: AsyncSession,
         challenge: Challenge | None,
         code: str,
+        caller: Caller,
         now: datetime,
         *,
         totp_secret: str | None = None,
     ) -> None:
         """Consume the challenge if `code` is right; otherwise use up an attempt.
 
-        Both outcomes are conditional UPDATEs on `status = 'active'`: of two concurrent
-        verifications of one code only one changes the row, the other sees rowcount 0.
+        Nothing is checked for a locked destination or an end user out of tries. A wrong code
+        counts against the challenge, its destination and the end user; the one that reaches
+        the destination's limit answers `confirmation_locked`. Both outcomes are conditional
+        UPDATEs on `status = 'active'`: of two concurrent verifications of one code only one
+        changes the row, the other sees rowcount 0.
         """
         if challenge is None or challenge.status in ("used", "superseded"):
             raise NoActiveCode()
@@ -203,6 +251,7 @@ class Challenges:
             raise CodeBurnt(attempts_left=0)
         if now >= challenge.expires_at:
             raise CodeExpired()
+        await self._limits.before_checking(session, challenge.destination, caller, now)
         live = (
             Challenge.id == challenge.id,
             Challenge.status == "active",
@@ -232,6 +281,7 @@ class Challenges:
         if left is None:
             raise NoActiveCode("The code has already been used.")
         await session.refresh(challenge)
+        await self._limits.wrong_code(session, challenge.destination, caller, now)
         if left <= 0:
             raise CodeBurnt(attempts_left=0)
         raise CodeInvalid(attempts_left=left)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy import event
+from sqlalchemy import Connection, event, inspect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -45,10 +45,35 @@ def create_engine(database_url: str) -> AsyncEngine:
     return engine
 
 
+class OutdatedSchema(RuntimeError):
+    """The database was made by an older version of the simulation (it keeps no migrations)."""
+
+
 async def create_schema(engine: AsyncEngine) -> None:
-    """Create the simulation's tables if they do not exist yet."""
+    """Create the simulation's tables if they do not exist yet; refuse an older schema.
+
+    `create_all` adds missing tables but never columns, so a database from an older version
+    would fail request by request; this fails once, at start, saying what to do.
+    """
     async with engine.begin() as connection:
         await connection.run_sync(LinkingBase.metadata.create_all)
+        missing = await connection.run_sync(_missing_columns)
+    if missing:
+        raise OutdatedSchema(
+            f"the linking database lacks {', '.join(missing)}: it was made by an older version. "
+            "The simulation keeps no migrations: start it on a fresh database (delete the SQLite "
+            "file or point LINKING_DATABASE_URL elsewhere)."
+        )
+
+
+def _missing_columns(connection: Connection) -> list[str]:
+    inspector = inspect(connection)
+    return [
+        f"{table.name}.{column.name}"
+        for table in LinkingBase.metadata.sorted_tables
+        for column in table.columns
+        if column.name not in {c["name"] for c in inspector.get_columns(table.name)}
+    ]
 
 
 class Database:

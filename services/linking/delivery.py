@@ -1,6 +1,7 @@
 """Where codes "arrive": every call, SMS and e-mail is recorded like a phone or mailbox would.
 
-Recording is unconditional; only the dev endpoints (demo mode) expose what was recorded.
+In demo mode the record keeps the code and the text, for the dev inbox (the sandbox's phone).
+Otherwise codes exist only as digests: a delivery records its channel, destination and time.
 """
 
 from __future__ import annotations
@@ -22,7 +23,10 @@ EMAIL_TEXT = (
 
 
 class Deliveries:
-    """The simulated telephone network and mail server."""
+    """The simulated telephone network and mail server; `keep_codes` only in demo mode."""
+
+    def __init__(self, *, keep_codes: bool) -> None:
+        self._keep_codes = keep_codes
 
     async def call(
         self, session: AsyncSession, phone: str, calling_number: str, code: str, now: datetime
@@ -36,12 +40,24 @@ class Deliveries:
     async def email(self, session: AsyncSession, email: str, code: str, now: datetime) -> None:
         self._record(session, "email", email, code, EMAIL_TEXT.format(code=code), now)
 
-    @staticmethod
     def _record(
-        session: AsyncSession, channel: str, destination: str, code: str, text: str, now: datetime
+        self,
+        session: AsyncSession,
+        channel: str,
+        destination: str,
+        code: str,
+        text: str,
+        now: datetime,
     ) -> None:
+        kept = self._keep_codes
         session.add(
-            Delivery(channel=channel, destination=destination, code=code, text=text, created_at=now)
+            Delivery(
+                channel=channel,
+                destination=destination,
+                code=code if kept else None,
+                text=text if kept else None,
+                created_at=now,
+            )
         )
 
     async def received(

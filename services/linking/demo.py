@@ -1,7 +1,8 @@
 """Demo world: one believable Moscow teacher per branch of the seed article, and more on demand.
 
 Every VK ID has a known password (shown by GET /dev/accounts, demo mode only). Phones end in
-distinct two digits (01…09) so the masked `+7 *** ***-**-07` tells the teachers apart.
+distinct two digits (01…09) so the masked `+7 *** ***-**-07` tells the teachers apart. Each MESH
+account has its teacher's phone, the one her VK ID uses: link flows accept only that number.
 
 The seeded nine can each be linked once; `create_demo_teacher` makes a fresh teacher of any case
 (POST /dev/accounts), so the sandbox, tests and benchmarks never run out. The demo's notebook
@@ -281,10 +282,9 @@ async def _insert_teacher(
         email=teacher.email,
         first_name=teacher.first_name,
         last_name=teacher.last_name,
-        password_hash=hashing.hash(teacher.vk_password),
+        password_hash=await hashing.hash(teacher.vk_password),
         totp_secret=demo_totp_secret(teacher.phone) if teacher.with_totp else None,
         trusted_friends=teacher.trusted_friends,
-        failed_password_attempts=0,
         created_at=now - timedelta(days=400),
     )
     session.add(account)

@@ -19,9 +19,13 @@ class DomainError(Exception):
     default_detail: ClassVar[str] = "The request is invalid."
     keeps_changes: ClassVar[bool] = False
 
-    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+    def __init__(
+        self, detail: str | None = None, *, keeps_changes: bool | None = None, **extra: Any
+    ) -> None:
         self.detail = detail or self.default_detail
         self.extra = {key: value for key, value in extra.items() if value is not None}
+        if keeps_changes is not None:  # this refusal records (or does not record) an event
+            self.keeps_changes = keeps_changes
         super().__init__(f"{self.code}: {self.detail}")
 
     def body(self) -> dict[str, Any]:
@@ -104,6 +108,38 @@ class PasswordLocked(DomainError):
 
 class ResendTooEarly(DomainError):
     code, status, default_detail = "resend_too_early", 429, "A new code cannot be sent yet."
+
+
+class RateLimited(DomainError):
+    """A budget or quota is spent; `retry_after` says when it has room again, `limit` which."""
+
+    code, status = "rate_limited", 429
+    default_detail = "Too many requests of this kind; try again later."
+
+    def __init__(self, retry_after: int, limit: str, detail: str | None = None) -> None:
+        super().__init__(detail, retry_after=retry_after, limit=limit)
+
+
+class ConfirmationLocked(DomainError):
+    """Too many wrong codes for a phone number, e-mail or code-generator app: locked for hours.
+
+    Raised by the wrong code that reaches the limit (that attempt is recorded) and by every
+    later attempt to send or check a code for the destination until the lock runs out.
+    """
+
+    code, status = "confirmation_locked", 423
+    default_detail = (
+        "Too many wrong codes for this phone number or address: confirmation is locked for "
+        "your safety. Contact the helpdesk."
+    )
+
+
+class PhoneMismatch(DomainError):
+    code, status = "phone_mismatch", 422
+    default_detail = (
+        "This is not the phone number of the MESH account. Use that number, or confirm the new "
+        "number in the e-journal first."
+    )
 
 
 class CodeInvalid(DomainError):

@@ -3,6 +3,10 @@
 States: phone → (password) → code → (profile, scenario B) → personal_data → consent → linked,
 or cancelled. The scenario is decided by the phone alone, never by the MESH account:
 no VK ID → registration; VK ID without a profile → new_profile (A); profile → existing_profile (B).
+
+Binding: a flow belongs to the end user (Telegram user) who redeemed its link token and answers
+nobody else; a newer token of the same MESH account cancels its older open flows; the phone must
+be the one the MESH account has (a new number is confirmed in the e-journal first).
 """
 
 from __future__ import annotations
@@ -12,20 +16,25 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.linking.callers import Caller
 from services.linking.codes import Challenges
 from services.linking.errors import (
     AlreadyLinked,
     FlowExpired,
     NotFound,
+    PhoneMismatch,
+    TokenUsed,
     WrongState,
     ensure_plausible_id,
 )
 from services.linking.models import (
+    Challenge,
     Consent,
     LinkFlow,
+    LinkToken,
     MeshAccount,
     SferumProfile,
     VkAccount,
@@ -38,6 +47,7 @@ from services.linking.tokens import LinkTokens
 from services.linking.views import (
     challenge_view,
     iso,
+    log_ref,
     mesh_account_view,
     profile_view,
 )
@@ -66,17 +76,29 @@ class Flows:
         self._challenges = challenges
         self._vkid = vkid
 
-    async def start(self, session: AsyncSession, token: str, now: datetime) -> LinkFlow:
-        """Redeem a link token and open a flow in state `phone`."""
-        row = await self._tokens.check(session, token, now)
+    async def start(
+        self, session: AsyncSession, token: str, caller: Caller, now: datetime
+    ) -> LinkFlow:
+        """Redeem a link token for `caller`'s end user and open a flow in state `phone`.
+
+        The token binds to that end user: presented again it answers `token_used` (with the
+        flow's id for the same end user, so a retried redemption can carry on). The MESH
+        account's older open flows are cancelled.
+        """
+        row = await self._tokens.find(session, token, now)
+        if row.used_at is not None:
+            raise await self._used(session, row, caller)
         mesh = await session.get(MeshAccount, row.mesh_account_id)
         if mesh is None:
             raise NotFound("The MESH account of this token no longer exists.")
         await self._refuse_if_linked(session, mesh)
         await self._tokens.redeem(session, row, now)
+        await self._cancel_open_flows(session, mesh.id)
         flow = LinkFlow(
             id=f"flow-{uuid.uuid4().hex}",
             mesh_account_id=mesh.id,
+            token_id=row.id,
+            end_user_id=caller.end_user,
             state="phone",
             code_verified=False,
             created_at=now,
@@ -84,45 +106,103 @@ class Flows:
         )
         session.add(flow)
         await session.flush()
+        logger.info("flow %s opened for %s", log_ref(flow.id), mesh.id)
         return flow
 
-    async def load(self, session: AsyncSession, flow_id: str, now: datetime) -> LinkFlow:
-        """The flow, unless unknown or expired (finished flows stay readable)."""
+    @staticmethod
+    async def _used(session: AsyncSession, row: LinkToken, caller: Caller) -> TokenUsed:
+        flow = await session.scalar(select(LinkFlow).where(LinkFlow.token_id == row.id))
+        if flow is not None and flow.end_user_id == caller.end_user:
+            return TokenUsed(flow_id=flow.id)
+        return TokenUsed()
+
+    async def _cancel_open_flows(self, session: AsyncSession, mesh_account_id: str) -> None:
+        """A newer link of the same MESH account wins: its older unfinished flows end here."""
+        open_flows = select(LinkFlow.id).where(
+            LinkFlow.mesh_account_id == mesh_account_id,
+            LinkFlow.state.not_in(TERMINAL_STATES),
+        )
+        await session.execute(
+            update(Challenge)
+            .where(
+                Challenge.owner_kind == OWNER,
+                Challenge.owner_id.in_(open_flows),
+                Challenge.status == "active",
+            )
+            .values(status="superseded")
+            .execution_options(synchronize_session=False)
+        )
+        # The version moves too: a request on an old flow in flight fails as a concurrent change.
+        await session.execute(
+            update(LinkFlow)
+            .where(
+                LinkFlow.mesh_account_id == mesh_account_id,
+                LinkFlow.state.not_in(TERMINAL_STATES),
+            )
+            .values(state="cancelled", version=LinkFlow.version + 1)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def load(
+        self, session: AsyncSession, flow_id: str, caller: Caller, now: datetime
+    ) -> LinkFlow:
+        """The caller's flow, unless unknown or expired (finished flows stay readable).
+
+        Another end user's flow is as unknown as one that does not exist.
+        """
         flow = await session.get(LinkFlow, ensure_plausible_id(flow_id, "flow"))
-        if flow is None:
+        if flow is None or flow.end_user_id != caller.end_user:
             raise NotFound(f"Unknown flow '{flow_id}'.")
         if flow.state not in TERMINAL_STATES and now >= flow.expires_at:
             raise FlowExpired()
         return flow
 
     async def submit_phone(
-        self, session: AsyncSession, flow_id: str, phone: str, now: datetime
+        self, session: AsyncSession, flow_id: str, phone: str, caller: Caller, now: datetime
     ) -> LinkFlow:
-        """«Продолжить» on the phone window; in `password`/`code` it changes the number."""
-        flow = await self.load(session, flow_id, now)
+        """«Продолжить» on the phone window; in `password`/`code` it changes the number.
+
+        The number must be the MESH account's (`phone_mismatch` otherwise, nothing changes).
+        """
+        flow = await self.load(session, flow_id, caller, now)
         _require(flow, "phone", "password", "code")
         phone = validate_phone(phone)
         await ensure_no_vpn(session, mesh_account_id=flow.mesh_account_id)
+        mesh = await session.get(MeshAccount, flow.mesh_account_id)
+        assert mesh is not None
+        if mesh.phone != phone:
+            raise PhoneMismatch(mesh_phone_masked=mask_phone(mesh.phone))
         if flow.state == "code" and flow.phone == phone:
             # The same number again is a resend in disguise: the cooldown applies.
-            await self._challenges.ensure_owner_may_resend(session, OWNER, flow.id, now)
+            await self._challenges.ensure_cooldown_over(
+                session,
+                owner_kind=OWNER,
+                owner_id=flow.id,
+                channel="call",
+                destination=phone,
+                now=now,
+            )
         await self._challenges.end_active(session, OWNER, flow.id)
         _reset_identity(flow)
         flow.phone = phone
-        await self._decide_scenario(session, flow, phone, now)
+        await self._decide_scenario(session, flow, phone, caller, now)
         logger.info(
-            "flow %s: phone %s → %s, %s", flow.id, mask_phone(phone), flow.scenario, flow.state
+            "flow %s: phone %s → %s, %s",
+            log_ref(flow.id),
+            mask_phone(phone),
+            flow.scenario,
+            flow.state,
         )
         return flow
 
     async def _decide_scenario(
-        self, session: AsyncSession, flow: LinkFlow, phone: str, now: datetime
+        self, session: AsyncSession, flow: LinkFlow, phone: str, caller: Caller, now: datetime
     ) -> None:
         """No VK ID → registration; VK ID without a profile → A; with a profile → B."""
         account = await self._vkid.by_phone(session, phone)
         if account is None:
             flow.scenario = REGISTRATION
-            await self._enter_code(session, flow, now)
+            await self._enter_code(session, flow, caller, now)
             return
         flow.vk_account_id = account.id
         if await self._vkid.profile_for_phone(session, phone) is None:
@@ -132,38 +212,37 @@ class Flows:
         flow.scenario = EXISTING_PROFILE
         # Seed B, step 3: signed in to VK Messenger already → no password, straight to the code.
         if await self._vkid.messenger_authorised(session, account):
-            await self._enter_code(session, flow, now)
+            await self._enter_code(session, flow, caller, now)
         else:
             flow.state = "password"
 
     async def submit_password(
-        self, session: AsyncSession, flow_id: str, password: str, now: datetime
+        self, session: AsyncSession, flow_id: str, password: str, caller: Caller, now: datetime
     ) -> LinkFlow:
         """The VK ID password window; a right password sends the call code."""
-        flow = await self.load(session, flow_id, now)
+        flow = await self.load(session, flow_id, caller, now)
         _require(flow, "password")
         account = await self._account(session, flow)
-        self._vkid.check_password(account, password, now)
-        await self._enter_code(session, flow, now)
+        await self._vkid.check_password(session, account, password, caller, now)
+        await self._enter_code(session, flow, caller, now)
         return flow
 
     async def send_code(
-        self, session: AsyncSession, flow_id: str, channel: str, now: datetime
+        self, session: AsyncSession, flow_id: str, channel: str, caller: Caller, now: datetime
     ) -> LinkFlow:
-        """Resend or switch channel, once the current code's cooldown has passed."""
-        flow = await self.load(session, flow_id, now)
+        """Resend or switch channel, once the number's cooldown has passed."""
+        flow = await self.load(session, flow_id, caller, now)
         _require(flow, "code")
-        await self._challenges.ensure_owner_may_resend(session, OWNER, flow.id, now)
-        await self._issue(session, flow, channel, now)
+        await self._issue(session, flow, channel, caller, now)
         return flow
 
     async def verify_code(
-        self, session: AsyncSession, flow_id: str, code: str, now: datetime
+        self, session: AsyncSession, flow_id: str, code: str, caller: Caller, now: datetime
     ) -> LinkFlow:
         """«Подтвердите вход»: a right code signs the teacher in."""
-        flow = await self.load(session, flow_id, now)
+        flow = await self.load(session, flow_id, caller, now)
         _require(flow, "code")
-        await self._challenges.verify_latest(session, OWNER, flow.id, code, now)
+        await self._challenges.verify_latest(session, OWNER, flow.id, code, caller, now)
         flow.code_verified = True
         if flow.vk_account_id is not None:
             account = await self._account(session, flow)
@@ -172,10 +251,10 @@ class Flows:
         return flow
 
     async def choose_profile(
-        self, session: AsyncSession, flow_id: str, profile_id: str, now: datetime
+        self, session: AsyncSession, flow_id: str, profile_id: str, caller: Caller, now: datetime
     ) -> LinkFlow:
         """«Ваш профиль для связки» → «Продолжить»; prefills «Информация о себе»."""
-        flow = await self.load(session, flow_id, now)
+        flow = await self.load(session, flow_id, caller, now)
         _require(flow, "profile", "personal_data", "consent")
         if flow.scenario != EXISTING_PROFILE:
             raise WrongState(flow.state, "There is no existing profile to choose in this flow.")
@@ -191,9 +270,11 @@ class Flows:
         flow.state = "personal_data"
         return flow
 
-    async def switch_account(self, session: AsyncSession, flow_id: str, now: datetime) -> LinkFlow:
+    async def switch_account(
+        self, session: AsyncSession, flow_id: str, caller: Caller, now: datetime
+    ) -> LinkFlow:
         """«Войти в другой аккаунт»: back to the phone window with nothing remembered."""
-        flow = await self.load(session, flow_id, now)
+        flow = await self.load(session, flow_id, caller, now)
         if flow.state in TERMINAL_STATES:
             raise WrongState(flow.state)
         await self._challenges.end_active(session, OWNER, flow.id)
@@ -210,10 +291,11 @@ class Flows:
         full_name: str,
         birth_date: str,
         gender: str,
+        caller: Caller,
         now: datetime,
     ) -> LinkFlow:
         """«Информация о себе»: real full name, date of birth, gender."""
-        flow = await self.load(session, flow_id, now)
+        flow = await self.load(session, flow_id, caller, now)
         _require(flow, "personal_data", "consent")
         data = validate_personal_data(self._settings, full_name, birth_date, gender, now.date())
         flow.full_name, flow.birth_date, flow.gender = data.full_name, data.birth_date, data.gender
@@ -221,10 +303,10 @@ class Flows:
         return flow
 
     async def give_consent(
-        self, session: AsyncSession, flow_id: str, link: bool, now: datetime
+        self, session: AsyncSession, flow_id: str, link: bool, caller: Caller, now: datetime
     ) -> LinkFlow:
         """«Добавление профиля Сферум»: «Привязать» links; «Отмена» cancels the flow."""
-        flow = await self.load(session, flow_id, now)
+        flow = await self.load(session, flow_id, caller, now)
         _require(flow, "consent")
         if not link:
             session.add(_consent(flow, None, "cancel", now))
@@ -247,7 +329,7 @@ class Flows:
         session.add(_consent(flow, profile.id, "link", now))
         flow.linked_profile_id = profile.id
         flow.state = "linked"
-        logger.info("flow %s: %s linked to %s", flow.id, mesh.id, profile.id)
+        logger.info("flow %s: %s linked to %s", log_ref(flow.id), mesh.id, profile.id)
         return flow
 
     async def _profile_to_link(
@@ -303,7 +385,6 @@ class Flows:
             password_hash=None,
             totp_secret=None,
             trusted_friends=0,
-            failed_password_attempts=0,
             created_at=now,
         )
         session.add(account)
@@ -369,19 +450,23 @@ class Flows:
             raise WrongState(flow.state, "The flow has no VK ID account.")
         return account
 
-    async def _enter_code(self, session: AsyncSession, flow: LinkFlow, now: datetime) -> None:
+    async def _enter_code(
+        self, session: AsyncSession, flow: LinkFlow, caller: Caller, now: datetime
+    ) -> None:
         flow.state = "code"
-        await self._issue(session, flow, "call", now)
+        await self._issue(session, flow, "call", caller, now)
 
     async def _issue(
-        self, session: AsyncSession, flow: LinkFlow, channel: str, now: datetime
+        self, session: AsyncSession, flow: LinkFlow, channel: str, caller: Caller, now: datetime
     ) -> None:
+        assert flow.phone is not None
         await self._challenges.issue(
             session,
             owner_kind=OWNER,
             owner_id=flow.id,
             channel=channel,
             destination=flow.phone,
+            caller=caller,
             now=now,
         )
 

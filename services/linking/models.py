@@ -74,8 +74,8 @@ class VkAccount(LinkingBase):
     password_hash: Mapped[str | None] = mapped_column(String(200))
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     trusted_friends: Mapped[int] = mapped_column(Integer, default=0)
-    failed_password_attempts: Mapped[int] = mapped_column(Integer, default=0)
-    password_locked_until: Mapped[datetime | None]
+    # Wrong passwords before this moment no longer count (a finished recovery sets it).
+    password_changed_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
 
 
@@ -126,6 +126,10 @@ class LinkFlow(LinkingBase):
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     mesh_account_id: Mapped[str] = mapped_column(ForeignKey("mesh_accounts.id"), index=True)
+    # The link token that opened the flow and the end user (Telegram user) who redeemed it:
+    # the flow answers that end user only.
+    token_id: Mapped[str] = mapped_column(ForeignKey("link_tokens.id"), unique=True)
+    end_user_id: Mapped[str] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(20))
     scenario: Mapped[str | None] = mapped_column(String(20))
     phone: Mapped[str | None] = mapped_column(String(16))
@@ -153,6 +157,7 @@ class Recovery(LinkingBase):
     phone: Mapped[str] = mapped_column(String(16))
     vk_account_id: Mapped[str] = mapped_column(ForeignKey("vk_accounts.id"))
     flow_id: Mapped[str | None] = mapped_column(ForeignKey("link_flows.id"))
+    end_user_id: Mapped[str] = mapped_column(String(64))  # the only end user it answers
     state: Mapped[str] = mapped_column(String(20))
     method: Mapped[str | None] = mapped_column(String(10))
     proposed_password_hash: Mapped[str | None] = mapped_column(String(200))
@@ -174,6 +179,7 @@ class Challenge(LinkingBase):
     __tablename__ = "challenges"
     __table_args__ = (
         UniqueConstraint("owner_kind", "owner_id", "serial", name="uq_challenges_owner_serial"),
+        Index("ix_challenges_destination", "destination", "created_at"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -181,7 +187,8 @@ class Challenge(LinkingBase):
     owner_id: Mapped[str] = mapped_column(String(40))
     serial: Mapped[int] = mapped_column(Integer)  # 1, 2, … per owner: the newest is the current
     channel: Mapped[str] = mapped_column(String(8))
-    destination: Mapped[str | None] = mapped_column(String(200))
+    # The phone or e-mail the code went to; for the code-generator app, "account:<VK ID id>".
+    destination: Mapped[str] = mapped_column(String(200))
     code_digest: Mapped[str | None] = mapped_column(String(64))
     code_length: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(12), default="active")
@@ -192,7 +199,11 @@ class Challenge(LinkingBase):
 
 
 class Delivery(LinkingBase):
-    """What reached the teacher's phone or mailbox (the dev inbox shows it in demo mode)."""
+    """What reached the teacher's phone or mailbox (the dev inbox shows it in demo mode).
+
+    The code and the message text are kept only in demo mode; otherwise only that something
+    was sent, where and when.
+    """
 
     __tablename__ = "deliveries"
     __table_args__ = (Index("ix_deliveries_destination", "destination", "created_at"),)
@@ -200,8 +211,8 @@ class Delivery(LinkingBase):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     channel: Mapped[str] = mapped_column(String(8))
     destination: Mapped[str] = mapped_column(String(200))
-    code: Mapped[str] = mapped_column(String(16))
-    text: Mapped[str] = mapped_column(Text)
+    code: Mapped[str | None] = mapped_column(String(16))
+    text: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
 
 
@@ -216,3 +227,36 @@ class Consent(LinkingBase):
     profile_id: Mapped[str | None] = mapped_column(ForeignKey("sferum_profiles.id"))
     decision: Mapped[str] = mapped_column(String(8))
     decided_at: Mapped[datetime]
+
+
+class BudgetEvent(LinkingBase):
+    """One counted event (a code sent, a wrong code, a wrong password…) of one budget subject.
+
+    `subject` is a keyed digest of what is counted ("phone:+7…", "end_user:42"), so the table
+    holds no phone numbers or e-mail addresses. Rows older than the longest window are pruned.
+    """
+
+    __tablename__ = "budget_events"
+    __table_args__ = (
+        Index("ix_budget_events_subject", "subject", "kind", "at"),
+        Index("ix_budget_events_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subject: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(20))
+    at: Mapped[datetime]
+
+
+class BudgetSubject(LinkingBase):
+    """A row per budget subject, written first by every request that spends from it.
+
+    On PostgreSQL the write holds the row lock until commit, so two requests spending from one
+    subject run one after the other and neither can overspend; SQLite's BEGIN IMMEDIATE
+    serialises writers anyway.
+    """
+
+    __tablename__ = "budget_subjects"
+
+    subject: Mapped[str] = mapped_column(String(64), primary_key=True)
+    touched_at: Mapped[datetime] = mapped_column(index=True)

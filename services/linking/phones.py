@@ -13,12 +13,16 @@ from services.phones import mask_phone as mask_e164
 from services.phones import normalize_ru_phone
 
 # The API takes E.164 as the client sends it; typed forms (`8 916 …`) are the client's to normalise.
-_E164_RU_MOBILE = re.compile(r"^\+79\d{9}$")
+# ASCII digits only: `\d` would let "+7٩١٦…" through as a second spelling of one number.
+_E164_RU_MOBILE = re.compile(r"^\+79[0-9]{9}$")
 
 
 def validate_phone(phone: str) -> str:
-    """Return the phone when it is a Russian mobile number in E.164, else raise PhoneInvalid."""
-    if not _E164_RU_MOBILE.fullmatch(phone) or normalize_ru_phone(phone) is None:
+    """Return the phone when it is a Russian mobile number in E.164, else raise PhoneInvalid.
+
+    Only the one canonical spelling (ASCII digits) is accepted, so one number is one VK ID.
+    """
+    if not _E164_RU_MOBILE.fullmatch(phone) or normalize_ru_phone(phone) != phone:
         raise PhoneInvalid()
     return phone
 

@@ -4,6 +4,11 @@ States: code (SMS sent) → confirm_account → method → method_code (totp/ema
 repeat_password → done; `friends` when trusted friends are chosen; `cancelled` when the teacher
 says the account shown is not hers. The proposed new password is kept only as a hash until
 the teacher repeats it, so the bot never has to hold it.
+
+A recovery belongs to the end user who started it. Starting one spends one of the VK ID's
+recoveries of the day and sends an SMS within the number's budgets; its SMS, e-mail and
+code-generator codes count against the number's, the address's and the VK ID's budgets
+(limits.py), so neither restarting nor switching methods gives fresh tries.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.linking.callers import Caller
 from services.linking.codes import Challenges
 from services.linking.errors import (
     ChannelUnavailable,
@@ -26,12 +32,13 @@ from services.linking.errors import (
     WrongState,
     ensure_plausible_id,
 )
+from services.linking.limits import Limits
 from services.linking.models import Challenge, LinkFlow, Recovery, VkAccount
 from services.linking.network import ensure_no_vpn
 from services.linking.passwords import PasswordHashing, PasswordPolicy
 from services.linking.phones import mask_email, mask_name, mask_phone, validate_phone
 from services.linking.settings import LinkingSettings
-from services.linking.views import challenge_view
+from services.linking.views import challenge_view, log_ref
 from services.linking.vkid import LINKING_CLIENT, VkIdAccounts
 
 logger = logging.getLogger(__name__)
@@ -63,146 +70,153 @@ class Recoveries:
         vkid: VkIdAccounts,
         policy: PasswordPolicy,
         hashing: PasswordHashing,
+        limits: Limits,
     ) -> None:
         self._settings = settings
         self._challenges = challenges
         self._vkid = vkid
         self._policy = policy
         self._hashing = hashing
+        self._limits = limits
 
     async def start(
-        self, session: AsyncSession, phone: str, flow_id: str | None, now: datetime
+        self,
+        session: AsyncSession,
+        phone: str,
+        flow_id: str | None,
+        caller: Caller,
+        now: datetime,
     ) -> Recovery:
         """Phone entered on «Восстановление пароля»: an SMS code is sent at once."""
         phone = validate_phone(phone)
         mesh_account_id = None
         if flow_id is not None:
             flow = await session.get(LinkFlow, ensure_plausible_id(flow_id, "flow"))
-            if flow is None:
+            if flow is None or flow.end_user_id != caller.end_user:
                 raise NotFound(f"Unknown flow '{flow_id}'.")
             mesh_account_id = flow.mesh_account_id
         await ensure_no_vpn(session, mesh_account_id=mesh_account_id, phone=phone)
         account = await self._vkid.by_phone(session, phone)
         if account is None:
             raise UnknownAccount()
+        await self._limits.start_recovery(session, account.id, now)
         recovery = Recovery(
             id=f"rec-{uuid.uuid4().hex}",
             phone=phone,
             vk_account_id=account.id,
             flow_id=flow_id,
+            end_user_id=caller.end_user,
             state="code",
             created_at=now,
             expires_at=now + timedelta(seconds=self._settings.recovery_lifetime),
         )
         session.add(recovery)
         await session.flush()
-        await self._send_sms(session, recovery, now)
-        logger.info("recovery %s started for %s", recovery.id, mask_phone(phone))
+        await self._send_sms(session, recovery, caller, now)
+        logger.info("recovery %s started for %s", log_ref(recovery.id), mask_phone(phone))
         return recovery
 
-    async def load(self, session: AsyncSession, recovery_id: str, now: datetime) -> Recovery:
+    async def load(
+        self, session: AsyncSession, recovery_id: str, caller: Caller, now: datetime
+    ) -> Recovery:
+        """The caller's recovery (another end user's is unknown), unless it has expired."""
         recovery = await session.get(Recovery, ensure_plausible_id(recovery_id, "recovery"))
-        if recovery is None:
+        if recovery is None or recovery.end_user_id != caller.end_user:
             raise NotFound(f"Unknown recovery '{recovery_id}'.")
         if recovery.state not in FINISHED_STATES and now >= recovery.expires_at:
             raise FlowExpired("The recovery has expired; start again.")
         return recovery
 
-    async def resend_code(self, session: AsyncSession, recovery_id: str, now: datetime) -> Recovery:
+    async def resend_code(
+        self, session: AsyncSession, recovery_id: str, caller: Caller, now: datetime
+    ) -> Recovery:
         """«Отправить SMS» once the cooldown («Отправить SMS через 1:15») has passed."""
-        recovery = await self.load(session, recovery_id, now)
+        recovery = await self.load(session, recovery_id, caller, now)
         _require(recovery, "code")
-        await self._challenges.ensure_owner_may_resend(session, SMS_OWNER, recovery.id, now)
-        await self._send_sms(session, recovery, now)
+        await self._send_sms(session, recovery, caller, now)
         return recovery
 
     async def verify_code(
-        self, session: AsyncSession, recovery_id: str, code: str, now: datetime
+        self, session: AsyncSession, recovery_id: str, code: str, caller: Caller, now: datetime
     ) -> Recovery:
         """«Введите код» from the SMS → «Это ваш аккаунт?»."""
-        recovery = await self.load(session, recovery_id, now)
+        recovery = await self.load(session, recovery_id, caller, now)
         _require(recovery, "code")
-        await self._challenges.verify_latest(session, SMS_OWNER, recovery.id, code, now)
+        await self._challenges.verify_latest(session, SMS_OWNER, recovery.id, code, caller, now)
         recovery.state = "confirm_account"
         return recovery
 
     async def confirm_account(
-        self, session: AsyncSession, recovery_id: str, confirmed: bool, now: datetime
+        self,
+        session: AsyncSession,
+        recovery_id: str,
+        confirmed: bool,
+        caller: Caller,
+        now: datetime,
     ) -> Recovery:
-        recovery = await self.load(session, recovery_id, now)
+        recovery = await self.load(session, recovery_id, caller, now)
         _require(recovery, "confirm_account")
         recovery.state = "method" if confirmed else "cancelled"
         return recovery
 
     async def choose_method(
-        self, session: AsyncSession, recovery_id: str, method: str, now: datetime
+        self, session: AsyncSession, recovery_id: str, method: str, caller: Caller, now: datetime
     ) -> Recovery:
         """«Как вы хотите подтвердить, что аккаунт принадлежит вам?»"""
-        recovery = await self.load(session, recovery_id, now)
+        recovery = await self.load(session, recovery_id, caller, now)
         _require(recovery, "method", "method_code", "friends")
         account = await self._account(session, recovery)
         if method not in available_methods(account):
             raise ChannelUnavailable(f"This account cannot be confirmed by '{method}'.")
-        if method == "email":
-            self._challenges.ensure_resend_allowed(await self._latest_email(session, recovery), now)
-        await self._challenges.end_active(session, METHOD_OWNER, recovery.id)
         recovery.method = method
         if method == "friends":
+            await self._challenges.end_active(session, METHOD_OWNER, recovery.id)
             recovery.state = "friends"
             return recovery
-        await self._challenges.issue(
-            session,
-            owner_kind=METHOD_OWNER,
-            owner_id=recovery.id,
-            channel=method,
-            destination=account.email if method == "email" else None,
-            now=now,
-        )
+        await self._issue_method_code(session, recovery, account, method, caller, now)
         recovery.state = "method_code"
         return recovery
 
     async def resend_method_code(
-        self, session: AsyncSession, recovery_id: str, now: datetime
+        self, session: AsyncSession, recovery_id: str, caller: Caller, now: datetime
     ) -> Recovery:
         """«Отправить код повторно» for the e-mail method."""
-        recovery = await self.load(session, recovery_id, now)
+        recovery = await self.load(session, recovery_id, caller, now)
         _require(recovery, "method_code")
         if recovery.method != "email":
             raise ChannelUnavailable("The code-generator app shows its codes itself.")
         account = await self._account(session, recovery)
-        await self._challenges.ensure_owner_may_resend(session, METHOD_OWNER, recovery.id, now)
-        await self._challenges.issue(
-            session,
-            owner_kind=METHOD_OWNER,
-            owner_id=recovery.id,
-            channel="email",
-            destination=account.email,
-            now=now,
-        )
+        await self._issue_method_code(session, recovery, account, "email", caller, now)
         return recovery
 
     async def verify_method_code(
-        self, session: AsyncSession, recovery_id: str, code: str, now: datetime
+        self, session: AsyncSession, recovery_id: str, code: str, caller: Caller, now: datetime
     ) -> Recovery:
-        recovery = await self.load(session, recovery_id, now)
+        recovery = await self.load(session, recovery_id, caller, now)
         _require(recovery, "method_code")
         account = await self._account(session, recovery)
         await self._challenges.verify_latest(
-            session, METHOD_OWNER, recovery.id, code, now, totp_secret=account.totp_secret
+            session,
+            METHOD_OWNER,
+            recovery.id,
+            code,
+            caller,
+            now,
+            totp_secret=account.totp_secret,
         )
         recovery.state = "new_password"
         return recovery
 
     async def propose_password(
-        self, session: AsyncSession, recovery_id: str, password: str, now: datetime
+        self, session: AsyncSession, recovery_id: str, password: str, caller: Caller, now: datetime
     ) -> Recovery:
         """«Введите новый пароль»: checked against the policy, kept hashed until repeated."""
-        recovery = await self.load(session, recovery_id, now)
+        recovery = await self.load(session, recovery_id, caller, now)
         _require(recovery, "new_password", "repeat_password")
         unmet = self._policy.unmet(password)
         if unmet:
             raise WeakPassword(unmet, self._policy.describe())
-        recovery.proposed_password_hash = self._hashing.hash(password)
+        recovery.proposed_password_hash = await self._hashing.hash(password)
         recovery.state = "repeat_password"
         return recovery
 
@@ -212,24 +226,25 @@ class Recoveries:
         recovery_id: str,
         password: str,
         logout_other_sessions: bool,
+        caller: Caller,
         now: datetime,
     ) -> Recovery:
         """«Повторите новый пароль» + «Выйти на всех устройствах, кроме этого» → done."""
-        recovery = await self.load(session, recovery_id, now)
+        recovery = await self.load(session, recovery_id, caller, now)
         _require(recovery, "repeat_password")
-        if not self._hashing.verify(recovery.proposed_password_hash, password):
+        if not await self._hashing.verify(recovery.proposed_password_hash, password):
             recovery.proposed_password_hash = None
             recovery.state = "new_password"
             raise PasswordMismatch()
         account = await self._account(session, recovery)
-        self._vkid.set_password(account, password)
+        await self._vkid.set_password(account, password, now)
         this_device = self._vkid.open_session(
             session, account, LINKING_CLIENT, RECOVERY_DEVICE, now
         )
         await session.flush()
         if logout_other_sessions:
             ended = await self._vkid.end_other_sessions(session, account, this_device.id, now)
-            logger.info("recovery %s: %d other sessions ended", recovery.id, ended)
+            logger.info("recovery %s: %d other sessions ended", log_ref(recovery.id), ended)
         recovery.proposed_password_hash = None
         recovery.logout_other_sessions = logout_other_sessions
         recovery.state = "done"
@@ -261,19 +276,44 @@ class Recoveries:
             "logout_other_sessions": recovery.logout_other_sessions,
         }
 
-    async def _send_sms(self, session: AsyncSession, recovery: Recovery, now: datetime) -> None:
+    async def _send_sms(
+        self, session: AsyncSession, recovery: Recovery, caller: Caller, now: datetime
+    ) -> None:
         await self._challenges.issue(
             session,
             owner_kind=SMS_OWNER,
             owner_id=recovery.id,
             channel="sms",
             destination=recovery.phone,
+            caller=caller,
             now=now,
         )
 
-    async def _latest_email(self, session: AsyncSession, recovery: Recovery) -> Challenge | None:
-        latest = await self._challenges.latest(session, METHOD_OWNER, recovery.id)
-        return latest if latest is not None and latest.channel == "email" else None
+    async def _issue_method_code(
+        self,
+        session: AsyncSession,
+        recovery: Recovery,
+        account: VkAccount,
+        method: str,
+        caller: Caller,
+        now: datetime,
+    ) -> None:
+        """An e-mail code (sent within the address's budgets) or a code-generator challenge.
+
+        The app's wrong codes count against the VK ID ("account:<id>" stands for the app).
+        """
+        assert method in ("email", "totp")
+        destination = account.email if method == "email" else f"account:{account.id}"
+        assert destination is not None
+        await self._challenges.issue(
+            session,
+            owner_kind=METHOD_OWNER,
+            owner_id=recovery.id,
+            channel=method,
+            destination=destination,
+            caller=caller,
+            now=now,
+        )
 
     @staticmethod
     async def _account(session: AsyncSession, recovery: Recovery) -> VkAccount:

@@ -54,7 +54,7 @@ async def serve_backend(
         database_url = f"sqlite+aiosqlite:///{Path(directory) / 'linking.sqlite3'}"
         values: dict[str, Any] = {
             "database_url": database_url,
-            "token_secret": "test-secret-" + Path(directory).name,
+            "token_secret": f"test-token-secret-{Path(directory).name}".ljust(32, "-"),
             **LIGHT_KDF,
             **(settings_overrides or {}),
         }

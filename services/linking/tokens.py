@@ -107,16 +107,14 @@ class LinkTokens:
         assert len(token) <= TELEGRAM_START_PARAMETER_LIMIT
         return IssuedToken(token, mesh_account_id, expires_at)
 
-    async def check(self, session: AsyncSession, token: str, now: datetime) -> LinkToken:
-        """Validate without redeeming: signature, expiry, known, unused."""
+    async def find(self, session: AsyncSession, token: str, now: datetime) -> LinkToken:
+        """The token's row once signature, expiry and existence are checked (used or not)."""
         token_id, expires_at = self._signer.open(token)
         if now >= expires_at:
             raise TokenExpired()
         row = await session.get(LinkToken, token_id)
         if row is None:
             raise TokenInvalid("The link token is unknown.")
-        if row.used_at is not None:
-            raise TokenUsed()
         return row
 
     async def redeem(self, session: AsyncSession, row: LinkToken, now: datetime) -> None:

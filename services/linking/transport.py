@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from services.linking.errors import (
@@ -54,12 +54,16 @@ async def read_body(request: web.Request, model: type[BodyT], max_size: int) -> 
             data = json.loads(raw)
         except (UnicodeDecodeError, ValueError) as error:
             raise BadRequest("The body is not valid JSON.") from error
+        except RecursionError as error:  # [[[[…]]]] deeper than the parser's stack
+            raise BadRequest("The body is nested too deeply.") from error
     else:
         data = {}
     if not isinstance(data, dict):
         raise BadRequest("The body must be a JSON object.")
     try:
         return model.model_validate(data)
+    except RecursionError as error:
+        raise BadRequest("The body is nested too deeply.") from error
     except ValidationError as error:
         fields = {
             ".".join(str(part) for part in issue["loc"]) or "body": issue["msg"]
@@ -87,12 +91,46 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
                 {"error": {"code": "bad_request", "detail": error.reason}}, status=error.status
             )
         raise
-    except (StaleDataError, IntegrityError):
+    except (StaleDataError, IntegrityError) as error:
         # Two requests changed the same thing at once; the loser's transaction rolled back.
-        logger.info("concurrent change refused: %s %s", request.method, request.path)
-        return error_response(
-            WrongState(None, "Changed by another request at the same time; reload and retry.")
-        )
-    except Exception:
-        logger.exception("unexpected error in %s %s", request.method, request.path)
+        return _concurrent_change(request, error)
+    except DBAPIError as error:
+        if _sqlstate(error) in _CONCURRENCY_SQLSTATES:
+            return _concurrent_change(request, error)
+        logger.exception("database error in %s %s", request.method, route_template(request))
         return error_response(Internal())
+    except Exception:
+        logger.exception("unexpected error in %s %s", request.method, route_template(request))
+        return error_response(Internal())
+
+
+# PostgreSQL's deadlock_detected and serialization_failure: the loser may simply retry.
+_CONCURRENCY_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+def _sqlstate(error: DBAPIError) -> str | None:
+    original = error.orig
+    state = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
+    return state if isinstance(state, str) else None
+
+
+def _concurrent_change(request: web.Request, error: Exception) -> web.Response:
+    logger.info(
+        "concurrent change refused: %s %s (%s)",
+        request.method,
+        route_template(request),
+        type(error).__name__,
+    )
+    return error_response(
+        WrongState(None, "Changed by another request at the same time; reload and retry.")
+    )
+
+
+def route_template(request: web.BaseRequest) -> str:
+    """The matched route's template for logs, e.g. `/v1/recoveries/{recovery_id}`.
+
+    Ids in paths open a teacher's flow and never reach a log; an unmatched path neither.
+    """
+    match_info = getattr(request, "match_info", None)
+    resource = match_info.route.resource if match_info is not None else None
+    return resource.canonical if resource is not None else "(no route)"

@@ -1,7 +1,8 @@
-"""JSON shapes of the API's objects (Profile, Challenge, Flow, Recovery)."""
+"""JSON shapes of the API's objects (Profile, Challenge, Flow, Recovery) and log references."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +16,11 @@ def iso(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def log_ref(identifier: str) -> str:
+    """A short stable reference to a flow or recovery id for logs; the id itself never is."""
+    return "#" + hashlib.sha256(identifier.encode()).hexdigest()[:10]
 
 
 def profile_view(profile: SferumProfile) -> dict[str, Any]:

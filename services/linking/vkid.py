@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.linking.codes import seconds_until
-from services.linking.errors import PasswordLocked, WrongPassword
+from services.linking.callers import Caller
+from services.linking.errors import WrongPassword
+from services.linking.limits import Limits
 from services.linking.models import DeviceSession, SferumProfile, VkAccount
 from services.linking.passwords import PasswordHashing
-from services.linking.settings import LinkingSettings
 
 MESSENGER_CLIENT = "vk_messenger"
 # The device the teacher goes through the VK ID windows on (the bot's simulated browser).
@@ -22,9 +22,9 @@ LINKING_CLIENT = "vk_id_web"
 class VkIdAccounts:
     """Rules of VK ID that flows and recoveries share."""
 
-    def __init__(self, settings: LinkingSettings, hashing: PasswordHashing) -> None:
-        self._settings = settings
+    def __init__(self, hashing: PasswordHashing, limits: Limits) -> None:
         self._hashing = hashing
+        self._limits = limits
 
     @staticmethod
     async def by_phone(session: AsyncSession, phone: str) -> VkAccount | None:
@@ -48,33 +48,35 @@ class VkIdAccounts:
         )
         return found is not None
 
-    def check_password(self, account: VkAccount, password: str, now: datetime) -> None:
+    async def check_password(
+        self,
+        session: AsyncSession,
+        account: VkAccount,
+        password: str,
+        caller: Caller,
+        now: datetime,
+    ) -> None:
         """Accept the right password, count wrong ones and lock after too many.
 
-        The lock is per account, like the real service: while it lasts even the right password
-        is refused with `password_locked` and `retry_after`.
+        Two locks, so that a stranger cannot lock the teacher out: `password_max_attempts` wrong
+        passwords from one end user lock that end user out of this VK ID for
+        `password_lock_seconds`; only `account_wrong_passwords_per_day` from everyone lock the
+        VK ID itself, until the oldest of them is a day old. While a lock lasts even the right
+        password is refused with `password_locked` and `retry_after`. A finished recovery
+        (a new password) lifts both.
         """
-        locked_until = account.password_locked_until
-        if locked_until is not None and now < locked_until:
-            raise PasswordLocked(retry_after=seconds_until(locked_until, now))
-        if locked_until is not None:  # the lock has run out: a fresh series of attempts
-            account.password_locked_until = None
-            account.failed_password_attempts = 0
-        if self._hashing.verify(account.password_hash, password):
-            account.failed_password_attempts = 0
+        since = account.password_changed_at
+        await self._limits.before_password(session, account.id, caller, now, since)
+        if await self._hashing.verify(account.password_hash, password):
+            await self._limits.right_password(session, account.id, caller)
             return
-        account.failed_password_attempts += 1
-        left = self._settings.password_max_attempts - account.failed_password_attempts
-        if left <= 0:
-            lock = timedelta(seconds=self._settings.password_lock_seconds)
-            account.password_locked_until = now + lock
-            raise PasswordLocked(retry_after=self._settings.password_lock_seconds)
+        left = await self._limits.wrong_password(session, account.id, caller, now, since)
         raise WrongPassword(attempts_left=left)
 
-    def set_password(self, account: VkAccount, password: str) -> None:
-        account.password_hash = self._hashing.hash(password)
-        account.failed_password_attempts = 0
-        account.password_locked_until = None
+    async def set_password(self, account: VkAccount, password: str, now: datetime) -> None:
+        """A new password (recovery): every earlier wrong password stops counting."""
+        account.password_hash = await self._hashing.hash(password)
+        account.password_changed_at = now
 
     @staticmethod
     def open_session(

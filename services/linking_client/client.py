@@ -2,12 +2,18 @@
 
 Only GETs are retried: a POST that timed out may have changed state on the server (a code sent,
 an attempt counted), so repeating it is the caller's decision, not ours.
+
+Flow and recovery calls act for an end user (the teacher's Telegram user id), sent as
+`X-End-User-Id`: `client.for_user(telegram_id)` is a light view of the client for one end user,
+sharing its HTTP session; the bot makes one per update. Logs name routes, never ids.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import date
@@ -18,7 +24,7 @@ from urllib.parse import quote
 import aiohttp
 
 from services.linking_client.decoding import _decode, _parse
-from services.linking_client.errors import BackendUnavailable
+from services.linking_client.errors import BackendUnavailable, LinkingError
 from services.linking_client.models import (
     CodeChannel,
     DemoCase,
@@ -35,6 +41,14 @@ from services.phones import mask_phone
 
 logger = logging.getLogger(__name__)
 
+END_USER_HEADER = "X-End-User-Id"
+_END_USER_ID = re.compile(r"^[A-Za-z0-9_:.-]{1,64}$")
+
+CallObserver = Callable[[str, str, float], None]
+"""Told of every HTTP attempt: (endpoint, outcome, seconds). The endpoint is the path template
+(`/v1/flows/{id}/phone`, never an id); the outcome is `ok` or the error code (`unavailable` for
+transport failures)."""
+
 
 class LinkingClient:
     """Async client of the linking backend. One method per API operation.
@@ -42,7 +56,7 @@ class LinkingClient:
     `session` lets the caller share an `aiohttp.ClientSession` (it is then not closed here).
     `timeout` bounds each attempt; `retries` is how many times a GET is repeated after a
     transport failure, waiting `backoff * 2**n` seconds (through `sleep`) before repeat `n`;
-    tests pass `backoff=0` or their own `sleep`.
+    tests pass `backoff=0` or their own `sleep`. `observer` (metrics) hears of every attempt.
     """
 
     def __init__(
@@ -55,6 +69,7 @@ class LinkingClient:
         session: aiohttp.ClientSession | None = None,
         backoff: float = 0.2,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        observer: CallObserver | None = None,
     ) -> None:
         if retries < 0:
             raise ValueError("retries must be >= 0")
@@ -66,6 +81,28 @@ class LinkingClient:
         self._sleep = sleep
         self._session = session
         self._owns_session = session is None
+        self._observer = observer
+        self._end_user: str | None = None
+        self._root: LinkingClient = self
+
+    def for_user(self, end_user_id: int | str) -> LinkingClient:
+        """This client acting for one end user (e.g. a Telegram user id): flow and recovery
+        calls carry it, and the backend answers that end user's flows only.
+
+        The view shares the HTTP session and settings; closing it does nothing (close the
+        client it came from).
+        """
+        end_user = str(end_user_id)
+        if not _END_USER_ID.fullmatch(end_user):
+            raise ValueError("an end user id is 1-64 characters of [A-Za-z0-9_:.-]")
+        view = copy.copy(self)
+        view._end_user = end_user
+        return view
+
+    @property
+    def end_user(self) -> str | None:
+        """The end user this view acts for (None for the client itself)."""
+        return self._end_user
 
     async def __aenter__(self) -> Self:
         return self
@@ -79,18 +116,21 @@ class LinkingClient:
         await self.close()
 
     async def close(self) -> None:
-        """Close the HTTP session if this client created it."""
+        """Close the HTTP session if this client created it (a `for_user` view: nothing)."""
+        if self._root is not self:
+            return
         if self._owns_session and self._session is not None:
             await self._session.close()
             self._session = None
 
     def _get_session(self) -> aiohttp.ClientSession:
+        root = self._root
         # Created lazily: a ClientSession must be made inside a running event loop.
-        if self._session is None or self._session.closed:
-            if not self._owns_session:
+        if root._session is None or root._session.closed:
+            if not root._owns_session:
                 raise RuntimeError("the shared aiohttp session is closed")
-            self._session = aiohttp.ClientSession()
-        return self._session
+            root._session = aiohttp.ClientSession()
+        return root._session
 
     # ----------------------------------------------------------------------- transport
 
@@ -102,20 +142,23 @@ class LinkingClient:
         json_body: Mapping[str, Any] | None = None,
         params: Mapping[str, str] | None = None,
         log_path: str | None = None,
+        endpoint: str | None = None,
     ) -> Any:
         """Send one call; return the decoded JSON or raise a `LinkingError`.
 
+        `endpoint` is the path template for logs and the observer when the path holds an id;
         `log_path` replaces `path` in logs when the path itself would reveal something.
         """
         attempts = 1 + (self._retries if method == "GET" else 0)
-        shown = log_path or path
+        endpoint = endpoint or path
+        shown = log_path or endpoint
         for attempt in range(attempts):
             if attempt:
                 delay = self._backoff * 2 ** (attempt - 1)
                 if delay > 0:
                     await self._sleep(delay)
             try:
-                return await self._attempt(method, path, json_body, params, shown)
+                return await self._attempt(method, path, json_body, params, shown, endpoint)
             except BackendUnavailable as exc:
                 if attempt + 1 >= attempts:
                     raise
@@ -136,10 +179,34 @@ class LinkingClient:
         json_body: Mapping[str, Any] | None,
         params: Mapping[str, str] | None,
         shown: str,
+        endpoint: str,
+    ) -> Any:
+        started = time.perf_counter()
+        outcome = "unavailable"
+        try:
+            result = await self._send(method, path, json_body, params, shown)
+            outcome = "ok"
+            return result
+        except LinkingError as error:
+            outcome = error.code
+            raise
+        finally:
+            if self._observer is not None:
+                self._observer(f"{method} {endpoint}", outcome, time.perf_counter() - started)
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        json_body: Mapping[str, Any] | None,
+        params: Mapping[str, str] | None,
+        shown: str,
     ) -> Any:
         headers = {"Accept": "application/json"}
         if self._api_key:
             headers["Authorization"] = f"Bearer {self._api_key}"
+        if self._end_user is not None:
+            headers[END_USER_HEADER] = self._end_user
         started = time.perf_counter()
         try:
             async with self._get_session().request(
@@ -164,20 +231,35 @@ class LinkingClient:
         return _decode(status, raw, expected_refusal=path.startswith("/dev/"))
 
     async def _get(
-        self, path: str, *, params: Mapping[str, str] | None = None, log_path: str | None = None
+        self,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        log_path: str | None = None,
+        endpoint: str | None = None,
     ) -> Any:
-        return await self._request("GET", path, params=params, log_path=log_path)
+        return await self._request("GET", path, params=params, log_path=log_path, endpoint=endpoint)
 
-    async def _post(self, path: str, body: Mapping[str, Any] | None = None) -> Any:
-        return await self._request("POST", path, json_body=body if body is not None else {})
+    async def _post(
+        self, path: str, body: Mapping[str, Any] | None = None, *, endpoint: str | None = None
+    ) -> Any:
+        body = body if body is not None else {}
+        return await self._request("POST", path, json_body=body, endpoint=endpoint)
 
     async def _flow_call(self, flow_id: str, action: str, body: Mapping[str, Any]) -> Flow:
-        return _parse(Flow.from_json, await self._post(f"/v1/flows/{_seg(flow_id)}/{action}", body))
+        data = await self._post(
+            f"/v1/flows/{_seg(flow_id)}/{action}", body, endpoint=f"/v1/flows/{{id}}/{action}"
+        )
+        return _parse(Flow.from_json, data)
 
     async def _recovery_call(
         self, recovery_id: str, action: str, body: Mapping[str, Any] | None = None
     ) -> Recovery:
-        data = await self._post(f"/v1/recoveries/{_seg(recovery_id)}/{action}", body)
+        data = await self._post(
+            f"/v1/recoveries/{_seg(recovery_id)}/{action}",
+            body,
+            endpoint=f"/v1/recoveries/{{id}}/{action}",
+        )
         return _parse(Recovery.from_json, data)
 
     # ----------------------------------------------------------------------- operations
@@ -192,13 +274,28 @@ class LinkingClient:
         data = await self._post("/v1/link-tokens", {"mesh_account_id": mesh_account_id})
         return _parse(LinkToken.from_json, data)
 
+    async def confirm_mesh_phone(self, mesh_account_id: str, phone: str) -> str:
+        """The e-journal's side: the teacher confirmed `phone` (E.164) as her number; link
+        flows of the MESH account accept it from now on. Returns the masked number."""
+        data = await self._post(
+            f"/v1/mesh-accounts/{_seg(mesh_account_id)}/phone",
+            {"phone": phone},
+            endpoint="/v1/mesh-accounts/{id}/phone",
+        )
+        return _parse(lambda raw: _str(_obj(raw, "phone confirmation"), "phone_masked"), data)
+
     async def start_flow(self, token: str) -> Flow:
-        """Redeem a deep-link token and open a link flow (state `phone`)."""
+        """Redeem a deep-link token for this end user and open a link flow (state `phone`).
+
+        The token binds to the end user: presented again it raises `TokenUsed` (whose `flow_id`
+        names the flow when it is the same end user's).
+        """
         return _parse(Flow.from_json, await self._post("/v1/flows", {"token": token}))
 
     async def get_flow(self, flow_id: str) -> Flow:
         """Read a flow as it is now."""
-        return _parse(Flow.from_json, await self._get(f"/v1/flows/{_seg(flow_id)}"))
+        data = await self._get(f"/v1/flows/{_seg(flow_id)}", endpoint="/v1/flows/{id}")
+        return _parse(Flow.from_json, data)
 
     async def submit_phone(self, flow_id: str, phone: str) -> Flow:
         """Give (or change) the VK ID phone, E.164; the backend decides the scenario."""
@@ -242,7 +339,9 @@ class LinkingClient:
 
     async def get_recovery(self, recovery_id: str) -> Recovery:
         """Read a recovery as it is now."""
-        data = await self._get(f"/v1/recoveries/{_seg(recovery_id)}")
+        data = await self._get(
+            f"/v1/recoveries/{_seg(recovery_id)}", endpoint="/v1/recoveries/{id}"
+        )
         return _parse(Recovery.from_json, data)
 
     async def resend_recovery_code(self, recovery_id: str) -> Recovery:

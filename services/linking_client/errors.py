@@ -124,7 +124,14 @@ class TokenExpired(LinkingError):
 
 
 class TokenUsed(LinkingError):
+    """The link token was redeemed already; `flow_id` is its flow when this end user redeemed it."""
+
     error_code = "token_used"
+
+    @property
+    def flow_id(self) -> str | None:
+        value = self.payload.get("flow_id")
+        return value if isinstance(value, str) else None
 
 
 class AlreadyLinked(LinkingError):
@@ -176,6 +183,36 @@ class PasswordLocked(LinkingError):
 
 class ResendTooEarly(LinkingError):
     error_code = "resend_too_early"
+
+
+class RateLimited(LinkingError):
+    """A budget or quota is spent (codes to a number, an end user's or the API key's quota…);
+    `retry_after` seconds until it has room, `limit` names it."""
+
+    error_code = "rate_limited"
+
+    @property
+    def limit(self) -> str | None:
+        value = self.payload.get("limit")
+        return value if isinstance(value, str) else None
+
+
+class ConfirmationLocked(LinkingError):
+    """Too many wrong codes for the number, address or app: locked for `retry_after` seconds;
+    the teacher should turn to the helpdesk."""
+
+    error_code = "confirmation_locked"
+
+
+class PhoneMismatch(LinkingError):
+    """The number is not the MESH account's; `mesh_phone_masked` is the one the e-journal has."""
+
+    error_code = "phone_mismatch"
+
+    @property
+    def mesh_phone_masked(self) -> str | None:
+        value = self.payload.get("mesh_phone_masked")
+        return value if isinstance(value, str) else None
 
 
 class CodeInvalid(LinkingError):

@@ -38,11 +38,14 @@ def _public_url(host: str, port: int) -> str:
 
 
 @contextlib.asynccontextmanager
-async def start_sandbox(settings: Settings) -> AsyncIterator[Sandbox]:
+async def start_sandbox(
+    settings: Settings, *, bot_token: str = SANDBOX_BOT_TOKEN
+) -> AsyncIterator[Sandbox]:
     """Start the demo backend and the emulator with its page; stop both on exit.
 
-    `settings.sandbox_port` 0 picks a free port (tests). The bot is not started here: run
-    `bot.app.run_polling(sandbox.bot_settings)` to connect it.
+    `settings.sandbox_port` 0 picks a free port (tests); tests sharing a Redis give each sandbox
+    its own `bot_token` (the bot id is part of every Redis key). The bot is not started here:
+    run `bot.app.run_polling(sandbox.bot_settings)` to connect it.
     """
     # The simulation is only needed here, not by the bot in production.
     from services.linking.clock import SystemClock
@@ -53,7 +56,7 @@ async def start_sandbox(settings: Settings) -> AsyncIterator[Sandbox]:
         backend_url = running.url
         backend = LinkingClient(backend_url)
         stack.push_async_callback(backend.close)
-        world = TelegramWorld(SANDBOX_BOT_TOKEN)
+        world = TelegramWorld(bot_token)
         cast = populate(world, await backend.dev_accounts())
         app = create_botapi_app(world)
         add_browser_routes(app, world, cast, backend, bind_host=settings.sandbox_host)
@@ -69,7 +72,7 @@ async def start_sandbox(settings: Settings) -> AsyncIterator[Sandbox]:
         state_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="sferum-sandbox-"))
         bot_settings = settings.model_copy(
             update={
-                "bot_token": SecretStr(SANDBOX_BOT_TOKEN),
+                "bot_token": SecretStr(bot_token),
                 "telegram_api_url": url,
                 "linking_api_url": backend_url,
                 "linking_api_key": None,
@@ -90,4 +93,4 @@ async def run_sandbox(settings: Settings) -> None:
 
     async with start_sandbox(settings) as sandbox:
         print(f"Sferum sandbox is running: {sandbox.url}", flush=True)
-        await run_polling(sandbox.bot_settings)
+        await run_polling(sandbox.bot_settings, create_tables=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import event
+from sqlalchemy import MetaData, event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 
@@ -11,8 +11,17 @@ class Base(DeclarativeBase):
     """Declarative base of every bot-side table (helpdesk and FSM tables included)."""
 
 
-def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
-    """Create an async engine; SQLite gets WAL and a busy timeout so readers never block writers."""
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
+def create_engine(
+    database_url: str, *, echo: bool = False, sqlite_busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS
+) -> AsyncEngine:
+    """Create an async engine; SQLite gets WAL and a busy timeout so readers never block writers.
+
+    `sqlite_busy_timeout_ms` is how long a write waits for another connection's lock before it
+    fails with "database is locked" (callers such as the write-behind then retry later).
+    """
     engine = create_async_engine(database_url, echo=echo)
     if engine.dialect.name == "sqlite":
 
@@ -21,7 +30,7 @@ def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA busy_timeout=5000")
+            cursor.execute(f"PRAGMA busy_timeout={int(sqlite_busy_timeout_ms)}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
@@ -32,11 +41,17 @@ def create_session_factory(engine: AsyncEngine) -> async_sessionmaker:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-async def create_all(engine: AsyncEngine) -> None:
-    """Create every table known to `Base` (tests and the sandbox; production uses alembic)."""
+def registered_metadata() -> MetaData:
+    """`Base.metadata` with every bot-side table registered (create_all, alembic, schema checks)."""
     # Import for side effects: each module registers its tables on Base.metadata.
     from services.helpdesk import models as _helpdesk_models  # noqa: F401
     from services.storage import fsm_records, models, telegram_files  # noqa: F401
 
+    return Base.metadata
+
+
+async def create_all(engine: AsyncEngine) -> None:
+    """Create every table known to `Base` (tests and the sandbox; production uses alembic)."""
+    metadata = registered_metadata()
     async with engine.begin() as conn:
-        await conn.run_sync(Base.metadata.create_all)
+        await conn.run_sync(metadata.create_all)

@@ -5,6 +5,10 @@ the changes of many updates are committed together, one transaction per batch. E
 first waits for the writes queued before it, so readers (the helpdesk context card, /stats,
 tests) see exactly what they saw when each call had its own transaction. The hot writes
 (`enter_step`, `code_requested`) are single Core statements that read nothing back into Python.
+
+Two writes are written through instead (they return once committed, or raise `WriteDelayed`
+while the database is away, so the teacher is told rather than silently losing them): the
+language she chose (`set_locale`) and the start of her link session (`begin`).
 """
 
 from __future__ import annotations
@@ -95,6 +99,11 @@ class LinkSessionRepository(WritesBehind):
         self._clock = clock
         self._use_writer(session_factory, writer, "link-sessions")
 
+    @property
+    def session_factory(self) -> async_sessionmaker:
+        """Sessions on the same database, for reports (flush `writer` before reading)."""
+        return self._sessions
+
     # --- reads: each one waits for the writes made before it --------------------------------
 
     async def get_locale(self, user_id: int) -> str | None:
@@ -118,9 +127,22 @@ class LinkSessionRepository(WritesBehind):
             )
             return list(rows)
 
+    async def linked_per_scenario(self) -> dict[str, int]:
+        """Teachers ever linked, by scenario (`unknown` when none was recorded)."""
+        await self.writer.flush()
+        scenario = func.coalesce(AnalyticsEvent.scenario, "unknown")
+        async with self._sessions() as db:
+            rows = await db.execute(
+                select(scenario, func.count(func.distinct(AnalyticsEvent.user_id)))
+                .where(AnalyticsEvent.kind == EventKind.LINKED.value)
+                .group_by(scenario)
+            )
+            return {name: count for name, count in rows.tuples()}
+
     # --- writes -------------------------------------------------------------------------------
 
     async def set_locale(self, user_id: int, locale: str, first_name: str | None = None) -> None:
+        """Remember the teacher's language; returns once it is committed (write-through)."""
         now = self._clock()
 
         async def write(db: AsyncSession) -> None:
@@ -132,7 +154,7 @@ class LinkSessionRepository(WritesBehind):
             else:
                 teacher.locale = locale
 
-        await self.writer.submit(write, label=f"set_locale user {user_id}")
+        await self.writer.submit(write, label=f"set_locale user {user_id}", wait=True)
 
     async def begin(
         self,
@@ -144,7 +166,9 @@ class LinkSessionRepository(WritesBehind):
         teacher_name: str | None,
         step: str,
     ) -> None:
-        """Start (or restart) the record for a teacher who opened the assistant with a token."""
+        """Start (or restart) the record for a teacher who opened the assistant with a token.
+
+        Written through: returns once committed."""
         now = self._clock()
 
         async def write(db: AsyncSession) -> None:
@@ -166,7 +190,7 @@ class LinkSessionRepository(WritesBehind):
             record.updated_at = now
             db.add(AnalyticsEvent(at=now, user_id=user_id, kind=EventKind.STARTED, step=step))
 
-        await self.writer.submit(write, label=f"begin user {user_id}")
+        await self.writer.submit(write, label=f"begin user {user_id}", wait=True)
 
     async def enter_step(
         self,

@@ -58,3 +58,33 @@ class AnalyticsEvent(Base):
     step: Mapped[str | None] = mapped_column(String(64))
     code: Mapped[str | None] = mapped_column(String(64))  # refusal code, or rating as text
     value: Mapped[int | None] = mapped_column(Integer)  # rating 1..5
+
+
+class ProcessedUpdate(Base):
+    """A Telegram update this bot has finished handling (its writes committed).
+
+    Kept about a day (Telegram redelivers an unconfirmed update for at most 24 hours), so that
+    an update delivered again after a crash or a restart is recognised and not handled twice.
+    """
+
+    __tablename__ = "processed_updates"
+
+    bot_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    done_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class BotReplica(Base):
+    """A running bot process and its last sign of life (a lease renewed while it runs).
+
+    Lets a process refuse to start when another live one shares a database whose dialog
+    storage is safe for one process only (SQL FSM storage without REDIS_URL).
+    """
+
+    __tablename__ = "bot_replicas"
+
+    instance_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

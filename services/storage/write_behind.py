@@ -12,22 +12,32 @@ batch, once per key however often it was submitted (e.g. trimming a teacher's tr
 after all her new lines).
 
 Readers call `flush()` first: it returns when everything submitted before it is committed.
+A write that must not be lost with the process (the teacher's language, the start of her link
+session) is submitted with `wait=True`: the call returns once its row is committed, or raises
+`WriteDelayed` after `write_through_timeout` (the write stays queued and still lands) so the
+update fails visibly instead of pretending.
 
-Failures. If a batch's transaction fails, it is rolled back and its operations are replayed one
-transaction each, so one bad operation cannot take the others down with it. An operation that
-fails on its own is logged (ERROR, with its label and the exception) and dropped: not retried,
-since a failure that survives the replay is either in the operation itself (a constraint, a bug:
-it would fail forever) or the database is down, and then holding the writes in memory would stall
-the bot for rows that are only context for the helpdesk and analytics. `failed` counts them.
-Operations must therefore be safe to re-run after a rollback: no side effects outside the session.
+Failures. Nothing is dropped because the database is busy or away. A failure that passes by
+itself (services/storage/transient.py: a locked SQLite file, a lost connection, a failover) keeps
+the whole batch and retries it with exponential backoff, for as long as it takes; `retries`
+counts the attempts and `on_retry` lets a metric or a health check see them. Meanwhile new
+submissions queue up behind it (bounded, see below). A failure that would repeat forever (a
+constraint, a bug in the operation) rolls the batch back and replays its operations one
+transaction each, so one bad operation cannot take the others down with it: the one that fails
+on its own is logged (ERROR, with its label and the exception), counted in `failed` and dropped,
+and a caller waiting for it gets `WriteFailed`. Operations must therefore be safe to re-run after
+a rollback: no side effects outside the session.
 
 Memory is bounded: when `max_pending` operations wait for a batch, `submit()` waits until the
-writer takes them (back-pressure); nothing is ever dropped for lack of room.
+writer takes them (back-pressure) — the bound holds however long the database is away, and
+nothing is ever dropped for lack of room. `close()` commits what is queued; only when the database
+stays away past `close_timeout` does it give up, logging every write it could not commit.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass
@@ -37,10 +47,22 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql import Executable
 
 from services.storage.fsm_batching import consume_exception
+from services.storage.transient import Backoff, is_transient
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_PENDING = 10_000
+DEFAULT_WRITE_THROUGH_TIMEOUT = 10.0
+DEFAULT_CLOSE_TIMEOUT = 30.0
+
+
+class WriteDelayed(Exception):
+    """A write-through write is not committed yet (the database is away); it is still queued."""
+
+
+class WriteFailed(Exception):
+    """A write-through write failed on its own and was dropped (see the log)."""
+
 
 SessionOp = Callable[[AsyncSession], Awaitable[Any]]
 
@@ -53,6 +75,15 @@ class _Op:
     statement: Executable | None
     params: Mapping[str, Any] | None
     label: str
+    committed: asyncio.Future[None] | None = None  # for write-through callers
+
+
+class _StillTransient(Exception):
+    """The database is away: `remaining` ops (a suffix of the batch) are to be retried."""
+
+    def __init__(self, remaining: list[_Op]) -> None:
+        super().__init__()
+        self.remaining = remaining
 
 
 class WriteBehind:
@@ -64,13 +95,29 @@ class WriteBehind:
         *,
         max_pending: int = DEFAULT_MAX_PENDING,
         name: str = "bot-db",
+        backoff: Backoff | None = None,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        write_through_timeout: float = DEFAULT_WRITE_THROUGH_TIMEOUT,
+        close_timeout: float = DEFAULT_CLOSE_TIMEOUT,
+        on_retry: Callable[[BaseException], None] | None = None,
     ) -> None:
-        """Writer over `session_factory`; `max_pending` bounds the operations waiting."""
+        """Writer over `session_factory`; `max_pending` bounds the operations waiting.
+
+        `backoff` spaces the retries of a batch the database refused for a while (`sleep` is
+        injectable for tests); `write_through_timeout` bounds a `wait=True` submission;
+        `close_timeout` bounds how long `close()` keeps retrying; `on_retry` is called with the
+        error before each retry (metrics, health).
+        """
         if max_pending < 1:
             raise ValueError("max_pending must be >= 1")
         self._sessions = session_factory
         self._max_pending = max_pending
         self._name = name
+        self._backoff = backoff or Backoff()
+        self._sleep = sleep
+        self._write_through_timeout = write_through_timeout
+        self._close_timeout = close_timeout
+        self._on_retry = on_retry
         self._pending: list[_Op] = []
         self._at_end: dict[Hashable, _Op] = {}
         self._next_batch: asyncio.Future[None] | None = None  # done when pending ops are
@@ -78,8 +125,17 @@ class WriteBehind:
         self._taken: asyncio.Event = asyncio.Event()  # set whenever a batch takes the queue
         self._task: asyncio.Task[None] | None = None
         self._closed = False
+        self._retrying = False
+        self._give_up = False  # close() ran out of time: stop retrying
         self.batches = 0  # committed batches (for tests and benchmarks)
         self.failed = 0  # operations dropped after failing on their own
+        self.retries = 0  # times a batch was retried because the database was away
+        self.unwritten_at_close = 0  # operations given up on by close() (database still away)
+
+    @property
+    def retrying(self) -> bool:
+        """True while a batch waits for the database to come back."""
+        return self._retrying
 
     @property
     def pending(self) -> int:
@@ -93,12 +149,16 @@ class WriteBehind:
         *,
         once_per_batch: Hashable | None = None,
         label: str | None = None,
+        wait: bool = False,
     ) -> None:
         """Queue a write; returns at once unless `max_pending` writes already wait.
 
         `op` is `async def op(session)` or a Core statement run with `params`. With
         `once_per_batch`, the op runs after the batch's other ops, once per key. `label` names it
-        in the log if it fails (never put secrets in it).
+        in the log if it fails (never put secrets in it). With `wait=True` (write-through) the
+        call returns when the write is committed; it raises `WriteDelayed` if that takes longer
+        than `write_through_timeout` (the write stays queued) and `WriteFailed` if the write
+        failed on its own.
         """
         if self._closed:
             raise RuntimeError(f"write-behind {self._name} is closed")
@@ -111,6 +171,9 @@ class WriteBehind:
             item = _Op(None, op, params, label or _describe_statement(op))
         else:
             item = _Op(op, None, None, label or getattr(op, "__qualname__", repr(op)))
+        if wait:
+            item.committed = asyncio.get_running_loop().create_future()
+            item.committed.add_done_callback(consume_exception)
         if once_per_batch is None:
             self._pending.append(item)
         else:
@@ -121,6 +184,14 @@ class WriteBehind:
             self._next_batch.add_done_callback(consume_exception)
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name=f"write-behind {self._name}")
+        if item.committed is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(item.committed), self._write_through_timeout)
+            except TimeoutError:
+                raise WriteDelayed(
+                    f"write-behind {self._name}: {item.label} is not committed yet "
+                    "(the database is not answering); it stays queued"
+                ) from None
 
     async def flush(self) -> None:
         """Return when every write submitted so far is committed (or logged as failed)."""
@@ -134,14 +205,26 @@ class WriteBehind:
         await asyncio.shield(waiting)
 
     async def close(self) -> None:
-        """Commit what is pending, then refuse new writes."""
+        """Commit what is pending, then refuse new writes.
+
+        While the database is away this keeps retrying for up to `close_timeout` seconds; after
+        that it stops and logs (ERROR) every write left uncommitted.
+        """
         try:
-            await self.flush()
+            await asyncio.wait_for(self.flush(), self._close_timeout)
+        except TimeoutError:
+            self._give_up = True
+            task = self._task
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         finally:
             self._closed = True
             self._taken.set()  # submitters blocked on back-pressure get the error
 
     async def _run(self) -> None:
+        ops: list[_Op] = []
         try:
             while self._next_batch is not None:
                 # One loop turn lets every update finishing right now join this batch.
@@ -152,14 +235,18 @@ class WriteBehind:
                 self._in_flight = batch_done
                 self._taken.set()
                 try:
-                    await self._write(ops)
-                except BaseException:  # cancelled (the loop is shutting down)
+                    await self._write_until_done(ops)
+                except BaseException:  # cancelled (the loop is shutting down, or close gave up)
                     batch_done.cancel()
                     raise
                 finally:
                     self._in_flight = None
+                ops = []
                 batch_done.set_result(None)
         except BaseException:
+            unwritten = [*ops, *self._pending, *self._at_end.values()]
+            if unwritten:
+                self._report_unwritten(unwritten)
             if self._next_batch is not None:  # its waiters must not hang
                 self._next_batch.cancel()
                 self._next_batch = None
@@ -167,12 +254,47 @@ class WriteBehind:
         finally:
             self._task = None
 
+    async def _write_until_done(self, ops: list[_Op]) -> None:
+        """Commit `ops`; while the database is away, wait and retry what is not committed yet."""
+        attempt = 0
+        while ops:
+            try:
+                await self._write(ops)
+                ops = []
+            except _StillTransient as away:
+                ops = away.remaining
+                attempt += 1
+                self.retries += 1
+                self._retrying = True
+                delay = self._backoff.delay(attempt)
+                cause = away.__cause__ or away
+                # Loud once, then at every 10th attempt: a long outage must not flood the log.
+                if attempt == 1 or attempt % 10 == 0:
+                    logger.warning(
+                        "write-behind %s: database unavailable (%s); %d writes kept, retry %d "
+                        "in %.1fs",
+                        self._name,
+                        type(cause).__name__,
+                        len(ops) + self.pending,
+                        attempt,
+                        delay,
+                    )
+                if self._on_retry is not None:
+                    self._on_retry(cause)
+                await self._sleep(delay)
+        if attempt:
+            logger.info("write-behind %s: database back after %d retries", self._name, attempt)
+        self._retrying = False
+        self.batches += 1
+
     async def _write(self, ops: list[_Op]) -> None:
         try:
             await self._commit(ops)
-        except Exception:
+        except Exception as error:
+            if is_transient(error):
+                raise _StillTransient(ops) from error
             if len(ops) == 1:
-                self._drop(ops[0])
+                self._drop(ops[0], error)
                 return
             logger.warning(
                 "write-behind %s: a batch of %d writes failed; replaying them one by one",
@@ -180,21 +302,43 @@ class WriteBehind:
                 len(ops),
                 exc_info=True,
             )
-            for op in ops:
+            for index, op in enumerate(ops):
                 try:
                     await self._commit([op])
-                except Exception:
-                    self._drop(op)
-        self.batches += 1
+                except Exception as own_error:
+                    if is_transient(own_error):
+                        raise _StillTransient(ops[index:]) from own_error
+                    self._drop(op, own_error)
+                else:
+                    _resolve(op)
+            return
+        for op in ops:
+            _resolve(op)
 
-    def _drop(self, op: _Op) -> None:
+    def _drop(self, op: _Op, error: Exception) -> None:
         self.failed += 1
         logger.error(
             "write-behind %s: write dropped after failing on its own: %s",
             self._name,
             op.label,
-            exc_info=True,
+            exc_info=error,
         )
+        if op.committed is not None and not op.committed.done():
+            op.committed.set_exception(WriteFailed(op.label))
+
+    def _report_unwritten(self, ops: list[_Op]) -> None:
+        if not self._give_up:
+            return  # plain cancellation of the loop: nothing to report beyond the cancel
+        self.unwritten_at_close += len(ops)
+        logger.error(
+            "write-behind %s: closed while the database was away; %d writes NOT committed: %s",
+            self._name,
+            len(ops),
+            ", ".join(op.label for op in ops),
+        )
+        for op in ops:
+            if op.committed is not None and not op.committed.done():
+                op.committed.set_exception(WriteFailed(op.label))
 
     async def _commit(self, ops: list[_Op]) -> None:
         async with self._sessions() as session, session.begin():
@@ -216,6 +360,11 @@ class WriteBehind:
                 if session.identity_map:
                     session.expire_all()  # the statement may have changed loaded objects
                 index = end
+
+
+def _resolve(op: _Op) -> None:
+    if op.committed is not None and not op.committed.done():
+        op.committed.set_result(None)
 
 
 def _describe_statement(statement: Executable) -> str:

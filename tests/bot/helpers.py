@@ -27,6 +27,10 @@ class Demo:
         """What the e-journal puts into t.me/<bot>?start=<token> for this teacher."""
         return (await self.linking.dev_link_token(self[case].mesh_account_id)).token
 
+    async def confirm_phone(self, case: str, phone: str) -> None:
+        """The teacher of `case` confirms `phone` as her number in the e-journal."""
+        await self.linking.confirm_mesh_phone(self[case].mesh_account_id, phone)
+
     async def last_code(self, case: str) -> str:
         """The code the teacher's phone got last (call-reset digits or SMS)."""
         inbox = await self.linking.dev_inbox(self[case].phone)

@@ -79,3 +79,24 @@ async def test_messages_outside_any_dialog(app: BotApp) -> None:
     assert "откройте меня из электронного журнала" in teacher.last_text
     await teacher.send("/unknown")
     assert "Такой команды я не знаю" in teacher.last_text
+
+
+def _wrong(code: str) -> str:
+    return "".join(str((int(digit) + 1) % 10) for digit in code)
+
+
+async def test_too_many_wrong_codes_lock_the_number_and_point_to_the_helpdesk(
+    app: BotApp, demo: Demo, clock
+) -> None:
+    teacher = app.teacher(503)
+    await reach_code(teacher, demo)
+    for batch in range(2):  # two codes' worth of wrong ones, as a stranger guessing would make
+        if batch:
+            clock.advance(56)
+            await teacher.click("Отправить код ещё раз")
+        code = await demo.last_code(CASE)
+        for _ in range(5):
+            await teacher.send(_wrong(code))
+    assert "слишком много неверных кодов" in teacher.last_text.lower()
+    assert "«Не получается» → «🙋 Позвать специалиста»" in teacher.last_text
+    assert "Не получается" in teacher.buttons()  # the way to the helpdesk is right there

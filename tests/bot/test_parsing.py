@@ -170,6 +170,9 @@ CODES = [
     "weak_password",
     "password_mismatch",
     "unavailable",
+    "rate_limited",
+    "confirmation_locked",
+    "phone_mismatch",
 ]
 
 
@@ -180,6 +183,20 @@ def test_every_error_code_has_its_own_explanation(i18n) -> None:
     assert all(text != generic for text in texts.values())
     assert len(set(texts.values())) == len(CODES)
     assert all(any("а" <= ch <= "я" for ch in text) for text in texts.values())
+
+
+def test_security_refusals_say_when_and_what_to_do(i18n) -> None:
+    with i18n.use_locale("ru"):
+        limited = explain_refusal(LinkingError("rate_limited", retry_after=2400))
+        locked = explain_refusal(LinkingError("confirmation_locked", retry_after=80_000))
+        mismatch = explain_refusal(
+            LinkingError("phone_mismatch", payload={"mesh_phone_masked": "+7 *** ***-**-01"})
+        )
+    assert "через 40 минут" in limited
+    assert "на 23 часа" in locked and "«🙋 Позвать специалиста»" in locked
+    assert "+7 *** ***-**-01" in mismatch and "подтвердите новый номер" in mismatch
+    with i18n.use_locale("en"):
+        assert "in 40 minutes" in explain_refusal(LinkingError("rate_limited", retry_after=2400))
 
 
 def test_personal_data_reasons_name_the_field(i18n) -> None:

@@ -18,7 +18,8 @@ async def test_a_429_from_telegram_is_retried_after_retry_after(tmp_path: Path) 
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}",
         linking_api_url="http://127.0.0.1:9",
     )
-    async with build_runtime(settings, bot=Bot("42:TEST", session=telegram)) as runtime:
+    bot = Bot("42:TEST", session=telegram)
+    async with build_runtime(settings, bot=bot, create_tables=True) as runtime:
         flood = TelegramRetryAfter(
             method=SendMessage(chat_id=1, text="x"), message="Too Many Requests", retry_after=0
         )

@@ -177,6 +177,11 @@ async def test_change_number_goes_back_to_the_phone(app: BotApp, demo: Demo) -> 
     await teacher.click("Изменить номер")
     assert "Номер телефона" in teacher.last_text
     assert teacher.reply_buttons() == ["📱 Отправить мой номер"]
+    await teacher.send(demo["no_vkid"].phone)  # not the number the e-journal has
+    assert "не совпадает с номером в вашем профиле электронного журнала" in teacher.last_text
+    assert "+7 *** ***-**-02" in teacher.last_text
+    assert "Номер телефона" in teacher.last_text  # still the phone step
+    await demo.confirm_phone("vkid_no_profile", demo["no_vkid"].phone)  # in the e-journal
     await teacher.send(demo["no_vkid"].phone)
     assert "Шаг 2 из 4" in teacher.last_text  # no VK ID on that number: registration
 

@@ -78,6 +78,7 @@ async def test_sign_in_to_another_account_asks_the_phone_again(app: BotApp, demo
     await teacher.click("Войти в другой аккаунт")
     assert "Номер телефона" in teacher.last_text
     assert teacher.reply_buttons() == ["📱 Отправить мой номер"]
+    await demo.confirm_phone(case, demo["vkid_no_profile"].phone)  # her other number, in MESH
     await teacher.send(demo["vkid_no_profile"].phone)
     assert "Создать учебный профиль" in teacher.buttons()
 

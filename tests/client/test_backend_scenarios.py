@@ -29,6 +29,7 @@ from services.linking_client import (
     NotFound,
     PasswordMismatch,
     PhoneInvalid,
+    PhoneMismatch,
     RecoveryState,
     ResendTooEarly,
     Scenario,
@@ -92,7 +93,8 @@ async def sandbox() -> AsyncIterator[Sandbox]:
         LinkingClient(backend.url, backoff=0) as client,
     ):
         accounts = {account.case: account for account in await client.dev_accounts()}
-        yield Sandbox(client=client, clock=backend.clock, accounts=accounts)
+        # The bot's view for one teacher (Telegram user 4242): flow calls carry her id.
+        yield Sandbox(client=client.for_user(4242), clock=backend.clock, accounts=accounts)
 
 
 async def test_demo_has_an_account_for_every_case(sandbox: Sandbox) -> None:
@@ -421,10 +423,21 @@ async def test_rejected_personal_data_names_the_fields(sandbox: Sandbox) -> None
 async def test_teacher_changes_the_number_and_then_cancels(sandbox: Sandbox) -> None:
     account, flow = await _at_code_step(sandbox)
     other = sandbox.accounts["vkid_no_profile"]
-    flow = await sandbox.client.submit_phone(flow.flow_id, other.phone)  # «Изменить номер»
+    with pytest.raises(PhoneMismatch) as caught:  # «Изменить номер» to one the journal lacks
+        await sandbox.client.submit_phone(flow.flow_id, other.phone)
+    assert caught.value.mesh_phone_masked == "+7 *** ***-**-" + account.phone[-2:]
+    # She confirms the other number in the e-journal; now the flow takes it.
+    masked = await sandbox.client.confirm_mesh_phone(account.mesh_account_id, other.phone)
+    assert masked == "+7 *** ***-**-" + other.phone[-2:]
+    flow = await sandbox.client.submit_phone(flow.flow_id, other.phone)
     assert (flow.state, flow.scenario) == (FlowState.PASSWORD, Scenario.NEW_PROFILE)
-    assert flow.phone_masked == "+7 *** ***-**-" + other.phone[-2:]
+    assert flow.phone_masked == masked
 
+    await sandbox.client.confirm_mesh_phone(account.mesh_account_id, account.phone)
+    # Back to the first number: its call's cooldown holds across the change.
+    with pytest.raises(ResendTooEarly) as too_early:
+        await sandbox.client.submit_phone(flow.flow_id, account.phone)
+    sandbox.clock.advance(too_early.value.retry_after or 0)
     flow = await sandbox.client.submit_phone(flow.flow_id, account.phone)
     flow = await sandbox.confirm_phone(flow, account.phone)
     flow = await sandbox.client.submit_personal_data(
@@ -468,4 +481,4 @@ async def test_backend_with_an_api_key_refuses_a_client_without_it() -> None:
                 await anonymous.start_flow("whatever")
         async with LinkingClient(backend.url, api_key="k-123") as client:
             with pytest.raises(TokenInvalid):  # past the key check, refused on its merits
-                await client.start_flow("whatever")
+                await client.for_user(1).start_flow("whatever")

@@ -29,6 +29,9 @@ DOCUMENTED_ERRORS: list[tuple[str, int, type[LinkingError]]] = [
     ("wrong_password", 422, lc.WrongPassword),
     ("password_locked", 423, lc.PasswordLocked),
     ("resend_too_early", 429, lc.ResendTooEarly),
+    ("rate_limited", 429, lc.RateLimited),
+    ("confirmation_locked", 423, lc.ConfirmationLocked),
+    ("phone_mismatch", 422, lc.PhoneMismatch),
     ("code_invalid", 422, lc.CodeInvalid),
     ("code_expired", 410, lc.CodeExpired),
     ("code_burnt", 410, lc.CodeBurnt),
@@ -122,6 +125,23 @@ async def test_extra_fields_of_specific_errors_are_lifted_out(start_stub: StartS
         ("bad_request", {"fields": {"phone": "missing"}}, "fields", {"phone": "missing"}),
         ("password_locked", {"retry_after": 900}, "retry_after", 900),
         ("wrong_password", {"attempts_left": 4}, "attempts_left", 4),
+        ("rate_limited", {"retry_after": 3000}, "retry_after", 3000),
+        (
+            "rate_limited",
+            {"limit": "destination_codes_per_hour"},
+            "limit",
+            "destination_codes_per_hour",
+        ),
+        ("confirmation_locked", {"retry_after": 86000}, "retry_after", 86000),
+        (
+            "phone_mismatch",
+            {"mesh_phone_masked": "+7 *** ***-**-01"},
+            "mesh_phone_masked",
+            "+7 *** ***-**-01",
+        ),
+        ("token_used", {"flow_id": "flow-1"}, "flow_id", "flow-1"),
+        ("token_used", {}, "flow_id", None),
+        ("rate_limited", {"limit": 5}, "limit", None),
     ],
 )
 async def test_error_specific_attributes(

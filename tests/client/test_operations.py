@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import Any
@@ -140,11 +142,12 @@ async def test_flow_operations_send_the_documented_request(
 ) -> None:
     stub = await start_stub(json_answer(FLOW))
     async with LinkingClient(stub.url) as client:
-        result = await call(client)
+        result = await call(client.for_user(777))
     assert isinstance(result, Flow)
     assert result.state is FlowState.CODE
     sent = stub.requests[0]
     assert (sent.method, sent.path, sent.body) == (method, path, body)
+    assert sent.headers["X-End-User-Id"] == "777"  # the teacher the bot acts for
 
 
 @pytest.mark.parametrize(("call", "method", "path", "body"), RECOVERY_CALLS)
@@ -153,11 +156,61 @@ async def test_recovery_operations_send_the_documented_request(
 ) -> None:
     stub = await start_stub(json_answer(RECOVERY))
     async with LinkingClient(stub.url) as client:
-        result = await call(client)
+        result = await call(client.for_user("tg-5"))
     assert isinstance(result, Recovery)
     assert result.state is RecoveryState.METHOD
     sent = stub.requests[0]
     assert (sent.method, sent.path, sent.body) == (method, path, body)
+    assert sent.headers["X-End-User-Id"] == "tg-5"
+
+
+@pytest.mark.parametrize(("call", "_method", "path", "_body"), FLOW_CALLS + RECOVERY_CALLS)
+async def test_ids_in_paths_never_reach_the_client_log(
+    start_stub: StartStub,
+    caplog: pytest.LogCaptureFixture,
+    call: Call,
+    _method: str,
+    path: str,
+    _body: Any,
+) -> None:
+    stub = await start_stub(json_answer(FLOW if path.startswith("/v1/flows") else RECOVERY))
+    caplog.set_level(logging.DEBUG, logger="services.linking_client")
+    async with LinkingClient(stub.url) as client:
+        with contextlib.suppress(Exception):  # a shape mismatch is fine: the log is the point
+            await call(client.for_user(1))
+    logged = [record.getMessage() for record in caplog.records]
+    assert any("/v1/" in line for line in logged), logged
+    assert not any("fl-1" in line or "rc-1" in line for line in logged), logged
+
+
+async def test_for_user_is_a_view_sharing_the_session(start_stub: StartStub) -> None:
+    stub = await start_stub(json_answer(FLOW))
+    async with LinkingClient(stub.url) as client:
+        one, two = client.for_user(1), client.for_user(2)
+        await one.get_flow("fl-1")
+        await two.get_flow("fl-1")
+        await one.close()  # a view closes nothing
+        await client.get_flow("fl-1")
+        assert (one.end_user, two.end_user, client.end_user) == ("1", "2", None)
+        assert one._get_session() is client._get_session() is two._get_session()
+        for bad in ("", "x" * 65, "a b", "12\n3", "Ивan"):
+            with pytest.raises(ValueError):
+                client.for_user(bad)
+    assert [r.headers.get("X-End-User-Id") for r in stub.requests] == ["1", "2", None]
+
+
+async def test_confirm_mesh_phone(start_stub: StartStub) -> None:
+    answer = {"mesh_account_id": "mesh-1", "phone_masked": "+7 *** ***-**-67"}
+    stub = await start_stub(json_answer(answer))
+    async with LinkingClient(stub.url) as client:
+        masked = await client.confirm_mesh_phone("mesh-1", "+79161234567")
+    assert masked == "+7 *** ***-**-67"
+    sent = stub.requests[0]
+    assert (sent.method, sent.path, sent.body) == (
+        "POST",
+        "/v1/mesh-accounts/mesh-1/phone",
+        {"phone": "+79161234567"},
+    )
 
 
 async def test_create_link_token(start_stub: StartStub) -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 from aiogram.methods import SendDocument, SendPhoto
+from aiogram.types import Chat
 
 from services.storage.link_sessions import EventKind
 from tests.helpdesk.harness import ADMIN
+from tests.support.fake_telegram import Person
 
 
 @pytest.fixture
@@ -40,7 +42,10 @@ async def test_stats_for_an_admin(hd, known_events) -> None:
     await admin.send("/stats today")
 
     text = admin.bot_messages()[-2].text
-    assert text.splitlines() == [
+    funnel = text[
+        : text.index("\n\n🙋")
+    ]  # then the helpdesk (tests/helpdesk/test_helpdesk_stats.py)
+    assert funnel.splitlines() == [
         "📊 <b>Воронка</b> · today",
         "Обращений в поддержку: 1 · оценок: 1 · средняя оценка: 5",
         "",
@@ -83,3 +88,45 @@ async def test_stats_and_export_are_for_admins_only(hd, known_events) -> None:
 
     assert not hd.telegram.calls_of(SendDocument) and not hd.telegram.calls_of(SendPhoto)
     assert all("Воронка" not in (m.text or "") for m in teacher.bot_messages())
+
+
+async def test_stats_and_export_answer_an_admin_only_in_her_private_chat(hd, known_events) -> None:
+    staff_room = Chat(id=-1007777, type="supergroup", title="Учительская")
+    admin_in_a_group = Person(
+        hd.dp, hd.bot, hd.telegram, user_id=ADMIN, first_name="Админ", chat=staff_room
+    )
+    await admin_in_a_group.send("/stats today")
+    await admin_in_a_group.send("/export today")
+
+    assert not hd.telegram.calls_of(SendDocument) and not hd.telegram.calls_of(SendPhoto)
+    assert admin_in_a_group.bot_messages() == []
+    # The same admin in private gets her figures: the refusal is about the place, not the person.
+    await hd.teacher(ADMIN, "Админ").send("/stats today")
+    assert hd.telegram.calls_of(SendPhoto)
+
+
+async def test_the_chart_is_drawn_in_a_worker_thread(hd, known_events, monkeypatch) -> None:
+    import threading
+
+    from bot.handlers import admin as admin_handlers
+
+    drawn_in: list[threading.Thread] = []
+    draw = admin_handlers.funnel_chart_png
+
+    def recording(*args, **kwargs):  # type: ignore[no-untyped-def]
+        drawn_in.append(threading.current_thread())
+        return draw(*args, **kwargs)
+
+    monkeypatch.setattr(admin_handlers, "funnel_chart_png", recording)
+    await hd.teacher(ADMIN, "Админ").send("/stats today")
+
+    assert drawn_in and drawn_in[0] is not threading.main_thread()
+    assert hd.telegram.calls_of(SendPhoto)[-1].photo.data.startswith(b"\x89PNG")
+
+
+def test_the_bot_starts_without_importing_matplotlib() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, bot.__main__, bot.app; sys.exit('matplotlib' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

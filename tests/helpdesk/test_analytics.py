@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.analytics import build_funnel, funnel_chart_png, funnel_csv, load_report, parse_period
+from services.analytics import FunnelReport, funnel_chart_png, funnel_csv, load_report, parse_period
 from services.storage.link_sessions import EventKind, LinkSessionRepository
 
 T0 = datetime(2025, 3, 12, 7, 0, tzinfo=UTC)
@@ -115,5 +115,5 @@ def test_periods() -> None:
 
 def test_chart_is_a_png() -> None:
     period = parse_period("today", now=T0, timezone="Europe/Moscow")
-    report = build_funnel([], period)
+    report = FunnelReport(period, scenarios=[])
     assert funnel_chart_png(report, title="empty").startswith(b"\x89PNG")

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from aiogram import Bot
 from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
-from aiogram.methods import SendMessage
+from aiogram.methods import EditMessageText, SendMessage
 
 from bot.middlewares.request_retry import RequestRetryMiddleware
 from bot.outbox import DeliveryLimits, Outbox
@@ -96,15 +96,30 @@ async def test_429_retries_are_bounded() -> None:
     assert time.sleeps == [1.0, 1.0]
 
 
-async def test_server_and_network_errors_back_off_exponentially() -> None:
+async def test_server_and_network_errors_back_off_exponentially_on_idempotent_calls() -> None:
+    time = ManualTime()
+    bot, telegram, _delivered = make_bot(time)
+    bot.session.middleware(RequestRetryMiddleware(backoff=0.5, sleep=time.sleep))
+    sent = await bot.send_message(1, "привет")
+    method = EditMessageText(chat_id=1, message_id=sent.message_id, text="x")
+    telegram.fail_next("EditMessageText", TelegramServerError(method, "Bad Gateway"))
+    telegram.fail_next("EditMessageText", TelegramNetworkError(method, "connection reset"))
+
+    edited = await bot.edit_message_text("пока", chat_id=1, message_id=sent.message_id)
+
+    assert time.sleeps == [0.5, 1.0]
+    assert edited.text == "пока"  # type: ignore[union-attr]
+
+
+async def test_a_send_that_may_have_gone_out_is_not_repeated() -> None:
     time = ManualTime()
     bot, telegram, delivered = make_bot(time)
     bot.session.middleware(RequestRetryMiddleware(backoff=0.5, sleep=time.sleep))
     method = SendMessage(chat_id=1, text="x")
-    telegram.fail_next("SendMessage", TelegramServerError(method, "Bad Gateway"))
-    telegram.fail_next("SendMessage", TelegramNetworkError(method, "connection reset"))
+    telegram.fail_next("SendMessage", TelegramServerError(method, "Internal Server Error"))
 
-    await bot.send_message(1, "привет")
+    with pytest.raises(TelegramServerError):
+        await bot.send_message(1, "привет")
 
-    assert time.sleeps == [0.5, 1.0]
-    assert [text for _, text in delivered] == ["привет"]
+    assert time.sleeps == [] and delivered == []
+    assert len(telegram.calls_of(SendMessage)) == 1

@@ -7,15 +7,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import aiohttp
 import pytest
 
 from services.linking.clock import FakeClock
 from services.linking.testing import RunningBackend
-from tests.linking.http_api import Api
+from tests.linking.http_api import Api, api_session
 
 
 @pytest.fixture
 async def api(backend: RunningBackend, clock: FakeClock) -> AsyncIterator[Api]:
-    async with aiohttp.ClientSession(backend.url) as session:
+    async with api_session(backend.url) as session:
         yield Api(session, clock)

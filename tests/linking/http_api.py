@@ -21,6 +21,20 @@ class Reply:
         return self.body["error"]
 
 
+# The bot's teacher in these tests: every flow and recovery call names an end user.
+TEACHER_ID = "1001"
+
+
+def end_user(user_id: str) -> dict[str, str]:
+    """The header the bot sends with the Telegram user id it acts for."""
+    return {"X-End-User-Id": user_id}
+
+
+def api_session(url: str, user_id: str = TEACHER_ID) -> aiohttp.ClientSession:
+    """A session to the backend acting for `user_id`."""
+    return aiohttp.ClientSession(url, headers=end_user(user_id))
+
+
 class Api:
     """Raw calls plus the steps a teacher takes; assertions give the body on failure."""
 
@@ -54,6 +68,10 @@ class Api:
     async def token(self, mesh_account_id: str) -> str:
         body = await self.ok("POST", "/dev/link-token", {"mesh_account_id": mesh_account_id})
         return body["token"]
+
+    async def confirm_phone(self, mesh_account_id: str, phone: str) -> None:
+        """The teacher confirms `phone` as hers in the e-journal (flows then accept it)."""
+        await self.ok("POST", f"/v1/mesh-accounts/{mesh_account_id}/phone", {"phone": phone})
 
     async def inbox(self, phone: str) -> list[dict[str, Any]]:
         reply = await self.call("GET", "/dev/inbox", params={"phone": phone})

@@ -121,7 +121,7 @@ async def test_wrong_state_names_the_state(api: Api, flow: dict[str, Any]) -> No
 
 async def test_dev_endpoints_do_not_exist_without_demo() -> None:
     async with (
-        serve_backend(demo=False) as backend,
+        serve_backend(demo=False, settings_overrides={"api_key": "k" * 32}) as backend,
         aiohttp.ClientSession(backend.url) as session,
     ):
         for method, path in [

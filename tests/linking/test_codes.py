@@ -113,6 +113,13 @@ async def test_change_number_burns_the_code_and_calls_the_new_number(api: Api) -
     teacher, flow = await api.flow_at_code("profile_exists_authorised")
     old_code = await api.last_code(teacher["phone"])
     other = await api.teacher("no_vkid")
+    # A number the e-journal does not know is refused, and nothing changes ...
+    path = f"/v1/flows/{flow['flow_id']}/phone"
+    error = await api.refused("POST", path, {"phone": other["phone"]}, "phone_mismatch", 422)
+    assert error["mesh_phone_masked"] == "+7 *** ***-**-04"
+    assert (await api.get_flow(flow["flow_id"]))["challenge"] == flow["challenge"]
+    # ... until the teacher confirms it in the e-journal.
+    await api.confirm_phone(teacher["mesh_account_id"], other["phone"])
     flow = await api.step(flow["flow_id"], "phone", {"phone": other["phone"]})
     assert (flow["state"], flow["scenario"]) == ("code", "registration")
     assert flow["challenge"]["sent_to"] == "+7 *** ***-**-01"

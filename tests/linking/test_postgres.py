@@ -1,46 +1,21 @@
 """The same backend on PostgreSQL: a core scenario and the concurrency rules.
 
-Each test gets a fresh database (created and dropped here). Skipped when the server is not
-reachable, except under CI=true, where that is a failure.
+Each test gets a fresh database (`postgres_url`, tests/support/postgres.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
 from collections.abc import AsyncIterator
 
-import aiohttp
-import asyncpg
 import pytest
 
 from services.linking.clock import FakeClock
 from services.linking.testing import serve_backend
 from tests.linking.hostile import assert_hostile_bodies_get_4xx
-from tests.linking.http_api import Api
+from tests.linking.http_api import Api, api_session
 
 pytestmark = pytest.mark.postgres
-
-ADMIN_DSN = os.environ.get("LINKING_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-@pytest.fixture
-async def postgres_url() -> AsyncIterator[str]:
-    try:
-        admin = await asyncpg.connect(ADMIN_DSN, timeout=5)
-    except (OSError, asyncpg.PostgresError, TimeoutError) as error:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is required in CI but unreachable: {error!r}")
-        pytest.skip(f"PostgreSQL unreachable: {error!r}")
-    name = f"linking_test_{uuid.uuid4().hex[:16]}"
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        base = ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-        yield f"{base}/{name}"
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 @pytest.fixture
@@ -49,7 +24,7 @@ async def pg_api(postgres_url: str) -> AsyncIterator[Api]:
     overrides = {"database_url": postgres_url}
     async with (
         serve_backend(demo=True, clock=clock, settings_overrides=overrides) as backend,
-        aiohttp.ClientSession(backend.url) as session,
+        api_session(backend.url) as session,
     ):
         assert backend.settings.database_url.startswith("postgresql+asyncpg://")
         yield Api(session, clock)

@@ -39,7 +39,7 @@ async def finish(api: Api, recovery: dict[str, Any], logout: bool) -> dict[str, 
 
 
 async def password_works(api: Api, teacher: dict[str, Any], password: str) -> bool:
-    other = await api.start_flow((await api.teacher("no_vkid"))["mesh_account_id"])
+    other = await api.start_flow(teacher["mesh_account_id"])
     other = await api.step(other["flow_id"], "phone", {"phone": teacher["phone"]})
     if other["state"] != "password":
         return True

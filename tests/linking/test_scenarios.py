@@ -108,7 +108,9 @@ async def test_registration_without_vk_id_creates_vk_id_and_profile(api: Api) ->
     # The phone now has a VK ID (recovery knows it) and a profile (another flow goes to B).
     recovery = await api.call("POST", "/v1/recoveries", {"phone": teacher["phone"]})
     assert recovery.status == 201
-    other = await api.start_flow((await api.teacher("vkid_no_profile"))["mesh_account_id"])
+    colleague = await api.teacher("vkid_no_profile")
+    await api.confirm_phone(colleague["mesh_account_id"], teacher["phone"])
+    other = await api.start_flow(colleague["mesh_account_id"])
     other = await api.step(other["flow_id"], "phone", {"phone": teacher["phone"]})
     assert other["scenario"] == "existing_profile"
 
@@ -122,13 +124,15 @@ async def test_already_linked_account_is_reported_with_its_profile(api: Api) -> 
 
 
 async def test_scenario_is_decided_by_the_phone_not_the_mesh_account(api: Api) -> None:
-    # The "no VK ID" teacher types the phone of a teacher who has a profile: that is B.
+    # The "no VK ID" teacher's e-journal has the number of a VK ID with a profile: that is B.
     newcomer = await api.teacher("no_vkid")
     owner = await api.teacher("profile_exists")
+    await api.confirm_phone(newcomer["mesh_account_id"], owner["phone"])
     flow = await api.start_flow(newcomer["mesh_account_id"])
     flow = await api.step(flow["flow_id"], "phone", {"phone": owner["phone"]})
     assert (flow["state"], flow["scenario"]) == ("password", "existing_profile")
-    # And the other way round: a teacher with a profile types a phone without any VK ID.
+    # And the other way round: a teacher with a profile confirms a number without any VK ID.
+    await api.confirm_phone(owner["mesh_account_id"], "+79161112299")
     flow = await api.start_flow(owner["mesh_account_id"])
     flow = await api.step(flow["flow_id"], "phone", {"phone": "+79161112299"})
     assert (flow["state"], flow["scenario"]) == ("code", "registration")
@@ -157,8 +161,9 @@ async def test_switch_account_returns_to_the_phone_window(api: Api) -> None:
     flow = await api.step(flow["flow_id"], "switch-account")
     assert flow["state"] == "phone"
     assert flow["scenario"] is None and flow["phone_masked"] is None and flow["profiles"] == []
-    # Another account of the teacher: the VK ID without a profile → A.
+    # Another account of the teacher (its number confirmed in the e-journal): no profile → A.
     other = await api.teacher("vkid_no_profile")
+    await api.confirm_phone(teacher["mesh_account_id"], other["phone"])
     flow = await api.step(flow["flow_id"], "phone", {"phone": other["phone"]})
     assert (flow["state"], flow["scenario"]) == ("password", "new_profile")
 
@@ -168,7 +173,9 @@ async def test_a_second_profile_for_one_phone_is_never_created(api: Api) -> None
     data = {"full_name": "Кузнецов Андрей Сергеевич", "birth_date": "1986-09-03", "gender": "male"}
     flows = []
     for case in ("vkid_no_profile", "no_vkid"):  # two MESH accounts, one phone
-        flow = await api.start_flow((await api.teacher(case))["mesh_account_id"])
+        mesh_account_id = (await api.teacher(case))["mesh_account_id"]
+        await api.confirm_phone(mesh_account_id, teacher["phone"])
+        flow = await api.start_flow(mesh_account_id)
         flow = await api.step(flow["flow_id"], "phone", {"phone": teacher["phone"]})
         flow = await api.step(flow["flow_id"], "password", {"password": teacher["vk_password"]})
         flow = await api.enter_code(flow, teacher["phone"])

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from sqlalchemy import select
 
 from services.linking.api import BACKEND
+from services.linking.db import OutdatedSchema, create_engine, create_schema
 from services.linking.models import Challenge, VkAccount
 from services.linking.passwords import PasswordPolicy
 from services.linking.phones import validate_phone
@@ -61,3 +63,15 @@ async def test_passwords_are_argon2_hashes_and_codes_only_digests(
 
 async def test_no_body_ever_causes_a_server_error(api: Api) -> None:
     await assert_hostile_bodies_get_4xx(api)
+
+
+async def test_a_database_of_an_older_version_is_refused_at_start(tmp_path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'old.sqlite3'}")
+    try:
+        await create_schema(engine)
+        async with engine.begin() as connection:  # as the schema was before flows were bound
+            await connection.exec_driver_sql("ALTER TABLE link_flows DROP COLUMN end_user_id")
+        with pytest.raises(OutdatedSchema, match=r"link_flows\.end_user_id.*fresh database"):
+            await create_schema(engine)
+    finally:
+        await engine.dispose()

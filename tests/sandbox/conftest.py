@@ -25,6 +25,7 @@ HELPDESK_ID = -1001234567890
 class Emulator:
     world: TelegramWorld
     url: str
+    app: web.Application
 
 
 async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
@@ -48,8 +49,9 @@ def world() -> TelegramWorld:
 
 @pytest.fixture
 async def emulator(world: TelegramWorld) -> AsyncIterator[Emulator]:
-    runner, url = await serve(create_botapi_app(world))
-    yield Emulator(world, url)
+    app = create_botapi_app(world)
+    runner, url = await serve(app)
+    yield Emulator(world, url, app)
     await runner.cleanup()
 
 

@@ -252,23 +252,27 @@ class OperatorDriver:
 async def live_sandbox() -> AsyncIterator[Live]:
     """The sandbox on a free port with the real bot (bot.app) polling it over HTTP."""
     from bot.app import build_runtime, set_bot_commands
+    from bot.polling import UpdatePoller
 
     async with (
         start_sandbox(Settings(_env_file=None, sandbox_port=0)) as sandbox,
         aiohttp.ClientSession() as http,
-        build_runtime(sandbox.bot_settings) as runtime,
+        build_runtime(sandbox.bot_settings, create_tables=True) as runtime,
     ):
         # What bot.app.run_polling does, minus OS signal handlers, so the test can stop it.
         await set_bot_commands(runtime.bot)
         tracker = UpdateTracker()
         runtime.dp.update.outer_middleware(tracker)
-        polling = asyncio.create_task(
-            runtime.dp.start_polling(runtime.bot, handle_signals=False, close_bot_session=False)
+        poller = UpdatePoller(
+            runtime.dp,
+            runtime.bot,
+            commit=runtime.delivery.commit,
+            allowed_updates=runtime.dp.resolve_used_update_types(),
         )
+        polling = asyncio.create_task(poller.run())
         try:
             await asyncio.wait_for(sandbox.world.updates.poller_waiting(), WAIT_SECONDS)
             yield Live(sandbox, http, tracker)
         finally:
-            if not polling.done():
-                await runtime.dp.stop_polling()
+            poller.stop()
             await polling

@@ -263,7 +263,8 @@ async def test_badges_and_the_helpdesk_opens_on_the_newest_open_ticket(live: Liv
     assert await helpdesk_badge.is_hidden() and await phone_badge.is_hidden()
 
     # A call-reset reaches the watched teacher's phone while the chat is on screen.
-    async with LinkingClient(live.sandbox.backend_url) as backend:
+    async with LinkingClient(live.sandbox.backend_url) as client:
+        backend = client.for_user(watched.user_id)  # as the bot calls it for her
         token = await backend.dev_link_token(watched.mesh_account_id)
         flow = await backend.start_flow(token.token)
         await backend.submit_phone(flow.flow_id, watched.phone)

@@ -11,34 +11,13 @@ from collections.abc import AsyncIterator
 import pytest
 
 from tests.sandbox.live import Live, live_sandbox, text_of
+from tests.sandbox.walks import confirm_with_call_code, enter_password, start_linking
 
 
 @pytest.fixture
 async def live() -> AsyncIterator[Live]:
     async with live_sandbox() as running:
         yield running
-
-
-async def start_linking(teacher, *, has_profile: str) -> None:
-    await teacher.opens_from_journal()
-    await teacher.press("Начнём")
-    await teacher.press("VPN выключен")
-    await teacher.press(has_profile)
-    await teacher.shares_contact()
-
-
-async def enter_password(teacher, password: str) -> None:
-    await teacher.sees("Пароль от VK ID")
-    sent = await teacher.says(password)
-    await teacher.live.wait(
-        lambda: True if teacher.message_is_gone(sent["message_id"]) else None,
-        "the password message to be deleted",
-    )
-
-
-async def confirm_with_call_code(teacher) -> None:
-    await teacher.sees("Подтвердите вход")
-    await teacher.says(await teacher.reads_code("call"))
 
 
 async def test_scenario_a_new_profile_is_created_and_linked(live: Live):

@@ -52,6 +52,7 @@ def by_case(teachers: list[dict], case: str) -> dict:
 
 
 async def link_in_scenario_a(backend: LinkingClient, teacher: dict) -> None:
+    backend = backend.for_user(teacher["mesh_account_id"])  # one end user per teacher
     token = await backend.dev_link_token(teacher["mesh_account_id"])
     flow = await backend.start_flow(token.token)
     await backend.submit_phone(flow.flow_id, teacher["phone"])
@@ -89,6 +90,7 @@ async def test_the_phone_shows_the_password_after_a_recovery(sandbox, http, back
     teacher = next(t for t in sandbox.cast.teachers if t.case == "forgot_password_app")
     phone_url = f"{sandbox.url}/api/phone/{teacher.user_id}"
     seeded = (await get_json(http, phone_url))["teacher"]["vk_password"]
+    backend = backend.for_user(teacher.user_id)  # as the bot calls it for her
     recovery = await backend.start_recovery(teacher.phone)
     sms = (await backend.dev_inbox(teacher.phone))[-1].code
     recovery = await backend.verify_recovery_code(recovery.recovery_id, sms)

@@ -83,12 +83,13 @@ async def test_connect_sends_a_redeemable_deep_link_start(sandbox, http, backend
     assert text.startswith("/start ")
     update = (await sandbox.world.updates.get_updates(offset=None, limit=None, wait=0))[-1]
     assert update["message"]["from"]["id"] == teacher.user_id
-    flow = await backend.start_flow(text.removeprefix("/start "))
+    flow = await backend.for_user(teacher.user_id).start_flow(text.removeprefix("/start "))
     assert flow.mesh_account.id == teacher.mesh_account_id
 
 
 async def test_phone_shows_the_call_reset_the_backend_delivered(sandbox, http, backend):
     teacher = teacher_with_case(sandbox, "vkid_no_profile")
+    backend = backend.for_user(teacher.user_id)  # the bot's calls name the teacher
     token = await backend.dev_link_token(teacher.mesh_account_id)
     flow = await backend.start_flow(token.deep_link_payload or token.token)
     await backend.submit_phone(flow.flow_id, teacher.phone)
@@ -117,6 +118,7 @@ async def test_vpn_switch_reaches_the_backend(sandbox, http, backend):
         http, f"{sandbox.url}/api/phone/{teacher.user_id}/vpn", {"enabled": True}
     )
     assert answer == {"enabled": True}
+    backend = backend.for_user(teacher.user_id)
     token = await backend.dev_link_token(teacher.mesh_account_id)
     flow = await backend.start_flow(token.deep_link_payload or token.token)
     with pytest.raises(VpnDetected):

@@ -356,8 +356,9 @@ async def test_link_session_writes_of_one_batch_compose_like_separate_calls(
 ) -> None:
     clock = Clock()
     sessions = LinkSessionRepository(factory, clock=clock)
+    await begin(sessions, 7)  # written through: committed on its own before it returns
+    assert sql.commits == 1
     # All queued without yielding to the writer: one batch, one transaction.
-    await begin(sessions, 7)
     await sessions.enter_step(8, "Link:phone")  # no record: nothing at all
     clock.advance(1)
     await sessions.enter_step(7, "Link:phone", scenario="new_profile")
@@ -372,7 +373,7 @@ async def test_link_session_writes_of_one_batch_compose_like_separate_calls(
     await sessions.record_event(7, EventKind.LINKED)
     await sessions.record_event(9, EventKind.RATING, value=5)  # no record: still counted
     await sessions.flush()
-    assert sql.commits == 1
+    assert sql.commits == 2
 
     record = await sessions.get(7)
     assert record is not None
@@ -408,7 +409,8 @@ async def test_a_shared_writer_commits_both_stores_in_one_transaction(
     writer = WriteBehind(factory)
     sessions = LinkSessionRepository(factory, clock=Clock(), writer=writer)
     transcript = TranscriptStore(factory, clock=Clock(), writer=writer)
-    await begin(sessions, 7)
+    await begin(sessions, 7)  # written through: its own commit
+    sql.commits = 0
     await transcript.record(7, "teacher", "/start")
     await sessions.enter_step(7, "Link:phone")
     await transcript.record(7, "bot", "Номер телефона")

@@ -30,10 +30,12 @@ from bot.config import Settings
 from bot.dialogs.ticker import CountdownTicker
 from bot.i18n import CatalogI18n, create_i18n
 from bot.pictures import PictureSender
+from bot.shared_state import SharedState
 from services.linking_client import LinkingClient
 from services.storage.db import create_all, create_engine, create_session_factory
 from services.storage.link_sessions import LinkSessionRepository
 from services.storage.telegram_files import TelegramFileIds
+from services.storage.write_behind import WriteBehind
 from tests.support.fake_telegram import FakeTelegram, Person
 
 
@@ -64,6 +66,7 @@ class BotApp:
     helpdesk: Any = None
     countdown_sleep: Any = None  # tests drive the moving countdowns (tests/support/manual_timer.py)
     pictures: PictureSender | None = None
+    shared: SharedState | None = None
     storage: BaseStorage | None = None
     dp: Dispatcher = field(init=False)
     people: list[Person] = field(default_factory=list)
@@ -81,6 +84,7 @@ class BotApp:
             clock=self.clock,
             countdown_sleep=self.countdown_sleep,
             pictures=self.pictures,
+            shared=self.shared,
         )
 
     @property
@@ -135,9 +139,16 @@ async def make_bot_app(
     countdown_sleep: Any = None,
     linking_retries: int = 0,
     linking_timeout: float = 5.0,
+    engine_options: dict[str, Any] | None = None,
+    writer_options: dict[str, Any] | None = None,
+    shared: SharedState | None = None,
     **settings_overrides: Any,
 ) -> AsyncIterator[BotApp]:
-    """Build the bot against `backend_url`; everything is closed when the block ends."""
+    """Build the bot against `backend_url`; everything is closed when the block ends.
+
+    `engine_options` go to `create_engine` (e.g. `sqlite_busy_timeout_ms`), `writer_options` to
+    the sessions' `WriteBehind` (e.g. an injected `sleep`), `shared` to `build_dispatcher`.
+    """
     values: dict[str, Any] = {
         "bot_token": "42:TEST",
         "linking_api_url": backend_url,
@@ -146,7 +157,7 @@ async def make_bot_app(
         **settings_overrides,
     }
     settings = Settings(_env_file=None, **values)  # type: ignore[call-arg]
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, **(engine_options or {}))
     with contextlib.suppress(ImportError):
         import services.storage.fsm_records  # noqa: F401  (registers the FSM table)
     await create_all(engine)
@@ -155,12 +166,17 @@ async def make_bot_app(
         backend_url, timeout=linking_timeout, retries=linking_retries, backoff=0
     )
     telegram = FakeTelegram()
+    factory = create_session_factory(engine)
     bot = Bot("42:TEST", session=telegram, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
     app = BotApp(
         settings=settings,
         engine=engine,
         linking=linking,
-        sessions=LinkSessionRepository(create_session_factory(engine), clock=the_clock.now),
+        sessions=LinkSessionRepository(
+            factory,
+            clock=the_clock.now,
+            writer=WriteBehind(factory, **(writer_options or {})) if writer_options else None,
+        ),
         i18n=create_i18n(settings.default_locale),
         telegram=telegram,
         bot=bot,
@@ -168,6 +184,7 @@ async def make_bot_app(
         helpdesk=helpdesk,
         countdown_sleep=countdown_sleep or _never,
         pictures=new_pictures(engine, the_clock),
+        shared=shared,
     )
     app._build()
     try:

@@ -1,7 +1,8 @@
 """Shared fixtures (registered in tests/conftest.py): the demo backend and the whole bot on it.
 
 `clock` is the FakeClock both the backend and the bot read; `backend` serves the demo backend on
-loopback; `app` is the bot wired to it (tests/support/bot_app.py); `demo` reads the demo teachers.
+loopback; `app` is the bot wired to it (tests/support/bot_app.py); `demo` reads the demo teachers;
+`postgres_url` is a throwaway PostgreSQL database (tests/support/postgres.py).
 A folder's own conftest.py may override any of them by name.
 """
 
@@ -16,6 +17,9 @@ from services.linking.clock import FakeClock
 from services.linking.testing import RunningBackend, serve_backend
 from tests.bot.helpers import Demo
 from tests.support.bot_app import BotApp, make_bot_app
+from tests.support.postgres import postgres_url
+
+__all__ = ["app", "backend", "clock", "demo", "postgres_url"]
 
 
 @pytest.fixture

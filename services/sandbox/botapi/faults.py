@@ -1,4 +1,9 @@
-"""Fault injection: make chosen Bot API methods answer 429, 5xx or slowly, for resilience tests."""
+"""Fault injection: make chosen Bot API methods answer 429, 5xx or slowly, for resilience tests.
+
+`hold(method)` is for fault tests of the bot itself: the next call of `method` waits at the door
+until released and is then lost (502, never executed), like a request still on its way when its
+sender died. `Hold.entered` tells the test that the bot is in the middle of an update.
+"""
 
 from __future__ import annotations
 
@@ -39,12 +44,40 @@ class Fault:
         return (self.times is None or self.times > 0) and self.method.lower() in {"*", method}
 
 
+class Hold:
+    """One held call: `entered` is set when it arrives; `release()` lets it fail."""
+
+    def __init__(self, method: str) -> None:
+        self.method = method.lower()
+        self.entered = asyncio.Event()
+        self._released = asyncio.Event()
+
+    def release(self) -> None:
+        self._released.set()
+
+    async def wait(self) -> None:
+        self.entered.set()
+        await self._released.wait()
+
+
 class FaultInjector:
     """Holds the active fault rules and applies them before a method runs."""
 
     def __init__(self, sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep):
         self._faults: list[Fault] = []
+        self._holds: list[Hold] = []
         self._sleep = sleep
+
+    def hold(self, method: str) -> Hold:
+        """Hold the next call of `method`; release every hold before the test ends."""
+        hold = Hold(method)
+        self._holds.append(hold)
+        return hold
+
+    def release_all(self) -> None:
+        for hold in self._holds:
+            hold.release()
+        self._holds.clear()
 
     def add(self, fault: Fault) -> None:
         if fault.kind not in FAULT_KINDS:
@@ -59,6 +92,11 @@ class FaultInjector:
 
     async def apply(self, method: str) -> None:
         """Delay or refuse a call of `method` (lower-case) as the matching rules say."""
+        hold = next((h for h in self._holds if h.method == method), None)
+        if hold is not None:
+            self._holds.remove(hold)
+            await hold.wait()
+            raise BadGateway()
         for fault in list(self._faults):
             if not fault.matches(method):
                 continue

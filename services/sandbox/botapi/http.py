@@ -12,6 +12,7 @@ from services.sandbox.botapi.errors import NOT_FOUND, UNAUTHORIZED, BotApiError,
 from services.sandbox.botapi.faults import BAD_GATEWAY_HTML, BadGateway
 from services.sandbox.botapi.methods import BotApiMethods
 from services.sandbox.botapi.params import Params, Upload
+from services.sandbox.botapi.webhook import WebhookDelivery
 from services.sandbox.botapi.world import TelegramWorld
 
 logger = logging.getLogger(__name__)
@@ -19,6 +20,7 @@ MAX_UPLOAD_BYTES = 50 * 1024 * 1024  # Telegram's limit for bots' uploads
 
 WORLD_KEY = web.AppKey("telegram_world", TelegramWorld)
 METHODS_KEY = web.AppKey("botapi_methods", BotApiMethods)
+DELIVERY_KEY = web.AppKey("webhook_delivery", WebhookDelivery)
 
 
 def _envelope(error: BotApiError) -> web.Response:
@@ -69,8 +71,10 @@ def create_botapi_app(world: TelegramWorld, app: web.Application | None = None) 
     """Routes of the Bot API server for `world`, added to `app` (or to a new application)."""
     app = app or web.Application(client_max_size=MAX_UPLOAD_BYTES)
     methods = BotApiMethods(world)
+    delivery = WebhookDelivery(world, methods)
     app[WORLD_KEY] = world
     app[METHODS_KEY] = methods
+    app[DELIVERY_KEY] = delivery
 
     async def call_method(request: web.Request) -> web.StreamResponse:
         method_name = request.match_info["method"]
@@ -103,8 +107,17 @@ def create_botapi_app(world: TelegramWorld, app: web.Application | None = None) 
         # Long polls and event streams would otherwise hold the shutdown until they time out.
         world.updates.close()
         world.events.close()
+        world.faults.release_all()
 
+    async def start_delivery(app: web.Application) -> None:
+        delivery.start()
+
+    async def stop_delivery(app: web.Application) -> None:
+        await delivery.stop()
+
+    app.on_startup.append(start_delivery)
     app.on_shutdown.append(release_waiters)
+    app.on_cleanup.append(stop_delivery)
     app.router.add_route("*", "/bot{token}/{method}", call_method)
     app.router.add_get("/file/bot{token}/{path:.+}", download_file)
     return app

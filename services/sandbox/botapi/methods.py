@@ -32,6 +32,7 @@ from services.sandbox.botapi.world import (
 Method = Callable[[Params], Awaitable[Any]]
 TOPIC_COLORS = (0x6FB9F0, 0xFFD67E, 0xCB86DB, 0x8EEE98, 0xFF93B2, 0xFB6F5F)
 COMMAND_RE = re.compile(r"^[a-z0-9_]{1,32}$")
+SECRET_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
 NOT_MODIFIED = (
     "message is not modified: specified new message content and reply markup are exactly the "
     "same as a current content and reply markup of the message"
@@ -210,24 +211,47 @@ class BotApiMethods:
         url = p.str("url") or ""
         if url and not url.startswith(("https://", "http://")):
             raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
-        self.world.webhook = {"url": url, "secret_token": p.str("secret_token")}
-        self.world.updates.set_allowed(p.json("allowed_updates"))
+        secret = p.str("secret_token")
+        if secret is not None and not SECRET_TOKEN_RE.fullmatch(secret):
+            raise bad_request("secret token contains unallowed characters")
+        max_connections = p.int("max_connections") or 40
+        if not 1 <= max_connections <= 100:
+            raise bad_request("bad webhook: invalid max_connections")
+        allowed = p.json("allowed_updates")
+        self.world.webhook = {
+            "url": url,
+            "secret_token": secret,
+            "max_connections": max_connections,
+            "allowed_updates": allowed,
+        }
+        self.world.updates.set_allowed(allowed)
         if p.bool("drop_pending_updates"):
             self.world.updates.drop_pending()
+        self.world.updates.notify()  # deliveries start
         return True
 
     async def m_deleteWebhook(self, p: Params) -> bool:
         self.world.webhook = {"url": ""}
         if p.bool("drop_pending_updates"):
             self.world.updates.drop_pending()
+        self.world.updates.notify()
         return True
 
     async def m_getWebhookInfo(self, p: Params) -> dict[str, Any]:
-        return {
-            "url": self.world.webhook["url"],
+        webhook = self.world.webhook
+        info: dict[str, Any] = {
+            "url": webhook["url"],
             "has_custom_certificate": False,
             "pending_update_count": self.world.updates.pending_count,
         }
+        if webhook["url"]:
+            info["max_connections"] = webhook.get("max_connections", 40)
+            if webhook.get("allowed_updates") is not None:
+                info["allowed_updates"] = webhook["allowed_updates"]
+        for key in ("last_error_date", "last_error_message"):
+            if webhook.get(key) is not None:
+                info[key] = webhook[key]
+        return info
 
     # ---- commands and menu ------------------------------------------------------------------
 

@@ -68,6 +68,25 @@ class UpdateQueue:
     def drop_pending(self) -> None:
         self._pending.clear()
 
+    # --- for webhook delivery, which confirms each update on its own -------------------------
+
+    def pending(self) -> list[dict[str, Any]]:
+        """The updates not yet confirmed, oldest first."""
+        return list(self._pending)
+
+    def confirm(self, update_id: int) -> None:
+        """Drop one delivered update (a webhook's 2xx answer)."""
+        self._pending = [u for u in self._pending if u["update_id"] != update_id]
+        self._wake()
+
+    def notify(self) -> None:
+        """Wake whoever waits in `changed()` (a delivery finished, the webhook changed)."""
+        self._wake()
+
+    async def changed(self) -> None:
+        """Return after the next push, confirmation or `notify()`."""
+        await self._wakeup.wait()
+
     def set_allowed(self, allowed: list[str] | None) -> None:
         """None keeps the previous setting; an empty list restores Telegram's default."""
         if allowed is None:

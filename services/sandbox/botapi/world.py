@@ -149,6 +149,10 @@ class TelegramWorld:
         self.answered_queries: set[str] = set()
         self.commands = CommandMenus()
         self.webhook: dict[str, Any] = {"url": ""}
+        # A load balancer behind the webhook URL, and every POST made (see webhook.py).
+        self.webhook_targets: list[str] = []
+        self.webhook_attempts: list[Any] = []
+        self.webhook_in_flight: dict[int, str] = {}  # update id → target being posted to
         self._query_ids = itertools.count(secrets.randbelow(10**12) * 1000)
 
     # ---- people and chats -------------------------------------------------------------------

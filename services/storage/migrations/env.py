@@ -7,24 +7,19 @@ environment variable, then bot.config.Settings (which also reads .env).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 from logging.config import fileConfig
 
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from services.storage import fsm_records, models, telegram_files  # noqa: F401 - their tables
-from services.storage.db import Base, create_engine
-
-with contextlib.suppress(ImportError):
-    from services.helpdesk import models as helpdesk_models  # noqa: F401
+from services.storage.db import create_engine, registered_metadata
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
-target_metadata = Base.metadata
+target_metadata = registered_metadata()
 
 
 def database_url() -> str:

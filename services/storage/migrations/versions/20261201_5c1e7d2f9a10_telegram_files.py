@@ -1,7 +1,7 @@
 """telegram files: file ids of the pictures the bot sends
 
 Revision ID: 5c1e7d2f9a10
-Revises: 0a86603156a9
+Revises: 0c65cf90aa89
 Create Date: 2026-12-01 10:00:00.000000
 
 """
@@ -13,7 +13,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "5c1e7d2f9a10"
-down_revision: str | Sequence[str] | None = "0a86603156a9"
+down_revision: str | Sequence[str] | None = "0c65cf90aa89"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
