@@ -109,13 +109,14 @@ def explain_refusal(error: LinkingError | Mapping[str, Any], at: datetime | None
     if code == "rate_limited":
         return _(
             "Too many requests in a short time. For your safety, please try again in {wait}."
-        ).format(wait=format_duration(wait))
+        ).format(wait=format_clock(wait))
     if code == "confirmation_locked":
+        # «через 22:13:20», never «на 22:13:20»: a bare clock after «на» reads as a time of day.
         return _(
             "Too many wrong codes were entered for this number. For your safety, confirmation "
-            "is locked for {wait}. Please turn to the helpdesk: «It doesn't work» → "
-            "«🙋 Call a specialist»."
-        ).format(wait=format_duration(wait))
+            "is locked: you can try again in {wait}. Please turn to the helpdesk: "
+            "«It doesn't work» → «🙋 Call a specialist»."
+        ).format(wait=format_clock(wait))
     if code == "phone_mismatch":
         return _(
             "This is not the number in your e-journal profile ({phone}). Please send that "
