@@ -10,12 +10,16 @@ from babel.messages.pofile import read_po
 
 RU = Path(__file__).resolve().parents[2] / "bot/locales/ru/LC_MESSAGES/messages.po"
 
-# msgid → why it may name the bot: texts for operators, and the helpdesk's way back.
+# msgid → why it may name the bot: texts for operators and admins, and the helpdesk's way back.
 MAY_NAME_THE_BOT = {
     "how to open the assistant": "a step label for operators",
     "the teacher has blocked the bot": "for operators",
     "↩️ The teacher went back to the bot; the ticket is closed.": "for operators",
     "↩️ Back to the bot": "the way back from a person to the bot",
+    "⚠️ The bot failed to handle update {update_id}: {error}. The teacher was asked to try "
+    "again. Details are in the log; further failures within a minute are not reported here.": (
+        "for the bot's admins"
+    ),
 }
 
 FORBIDDEN: dict[str, re.Pattern[str]] = {
