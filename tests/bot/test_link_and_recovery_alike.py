@@ -140,7 +140,7 @@ async def test_a_stale_window_in_the_link_says_so_and_shows_where_she_is(
     # Meanwhile the flow moves on elsewhere (a second device, a repeated request).
     record = await app.sessions.get(1206)
     assert record is not None and record.flow_id
-    await app.linking.submit_password(record.flow_id, demo[CASE].vk_password or "")
+    await app.linking.for_user(1206).submit_password(record.flow_id, demo[CASE].vk_password or "")
 
     await teacher.send(demo[CASE].vk_password or "")  # the backend is past the password already
     assert "Этот шаг уже пройден. Вот где вы сейчас." in teacher.last_text

@@ -21,7 +21,7 @@ async def _to_consent(teacher: Person, demo: Demo) -> None:
 async def _flow_state(app: BotApp, user_id: int) -> FlowState:
     record = await app.sessions.get(user_id)
     assert record is not None and record.flow_id
-    return (await app.linking.get_flow(record.flow_id)).state
+    return (await app.linking.for_user(user_id).get_flow(record.flow_id)).state
 
 
 async def test_cancel_at_consent_asks_first(app: BotApp, demo: Demo) -> None:

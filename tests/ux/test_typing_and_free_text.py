@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from aiogram.methods import SendChatAction
 
+from services.linking_client import LinkingClient
 from tests.bot.helpers import Demo, open_from_journal, reach_code
 from tests.support.bot_app import BotApp
 
 CASE = "vkid_no_profile"
 
 
-async def test_a_slow_backend_call_shows_typing_until_the_answer(app: BotApp, demo: Demo) -> None:
+async def test_a_slow_backend_call_shows_typing_until_the_answer(
+    app: BotApp, demo: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
     app.dp["typing_after"] = 0.0  # the production delay is half a second
     teacher = app.teacher(970)
     await open_from_journal(teacher, demo, CASE, "Нет")
@@ -25,13 +29,14 @@ async def test_a_slow_backend_call_shows_typing_until_the_answer(app: BotApp, de
         return action(method)
 
     app.telegram._SendChatAction = on_action  # type: ignore[method-assign]
-    submit_phone = app.linking.submit_phone
+    submit_phone = LinkingClient.submit_phone
 
-    async def slow_submit_phone(flow_id: str, phone: str):  # type: ignore[no-untyped-def]
+    async def slow_submit_phone(client: LinkingClient, flow_id: str, phone: str):  # type: ignore[no-untyped-def]
         await release.wait()  # the backend takes its time
-        return await submit_phone(flow_id, phone)
+        return await submit_phone(client, flow_id, phone)
 
-    app.linking.submit_phone = slow_submit_phone  # type: ignore[method-assign]
+    # On the class: the bot calls the backend through a per-teacher view of its client.
+    monkeypatch.setattr(LinkingClient, "submit_phone", slow_submit_phone)
 
     sending = asyncio.create_task(teacher.send(demo[CASE].phone))
     await typing_seen.wait()
