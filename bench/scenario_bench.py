@@ -208,7 +208,11 @@ async def real_bot(
                     helpdesk.install_dispatcher(dp, secret_steps=SECRET_STEPS)
                 sql = SqlCount()
                 sql.listen(runtime.engine)
-                yield BotUnderTest(dp, runtime.bot, telegram, wait, runtime.sessions, sql)
+                try:
+                    yield BotUnderTest(dp, runtime.bot, telegram, wait, runtime.sessions, sql)
+                finally:
+                    if dp is not runtime.dp:  # the runtime stops its own countdowns
+                        await dp["countdowns"].close()
         finally:
             await http.close()
 

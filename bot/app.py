@@ -1,11 +1,13 @@
 """Builds the bot: Bot, storage, Dispatcher with routers, dialogs and middlewares (no globals).
 
 Dependencies reach handlers as dispatcher workflow data under these keys: `settings`, `linking`,
-`sessions`, `i18n`, `helpdesk` (when given), `clock`, `bg_factory`, `admin_alerts`.
+`sessions`, `i18n`, `helpdesk` (when given), `clock`, `bg_factory`, `admin_alerts`, `countdowns`
+(the moving countdowns), `pictures` (when given: the step pictures).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -30,6 +32,7 @@ from bot.delivery import Delivery, start_delivery
 from bot.dialog_ids import install_unique_dialog_ids
 from bot.dialogs import get_dialogs
 from bot.dialogs.steps import SECRET_STEPS
+from bot.dialogs.ticker import CountdownTicker, Sleep
 from bot.handlers import get_routers
 from bot.handlers.errors import create_errors_router
 from bot.handlers.fallback import FALLBACK_ROUTER_NAME
@@ -50,12 +53,14 @@ from bot.observability.metrics import (
 from bot.observability.routes import serve_operations
 from bot.observability.wiring import export_runtime_gauges, readiness_checks
 from bot.outbox import Outbox
+from bot.pictures import PictureSender
 from bot.polling import UpdatePoller, stop_on_signals
 from bot.shared_state import SharedState, in_process
 from services.linking_client import LinkingClient
 from services.storage.db import create_all, create_engine, create_session_factory
 from services.storage.link_sessions import LinkSessionRepository
 from services.storage.schema import require_head
+from services.storage.telegram_files import TelegramFileIds
 
 logger = logging.getLogger(__name__)
 
@@ -121,11 +126,14 @@ def build_dispatcher(
     events_isolation: BaseEventIsolation | None = None,
     metrics: BotMetrics | None = None,
     shared: SharedState | None = None,
+    countdown_sleep: Sleep | None = None,
+    pictures: PictureSender | None = None,
 ) -> Dispatcher:
     """The whole bot as a Dispatcher: fresh routers and dialogs each call.
 
     `shared` holds what updates share (de-duplication, locale cache, throttling, alert gate):
     this process's memory by default, Redis for replicas (bot/shared_state/).
+    `countdown_sleep` replaces `asyncio.sleep` for the moving countdowns (tests drive time).
     """
     install_unique_dialog_ids()
     shared = shared or in_process()
@@ -140,6 +148,8 @@ def build_dispatcher(
     }
     if helpdesk is not None:
         workflow["helpdesk"] = helpdesk
+    if pictures is not None:
+        workflow["pictures"] = pictures
     dp = Dispatcher(storage=storage, events_isolation=events_isolation, **workflow)
 
     # First, so that everything after them (repeats skipped by dedup too) is logged and counted.
@@ -168,6 +178,9 @@ def build_dispatcher(
             dp.include_router(router)
 
     dp["bg_factory"] = setup_dialogs(dp, events_isolation=events_isolation)
+    dp["countdowns"] = CountdownTicker(
+        dp["bg_factory"], workflow["clock"], sleep=countdown_sleep or asyncio.sleep
+    )
     # After setup_dialogs, so that aiogram-dialog's background-update observer exists and gets
     # the locale too.
     locale_middleware = UserLocaleMiddleware(i18n, sessions, shared.locale_cache)
@@ -272,6 +285,7 @@ async def build_runtime(
         await engine.dispose()
         raise
     i18n = create_i18n(settings.default_locale)
+    pictures = PictureSender(TelegramFileIds(session_factory, clock=the_clock.now))
     own_helpdesk = helpdesk is None
     if own_helpdesk:
         helpdesk = HelpdeskRelay.create(
@@ -293,6 +307,7 @@ async def build_runtime(
         events_isolation=isolation,
         metrics=metrics,
         shared=delivery.shared,
+        pictures=pictures,
     )
     if own_helpdesk:
         # The teachers' transcript for context cards, the bot's replies in it, and Telegram
@@ -308,6 +323,7 @@ async def build_runtime(
         )
     finally:
         try:
+            await dp["countdowns"].close()
             await storage.close()
             # Write-behind stores: commit their queued rows before the engine goes.
             await sessions.close()

@@ -66,8 +66,24 @@ class Settings(BaseSettings):
         description="Days the helpdesk works although the calendar says otherwise (a transferred "
         'working Saturday the calendar does not know yet), e.g. `["2027-02-20"]`',
     )
+    support_phone: str | None = Field(
+        default=None,
+        description="The school's support phone, shown when no helpdesk chat is configured",
+    )
+    support_email: str | None = Field(
+        default=None,
+        description="The school's support e-mail, shown when no helpdesk chat is configured",
+    )
     mesh_journal_url: str = Field(
         default="https://school.mos.ru", description="Where teachers open the e-journal"
+    )
+    vk_terms_url: str = Field(
+        default="https://vk.com/terms",
+        description="The user agreement accepted with «Продолжить» in the VK ID window",
+    )
+    vk_privacy_url: str = Field(
+        default="https://vk.com/privacy",
+        description="The privacy policy accepted with «Продолжить» in the VK ID window",
     )
     webhook_url: str | None = Field(
         default=None,

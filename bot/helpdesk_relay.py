@@ -43,6 +43,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.config import Settings
 from bot.helpdesk_card import CardData, TranscriptLine, render_card, topic_name
+from bot.helpdesk_signature import signed_answer
 from bot.keyed_locks import KeyedLocks
 from bot.middlewares.request_retry import RequestRetryMiddleware
 from bot.middlewares.transcript import TranscriptMiddleware, TranscriptRequestMiddleware
@@ -368,7 +369,8 @@ class HelpdeskRelay:
                 await self.post(bot, ticket, notice, reply_to=message.message_id)
             return False
         try:
-            copied = await self._copy(bot, message, ticket.chat_id)
+            for method in signed_answer(message, ticket.chat_id, self._signature(ticket, message)):
+                copied = await self.outbox.send(bot, ticket.chat_id, method)
         except TelegramAPIError as error:
             await self.tickets.log_message(
                 ticket.id,
@@ -404,6 +406,15 @@ class HelpdeskRelay:
             helpdesk_message_id=message.message_id,
         )
         return True
+
+    def _signature(self, ticket: Ticket, message: Message) -> str:
+        """«Анна, служба поддержки:» in the teacher's language (an anonymous admin: no name)."""
+        locale = ticket.locale if ticket.locale in self.i18n.available_locales else None
+        user = message.from_user
+        with use_i18n(self.i18n, locale or self.i18n.default_locale):
+            if message.sender_chat is not None or user is None or user.is_bot:
+                return _("Helpdesk:")
+            return _("{name}, helpdesk:").format(name=user.first_name)
 
     @staticmethod
     def _refusal_reason(error: TelegramAPIError) -> str:

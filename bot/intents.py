@@ -104,6 +104,10 @@ _AGAIN = _concept("заново", "сначала", "снова", "again", "over
 _RESTART = _concept("restart", "рестарт", "перезапус", "startover", "заново", "сначала")
 _HELP = _concept("помог", "помощ", "help", "stuck", "застрял")
 _FAIL = _concept("получа", "выход", "работа", "понима", "work", "understand")
+_KNOW = _concept("зна", "понима", "know", "understand", "sure$")
+_DO = _concept("делат", "сделат", "дальше", "do$", "next$")
+_WHAT = _concept("что$", "чего$", "what$")
+_CONFUSED = _concept("запута", "растерял", "confus", "lost$")
 
 
 def _p(*concepts: frozenset[str], max_words: int | None = None) -> _Pattern:
@@ -143,7 +147,16 @@ _PATTERNS: tuple[tuple[Intent, tuple[_Pattern, ...]], ...] = (
     (Intent.EXISTING_PROFILE, (_p(_ALREADY, _PROFILE), _p(_HAVE, _PROFILE, max_words=5))),
     (Intent.BROWSER, (_p(_BROWSER),)),
     (Intent.RESTART, (_p(_START, _AGAIN), _p(_RESTART, max_words=3))),
-    (Intent.HELP, (_p(_HELP), _p(_NOT, _FAIL, max_words=4))),
+    (
+        Intent.HELP,
+        (
+            _p(_HELP),
+            _p(_NOT, _FAIL, max_words=4),
+            _p(_NOT, _KNOW, _DO),  # «не знаю, что делать», «I don't know what to do next»
+            _p(_WHAT, _DO, max_words=4),  # «что делать?», «что дальше», «what next»
+            _p(_CONFUSED, max_words=5),  # «я запуталась»
+        ),
+    ),
 )
 
 # Whole phrases for the run-together and heavily misspelt short messages.
@@ -167,6 +180,9 @@ _PHRASES: dict[str, Intent] = {
     "начать сначала": Intent.RESTART,
     "начать заново": Intent.RESTART,
     "start over": Intent.RESTART,
+    "не знаю что делать": Intent.HELP,
+    "что делать": Intent.HELP,
+    "что дальше": Intent.HELP,
 }
 _SQUASHED_PHRASES: dict[str, Intent] = {
     phrase.replace(" ", ""): intent for phrase, intent in _PHRASES.items()

@@ -6,10 +6,11 @@ read it, which window shows each of its states, what to do when it is gone). The
     result = await step(manager, PROCESS, lambda linking, id: linking.verify_code(id, code),
                         retry="reprompt")
 
-which clears the last notice, calls the backend, and on success shows the window of the state the
-backend answered (never the teacher's guess). A refusal is explained on the step and counted for
-the helpdesk; an outage or a VPN refusal offers «Повторить» (`retry_buttons`); a process that
-is gone (expired, unknown) goes where the dialog says.
+which clears the last notice, calls the backend (showing «печатает…» while it works longer than
+half a second, `backend_wait`), and on success shows the window of the state the backend answered
+(never the teacher's guess). A refusal is explained on the step and counted for the helpdesk; an
+outage or a VPN refusal offers «Повторить» (`retry_buttons`); a process that is gone (expired,
+unknown) goes where the dialog says.
 
 Resynchronisation, for every step of both dialogs: when the backend is already past the step the
 window stands for — a stale window, a repeated tap, or an update Telegram delivered again after
@@ -18,22 +19,27 @@ answers `wrong_state` (or, for a phone or a code request repeated too soon, `res
 The bot then reads the process and shows the window of the backend's state with «Этот шаг уже
 пройден. Вот где вы сейчас.» as a hint, not as an error: the teacher simply goes on.
 
-Codes in flight are remembered with their countdown on the bot's clock (bot/dialogs/countdown.py).
+Codes in flight are remembered with their countdown on the bot's clock (bot/dialogs/countdown.py);
+the window on screen counts down by itself (`keep_moving`, bot/dialogs/ticker.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from aiogram import F
 from aiogram.types import CallbackQuery, Message
+from aiogram.utils.chat_action import ChatActionSender
 from aiogram_dialog import DialogManager
 from aiogram_dialog.widgets.kbd import Button, Row
 
-from bot.dialogs.context import linking_of, now, sessions_of, user_id_of
+from bot.dialogs.context import bot_of, linking_of, now, sessions_of, step_name, user_id_of
 from bot.dialogs.countdown import deadline, format_clock, seconds_until
 from bot.dialogs.inputs import on_input_error, text_input
 from bot.dialogs.notices import (
@@ -88,10 +94,28 @@ async def call(
             await process.gone(manager)
         return None
     try:
-        return await operation(linking_of(manager), process_id)
+        async with backend_wait(manager):
+            return await operation(linking_of(manager), process_id)
     except LinkingError as error:
         await refused(manager, process, error, retry=retry, retry_args=retry_args)
         return None
+
+
+TYPING_AFTER = 0.5
+"""Seconds a backend call may take before the chat shows «печатает…» (fast steps send nothing)."""
+
+
+def backend_wait(manager: DialogManager) -> AbstractAsyncContextManager[Any]:
+    """While the backend works, the teacher sees «печатает…» (aiogram's ChatActionSender),
+    from `TYPING_AFTER` seconds on and every 5 s after; the one place every backend step uses."""
+    chat = manager.middleware_data.get("event_chat")
+    if chat is None:
+        return contextlib.nullcontext()
+    return ChatActionSender.typing(
+        bot=bot_of(manager),
+        chat_id=chat.id,
+        initial_sleep=manager.middleware_data.get("typing_after", TYPING_AFTER),
+    )
 
 
 async def step(
@@ -199,6 +223,8 @@ def code_window_data(manager: DialogManager) -> dict[str, Any]:
     """Getter data of a code window: channel, length, where it went, the resend countdown."""
     challenge = challenge_of(manager)
     wait = seconds_until(challenge.get("resend_at"), now(manager))
+    if wait > 0:
+        keep_moving(manager, challenge["resend_at"])
     channel = challenge.get("channel")
     return {
         "channel": channel,
@@ -212,6 +238,21 @@ def code_window_data(manager: DialogManager) -> dict[str, Any]:
         "must_wait": wait > 0,
         "can_resend": wait <= 0,
     }
+
+
+def keep_moving(manager: DialogManager, until: str) -> None:
+    """Let the window on screen count down to `until` by itself (bot/dialogs/ticker.py)."""
+    ticker = manager.middleware_data.get("countdowns")
+    chat = manager.middleware_data.get("event_chat")
+    if ticker is None or chat is None:
+        return
+    ticker.watch(
+        bot_of(manager),
+        user_id_of(manager),
+        chat.id,
+        step_name(manager),
+        datetime.fromisoformat(until),
+    )
 
 
 def code_input(on_code: Callable[[DialogManager, str], Awaitable[None]]) -> Any:

@@ -1,4 +1,4 @@
-"""Waiting times as the teacher reads them, counted on the bot's own clock.
+"""Waiting times as the teacher reads them (m:ss), counted on the bot's own clock.
 
 The backend says how many seconds are left (`resend_after`, `retry_after`); the bot adds them to
 its clock when the answer arrives and counts down from there, so a clock difference between bot
@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
-
-from aiogram.utils.i18n import ngettext
 
 
 def deadline(seconds: float, at: datetime) -> str:
@@ -25,19 +23,11 @@ def seconds_until(moment: str | None, at: datetime) -> int:
     return max(0, math.ceil((datetime.fromisoformat(moment) - at).total_seconds()))
 
 
-def format_duration(seconds: int) -> str:
-    """«56 секунд», «2 минуты», «1 час» (rounded up to whole minutes/hours above a minute)."""
-    seconds = max(0, int(seconds))
-    if seconds < 60:
-        return ngettext("{n} second", "{n} seconds", seconds).format(n=seconds)
-    if seconds < 3600:
-        minutes = -(-seconds // 60)
-        return ngettext("{n} minute", "{n} minutes", minutes).format(n=minutes)
-    hours = -(-seconds // 3600)
-    return ngettext("{n} hour", "{n} hours", hours).format(n=hours)
-
-
 def format_clock(seconds: int) -> str:
-    """A countdown as the VK ID windows show it: 0:56, 1:15, 4:51."""
+    """Every wait the teacher reads, as the VK ID windows show it: 0:56, 1:15, 4:51, 15:00;
+    an hour or more as 1:00:00 (the one time format of the bot)."""
     seconds = max(0, int(seconds))
+    hours, rest = divmod(seconds, 3600)
+    if hours:
+        return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
     return f"{seconds // 60}:{seconds % 60:02d}"

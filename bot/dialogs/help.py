@@ -45,7 +45,7 @@ def _tip(topic: HelpTopic) -> str:
         )
     if topic is HelpTopic.EXISTING_PROFILE:
         return _(
-            "👤 <b>Already have a Sferum profile?</b> If a Sferum education profile is already "
+            "👤 <b>Already have a Sferum profile?</b> If a Sferum study profile is already "
             "registered to your phone number, do not create a new one — sign in with your existing "
             "details."
         )
@@ -60,9 +60,9 @@ def _tip(topic: HelpTopic) -> str:
         )
     if topic is HelpTopic.PERSONAL_DATA:
         return _(
-            "📝 <b>Your details.</b> Enter your real full name in Cyrillic (surname and first "
-            "name at least), your date of birth (for example 14.03.1985) and gender. The Sferum "
-            "education profile is created with these details."
+            "📝 <b>Your details.</b> Write your real full name in Russian letters (surname and "
+            "first name at least), your date of birth (for example 14.03.1985) and choose the "
+            "gender. Your Sferum study profile is created with these details."
         )
     if topic is HelpTopic.PASSWORD_POLICY:
         return _(

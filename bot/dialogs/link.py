@@ -19,6 +19,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram_dialog import Data, Dialog, DialogManager, Window
 from aiogram_dialog.api.exceptions import UnregisteredDialogError
 from aiogram_dialog.widgets.kbd import Button, Column, Row, Select
+from aiogram_dialog.widgets.link_preview import LinkPreview
 from aiogram_dialog.widgets.text import Format
 from babel.dates import format_date
 
@@ -27,7 +28,9 @@ from bot.dialogs.backend_step import RetryAction, challenge_of, code_input, code
 from bot.dialogs.context import now
 from bot.dialogs.inputs import any_input, password_input, phone_input, text_input
 from bot.dialogs.notices import notice_text, show_hint
-from bot.dialogs.parsers import check_birth_date, parse_date, parse_full_name
+from bot.dialogs.open_ticket import contact_keyboard_shown
+from bot.dialogs.parsers import InputProblem, check_birth_date, parse_date, parse_full_name
+from bot.dialogs.restart import restart_linking
 from bot.dialogs.states import Link, Recovery
 from bot.dialogs.step_window import step_getter, step_window
 from bot.widgets.i18n import I18nConst, I18nFormat
@@ -52,8 +55,19 @@ def _gender_text(gender: str | None) -> str:
     return ""
 
 
+def _journal_name(data: dict[str, Any]) -> str:
+    """The e-journal's full name, offered as one tap on the name step of a new profile."""
+    if data.get("scenario") == "existing_profile":
+        return ""  # B: the details come from her Sferum profile
+    try:
+        return parse_full_name(data.get("mesh_name") or "")
+    except InputProblem:
+        return ""
+
+
 async def link_getter(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, Any]:
     data = dialog_manager.dialog_data
+    settings = dialog_manager.middleware_data["settings"]
     personal = data.get("personal") or {}
     linked = data.get("linked_profile") or {}
     profiles = data.get("profiles") or []
@@ -81,6 +95,9 @@ async def link_getter(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str
         "linked_school": esc(linked.get("school", "")),
         "cancelled": data.get("finished") == "cancelled",
         "linked": data.get("finished") == "linked",
+        "terms_url": esc(settings.vk_terms_url, quote=True),
+        "privacy_url": esc(settings.vk_privacy_url, quote=True),
+        "name_from_journal": esc(_journal_name(data)),
     }
 
 
@@ -159,6 +176,16 @@ async def on_full_name(message: Message, manager: DialogManager, full_name: str)
     await _after_field(manager, Link.birth_date)
 
 
+async def on_name_from_journal(
+    callback: CallbackQuery, button: Any, manager: DialogManager
+) -> None:
+    name = _journal_name(manager.dialog_data)
+    if not name:  # a stale button: the scenario changed meanwhile
+        return
+    _personal(manager)["full_name"] = name
+    await _after_field(manager, Link.birth_date)
+
+
 async def on_birth_date(message: Message, manager: DialogManager, born: date) -> None:
     _personal(manager)["birth_date"] = check_birth_date(born, now(manager).date()).isoformat()
     await _after_field(manager, Link.gender)
@@ -195,7 +222,19 @@ async def on_link(callback: CallbackQuery, button: Any, manager: DialogManager) 
 
 
 async def on_cancel_link(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
+    await manager.switch_to(Link.cancel_confirm)
+
+
+async def on_cancel_confirmed(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
     await flow_ops.give_consent(manager, link=False)
+
+
+async def on_keep_linking(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
+    await manager.switch_to(Link.consent)
+
+
+async def on_start_over(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
+    await restart_linking(manager)
 
 
 def _after_the_end(manager: DialogManager) -> str:
@@ -263,6 +302,10 @@ async def on_process_result(start_data: Data, result: Any, manager: DialogManage
         if manager.current_context().state != Link.password:
             await manager.switch_to(Link.password)
         show_hint(manager, "password_changed")
+    elif manager.current_context().state == Link.phone and not await contact_keyboard_shown(
+        manager
+    ):  # the helpdesk conversation took the keyboard away
+        await flow_ops.offer_contact_button(manager)
 
 
 # --------------------------------------------------------------------------- windows
@@ -277,13 +320,21 @@ def create_link_dialog() -> Dialog:
         _step(
             I18nConst(
                 "<b>Phone number</b>\n"
-                "Send the mobile number you use (or will use) for VK ID — "
-                "the same as in the window «Вход в VK ID»."
+                "Write the mobile number you use (or will use) for VK ID — the same as in the "
+                "window «Вход в VK ID». Any form will do: 8 916 123-45-67 or +7 (916) 123-45-67."
             ),
             I18nConst(
-                "You can type it in any form (8 916 123-45-67, +7 (916) 123-45-67) or press "
-                "«📱 Send my number» below."
+                "<b>VK ID</b> is the sign-in Sferum uses to check that it is you. You do not "
+                "need to register on VKontakte, and if you already have an account there, nobody "
+                "will see it: your personal profile is not shown anywhere."
             ),
+            I18nFormat(
+                "<i>By sending the number you accept the VK ID "
+                '<a href="{terms_url}">user agreement</a> and '
+                '<a href="{privacy_url}">privacy policy</a>, as with «Продолжить» in the VK ID '
+                "window.</i>"
+            ),
+            LinkPreview(is_disabled=True),
             phone_input(on_phone),
             state=Link.phone,
         ),
@@ -318,32 +369,49 @@ def create_link_dialog() -> Dialog:
         ),
         _step(
             I18nFormat(
-                "<b>Confirm the sign-in</b>\n"
-                "A reset call from an unknown number will come to {sent_to}; you do not need to "
-                "answer it. Send the <b>last 4 digits</b> of the calling number.",
+                "<b>Confirm the sign-in</b> («Подтвердите вход»)\n"
+                "A reset call from a unique number will come to {sent_to}; you do not need to "
+                "answer it. Write the <b>last 4 digits of the number that called you</b>.",
                 when=F["by_call"],
             ),
             I18nFormat(
-                "<b>Confirm the sign-in</b>\n"
-                "An SMS with a {code_length}-digit code has been sent to {sent_to}. Send the code "
-                "here.",
+                "<b>Confirm the sign-in</b> («Подтвердите вход»)\n"
+                "An SMS with a {code_length}-digit code has been sent to {sent_to}. Write the "
+                "code here.",
                 when=F["by_sms"],
             ),
-            I18nFormat("A new code can be requested in {wait_clock}.", when=F["must_wait"]),
-            I18nConst("A new code can be requested now.", when=F["can_resend"]),
+            I18nFormat(
+                "⏳ The call will come within {wait_clock}.", when=F["by_call"] & F["must_wait"]
+            ),
+            I18nFormat(
+                "⏳ The SMS will come within {wait_clock}.", when=F["by_sms"] & F["must_wait"]
+            ),
+            I18nConst(
+                "No call? Ask for the code again, or get it by SMS.",
+                when=F["by_call"] & F["can_resend"],
+            ),
+            I18nConst(
+                "No SMS? Ask for the code again, or get it by a call.",
+                when=F["by_sms"] & F["can_resend"],
+            ),
             I18nConst("If the number is wrong, change it and ask for the code again."),
-            Button(I18nConst("Send the code once more"), id="resend", on_click=on_resend),
             Button(
-                I18nConst("Get the code by SMS instead"),
+                I18nConst("Ask for the code again"),
+                id="resend",
+                on_click=on_resend,
+                when=F["can_resend"],
+            ),
+            Button(
+                I18nConst("Get the code by SMS"),
                 id="to_sms",
                 on_click=on_switch_channel,
-                when=F["by_call"],
+                when=F["by_call"] & F["can_resend"],
             ),
             Button(
-                I18nConst("Get the code by a call instead"),
+                I18nConst("Get the code by a call"),
                 id="to_call",
                 on_click=on_switch_channel,
-                when=F["by_sms"],
+                when=F["by_sms"] & F["can_resend"],
             ),
             Button(I18nConst("Change the number"), id="change_number", on_click=on_change_number),
             code_input(flow_ops.verify_code),
@@ -386,8 +454,14 @@ def create_link_dialog() -> Dialog:
         ),
         _step(
             I18nConst(
-                "<b>About you</b>\nSend your real full name: surname, first name and "
-                "patronymic, in Russian letters. For example: Иванова Мария Петровна."
+                "<b>About you</b>\nWrite your real full name in Russian letters: surname, first "
+                "name and, if you have one, patronymic. For example: Иванова Мария Петровна."
+            ),
+            Button(
+                I18nFormat("Yes, it's me: {name_from_journal}"),
+                id="name_from_journal",
+                on_click=on_name_from_journal,
+                when=F["name_from_journal"],
             ),
             text_input("full_name", parse_full_name, on_full_name),
             state=Link.full_name,
@@ -443,6 +517,22 @@ def create_link_dialog() -> Dialog:
             ),
             state=Link.consent,
         ),
+        _step(
+            I18nConst(
+                "<b>Cancel the linking?</b>\n"
+                "Nothing will be linked. To link later, you will have to open me from the "
+                "e-journal again."
+            ),
+            Row(
+                Button(
+                    I18nConst("Yes, cancel the linking"),
+                    id="cancel_yes",
+                    on_click=on_cancel_confirmed,
+                ),
+                Button(I18nConst("No, back to linking"), id="cancel_no", on_click=on_keep_linking),
+            ),
+            state=Link.cancel_confirm,
+        ),
         Window(
             I18nFormat(
                 "🎉 <b>Done!</b> Your Sferum study profile in VK Messenger is linked to your "
@@ -456,11 +546,14 @@ def create_link_dialog() -> Dialog:
                 when=F["linked"],
             ),
             I18nConst(
-                "Linking cancelled: nothing was linked. When you are ready, open the assistant "
-                "again from the e-journal: the messenger icon → «Перейти к подключению».",
+                "Linking cancelled: nothing was linked. When you are ready, press «Start over»: "
+                "we will go through it again here, in this chat.",
                 when=F["cancelled"],
             ),
             notice_text(),
+            Button(
+                I18nConst("Start over"), id="start_over", on_click=on_start_over, when="cancelled"
+            ),
             any_input(_after_the_end),
             state=Link.done,
         ),

@@ -18,6 +18,7 @@ from aiogram_dialog import DialogManager, ShowMode
 from bot.dialogs.backend_step import Process, call, remember_challenge, step
 from bot.dialogs.context import bot_of, sessions_of, user_id_of
 from bot.dialogs.notices import put_notice, show_hint, take_notice
+from bot.dialogs.open_ticket import set_contact_keyboard
 from bot.dialogs.states import Link
 from services.linking_client import Flow, FlowState, LinkingClient, Profile
 from services.phones import mask_phone
@@ -108,9 +109,10 @@ async def offer_contact_button(manager: DialogManager) -> None:
     )
     await bot_of(manager).send_message(
         user_id_of(manager),
-        _("You can type the number or just press «📱 Send my number» below."),
+        _("⬇️ No need to type it: the «Send my number» button is under the input field."),
         reply_markup=markup,
     )
+    await set_contact_keyboard(manager, True)
     manager.show_mode = ShowMode.SEND
 
 
@@ -121,10 +123,21 @@ async def acknowledge_phone(manager: DialogManager, phone_masked: str) -> None:
         _("Number {phone} received.").format(phone=phone_masked),
         reply_markup=ReplyKeyboardRemove(),
     )
+    await set_contact_keyboard(manager, False)
     manager.show_mode = ShowMode.SEND
 
 
 # --------------------------------------------------------------------------- operations
+
+
+# What the backend found on the number, said whenever her answer to «У вас уже есть учебный
+# профиль?» was not the backend's: a guess («Не знаю») or a mistake.
+_WHAT_THE_CHECK_FOUND: dict[tuple[str | None, bool], str] = {
+    ("unknown", True): "profile_found",
+    ("unknown", False): "no_profile_found",
+    ("no", True): "profile_exists",
+    ("yes", False): "no_profile_found",
+}
 
 
 async def submit_phone(manager: DialogManager, phone: str) -> None:
@@ -145,12 +158,10 @@ async def submit_phone(manager: DialogManager, phone: str) -> None:
     for key in ("challenge", "personal", "personal_edited"):
         manager.dialog_data.pop(key, None)
     await apply_flow(manager, flow, after_phone=True)
-    branch = manager.dialog_data.get("branch")
-    scenario = flow.scenario.value if flow.scenario else None
-    if branch == "no" and scenario == "existing_profile":
-        show_hint(manager, "profile_exists")
-    elif branch == "yes" and scenario in ("new_profile", "registration"):
-        show_hint(manager, "no_profile_found")
+    found = flow.scenario is not None and flow.scenario.value == "existing_profile"
+    hint = _WHAT_THE_CHECK_FOUND.get((manager.dialog_data.get("branch"), found))
+    if hint is not None:
+        show_hint(manager, hint)
 
 
 async def submit_password(manager: DialogManager, password: str) -> None:

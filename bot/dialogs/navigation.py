@@ -13,12 +13,13 @@ from aiogram import F
 from aiogram.types import CallbackQuery
 from aiogram_dialog import DialogManager
 from aiogram_dialog.api.exceptions import UnregisteredDialogError
-from aiogram_dialog.widgets.kbd import Button, Row
+from aiogram_dialog.widgets.kbd import Button, Group, Row
 
 from bot.dialogs.context import scenario_of, step_name
 from bot.dialogs.notices import show_hint
 from bot.dialogs.restart import restart_linking
-from bot.dialogs.states import Help
+from bot.dialogs.states import Handoff, Help
+from bot.dialogs.steps import may_go_back
 from bot.widgets.i18n import I18nConst
 
 HISTORY = "_history"
@@ -42,11 +43,15 @@ def can_go_back(manager: DialogManager) -> bool:
 
 
 async def go_back(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
-    """«Назад»: the previous screen this teacher saw (not the StatesGroup order)."""
+    """«Назад»: the previous screen this teacher saw (not the StatesGroup order), if the backend
+    can still take her answer there (the step table's `back_to`); else say why not."""
     history: list[str] = manager.dialog_data.get(HISTORY, [])
     if len(history) > 1:
+        target = history[-2]
+        if not may_go_back(manager.current_context().state, target):
+            show_hint(manager, "back_blocked")
+            return
         history.pop()
-        target = history[-1]
         group = manager.current_context().state.group
         state = next((s for s in group.__all_states__ if s.state == target), None)
         if state is not None:
@@ -71,14 +76,33 @@ async def open_help(callback: CallbackQuery, button: Any, manager: DialogManager
         show_hint(manager, "help_unavailable")
 
 
+async def write_to_specialist(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
+    """Back to the conversation of the ticket she kept open (the same ticket, found again)."""
+    try:
+        await manager.start(
+            Handoff.chatting, data={"reason": "continue", "step": step_name(manager)}
+        )
+    except UnregisteredDialogError:
+        show_hint(manager, "help_unavailable")
+
+
 def help_button() -> Button:
     return Button(I18nConst("It doesn't work"), id="nav_help", on_click=open_help)
 
 
-def nav_row() -> Row:
-    """«Назад» · «Начать заново» · «Не получается» — on every step window."""
-    return Row(
-        Button(I18nConst("« Back"), id="nav_back", on_click=go_back, when=F["can_back"]),
-        Button(I18nConst("Start over"), id="nav_restart", on_click=restart),
-        help_button(),
+def nav_row() -> Group:
+    """«Назад» · «Начать заново» · «Не получается» — on every step window; above them
+    «✍️ Написать специалисту» while her helpdesk ticket is open."""
+    return Group(
+        Button(
+            I18nConst("✍️ Write to the specialist"),
+            id="nav_specialist",
+            on_click=write_to_specialist,
+            when=F["ticket_open"],
+        ),
+        Row(
+            Button(I18nConst("« Back"), id="nav_back", on_click=go_back, when=F["can_back"]),
+            Button(I18nConst("Start over"), id="nav_restart", on_click=restart),
+            help_button(),
+        ),
     )

@@ -33,12 +33,12 @@ NOTE = "_note"
 
 HINTS: dict[str, Any] = {
     "phone_format": __(
-        "I could not read a phone number there. Please send a Russian mobile number, for "
-        "example 8 916 123-45-67 or +7 (916) 123-45-67, or press «📱 Send my number»."
+        "I could not read a phone number there. Please write a Russian mobile number, for "
+        "example 8 916 123-45-67 or +7 (916) 123-45-67, or press «Send my number»."
     ),
     "foreign_contact": __(
         "That is someone else's contact. Please share your own number with the button "
-        "«📱 Send my number», or type it."
+        "«Send my number», or write it."
     ),
     "code_format": __("The code is {length} digits. Please send just the digits."),
     "password_empty": __("Please send your VK ID password as a text message."),
@@ -46,8 +46,7 @@ HINTS: dict[str, Any] = {
     "password_again": __("Please send your password again."),
     "code_again": __("Please send the code again."),
     "name_format": __(
-        "Please write your real full name in Russian letters: surname, first name and, if you "
-        "have one, patronymic. For example: Иванова Мария Петровна."
+        "Please write your full name in Russian letters, for example: Иванова Мария Петровна."
     ),
     "date_format": __(
         "I could not read a date there. Please write it like 14.03.1985 or «14 марта 1985»."
@@ -97,13 +96,30 @@ HINTS: dict[str, Any] = {
         "second one — we will link the existing profile."
     ),
     "no_profile_found": __(
-        "There is no Sferum study profile on this number yet, so we will create one."
+        "No Sferum study profile was found on this number — we will create one."
     ),
+    "profile_found": __("A Sferum study profile was found on this number — we will link it."),
     "help_unavailable": __(
         "Help for this step: check the phone number, wait for the code timer, turn off the VPN. "
         "If it still does not work, write to the helpdesk of your school."
     ),
     "resumed": __("Let's continue where you stopped."),
+    "back_blocked": __(
+        "I can't go back there: VK ID has already accepted that step and does not return to it. "
+        "To change something you gave earlier, press «Start over»."
+    ),
+    "start_over_from_journal": __(
+        "Starting over from here needs a new linking: VK ID has already accepted the earlier "
+        "steps. Open me from the e-journal as described above — the new linking continues right "
+        "here in this chat. Or go back to your step."
+    ),
+    "start_over_after_cancel": __(
+        "Linking cancelled. To start again, open me from the e-journal as described above — the "
+        "new linking continues right here in this chat."
+    ),
+    "expect_cancel_confirm": __(
+        "Please answer with a button: «Yes, cancel the linking» or «No, back to linking»."
+    ),
     "flow_finished": __(
         "This linking is finished. To link again, open the assistant from the e-journal."
     ),

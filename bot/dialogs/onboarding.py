@@ -40,11 +40,16 @@ async def onboarding_getter(dialog_manager: DialogManager, **_kwargs: Any) -> di
         "profile_school": html.escape(profile.get("school", "")),
         "has_profile": bool(profile),
         "journal_url": settings.mesh_journal_url,
+        "can_return": bool(start.get("can_return")),
     }
 
 
 async def _to_prechecks(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
     await manager.switch_to(Onboarding.prechecks)
+
+
+async def _return_to_step(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
+    await manager.done()
 
 
 async def _to_branch(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
@@ -95,6 +100,10 @@ def create_onboarding_dialog() -> Dialog:
         ),
         Window(
             I18nConst("Do you already have a Sferum study profile in VK Messenger?"),
+            I18nConst(
+                "A <b>Sferum study profile</b> is your teacher's account on the Sferum platform; "
+                "you open it in VK Messenger."
+            ),
             I18nConst("Not sure? That's fine: I will check it by your phone number."),
             notice_text(),
             Row(
@@ -133,6 +142,12 @@ def create_onboarding_dialog() -> Dialog:
             ),
             notice_text(),
             Url(I18nConst("Open the e-journal"), Format("{journal_url}"), id="journal"),
+            Button(
+                I18nConst("↩️ Back to the step"),
+                id="return_to_step",
+                on_click=_return_to_step,
+                when=F["can_return"],
+            ),
             help_button(),
             any_input(),
             state=Onboarding.how_to_open,

@@ -10,8 +10,8 @@ from aiogram_dialog import DialogManager
 from aiogram_dialog.widgets.text import Format
 
 from bot.dialogs.context import scenario_of, sessions_of, step_name, user_id_of
-from bot.dialogs.states import Link, Recovery
-from bot.dialogs.steps import step_position
+from bot.dialogs.states import Recovery
+from bot.dialogs.steps import step_position, total_span
 
 logger = logging.getLogger(__name__)
 
@@ -21,8 +21,8 @@ RECORDED_STEP = "_step"
 def progress_line(step: str, scenario: str | None, authorised: bool) -> str:
     """«Шаг k из n»; «Восстановление пароля · шаг k из n» inside scenario C.
 
-    Before the phone number the backend has not chosen the scenario yet, so the total is not
-    known: the phone step says only «Шаг 1» rather than a total that changes a step later.
+    Before the phone number the backend has not chosen the scenario yet: the phone step says
+    «Шаг 1 из 4–6», the span of the routes in the step table, and the next step names the total.
     """
     position = step_position(step, scenario, authorised)
     if position is None:
@@ -30,8 +30,9 @@ def progress_line(step: str, scenario: str | None, authorised: bool) -> str:
     k, n = position
     if step.startswith(f"{Recovery.__full_group_name__}:"):
         return _("Password recovery · step {k} of {n}").format(k=k, n=n)
-    if scenario is None and step == Link.phone.state:
-        return _("Step {k}").format(k=k)
+    span = total_span(step) if scenario is None else None
+    if span is not None and span[0] != span[1]:
+        return _("Step {k} of {fewest}–{most}").format(k=k, fewest=span[0], most=span[1])
     return _("Step {k} of {n}").format(k=k, n=n)
 
 

@@ -28,6 +28,7 @@ from aiogram_dialog.widgets.text import Format
 from bot.dialogs.backend_step import (
     CHALLENGE,
     Process,
+    backend_wait,
     challenge_of,
     code_input,
     code_window_data,
@@ -142,7 +143,8 @@ async def _begin(manager: DialogManager, phone: str) -> None:
     flow_id = manager.dialog_data.get("flow_id")
     clear_notice(manager)
     try:
-        recovery = await linking_of(manager).start_recovery(phone, flow_id=flow_id)
+        async with backend_wait(manager):
+            recovery = await linking_of(manager).start_recovery(phone, flow_id=flow_id)
     except LinkingError as error:
         if error.code == "not_found" and flow_id:
             # The flow is gone, but the password can still be restored on its own.
@@ -283,6 +285,11 @@ async def _call_specialist(callback: CallbackQuery, button: Button, manager: Dia
     await manager.start(Handoff.chatting, data={"reason": "help", "step": step_name(manager)})
 
 
+async def _no_access(callback: CallbackQuery, button: Button, manager: DialogManager) -> None:
+    """«Я не помню данные или к ним нет доступа»: VK ID's own answer is its support; here, ours."""
+    await manager.start(Handoff.chatting, data={"reason": "no_access", "step": step_name(manager)})
+
+
 # --------------------------------------------------------------------------- new password
 
 
@@ -345,8 +352,13 @@ def _phone_window() -> Window:
     return _step(
         I18nConst("🔑 <b>Restoring the VK ID password</b> («Забыли или не установили пароль?»)"),
         I18nConst(
-            "Send the phone number you gave when registering VK ID, for example "
+            "Write the phone number you gave when registering VK ID, for example "
             "8 916 123-45-67. I will ask VK ID to send an SMS with a code to it."
+        ),
+        Button(
+            I18nConst("I don't remember the details or can't access them"),
+            id="no_access",
+            on_click=_no_access,
         ),
         phone_input(_on_phone),
         state=Recovery.phone,
@@ -355,7 +367,7 @@ def _phone_window() -> Window:
 
 def _sms_code_window() -> Window:
     return _step(
-        I18nConst("✉️ <b>Enter the code</b> («Введите код»)"),
+        I18nConst("✉️ <b>The code from the SMS</b> («Введите код»)"),
         I18nFormat("An SMS with the code has been sent to the phone {phone_masked}."),
         I18nFormat("Send the {code_length} digits from the SMS here."),
         Button(
@@ -423,10 +435,8 @@ def _method_window() -> Window:
 
 def _method_code_window() -> Window:
     return _step(
-        I18nConst(
-            "📧 <b>Enter the code from the e-mail</b> («Введите код из письма»)", when="by_email"
-        ),
-        I18nConst("🔢 <b>Enter the code from the code-generator app</b>", when="by_app"),
+        I18nConst("📧 <b>The code from the e-mail</b> («Введите код из письма»)", when="by_email"),
+        I18nConst("🔢 <b>The code from the code-generator app</b>", when="by_app"),
         I18nFormat("We have sent the code to {email_masked}.", when="by_email"),
         I18nFormat("Open the app and send the {code_length} digits it shows now.", when="by_app"),
         I18nFormat("Send the {code_length} digits from the e-mail here.", when="by_email"),
@@ -486,7 +496,11 @@ def _new_password_window() -> Window:
             "(! \" # $ % ' ( ) *)."
         ),
         I18nConst(
-            "Send the new password as a message. I will delete it from the chat right away and "
+            "You can also use the password your device suggests (a password manager in the "
+            "phone or the browser): copy it here and keep it saved there."
+        ),
+        I18nConst(
+            "Write the new password as a message. I will delete it from the chat right away and "
             "will not keep it."
         ),
         password_input("new_password", _on_new_password),
@@ -498,7 +512,9 @@ def _repeat_password_window() -> Window:
     return _step(
         I18nConst("🔒 <b>Repeat the new password</b> («Повторите новый пароль»)"),
         I18nConst(
-            "Send the same password once more. Tick the box below to sign out everywhere else."
+            "First, if you want to sign out of VK ID on your other phones and computers, tick "
+            "«Sign out on all devices except this one» below. Then write the same password once "
+            "more: it finishes the recovery."
         ),
         Checkbox(
             I18nConst("☑️ Sign out on all devices except this one"),

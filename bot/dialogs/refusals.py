@@ -14,7 +14,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
 from aiogram.utils.i18n import ngettext
 
-from bot.dialogs.countdown import deadline, format_clock, format_duration, seconds_until
+from bot.dialogs.countdown import deadline, format_clock, seconds_until
 from services.linking_client import LinkingError
 
 
@@ -93,7 +93,7 @@ def explain_refusal(error: LinkingError | Mapping[str, Any], at: datetime | None
             "Too many wrong passwords, so VK ID has paused password entry. "
             "Please try again in {wait}, or restore the password with "
             "«Забыли или не установили пароль?»."
-        ).format(wait=format_duration(wait))
+        ).format(wait=format_clock(wait))
     if code == "code_invalid":
         text = _("The code is not right.")
         if attempts is not None:
@@ -102,20 +102,21 @@ def explain_refusal(error: LinkingError | Mapping[str, Any], at: datetime | None
     if code == "resend_too_early":
         if wait <= 0:
             return _("You can ask for a new code now.")
-        # As the VK ID windows count it («Отправить SMS через 1:15»): «2 минуты» for 75 s misleads.
+        # As the VK ID windows count it («Отправить SMS через 1:15»), like every wait here.
         return _("A new code can be requested in {wait}. Please wait a little.").format(
-            wait=format_clock(wait) if 60 <= wait < 3600 else format_duration(wait)
+            wait=format_clock(wait)
         )
     if code == "rate_limited":
         return _(
             "Too many requests in a short time. For your safety, please try again in {wait}."
-        ).format(wait=format_duration(wait))
+        ).format(wait=format_clock(wait))
     if code == "confirmation_locked":
+        # «через 22:13:20», never «на 22:13:20»: a bare clock after «на» reads as a time of day.
         return _(
             "Too many wrong codes were entered for this number. For your safety, confirmation "
-            "is locked for {wait}. Please turn to the helpdesk: «It doesn't work» → "
-            "«🙋 Call a specialist»."
-        ).format(wait=format_duration(wait))
+            "is locked: you can try again in {wait}. Please turn to the helpdesk: "
+            "«It doesn't work» → «🙋 Call a specialist»."
+        ).format(wait=format_clock(wait))
     if code == "phone_mismatch":
         return _(
             "This is not the number in your e-journal profile ({phone}). Please send that "
@@ -135,13 +136,12 @@ def explain_refusal(error: LinkingError | Mapping[str, Any], at: datetime | None
             for r in snapshot.get("unmet") or []
             if r in _WEAK_PASSWORD_RULES
         ]
-        text = _(
-            "The new password is too simple. It needs at least 8 characters: capital and small "
-            "letters, digits and special characters."
-        )
+        # The rule itself is on the window above: say only what this password lacks.
         if unmet:
-            text += " " + _("Missing: {rules}.").format(rules=", ".join(unmet))
-        return text
+            return _("The new password is too simple. Missing: {rules}.").format(
+                rules=", ".join(unmet)
+            )
+        return _("The new password is too simple: please check it against the rule above.")
     simple = _SIMPLE_EXPLANATIONS.get(code)
     if simple is not None:
         return str(simple)

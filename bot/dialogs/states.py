@@ -29,6 +29,7 @@ class Link(StatesGroup):
     gender = State()
     confirm_data = State()
     consent = State()  # «Привязать» / «Отмена»
+    cancel_confirm = State()  # «Отмена» asks before the backend is told
     done = State()
 
 

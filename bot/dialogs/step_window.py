@@ -5,8 +5,10 @@
   progress   «Шаг k из n» (empty when the step has no place in the plan),
   notice     the last refusal or input hint, translated at render time; note: a side remark,
   can_back   whether «Назад» has a screen to go back to,
+  ticket_open  whether her helpdesk ticket is open («✍️ Написать специалисту»),
   retry_*    whether «Повторить» (backend down) or «VPN выключен — повторить» is offered.
-It also remembers each screen for «Назад» and records entering a step for the helpdesk.
+It also sends the step's picture the first time (bot/dialogs/pictures.py), remembers each screen
+for «Назад» and records entering a step for the helpdesk.
 """
 
 from __future__ import annotations
@@ -21,11 +23,14 @@ from bot.dialogs.backend_step import RetryAction, retry_buttons
 from bot.dialogs.inputs import Expectation, any_input
 from bot.dialogs.navigation import can_go_back, nav_row, remember_screen
 from bot.dialogs.notices import notice_text, render_note, render_notice, retry_offer
+from bot.dialogs.open_ticket import open_ticket_id
+from bot.dialogs.pictures import show_step_picture
 from bot.dialogs.progress import current_progress, progress_text, record_entering
 
 
 async def step_getter(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, Any]:
     manager = dialog_manager
+    await show_step_picture(manager)
     remember_screen(manager)
     await record_entering(manager)
     retry = retry_offer(manager)
@@ -34,6 +39,7 @@ async def step_getter(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str
         "notice": render_notice(manager),
         "note": render_note(manager),
         "can_back": can_go_back(manager),
+        "ticket_open": await open_ticket_id(manager) is not None,
         "retry_unavailable": retry.get("kind") == "unavailable",
         "retry_vpn": retry.get("kind") == "vpn",
     }

@@ -1,5 +1,6 @@
 """Every step of the bot in one table: what operators call it, which tips help on it, what its
-window waits for, whether it receives a secret, and its place in «Шаг k из n».
+window waits for, whether it receives a secret, its place in «Шаг k из n», and the screens «Назад»
+may return to from it.
 
 Everything per step is read from here: the help screen, the hint for input a window cannot use,
 transcript masking (through `SECRET_STEPS`, injected into the transcript middleware), the helpdesk
@@ -58,40 +59,77 @@ DEFAULT_HELP = (HelpTopic.VPN, HelpTopic.BROWSER, HelpTopic.EXISTING_PROFILE)
 
 
 @dataclass(frozen=True)
+class Picture:
+    """A picture shown above the step's window the first time the dialog shows it.
+
+    `name` is a file of bot/assets/pictures (without .png); `only_if` names a condition of
+    bot/dialogs/pictures.py (e.g. "by_call": only while the code comes by a call-reset).
+    """
+
+    name: str
+    only_if: str | None = None
+
+
+@dataclass(frozen=True)
 class StepInfo:
     """One step's facts. `expects` names the hint (bot/dialogs/notices.py) shown when the window
-    gets something it cannot use; `secret` steps receive passwords or codes."""
+    gets something it cannot use; `secret` steps receive passwords or codes.
+
+    `back_to`: the screens «Назад» may return to from this one — those where the backend still
+    takes the teacher's answer once she is here (the code step cannot go back to the password:
+    VK ID has accepted it). Elsewhere «Назад» explains and points to «Начать заново». Leaving a
+    nested dialog from its first screen (Recovery back to the link step) is always allowed: the
+    step below is where it was.
+    """
 
     label: Any  # a lazy gettext string: the operators' short name for the step
     help: tuple[HelpTopic, ...] = DEFAULT_HELP
     expects: str = "use_buttons"
     secret: bool = False
     progress: Progress | None = None
+    back_to: frozenset[State] = frozenset()
+    picture: Picture | None = None
 
 
 _T = HelpTopic
 _NOT_B = frozenset({Route.EXISTING_PROFILE, Route.EXISTING_SIGNED_IN})
 _PERSONAL = (_T.PERSONAL_DATA,)
 _PASSWORD_POLICY = (_T.PASSWORD_POLICY,)
+# The personal-data windows are the bot's own (one backend call at «Всё верно»), and the backend
+# takes a chosen profile and the details again until consent: among these «Назад» goes freely.
+_PERSONAL_SCREENS = frozenset(
+    {Link.full_name, Link.birth_date, Link.gender, Link.confirm_data, Link.choose_profile}
+)
 
 # In the order of the funnel (/stats lists steps this way).
 STEPS: Mapping[State, StepInfo] = {
     Onboarding.greeting: StepInfo(__("greeting"), expects="expect_start"),
-    Onboarding.prechecks: StepInfo(__("pre-checks"), expects="expect_prechecks"),
-    Onboarding.branch: StepInfo(__("profile question"), expects="expect_branch"),
+    Onboarding.prechecks: StepInfo(
+        __("pre-checks"), expects="expect_prechecks", back_to=frozenset({Onboarding.greeting})
+    ),
+    Onboarding.branch: StepInfo(
+        __("profile question"), expects="expect_branch", back_to=frozenset({Onboarding.prechecks})
+    ),
     Onboarding.already_linked: StepInfo(__("already linked"), expects="all_done"),
-    Onboarding.how_to_open: StepInfo(__("how to open the assistant"), expects="expect_journal"),
+    Onboarding.how_to_open: StepInfo(
+        __("how to open the assistant"),
+        expects="expect_journal",
+        picture=Picture("journal_messenger_icon"),  # steps 1–2 of the guide
+    ),
     Link.phone: StepInfo(
         __("phone"),
         help=(_T.EXISTING_PROFILE, _T.VPN, _T.BROWSER),
         expects="phone_format",
         progress=Progress(1),
+        # After «Изменить номер» the backend still waits for the code in flight.
+        back_to=frozenset({Link.code}),
     ),
     Link.account_card: StepInfo(
         __("account card"),
         help=(_T.EXISTING_PROFILE, _T.VPN),
         expects="expect_create_profile",
         progress=Progress(2, skipped_on=_NOT_B | {Route.REGISTRATION}),
+        back_to=frozenset({Link.phone}),
     ),
     Link.password: StepInfo(
         __("password"),
@@ -99,6 +137,8 @@ STEPS: Mapping[State, StepInfo] = {
         expects="password_empty",
         secret=True,
         progress=Progress(3, skipped_on=frozenset({Route.EXISTING_SIGNED_IN, Route.REGISTRATION})),
+        back_to=frozenset({Link.phone, Link.account_card}),
+        picture=Picture("forgot_password"),  # where «Забыли или не установили пароль?» is
     ),
     Link.code: StepInfo(
         __("code"),
@@ -106,30 +146,57 @@ STEPS: Mapping[State, StepInfo] = {
         expects="code_format",
         secret=True,
         progress=Progress(4),
+        back_to=frozenset({Link.phone}),  # a new number, not the password VK ID has accepted
+        picture=Picture("call_reset", only_if="by_call"),  # which four digits to write
     ),
     Link.choose_profile: StepInfo(
         __("choosing the profile"),
         help=(_T.EXISTING_PROFILE,),
         expects="expect_profile",
         progress=Progress(5, skipped_on=frozenset({Route.NEW_PROFILE, Route.REGISTRATION})),
+        back_to=_PERSONAL_SCREENS,  # after «Назад» from the details; the code is spent
     ),
     Link.full_name: StepInfo(
-        __("full name"), help=_PERSONAL, expects="name_format", progress=Progress(6)
+        __("full name"),
+        help=_PERSONAL,
+        expects="name_format",
+        progress=Progress(6),
+        back_to=_PERSONAL_SCREENS,
     ),
     Link.birth_date: StepInfo(
-        __("date of birth"), help=_PERSONAL, expects="date_format", progress=Progress(6)
+        __("date of birth"),
+        help=_PERSONAL,
+        expects="date_format",
+        progress=Progress(6),
+        back_to=_PERSONAL_SCREENS,
     ),
     Link.gender: StepInfo(
-        __("gender"), help=_PERSONAL, expects="expect_gender", progress=Progress(6)
+        __("gender"),
+        help=_PERSONAL,
+        expects="expect_gender",
+        progress=Progress(6),
+        back_to=_PERSONAL_SCREENS,
     ),
     Link.confirm_data: StepInfo(
-        __("checking the data"), help=_PERSONAL, expects="expect_confirm", progress=Progress(6)
+        __("checking the data"),
+        help=_PERSONAL,
+        expects="expect_confirm",
+        progress=Progress(6),
+        back_to=_PERSONAL_SCREENS,
     ),
     Link.consent: StepInfo(
         __("consent"),
         help=(_T.VPN, _T.BROWSER),
         expects="expect_consent",
         progress=Progress(7),
+        back_to=_PERSONAL_SCREENS,  # the backend takes the details again until consent
+    ),
+    Link.cancel_confirm: StepInfo(
+        __("cancelling the linking?"),
+        help=(_T.VPN, _T.BROWSER),
+        expects="expect_cancel_confirm",
+        progress=Progress(7),
+        back_to=frozenset({Link.consent}),
     ),
     Link.done: StepInfo(__("linked"), expects="all_done"),
     Recovery.phone: StepInfo(
@@ -144,6 +211,7 @@ STEPS: Mapping[State, StepInfo] = {
         expects="code_format",
         secret=True,
         progress=Progress(2),
+        back_to=frozenset({Recovery.phone}),  # another number starts another recovery
     ),
     Recovery.confirm_account: StepInfo(
         __("recovery: is it your account"), help=(_T.WRONG_NUMBER,), progress=Progress(3)
@@ -152,6 +220,7 @@ STEPS: Mapping[State, StepInfo] = {
         __("recovery: method"),
         help=(_T.CODE_APP, _T.NO_EMAIL_ACCESS, _T.FRIENDS),
         progress=Progress(4),
+        back_to=frozenset({Recovery.method_code, Recovery.friends}),
     ),
     Recovery.method_code: StepInfo(
         __("recovery: method code"),
@@ -159,9 +228,13 @@ STEPS: Mapping[State, StepInfo] = {
         expects="code_format",
         secret=True,
         progress=Progress(5),
+        back_to=frozenset({Recovery.method}),  # the backend lets her choose another way
     ),
     Recovery.friends: StepInfo(
-        __("recovery: trusted friends"), help=(_T.FRIENDS,), progress=Progress(4)
+        __("recovery: trusted friends"),
+        help=(_T.FRIENDS,),
+        progress=Progress(4),
+        back_to=frozenset({Recovery.method}),
     ),
     Recovery.new_password: StepInfo(
         __("recovery: new password"),
@@ -169,6 +242,7 @@ STEPS: Mapping[State, StepInfo] = {
         expects="password_empty",
         secret=True,
         progress=Progress(6),
+        back_to=frozenset({Recovery.repeat_password}),
     ),
     Recovery.repeat_password: StepInfo(
         __("recovery: repeat password"),
@@ -176,6 +250,7 @@ STEPS: Mapping[State, StepInfo] = {
         expects="password_empty",
         secret=True,
         progress=Progress(6),
+        back_to=frozenset({Recovery.new_password}),
     ),
     Recovery.done: StepInfo(__("recovery: done"), progress=Progress(6)),
     Help.topic: StepInfo(__("help screen"), expects="expect_help"),
@@ -209,6 +284,12 @@ def step_label(step: State | str | None) -> str | None:
 def help_topics(step: State | str | None) -> tuple[HelpTopic, ...]:
     info = step_info(step)
     return info.help if info is not None else DEFAULT_HELP
+
+
+def may_go_back(step: State | str | None, target: str) -> bool:
+    """Whether «Назад» from `step` may return to the screen `target` ("Link:phone")."""
+    info = step_info(step)
+    return info is not None and any(state.state == target for state in info.back_to)
 
 
 def expected_input(state: State | None) -> str:
@@ -248,11 +329,32 @@ def _plan(group: str, route: Route) -> list[int]:
     )
 
 
+def _routes(group: str) -> tuple[Route, ...]:
+    if group == Recovery.__full_group_name__:
+        return (Route.RECOVERY,)
+    return tuple(route for route in Route if route is not Route.RECOVERY)
+
+
 _PLANS: dict[tuple[str, Route], list[int]] = {
     (group, route): _plan(group, route)
     for group in {_group_of(name) for name in _BY_NAME}
-    for route in Route
+    for route in _routes(group)
 }
+
+
+def total_span(step: str) -> tuple[int, int] | None:
+    """The fewest and the most steps of the routes `step` is counted on, before the backend has
+    chosen one («Шаг 1 из 4–6»); None when the step is not numbered."""
+    info = _BY_NAME.get(step)
+    if info is None or info.progress is None:
+        return None
+    group = _group_of(step)
+    totals = [
+        len(_PLANS[(group, route)])
+        for route in _routes(group)
+        if route not in info.progress.skipped_on
+    ]
+    return min(totals), max(totals)
 
 
 def step_position(

@@ -62,3 +62,76 @@ def test_russian_plural_forms_are_three() -> None:
     with (ROOT / "bot/locales/ru/LC_MESSAGES/messages.po").open("rb") as file:
         catalog = read_po(file, locale="ru")
     assert catalog.num_plurals == 3
+
+
+def _catalog_from(text: str, lang: str):
+    import io
+
+    return read_po(io.BytesIO(text.encode()), locale=lang)
+
+
+HEADERLESS = 'msgid "Hello"\nmsgstr "Привет"\n\nmsgid "Bye"\nmsgstr "Пока"\n'
+
+
+def test_a_merge_gives_a_headerless_catalog_a_header_that_msgfmt_accepts(tmp_path: Path) -> None:
+    import io
+    import shutil
+
+    from babel.messages.catalog import Catalog
+    from babel.messages.pofile import write_po
+
+    script = _i18n_script()
+    template = Catalog()
+    template.add("Hello")
+    template.add("New")
+    merged = script.merge(template, _catalog_from(HEADERLESS, "ru"), "ru")
+
+    assert [m.id for m in merged if m.id] == ["Hello", "New"]  # "Bye" is gone, "New" came
+    assert merged.get("Hello").string == "Привет"
+    assert script._header_problems("ru", merged) == []
+    headers = dict(merged.mime_headers)
+    assert headers["Language"] == "ru" and headers["Plural-Forms"].startswith("nplurals=3")
+    if shutil.which("msgfmt"):
+        merged.get("New").string = "Новое"
+        out = io.BytesIO()
+        write_po(out, merged, omit_header=False)
+        po = tmp_path / "ru.po"
+        po.write_bytes(out.getvalue())
+        run = subprocess.run(
+            ["msgfmt", "-c", "-o", "/dev/null", str(po)], capture_output=True, text=True
+        )
+        assert run.returncode == 0 and run.stderr == "", run.stderr
+
+
+def test_a_second_merge_changes_nothing() -> None:
+    import io
+
+    from babel.messages.catalog import Catalog
+    from babel.messages.pofile import write_po
+
+    script = _i18n_script()
+    template = Catalog()
+    template.add("Hello")
+
+    def written(catalog) -> bytes:
+        out = io.BytesIO()
+        write_po(out, catalog, omit_header=False)
+        return out.getvalue()
+
+    once = written(script.merge(template, _catalog_from(HEADERLESS, "ru"), "ru"))
+    twice = written(script.merge(template, _catalog_from(once.decode(), "ru"), "ru"))
+    assert once == twice
+
+
+def test_the_check_finds_a_lost_header_and_a_wrong_placeholder() -> None:
+    script = _i18n_script()
+    broken = _catalog_from(
+        "#, python-brace-format\n"
+        'msgid "Wait {wait}"\nmsgstr "Подождите {time}"\n\n'
+        'msgid "Fine"\nmsgstr "Хорошо"\n',
+        "ru",
+    )
+    assert any("Project-Id-Version" in line for line in script._header_problems("ru", broken))
+    assert script._message_problems("ru", broken) == [
+        "ru: placeholders ['time', 'wait']: 'Wait {wait}'"
+    ]

@@ -135,11 +135,13 @@ def test_attempts_left_in_russian_plural_forms(i18n, attempts: int, russian: str
 def test_waiting_time_in_both_languages(i18n) -> None:
     error = LinkingError("resend_too_early", retry_after=21)
     with i18n.use_locale("ru"):
-        assert "через 21 секунду" in explain_refusal(error)
+        assert "через 0:21" in explain_refusal(error)
     with i18n.use_locale("en"):
-        assert "in 21 seconds" in explain_refusal(error)
-    with i18n.use_locale("ru"):
-        assert "15 минут" in explain_refusal(LinkingError("password_locked", retry_after=900))
+        assert "in 0:21" in explain_refusal(error)
+    with i18n.use_locale("ru"):  # one time format for every wait: m:ss (h:mm:ss past an hour)
+        assert "через 15:00" in explain_refusal(LinkingError("password_locked", retry_after=900))
+        day_cap = LinkingError("resend_too_early", retry_after=3605)
+        assert "через 1:00:05" in explain_refusal(day_cap)
 
 
 CODES = [
@@ -190,11 +192,12 @@ def test_security_refusals_say_when_and_what_to_do(i18n) -> None:
         mismatch = explain_refusal(
             LinkingError("phone_mismatch", payload={"mesh_phone_masked": "+7 *** ***-**-01"})
         )
-    assert "через 40 минут" in limited
-    assert "на 23 часа" in locked and "«🙋 Позвать специалиста»" in locked
+    # One time format for every wait (docs/glossary.md): m:ss, h:mm:ss past an hour.
+    assert "через 40:00" in limited
+    assert "через 22:13:20" in locked and "«🙋 Позвать специалиста»" in locked
     assert "+7 *** ***-**-01" in mismatch and "подтвердите новый номер" in mismatch
     with i18n.use_locale("en"):
-        assert "in 40 minutes" in explain_refusal(LinkingError("rate_limited", retry_after=2400))
+        assert "in 40:00" in explain_refusal(LinkingError("rate_limited", retry_after=2400))
 
 
 def test_personal_data_reasons_name_the_field(i18n) -> None:

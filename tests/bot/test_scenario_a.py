@@ -30,7 +30,7 @@ async def test_teacher_links_a_new_profile_step_by_step(app: BotApp, demo: Demo)
     await teacher.click("VPN выключен, продолжить")
     assert "У вас уже есть учебный профиль Сферум" in teacher.last_text
     await teacher.click("Нет")
-    assert "<i>Шаг 1</i>" in teacher.last_text  # the total depends on the phone
+    assert "<i>Шаг 1 из 4–6</i>" in teacher.last_text  # the total depends on the phone
     assert teacher.reply_buttons() == ["📱 Отправить мой номер"]
 
     await teacher.send("8 (903) 111-22-02")
@@ -43,7 +43,9 @@ async def test_teacher_links_a_new_profile_step_by_step(app: BotApp, demo: Demo)
     await teacher.send(demo[CASE].vk_password or "")
     assert "звонок-сброс" in teacher.last_text
     assert "последние 4 цифры" in teacher.last_text
-    assert "Новый код можно запросить через 0:56" in teacher.last_text
+    assert "номера, с которого вам позвонили" in teacher.last_text  # not her own number
+    assert "Звонок поступит в течение 0:56" in teacher.last_text  # the seed's «00:56»
+    assert "Запросить код ещё раз" not in teacher.buttons()  # not before the call can come
 
     await teacher.send(await demo.last_code(CASE))
     assert "Напишите ваши настоящие ФИО" in teacher.last_text
@@ -98,11 +100,13 @@ async def test_wrong_password_shows_attempts_left_then_locks(app: BotApp, demo: 
     assert "Осталась 1 попытка." in teacher.last_text
     await teacher.send("не-тот-пароль")
     assert "приостановил вход по паролю" in teacher.last_text
-    assert "15 минут" in teacher.last_text
+    assert "через 15:00" in teacher.last_text
     assert "Забыли или не установили пароль?" in teacher.buttons()
 
 
-async def test_wrong_code_shows_attempts_then_burns(app: BotApp, demo: Demo) -> None:
+async def test_wrong_code_shows_attempts_then_burns(
+    app: BotApp, demo: Demo, clock: FakeClock
+) -> None:
     teacher = app.teacher(103)
     await reach_code(teacher, demo)
     right = await demo.last_code(CASE)
@@ -113,7 +117,10 @@ async def test_wrong_code_shows_attempts_then_burns(app: BotApp, demo: Demo) -> 
     for _ in range(4):
         await teacher.send(wrong)
     assert "этот код больше не действует" in teacher.last_text
-    assert "Отправить код ещё раз" in teacher.buttons()
+    assert "Звонок поступит в течение" in teacher.last_text  # a new code once the time is up
+    clock.advance(56)
+    await teacher.send("12")  # any message shows the window again, now with the button
+    assert "Запросить код ещё раз" in teacher.buttons()
 
 
 async def test_expired_code_asks_for_a_new_one(app: BotApp, demo: Demo, clock: FakeClock) -> None:
@@ -125,27 +132,29 @@ async def test_expired_code_asks_for_a_new_one(app: BotApp, demo: Demo, clock: F
     await teacher.send(code)
     assert "Срок действия кода истёк" in teacher.last_text
 
-    await teacher.click("Отправить код ещё раз")
+    await teacher.click("Запросить код ещё раз")
     assert await demo.codes_received(CASE) == 2
     await teacher.send(await demo.last_code(CASE))
     assert "Напишите ваши настоящие ФИО" in teacher.last_text
 
 
-async def test_resend_too_early_is_refused_with_the_time_left(
+async def test_the_code_can_be_asked_again_only_when_the_time_is_up(
     app: BotApp, demo: Demo, clock: FakeClock
 ) -> None:
     teacher = app.teacher(105)
     await reach_code(teacher, demo)
     clock.advance(20)
 
-    await teacher.click("Отправить код ещё раз")
-    assert "Новый код можно запросить через 36 секунд" in teacher.last_text
+    await teacher.send("12")  # the window again: the time left, and no button to ask early
+    assert "Звонок поступит в течение 0:36" in teacher.last_text
+    assert not {"Запросить код ещё раз", "Получить код по SMS"} & set(teacher.buttons())
     assert await demo.codes_received(CASE) == 1
 
     clock.advance(36)
+    await teacher.send("12")
     await teacher.click("Получить код по SMS")
     assert "SMS с кодом из 6 цифр отправлено на номер +7 *** ***-**-02" in teacher.last_text
-    assert "Новый код можно запросить через 1:15" in teacher.last_text
+    assert "SMS придёт в течение 1:15" in teacher.last_text
     await teacher.send(await demo.last_code(CASE))
     assert "Напишите ваши настоящие ФИО" in teacher.last_text
 
@@ -158,7 +167,8 @@ async def test_countdown_says_now_when_the_cooldown_is_over(
     clock.advance(60)
     await teacher.send("12")  # not a code: the window answers and shows the timer again
     assert "Код должен состоять из 4 цифр" in teacher.last_text
-    assert "Новый код можно запросить сейчас" in teacher.last_text
+    assert "Звонок не поступил? Запросите код ещё раз" in teacher.last_text
+    assert "Запросить код ещё раз" in teacher.buttons()
 
 
 async def test_change_number_goes_back_to_the_phone(app: BotApp, demo: Demo) -> None:
@@ -208,6 +218,7 @@ async def test_cancel_on_the_consent_card_links_nothing(app: BotApp, demo: Demo)
     await fill_personal_data(teacher, "Кузнецов Андрей Сергеевич", "03/09/1986", "Мужской")
     await teacher.click("Всё верно, продолжить")
     await teacher.click("Отмена")
+    await teacher.click("Да, отменить привязку")
     assert "Привязка отменена" in teacher.last_text
 
 

@@ -105,4 +105,4 @@ async def test_said_yes_but_there_is_no_profile(app: BotApp, demo: Demo) -> None
     teacher = app.teacher(205)
     await open_from_journal(teacher, demo, "no_vkid", "Да")
     await teacher.send(demo["no_vkid"].phone)
-    assert "учебного профиля Сферум пока нет" in teacher.last_text
+    assert "учебный профиль Сферум не найден — создадим новый" in teacher.last_text

@@ -60,13 +60,13 @@ PLANS = {
         ["Link:password"],
         ["Link:code"],
         ["Link:full_name", "Link:birth_date", "Link:gender", "Link:confirm_data"],
-        ["Link:consent"],
+        ["Link:consent", "Link:cancel_confirm"],
     ],
     ("registration", False): [
         ["Link:phone"],
         ["Link:code"],
         ["Link:full_name", "Link:birth_date", "Link:gender", "Link:confirm_data"],
-        ["Link:consent"],
+        ["Link:consent", "Link:cancel_confirm"],
     ],
     ("existing_profile", False): [
         ["Link:phone"],
@@ -74,14 +74,14 @@ PLANS = {
         ["Link:code"],
         ["Link:choose_profile"],
         ["Link:full_name", "Link:birth_date", "Link:gender", "Link:confirm_data"],
-        ["Link:consent"],
+        ["Link:consent", "Link:cancel_confirm"],
     ],
     ("existing_profile", True): [
         ["Link:phone"],
         ["Link:code"],
         ["Link:choose_profile"],
         ["Link:full_name", "Link:birth_date", "Link:gender", "Link:confirm_data"],
-        ["Link:consent"],
+        ["Link:consent", "Link:cancel_confirm"],
     ],
 }
 
@@ -103,3 +103,29 @@ def test_recovery_counts_its_own_six_steps() -> None:
     assert step_position("Recovery:friends") == (4, 6)
     assert step_position("Recovery:done") == (6, 6)
     assert step_position("Onboarding:greeting") is None
+
+
+def test_back_goes_only_where_the_backend_goes_back() -> None:
+    from bot.dialogs.steps import may_go_back
+
+    assert not may_go_back(Link.code, "Link:password")  # VK ID has accepted the password
+    assert not may_go_back(Link.code, "Link:account_card")
+    assert may_go_back(Link.code, "Link:phone")  # a new number is taken while the code waits
+    assert not may_go_back(Link.full_name, "Link:code")  # the code is spent
+    assert may_go_back(Link.consent, "Link:confirm_data")  # details are taken until consent
+    assert not may_go_back(Recovery.method, "Recovery:confirm_account")
+    assert may_go_back(Recovery.repeat_password, "Recovery:new_password")
+    for state, info in STEPS.items():  # «Назад» stays inside the dialog of the step
+        assert all(target.group is state.group for target in info.back_to), state
+
+
+def test_the_phone_step_says_the_span_of_totals_from_the_table() -> None:
+    from bot.dialogs.progress import progress_line
+
+    i18n = create_i18n("ru")
+    with i18n.context(), i18n.use_locale("ru"):
+        before = progress_line("Link:phone", None, False)
+        after = progress_line("Link:phone", "registration", False)
+    totals = [len(plan) for plan in PLANS.values()]
+    assert before == f"Шаг 1 из {min(totals)}–{max(totals)}"
+    assert after == "Шаг 1 из 4"

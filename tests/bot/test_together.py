@@ -29,7 +29,7 @@ async def test_forgotten_password_comes_back_to_the_password_step(app: BotApp, d
     await teacher.send(NEW_PASSWORD)
     await teacher.send(NEW_PASSWORD)
 
-    assert "Пароль изменён — введите новый пароль." in teacher.last_text
+    assert "Пароль изменён — напишите новый пароль." in teacher.last_text
     await teacher.send(NEW_PASSWORD)
     assert "Подтвердите вход" in teacher.last_text
 

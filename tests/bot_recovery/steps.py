@@ -61,7 +61,7 @@ async def open_recovery_from_password_b(teacher: Person, demo: Demo, case: str) 
 
 def missing_rules(app: BotApp, shown: str) -> str:
     """The «Не хватает: …» part of a weak-password refusal."""
-    prefix = tr(app, "Missing: {rules}.").split("{rules}")[0]
+    prefix = tr(app, "The new password is too simple. Missing: {rules}.").split("{rules}")[0]
     assert prefix in shown, shown
     return shown.split(prefix, 1)[1].split("\n", 1)[0]
 

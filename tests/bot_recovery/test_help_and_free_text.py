@@ -33,7 +33,7 @@ async def test_help_on_the_phone_step_is_about_profiles_vpn_and_browser(
     await open_from_journal(teacher, demo, CASE, "Нет")
     await teacher.click("Не получается")
     shown = teacher.last_text
-    assert "не создавайте новый, а авторизуйтесь по уже существующим данным" in shown
+    assert "не создавайте новый, а войдите по уже существующим данным" in shown
     assert "VPN" in shown and "Яндекс.Браузер" in shown
     assert "Код не приходит?" not in shown
 

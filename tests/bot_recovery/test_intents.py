@@ -85,6 +85,19 @@ POSITIVE: list[tuple[str, Intent]] = [
     ("не получается", Intent.HELP),
     ("help", Intent.HELP),
     ("I'm stuck", Intent.HELP),
+    ("не знаю что делать", Intent.HELP),
+    ("Не знаю, что делать дальше", Intent.HELP),
+    ("не понимаю что делать", Intent.HELP),
+    ("незнаю что делать", Intent.HELP),
+    ("не знаю чё делать", Intent.HELP),
+    ("что делать?", Intent.HELP),
+    ("что мне делать", Intent.HELP),
+    ("и что дальше?", Intent.HELP),
+    ("я запуталась", Intent.HELP),
+    ("совсем запутался", Intent.HELP),
+    ("I don't know what to do", Intent.HELP),
+    ("what next?", Intent.HELP),
+    ("I'm confused", Intent.HELP),
 ]
 
 # Ordinary answers to the dialog's questions and everyday chat: never an intent.
@@ -134,6 +147,12 @@ NEGATIVE: list[str] = [
     "Да, это я",
     "I forgot my passport at school",
     "забота о детях",
+    "не знаю",  # the branch question's answer, typed
+    "Не знаю.",
+    "знаю",
+    "что?",
+    "Что это?",
+    "я не знаю, есть ли у меня профиль",  # a branch answer, not a cry for help
 ]
 
 

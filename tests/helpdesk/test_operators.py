@@ -88,11 +88,11 @@ async def test_no_topics_mode_reply_to_the_card_or_a_relayed_message(
 
     operator = hd.operator(7)
     await operator.say("Проверьте номер", reply_to=card)
-    assert teacher.last_text == "Проверьте номер"
+    assert teacher.last_text == "<b>Ольга, служба поддержки:</b>\nПроверьте номер"
     await operator.say("И отключите VPN", reply_to=relayed)
-    assert teacher.last_text == "И отключите VPN"
+    assert teacher.last_text == "<b>Ольга, служба поддержки:</b>\nИ отключите VPN"
     await operator.say("Просто сообщение в чат")  # not a reply: not for any teacher
-    assert teacher.last_text == "И отключите VPN"
+    assert teacher.last_text == "<b>Ольга, служба поддержки:</b>\nИ отключите VPN"
 
     await operator.say("/close", reply_to=card)
     assert "Как вы оцениваете помощь?" in teacher.last_text
@@ -116,7 +116,7 @@ async def test_a_deleted_topic_is_recreated_with_the_card_on_the_next_message(hd
 
     operator = hd.operator(7)
     await operator.say("Да, здесь", thread_id=new_thread)
-    assert teacher.last_text == "Да, здесь"
+    assert teacher.last_text == "<b>Ольга, служба поддержки:</b>\nДа, здесь"
 
 
 async def test_a_refused_delivery_is_reported_in_the_topic(hd, demo) -> None:
@@ -139,7 +139,8 @@ async def test_an_answer_to_a_closed_ticket_is_not_lost_silently(hd, demo) -> No
     teacher = await open_ticket(hd, demo)
     thread = only_topic(hd)
     operator = hd.operator(7)
-    await teacher.click("Вернуться к боту")
+    await teacher.click("Завершить разговор")
+    await teacher.click("Пропустить")
     seen_by_teacher = len(teacher.bot_messages())
 
     await operator.say("Ещё вопрос", thread_id=thread)
@@ -158,7 +159,7 @@ async def test_an_open_ticket_survives_a_restart(hd, demo) -> None:
     await teacher.send("Я всё ещё жду")
     assert hd.chat.texts(thread)[-1] == "Я всё ещё жду"
     await operator.say("Уже отвечаю", thread_id=thread)
-    assert teacher.last_text == "Уже отвечаю"
+    assert teacher.last_text == "<b>Ольга, служба поддержки:</b>\nУже отвечаю"
     await operator.say("/close", thread_id=thread)
     assert "Как вы оцениваете помощь?" in teacher.last_text
     await teacher.click("5 ⭐")

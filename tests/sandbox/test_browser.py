@@ -42,6 +42,8 @@ PHONE = {"width": 390, "height": 844}
 README_SHOTS = {
     "desktop": ROOT / "docs" / "sandbox.png",
     "phone": ROOT / "docs" / "sandbox-phone.png",
+    "code": ROOT / "docs" / "sandbox-code.png",
+    "linked": ROOT / "docs" / "sandbox-linked.png",
 }
 STEP_MS = 15_000
 HAS_CHROMIUM = Path(CHROMIUM).exists()
@@ -93,6 +95,11 @@ def save_shot(name: str, data: bytes) -> Path:
     if name in README_SHOTS and os.environ.get("UPDATE_README_SCREENSHOT"):  # tracked: on request
         shutil.copyfile(shot, README_SHOTS[name])
     return shot
+
+
+async def scroll_chat_to_the_end(page) -> None:  # type: ignore[no-untyped-def]
+    """Pictures load after the chat has scrolled: show its newest messages for a screenshot."""
+    await page.locator("#chat-messages").evaluate("el => { el.scrollTop = el.scrollHeight; }")
 
 
 class Person:
@@ -159,10 +166,16 @@ async def test_scenario_a_in_the_browser_and_the_journal_shows_her_linked(live: 
     await page.locator("#phone-password", has_text=teacher.vk_password).wait_for()
     await person.type_and_send(teacher.vk_password)
     await person.sees("Подтвердите вход")
+    # The call-reset picture, sent once above the code window, shows which digits to write.
+    await page.locator(".msg.in .bubble", has_text="звонок-сброс").locator("img").last.wait_for()
+    await page.locator(".msg.in .bubble img").last.evaluate("img => img.decode()")
 
     # The phone pane beside the chat shows the call-reset; its last 4 digits are the code.
     call = page.locator('#phone-feed li[data-channel="call"] .code').first
     await call.wait_for()
+    await live.bot_idle()
+    await scroll_chat_to_the_end(page)
+    save_shot("code", await page.screenshot())
     await person.type_and_send((await call.text_content()).strip())
 
     await person.sees("ФИО")
@@ -185,6 +198,9 @@ async def test_scenario_a_in_the_browser_and_the_journal_shows_her_linked(live: 
 
     await person.press("Привязать")
     await person.sees("успешно привязан")
+    await live.bot_idle()
+    await scroll_chat_to_the_end(page)
+    save_shot("linked", await page.screenshot())
     # The password message was deleted from the chat, as in Telegram.
     assert await page.locator(".msg.out .bubble", has_text=teacher.vk_password).count() == 0
 

@@ -18,7 +18,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 
-from services.storage import fsm_records, models  # noqa: F401 - register their tables
+from services.storage import fsm_records, models, telegram_files  # noqa: F401 - their tables
 from services.storage.db import Base
 from tests.storage.conftest import create_postgres_database, drop_postgres_database
 

@@ -11,6 +11,7 @@ points at (usually `services.linking.testing.serve_backend`). `settings_override
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -26,13 +27,25 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import Clock, build_dispatcher, create_storage
 from bot.config import Settings
+from bot.dialogs.ticker import CountdownTicker
 from bot.i18n import CatalogI18n, create_i18n
+from bot.pictures import PictureSender
 from bot.shared_state import SharedState
 from services.linking_client import LinkingClient
 from services.storage.db import create_all, create_engine, create_session_factory
 from services.storage.link_sessions import LinkSessionRepository
+from services.storage.telegram_files import TelegramFileIds
 from services.storage.write_behind import WriteBehind
 from tests.support.fake_telegram import FakeTelegram, Person
+
+
+def new_pictures(engine: AsyncEngine, clock: Clock) -> PictureSender:
+    return PictureSender(TelegramFileIds(create_session_factory(engine), clock=clock.now))
+
+
+async def _never(seconds: float) -> None:
+    """Countdowns stand still unless a test drives them: no edit ever lands mid-test."""
+    await asyncio.Event().wait()
 
 
 class _WallClock:
@@ -51,6 +64,8 @@ class BotApp:
     bot: Bot
     clock: Clock
     helpdesk: Any = None
+    countdown_sleep: Any = None  # tests drive the moving countdowns (tests/support/manual_timer.py)
+    pictures: PictureSender | None = None
     shared: SharedState | None = None
     storage: BaseStorage | None = None
     dp: Dispatcher = field(init=False)
@@ -67,8 +82,14 @@ class BotApp:
             i18n=self.i18n,
             helpdesk=self.helpdesk,
             clock=self.clock,
+            countdown_sleep=self.countdown_sleep,
+            pictures=self.pictures,
             shared=self.shared,
         )
+
+    @property
+    def countdowns(self) -> CountdownTicker:
+        return self.dp["countdowns"]
 
     def teacher(
         self,
@@ -92,14 +113,17 @@ class BotApp:
 
     async def restart(self) -> None:
         """Simulate a bot restart: new Dispatcher and storage over the same database."""
+        await self.countdowns.close()
         if self.storage is not None:
             await self.storage.close()
         await self.sessions.flush()  # what a stopping bot commits (build_runtime closes it)
+        self.pictures = new_pictures(self.engine, self.clock)  # a new process remembers nothing
         self._build()
         for person in self.people:
             person.dp = self.dp
 
     async def close(self) -> None:
+        await self.countdowns.close()
         if self.storage is not None:
             await self.storage.close()
         await self.sessions.close()
@@ -112,6 +136,7 @@ async def make_bot_app(
     *,
     clock: Clock | None = None,
     helpdesk: Any = None,
+    countdown_sleep: Any = None,
     linking_retries: int = 0,
     linking_timeout: float = 5.0,
     engine_options: dict[str, Any] | None = None,
@@ -157,6 +182,8 @@ async def make_bot_app(
         bot=bot,
         clock=the_clock,
         helpdesk=helpdesk,
+        countdown_sleep=countdown_sleep or _never,
+        pictures=new_pictures(engine, the_clock),
         shared=shared,
     )
     app._build()

@@ -86,6 +86,9 @@ class FakeTelegram(BaseSession):
         self.blocked_by: set[int] = set()  # private chats whose user blocked the bot
         self._failures: dict[str, list[Exception]] = {}
         self._topic_ids = itertools.count(1001)
+        self._file_ids = itertools.count(1)
+        self.files: dict[str, bytes] = {}  # file id → the bytes uploaded under it
+        self.uploads: list[str] = []  # file ids of uploads, in order
         self._bot_user = User(id=BOT_ID, is_bot=True, first_name="Сферум", username=BOT_USERNAME)
 
     # --- what tests configure -------------------------------------------------------------
@@ -179,9 +182,20 @@ class FakeTelegram(BaseSession):
         )
 
     def _SendPhoto(self, method: SendPhoto) -> Message:
+        """An upload gets a new file id (as Telegram's are, per bot); a file id must be known."""
         chat_id = int(method.chat_id)
         self._check_reachable(method, chat_id, method.message_thread_id)
-        photo = PhotoSize(file_id="photo-1", file_unique_id="p1", width=640, height=480)
+        if isinstance(method.photo, str):
+            if method.photo not in self.files:
+                raise TelegramBadRequest(
+                    method, "Bad Request: wrong file identifier/HTTP URL specified"
+                )
+            file_id = method.photo
+        else:
+            file_id = f"photo-{next(self._file_ids)}"
+            self.files[file_id] = getattr(method.photo, "data", b"")
+            self.uploads.append(file_id)
+        photo = PhotoSize(file_id=file_id, file_unique_id=file_id, width=1080, height=690)
         return self._store(
             chat_id,
             method.reply_markup,

@@ -180,8 +180,10 @@ async def test_restart_typed_on_the_gender_window(app: BotApp, demo: Demo) -> No
     await teacher.send("Кузнецов Андрей Сергеевич")
     await teacher.send("03.09.1986")
 
-    await teacher.send("начать заново")
-    assert "Здравствуйте, Андрей Сергеевич" in teacher.last_text
+    await teacher.send("начать заново")  # past the code: a new linking, from the e-journal
+    assert "новая привязка продолжится здесь же" in teacher.last_text
+    await teacher.click("Вернуться к шагу")  # she changed her mind
+    assert "Выберите пол" in teacher.last_text
 
 
 async def test_help_screen_points_a_typed_problem_at_the_specialist(
@@ -275,7 +277,7 @@ async def test_english_free_text_opens_recovery_from_the_account_card(
     await teacher.send("I forgot my password")
     # The phone is known already: straight to the SMS code, the progress line says where she is.
     assert "Password recovery · step 2 of 6" in teacher.last_text
-    assert "Enter the code" in teacher.last_text
+    assert "The code from the SMS" in teacher.last_text
 
 
 async def test_english_hint_on_the_consent_card(app: BotApp, demo: Demo) -> None:

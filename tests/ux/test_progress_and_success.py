@@ -11,7 +11,7 @@ async def test_the_phone_step_promises_no_total_until_the_backend_chooses(
 ) -> None:
     teacher = app.teacher(740)
     await open_from_journal(teacher, demo, "no_vkid", "Нет")
-    assert "<i>Шаг 1</i>" in teacher.last_text  # not «из 6» that would become «из 4»
+    assert "<i>Шаг 1 из 4–6</i>" in teacher.last_text  # not «из 6» that would become «из 4»
 
     await teacher.send(demo["no_vkid"].phone)
     assert "Шаг 2 из 4" in teacher.last_text  # registration: phone, code, data, consent
