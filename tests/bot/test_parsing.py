@@ -113,6 +113,15 @@ def test_countdown_like_vk_id() -> None:
     assert format_clock(56) == "0:56"
     assert format_clock(75) == "1:15"
     assert format_clock(291) == "4:51"
+    assert format_clock(3599) == "59:59"
+
+
+def test_waits_of_hours_read_as_hours_and_minutes_rounded_up(i18n) -> None:
+    with i18n.use_locale("ru"):
+        assert format_clock(3600) == "1 ч"
+        assert format_clock(80_000) == "22 ч 14 мин"  # 22:13:20, never shorter than said
+    with i18n.use_locale("en"):
+        assert format_clock(80_000) == "22 hr 14 min"
 
 
 @pytest.fixture
@@ -138,10 +147,10 @@ def test_waiting_time_in_both_languages(i18n) -> None:
         assert "через 0:21" in explain_refusal(error)
     with i18n.use_locale("en"):
         assert "in 0:21" in explain_refusal(error)
-    with i18n.use_locale("ru"):  # one time format for every wait: m:ss (h:mm:ss past an hour)
+    with i18n.use_locale("ru"):  # one time format for every wait: m:ss (hours in words)
         assert "через 15:00" in explain_refusal(LinkingError("password_locked", retry_after=900))
         day_cap = LinkingError("resend_too_early", retry_after=3605)
-        assert "через 1:00:05" in explain_refusal(day_cap)
+        assert "через 1 ч 1 мин" in explain_refusal(day_cap)
 
 
 CODES = [
@@ -192,9 +201,9 @@ def test_security_refusals_say_when_and_what_to_do(i18n) -> None:
         mismatch = explain_refusal(
             LinkingError("phone_mismatch", payload={"mesh_phone_masked": "+7 *** ***-**-01"})
         )
-    # One time format for every wait (docs/glossary.md): m:ss, h:mm:ss past an hour.
+    # One time format for every wait (docs/glossary.md): m:ss, hours and minutes in words.
     assert "через 40:00" in limited
-    assert "через 22:13:20" in locked and "«🙋 Позвать специалиста»" in locked
+    assert "через 22 ч 14 мин" in locked and "«🙋 Позвать специалиста»" in locked
     assert "+7 *** ***-**-01" in mismatch and "подтвердите новый номер" in mismatch
     with i18n.use_locale("en"):
         assert "in 40:00" in explain_refusal(LinkingError("rate_limited", retry_after=2400))
