@@ -56,8 +56,10 @@ class WriteLock:
         self._connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.held = False
 
-    def hold(self) -> None:
-        self._connection.execute("BEGIN IMMEDIATE")
+    async def hold(self) -> None:
+        # Taken from a thread: the bot's own connection may be mid-transaction waiting for the
+        # event loop to send its COMMIT, and blocking the loop here would deadlock until timeout.
+        await asyncio.to_thread(self._connection.execute, "BEGIN IMMEDIATE")
         self.held = True
 
     def release(self) -> None:

@@ -104,7 +104,7 @@ async def test_database_locked_for_30_seconds_teacher_told_nothing_lost(
         teacher = app.teacher(802)
         await reach_code(teacher, demo)
         lock = WriteLock(tmp_path / "bot.sqlite3")
-        lock.hold()
+        await lock.hold()
         time.at(30.0, lock.release)
         try:
             # The code goes through; saving her new step hits the lock.

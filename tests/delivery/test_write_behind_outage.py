@@ -57,7 +57,7 @@ async def test_every_write_made_during_a_30_second_lock_arrives(
         user_id=7, chat_id=7, flow_id="f-1", mesh_account_id="m-1", teacher_name="Мария", step="x"
     )
 
-    lock.hold()
+    await lock.hold()
     simulated_time.at(LOCKED_FOR, lock.release)
     for number in range(50):  # lines keep coming while the database is locked
         await transcript.record(7, "teacher", f"строка {number}")
@@ -94,7 +94,7 @@ async def test_the_language_choice_is_written_through_and_the_caller_told_while_
     writer = WriteBehind(factory, sleep=sleep_until_released, write_through_timeout=0.01)
     sessions = LinkSessionRepository(factory, writer=writer)
 
-    lock.hold()
+    await lock.hold()
     with pytest.raises(WriteDelayed):
         await sessions.set_locale(7, "en", "Anna")  # the teacher is told, not fooled
     lock.release()
@@ -115,7 +115,7 @@ async def test_a_write_that_fails_on_its_own_does_not_block_the_ones_held_by_the
     async def broken(_db) -> None:  # type: ignore[no-untyped-def]
         raise ValueError("a bug in one write")
 
-    lock.hold()
+    await lock.hold()
     simulated_time.at(3.0, lock.release)
     await writer.submit(_teacher(1))
     await writer.submit(broken, label="the broken write")
@@ -134,7 +134,7 @@ async def test_close_gives_up_after_its_timeout_and_names_every_write_left(
     engine, lock = database
     factory = create_session_factory(engine)
     writer = WriteBehind(factory, close_timeout=0.05, backoff=Backoff(initial=0.001))
-    lock.hold()  # and never released
+    await lock.hold()  # and never released
     await writer.submit(_teacher(1), label="teacher 1")
     await writer.submit(_teacher(2), label="teacher 2")
 
