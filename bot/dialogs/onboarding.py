@@ -12,6 +12,8 @@ from aiogram_dialog import Data, Dialog, DialogManager, Window
 from aiogram_dialog.widgets.kbd import Button, Row, Url
 from aiogram_dialog.widgets.text import Format
 
+from bot.dialogs.context import start_data_of
+from bot.dialogs.guide import start_guide
 from bot.dialogs.inputs import any_input
 from bot.dialogs.navigation import help_button, nav_row
 from bot.dialogs.notices import notice_text, put_notice
@@ -52,6 +54,11 @@ async def _return_to_step(callback: CallbackQuery, button: Any, manager: DialogM
     await manager.done()
 
 
+async def _guide_self(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
+    """Guide mode from the start: she links in the e-journal's window, I follow and help."""
+    await start_guide(manager, start_data_of(manager)["flow_id"])
+
+
 async def _to_branch(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
     await manager.switch_to(Onboarding.branch)
 
@@ -78,10 +85,18 @@ def create_onboarding_dialog() -> Dialog:
                 "I will help you link your e-journal account to a Sferum study profile in "
                 "VK Messenger. We will go step by step and do each step together. Keep your "
                 "phone at hand: a confirmation code will come to it.\n\n"
+                "Would you rather type the password and codes only in the e-journal's own "
+                "window? Press «I will do it myself in the e-journal»: I will follow your "
+                "window and tell you what to do on each screen.\n\n"
                 "E-journal account: {mesh_name}, {school}"
             ),
             notice_text(),
             Button(I18nConst("Let's start"), id="begin", on_click=_to_prechecks),
+            Button(
+                I18nConst("🖥 I will do it myself in the e-journal"),
+                id="guide_self",
+                on_click=_guide_self,
+            ),
             help_button(),
             any_input(),
             state=Onboarding.greeting,

@@ -232,6 +232,23 @@ def _int_query(request: web.Request, name: str, default: int, low: int, high: in
     return int(raw)
 
 
+async def report_window_screen(request: web.Request) -> web.Response:
+    """The e-journal's window says which of its screens it shows (those the flow's state cannot
+    tell: «Мессенджер не подключен», «Вход в VK ID», the account check): a `screen` event."""
+    if journal_account(request) is None:
+        raise NotFound("Only the e-journal's window reports its screens.")
+    data = await body(request, schemas.WindowScreenBody)
+    backend = request.app[BACKEND]
+    flow_id = request.match_info["flow_id"]
+    async with backend.transaction() as (session, now):
+        who, source = await flow_caller(request, session, flow_id)
+        flow = await backend.flows.load(session, flow_id, who, now)
+        published = await backend.events.screen(session, flow, data.screen, source, now)
+    if published:
+        backend.events.notify()
+    return json_response({"flow_id": flow_id, "screen": data.screen})
+
+
 async def mesh_account_flow(request: web.Request) -> web.Response:
     """The e-journal's window: the MESH account's newest flow (the one the bot may be on)."""
     mesh = journal_account(request)
@@ -452,6 +469,7 @@ def add_routes(app: web.Application) -> None:
             web.post("/v1/flows", start_flow),
             web.get(flow, get_flow),
             web.get(f"{flow}/events", flow_events),
+            web.post(f"{flow}/window", report_window_screen),
             web.get("/v1/mesh-accounts/{mesh_account_id}/flow", mesh_account_flow),
             web.post(f"{flow}/phone", submit_phone),
             web.post(f"{flow}/password", submit_password),

@@ -157,6 +157,26 @@ class FlowEvents:
         await self._bound(session, flow_id)
         return True
 
+    async def screen(
+        self, session: AsyncSession, flow: LinkFlow, screen: str, source: str, now: datetime
+    ) -> bool:
+        """The window reports the screen it shows; the same screen twice in a row is one event."""
+        last = await session.scalar(
+            select(FlowEvent)
+            .where(FlowEvent.flow_id == flow.id)
+            .order_by(FlowEvent.seq.desc())
+            .limit(1)
+        )
+        if (
+            last is not None
+            and last.kind == "screen"
+            and json.loads(last.data).get("screen") == screen
+        ):
+            return False
+        self._add(session, flow.id, "screen", flow.state, source, {"screen": screen}, now)
+        await self._bound(session, flow.id)
+        return True
+
     def _add(
         self,
         session: AsyncSession,

@@ -334,6 +334,16 @@ class LinkingClient:
         )
         return _parse(FlowEvents.from_json, data)
 
+    async def report_screen(self, flow_id: str, screen: str) -> None:
+        """The e-journal's window (`for_journal`): which of its screens it shows now (a screen
+        the flow's state cannot tell, e.g. `vkid_phone`); published to the flow's events."""
+        await self._request(
+            "POST",
+            f"/v1/flows/{_seg(flow_id)}/window",
+            json_body={"screen": screen},
+            endpoint="/v1/flows/{id}/window",
+        )
+
     async def mesh_account_flow(self, mesh_account_id: str) -> Flow:
         """The e-journal's window (`for_journal`): the account's newest flow, open or finished."""
         data = await self._get(

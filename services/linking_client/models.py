@@ -302,7 +302,8 @@ class FlowEvent:
 
     `kind`: `step` (the flow moved to `state`; `from_state` where it was), `code_sent`
     (`channel`, `resend_after`), `refusal` (`code` and, where they apply, `attempts_left`,
-    `retry_after`), `recovery` (`recovery_state` of a password recovery started from the flow).
+    `retry_after`), `recovery` (`recovery_state` of a password recovery started from the flow),
+    `screen` (the e-journal's window says which of its screens it shows: `screen`).
     `source`: who made it happen, `bot` or `journal` (the e-journal's window). States stay plain
     strings so that a backend with more states than this client knows still reads.
     """
@@ -321,6 +322,7 @@ class FlowEvent:
     retry_after: int | None = None
     recovery_state: str | None = None
     profile_exists: bool = False
+    screen: str | None = None
 
     @classmethod
     def from_json(cls, data: Any) -> FlowEvent:
@@ -340,6 +342,7 @@ class FlowEvent:
             retry_after=_opt_int(data, "retry_after"),
             recovery_state=_opt_str(data, "recovery_state"),
             profile_exists=bool(_opt_bool(data, "profile_exists")),
+            screen=_opt_str(data, "screen"),
         )
 
 
