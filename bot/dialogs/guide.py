@@ -45,6 +45,7 @@ WINDOW_SCREENS = {"intro": "journal", "vkid_phone": "phone", "account": "passwor
 """Screens the window reports itself (`screen` events): those the flow's state cannot tell."""
 
 _PICTURES_SHOWN = "_guide_pictures"
+_INTRO_SAID = "_guide_intro"
 
 
 # --------------------------------------------------------------------------- events → data
@@ -175,13 +176,16 @@ async def guide_getter(dialog_manager: DialogManager, **_kwargs: Any) -> dict[st
     await record_entering(manager)
     reaction: Mapping[str, Any] | None = data.get("reaction")
     finished = data.get("state") in FINISHED
+    # How guide mode works is said once, on the first screen; later ones stay short.
+    intro = not data.get(_INTRO_SAID) and not finished
+    data[_INTRO_SAID] = True
     return {
         "reaction": reaction_text(reaction, now(manager)) if reaction else "",
         "title": screen.title,
         "what_to_do": str(screen.what_to_do),
         "notice": render_notice(manager),
         "working": not finished,
-        "stuck": bool(data.get("stuck")),
+        "intro": intro,
     }
 
 
@@ -228,7 +232,7 @@ def create_guide_dialog() -> Dialog:
             I18nConst(
                 "\nI follow your window and write here when you move on. Rather have me do it "
                 "here in the chat? Press «🤖 Do it for me in the chat».",
-                when="working",
+                when="intro",
             ),
             Button(
                 I18nConst("🤖 Do it for me in the chat"),
