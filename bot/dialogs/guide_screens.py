@@ -169,7 +169,7 @@ SCREENS: Mapping[str, Screen] = {
 
 def screen_key(state: str | None, channel: str | None = None, recovery: str | None = None) -> str:
     """The screen the window shows for a flow state (and a code channel, a recovery state)."""
-    if recovery and recovery not in ("done", "cancelled") and f"recovery_{recovery}" in SCREENS:
+    if recovery and f"recovery_{recovery}" in SCREENS:
         return f"recovery_{recovery}"
     if state == "code" and channel == "sms":
         return "code_sms"

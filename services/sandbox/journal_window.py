@@ -7,7 +7,8 @@ backend routes the bot does — same rules, same budgets. The answer is always 2
 as the backend shows it and, when the backend refused, the refusal, which the window shows under
 its field as VK ID does:
 
-    {"flow": {...} | null, "error": null | {"code", "detail", "attempts_left", "retry_after"}}
+    {"flow": {...} | null, "recovery": {...} | null,
+     "error": null | {"code", "detail", "attempts_left", "retry_after"}}
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ from typing import Any
 
 from aiohttp import web
 
-from services.linking_client import Flow, LinkingClient, LinkingError, NotFound
+from services.linking_client import Flow, LinkingClient, LinkingError, NotFound, Recovery
 
 logger = logging.getLogger(__name__)
 
 Action = Callable[[LinkingClient, str, dict[str, Any]], Awaitable[Flow | None]]
+RecoveryAction = Callable[[LinkingClient, str, dict[str, Any]], Awaitable[Recovery]]
 
 
 def _jsonable(value: Any) -> Any:
@@ -64,6 +66,25 @@ ACTIONS: dict[str, Action] = {
 }
 
 
+# «Забыли или не установили пароль?» in the window: the recovery screens of the guide. Each takes
+# the recovery's id (`recovery_id`); the first one starts it from the window's flow.
+RECOVERY_ACTIONS: dict[str, RecoveryAction] = {
+    "recovery_read": lambda w, r, b: w.get_recovery(r),
+    "recovery_resend": lambda w, r, b: w.resend_recovery_code(r),
+    "recovery_code": lambda w, r, b: w.verify_recovery_code(r, str(b["code"])),
+    "recovery_confirm": lambda w, r, b: w.confirm_recovery_account(
+        r, confirmed=bool(b.get("confirmed"))
+    ),
+    "recovery_method": lambda w, r, b: w.choose_recovery_method(r, b["method"]),
+    "recovery_method_resend": lambda w, r, b: w.resend_method_code(r),
+    "recovery_method_code": lambda w, r, b: w.verify_method_code(r, str(b["code"])),
+    "recovery_password": lambda w, r, b: w.propose_new_password(r, str(b["password"])),
+    "recovery_repeat": lambda w, r, b: w.confirm_new_password(
+        r, str(b["password"]), logout_other_sessions=bool(b.get("logout"))
+    ),
+}
+
+
 class JournalWindow:
     """The handler behind the page's VK ID window."""
 
@@ -78,9 +99,17 @@ class JournalWindow:
         window = self.backend.for_journal(mesh_account_id)
         action = str(body.get("action") or "")
         flow: Flow | None = None
+        recovery: Recovery | None = None
         error: dict[str, Any] | None = None
         try:
-            if action == "open":
+            if action == "recovery_start":
+                flow_id = str(body["flow_id"])
+                recovery = await window.start_recovery(str(body["phone"]), flow_id=flow_id)
+                flow = await window.get_flow(flow_id)
+            elif action in RECOVERY_ACTIONS:
+                recovery = await RECOVERY_ACTIONS[action](window, str(body["recovery_id"]), body)
+                flow = await window.get_flow(str(body["flow_id"]))
+            elif action == "open":
                 flow = await self._open(window, mesh_account_id)
             elif action == "peek":
                 flow = await self._peek(window, mesh_account_id)
@@ -95,12 +124,16 @@ class JournalWindow:
                 "attempts_left": refusal.attempts_left,
                 "retry_after": refusal.retry_after,
             }
-            if body.get("flow_id"):
-                try:  # the window shows where the flow is after the refusal
+            try:  # the window shows where the flow (and the recovery) is after the refusal
+                if body.get("flow_id"):
                     flow = await window.get_flow(str(body["flow_id"]))
-                except LinkingError:
-                    flow = None
-        return web.json_response({"flow": _jsonable(flow), "error": error})
+                if body.get("recovery_id"):
+                    recovery = await window.get_recovery(str(body["recovery_id"]))
+            except LinkingError:
+                pass
+        return web.json_response(
+            {"flow": _jsonable(flow), "recovery": _jsonable(recovery), "error": error}
+        )
 
     async def _open(self, window: LinkingClient, mesh_account_id: str) -> Flow:
         """«Перейти к подключению»: the flow the bot opened, or a new one of the window's own."""

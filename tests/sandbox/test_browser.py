@@ -466,3 +466,39 @@ async def test_teacher_links_in_the_window_while_the_bot_guides_her(live: Live, 
     await window.locator('[data-vkid="link"]').click()
     await window.get_by_text("успешно привязан").wait_for()
     await person.sees("Готово!")
+
+
+async def test_password_recovery_screens_in_the_window(live: Live, page) -> None:
+    """«Забыли или не установили пароль?» in the e-journal's window: phone → SMS code → «Это ваш
+    аккаунт?» → the e-mail way → «Придумайте новый пароль» → back at the password, in English."""
+    person = Person(page, live)
+    her = live.teacher("forgot_password_email")
+    teacher = her.teacher
+    await her.opens_from_journal()
+    await her.press("Я сделаю сама в электронном журнале")
+    await page.goto(live.sandbox.url)
+    await page.click("#lang-toggle")  # the window in English
+    card = person.card(teacher.mesh_account_id)
+    await card.locator("button.messenger").click()
+    await page.get_by_role("button", name="Connect").click()
+    window = page.locator("#vkid-window")
+    await window.locator('input[name="phone"]').fill(teacher.phone)
+    await window.locator('[data-vkid="continue"]').click()
+    await window.get_by_text("Enter the password").wait_for()
+    await window.locator('[data-vkid="forgot"]').click()
+    await window.locator('input[name="recovery_phone"]').fill(teacher.phone)
+    await window.locator('[data-vkid="continue"]').click()
+    await window.get_by_text("An SMS with a code was sent to").wait_for()
+    await window.locator('input[name="code"]').fill(await her.reads_code("sms"))
+    await window.locator('[data-vkid="continue"]').click()
+    await window.locator('[data-vkid="yes"]').click()
+    await window.locator('[data-vkid="method-email"]').click()
+    await window.get_by_text("Enter the code from the e-mail").wait_for()
+    await window.locator('input[name="code"]').fill(await her.reads_code("email"))
+    await window.locator('[data-vkid="continue"]').click()
+    await window.get_by_text("Make up a new password").wait_for()
+    await window.locator('input[name="new_password"]').fill("Novyi#Parol2026")
+    await window.locator('input[name="repeat_password"]').fill("Novyi#Parol2026")
+    await window.locator('[data-vkid="continue"]').click()
+    await window.get_by_text("The password is changed").wait_for()
+    await her.sees("Пароль изменён")

@@ -85,3 +85,45 @@ async def test_without_a_bot_the_window_opens_its_own_flow(live: Live) -> None:
     assert opened["flow"]["state"] == "phone" and opened["error"] is None
     bad = await window.act("phone", phone="12345")
     assert bad["error"]["code"] == "phone_invalid" and bad["flow"]["state"] == "phone"
+
+
+async def test_password_recovery_in_the_window_is_guided_screen_by_screen(live: Live) -> None:
+    her = live.teacher("forgot_password_email")
+    teacher = her.teacher
+    window = PageWindow(live, teacher.mesh_account_id)
+    await her.opens_from_journal()
+    await her.press("Я сделаю сама в электронном журнале")
+    await window.act("peek")
+    await window.act("phone", phone=teacher.phone)
+    await her.sees("«Введите пароль»")
+
+    # «Забыли или не установили пароль?» in the window: the recovery screens of the guide.
+    started = await window.act("recovery_start", phone=teacher.phone)
+    recovery_id = started["recovery"]["recovery_id"]
+    assert started["recovery"]["state"] == "code"
+    await her.sees("«Введите код»")
+
+    async def step(action: str, **fields: Any) -> dict[str, Any]:
+        answer = await window.act(action, recovery_id=recovery_id, **fields)
+        assert answer["error"] is None, answer["error"]
+        return answer["recovery"]
+
+    await step("recovery_code", code=await her.reads_code("sms"))
+    await her.sees("«Проверка аккаунта»")
+    await step("recovery_confirm", confirmed=True)
+    await her.sees("подтвердить, что аккаунт ваш")
+    await step("recovery_method", method="email")
+    await her.sees("из письма")
+    await step("recovery_method_code", code=await her.reads_code("email"))
+    await her.sees("«Придумайте новый пароль»")
+    weak = await window.act("recovery_password", recovery_id=recovery_id, password="short")
+    assert weak["error"]["code"] == "weak_password"
+    await step("recovery_password", password="Novyi#Parol2026")
+    done = await step("recovery_repeat", password="Novyi#Parol2026", logout=True)
+    assert done["state"] == "done"
+    await her.sees("Пароль изменён")
+
+    # Back on the password screen with the new password: the bot moves on with her.
+    moved = await window.act("password", password="Novyi#Parol2026")
+    assert moved["error"] is None and moved["flow"]["state"] == "code"
+    await her.sees("«Подтвердите вход»")

@@ -48,6 +48,24 @@ const VKID_TEXT = {
     err_resend_too_early: "Новый код пока запросить нельзя.",
     err_invalid_personal_data: "Проверьте ФИО и дату рождения.",
     err_other: "Не получилось:",
+    rec_title: "Восстановление пароля", rec_phone: "Укажите телефон или почту",
+    rec_no_access: "Я не помню данные или к ним нет доступа",
+    rec_code: "Введите код", rec_sms_sent: "SMS с кодом отправлено на телефон", rec_send: "Отправить",
+    rec_sms_in: "Отправить SMS через", rec_sms_again: "Отправить SMS ещё раз",
+    rec_check: "Проверка аккаунта", rec_is_it_you: "Это ваш аккаунт?", rec_yes: "Да, это мой аккаунт", rec_no: "Нет, это не я",
+    rec_how: "Как вы хотите подтвердить, что аккаунт принадлежит вам?",
+    rec_totp: "С помощью приложения-генератора кодов", rec_totp_hint: "Будет необходимо ввести код из приложения",
+    rec_email: "С помощью электронной почты", rec_email_hint: "Мы отправим код на почту",
+    rec_friends: "С помощью друзей, которым доверяете", rec_friends_hint: "Если вы можете связаться с друзьями вне ВКонтакте — например, позвонить или написать в мессенджерах",
+    rec_email_code: "Введите код из письма", rec_email_sent: "Мы отправили код на почту", rec_confirm: "Подтвердить",
+    rec_email_in: "Отправить код повторно", rec_app_code: "Введите код из приложения",
+    rec_friends_text: "Друзья, которым вы доверяете, получат коды. Попросите их и напишите помощнику в чат, если нужна помощь специалиста.",
+    rec_new: "Придумайте новый пароль", rec_new_field: "Введите новый пароль", rec_repeat_field: "Повторите новый пароль",
+    rec_rules: "Минимум 8 символов — заглавные и строчные буквы, цифры и спецсимволы (! \" # $ % ' () *)",
+    rec_logout: "Выйти на всех устройствах, кроме этого", rec_done: "Пароль изменён. Войдите в VK ID с новым паролем.",
+    rec_back: "Назад ко входу",
+    err_weak_password: "Пароль слишком простой.", err_password_mismatch: "Пароли не совпадают.",
+    err_unknown_account: "На этот номер нет VK ID.",
   },
   en: {
     vkid_service: "You can link your study profile with the «МЭШ.ВКС» service",
@@ -90,6 +108,24 @@ const VKID_TEXT = {
     err_resend_too_early: "A new code cannot be requested yet.",
     err_invalid_personal_data: "Check the full name and the date of birth.",
     err_other: "That did not work:",
+    rec_title: "Password recovery", rec_phone: "Enter the phone or e-mail",
+    rec_no_access: "I don't remember the details or have no access to them",
+    rec_code: "Enter the code", rec_sms_sent: "An SMS with a code was sent to", rec_send: "Send",
+    rec_sms_in: "Send an SMS in", rec_sms_again: "Send the SMS again",
+    rec_check: "Checking the account", rec_is_it_you: "Is this your account?", rec_yes: "Yes, it is my account", rec_no: "No, it is not me",
+    rec_how: "How do you want to confirm the account is yours?",
+    rec_totp: "With a code-generator app", rec_totp_hint: "You will enter a code from the app",
+    rec_email: "With the e-mail", rec_email_hint: "We will send a code to",
+    rec_friends: "With friends you trust", rec_friends_hint: "If you can reach your friends outside VKontakte — call them or write in a messenger",
+    rec_email_code: "Enter the code from the e-mail", rec_email_sent: "We sent a code to", rec_confirm: "Confirm",
+    rec_email_in: "Send the code again in", rec_app_code: "Enter the code from the app",
+    rec_friends_text: "Friends you trust will get codes. Ask them, and write to the assistant in the chat if you need a specialist.",
+    rec_new: "Make up a new password", rec_new_field: "New password", rec_repeat_field: "Repeat the new password",
+    rec_rules: "At least 8 characters: capital and small letters, digits and special characters (! \" # $ % ' () *)",
+    rec_logout: "Sign out on every device but this one", rec_done: "The password is changed. Sign in to VK ID with the new password.",
+    rec_back: "Back to signing in",
+    err_weak_password: "The password is too simple.", err_password_mismatch: "The passwords do not match.",
+    err_unknown_account: "There is no VK ID on this number.",
   },
 };
 
@@ -97,8 +133,8 @@ function vt(key) { return (VKID_TEXT[state.lang] || VKID_TEXT.ru)[key] || VKID_T
 
 // `values`: what she typed, kept across re-renders (a refusal redraws the screen); passwords
 // and codes are not kept.
-const vkid = { mesh: null, flow: null, error: null, screen: null, busy: false, timer: null, poll: null, values: {} };
-const VKID_SECRET_FIELDS = new Set(["password", "code"]);
+const vkid = { mesh: null, flow: null, recovery: null, note: null, error: null, screen: null, busy: false, timer: null, poll: null, values: {} };
+const VKID_SECRET_FIELDS = new Set(["password", "code", "new_password", "repeat_password"]);
 
 // «Перейти к подключению»: the window opens on the flow the bot opened; with none, the bot.
 async function openVkidWindowOrBot(teacher, openBot) {
@@ -130,16 +166,27 @@ async function vkidAct(action, fields = {}, quiet = false) {
   if (!vkid.mesh) return;
   vkid.busy = true;
   try {
+    const recoveryId = vkid.recovery && vkid.recovery.recovery_id;
     const answer = await api(`/api/journal/${encodeURIComponent(vkid.mesh)}/window`, {
-      json: { action, flow_id: vkid.flow && vkid.flow.flow_id, ...fields },
+      json: { action, flow_id: vkid.flow && vkid.flow.flow_id, recovery_id: recoveryId, ...fields },
     });
-    const moved = !vkid.flow || !answer.flow || answer.flow.state !== vkid.flow.state;
+    let moved = !vkid.flow || !answer.flow || answer.flow.state !== vkid.flow.state;
+    if (moved && !answer.error) vkid.note = null;
+    if (answer.recovery) {
+      moved = moved || !vkid.recovery || answer.recovery.state !== vkid.recovery.state;
+      vkid.recovery = answer.recovery;
+      if (["done", "cancelled"].includes(answer.recovery.state)) {
+        vkid.note = answer.recovery.state === "done" ? vt("rec_done") : null;
+        vkid.recovery = null;
+        vkid.screen = "password";
+      }
+    }
     if (answer.flow) vkid.flow = answer.flow;
     if (!quiet || answer.error) vkid.error = answer.error;
     if (moved && !answer.error) {
       vkid.error = null;
       vkid.values = {};
-      if (action !== "screen") vkid.screen = null;
+      if (action !== "screen" && !action.startsWith("recovery")) vkid.screen = null;
     }
   } finally {
     vkid.busy = false;
@@ -207,7 +254,9 @@ function vkidScreen() {
           field("password", vt("vkid_password"), { type: "password" }),
           vkidError(),
           el("button", { class: "primary", type: "submit", dataset: { vkid: "continue" } }, vt("vkid_continue"))),
-        el("button", { class: "link-button", type: "button", onclick: () => showToast(vt("vkid_forgot_note")) }, vt("vkid_forgot"))];
+        vkid.note ? el("div", { class: "vkid-note" }, vkid.note) : null,
+        el("button", { class: "link-button", type: "button", dataset: { vkid: "forgot" },
+          onclick: () => { vkid.recovery = { state: "phone" }; vkid.error = null; renderVkid(); } }, vt("vkid_forgot"))];
     }
     case "code": {
       const challenge = flow.challenge || {};
@@ -271,7 +320,78 @@ function vkidScreen() {
   }
 }
 
-function startTimer(challenge, byCall) {
+function recoveryScreen() {
+  const recovery = vkid.recovery;
+  const back = el("button", { class: "link-button", type: "button", onclick: () => { vkid.recovery = null; vkid.error = null; renderVkid(); } }, vt("rec_back"));
+  const challenge = recovery.challenge || {};
+  switch (recovery.state) {
+    case "phone":
+      return [el("h3", {}, vt("rec_phone")),
+        form((data) => vkidAct("recovery_start", { phone: data.get("recovery_phone") }),
+          field("recovery_phone", vt("vkid_phone"), { inputmode: "tel", value: vkid.values.phone || "" }),
+          vkidError(),
+          el("button", { class: "primary", type: "submit", dataset: { vkid: "continue" } }, vt("vkid_continue"))),
+        el("div", { class: "muted small" }, vt("rec_no_access")), back];
+    case "code":
+      startTimer(challenge, false, vt("rec_sms_in"));
+      return [el("h3", {}, vt("rec_code")), el("p", {}, `${vt("rec_sms_sent")} ${recovery.phone_masked}.`),
+        form((data) => vkidAct("recovery_code", { code: data.get("code") }),
+          field("code", vt("rec_code"), { inputmode: "numeric" }), vkidError(),
+          el("button", { class: "primary", type: "submit", dataset: { vkid: "continue" } }, vt("rec_send"))),
+        el("div", { class: "vkid-timer muted small", id: "vkid-timer" }),
+        el("div", { class: "vkid-again", id: "vkid-again", hidden: true },
+          el("button", { class: "link-button", type: "button", onclick: () => vkidAct("recovery_resend") }, vt("rec_sms_again"))), back];
+    case "confirm_account":
+      return [el("h3", {}, vt("rec_check")), el("p", {}, vt("rec_is_it_you")),
+        el("div", { class: "profile-card" }, el("span", { class: "avatar profile-avatar" }, ((recovery.account || {}).masked_name || "?").slice(0, 1)),
+          el("div", { class: "name" }, (recovery.account || {}).masked_name || "")),
+        vkidError(),
+        el("div", { class: "modal-actions" },
+          el("button", { class: "secondary", type: "button", onclick: () => vkidAct("recovery_confirm", { confirmed: false }) }, vt("rec_no")),
+          el("button", { class: "primary", type: "button", dataset: { vkid: "yes" }, onclick: () => vkidAct("recovery_confirm", { confirmed: true }) }, vt("rec_yes")))];
+    case "method": {
+      const option = (method, title, hint) => el("button", { class: "vkid-option", type: "button", dataset: { vkid: `method-${method}` },
+        onclick: () => vkidAct("recovery_method", { method }) }, el("div", { class: "name" }, title), el("div", { class: "muted small" }, hint));
+      const methods = recovery.methods || [];
+      return [el("h3", {}, vt("rec_how")),
+        methods.includes("totp") ? option("totp", vt("rec_totp"), vt("rec_totp_hint")) : null,
+        methods.includes("email") ? option("email", vt("rec_email"), `${vt("rec_email_hint")} ${recovery.email_masked || ""}`) : null,
+        methods.includes("friends") ? option("friends", vt("rec_friends"), vt("rec_friends_hint")) : null,
+        vkidError(), back];
+    }
+    case "method_code": {
+      const byEmail = challenge.channel === "email";
+      if (byEmail) startTimer(challenge, false, vt("rec_email_in"));
+      return [el("h3", {}, byEmail ? vt("rec_email_code") : vt("rec_app_code")),
+        byEmail ? el("p", {}, `${vt("rec_email_sent")} ${recovery.email_masked || challenge.sent_to || ""}`) : null,
+        form((data) => vkidAct("recovery_method_code", { code: data.get("code") }),
+          field("code", vt("rec_code"), { inputmode: "numeric" }), vkidError(),
+          el("button", { class: "primary", type: "submit", dataset: { vkid: "continue" } }, vt("rec_confirm"))),
+        byEmail ? el("div", { class: "vkid-timer muted small", id: "vkid-timer" }) : null,
+        byEmail ? el("div", { class: "vkid-again", id: "vkid-again", hidden: true },
+          el("button", { class: "link-button", type: "button", onclick: () => vkidAct("recovery_method_resend") }, vt("rec_email_in"))) : null,
+        back];
+    }
+    case "friends":
+      return [el("h3", {}, vt("rec_friends")), el("p", {}, vt("rec_friends_text")), back];
+    default: // new_password, repeat_password: both fields on one screen, as VK ID shows it
+      return [el("h3", {}, vt("rec_new")),
+        form(async (data) => {
+          if (recovery.state === "new_password") await vkidAct("recovery_password", { password: data.get("new_password") });
+          if (vkid.recovery && vkid.recovery.state === "repeat_password" && !vkid.error) {
+            await vkidAct("recovery_repeat", { password: data.get("repeat_password"), logout: data.get("logout") === "on" });
+          }
+        },
+        field("new_password", vt("rec_new_field"), { type: "password" }),
+        el("div", { class: "muted small" }, vt("rec_rules")),
+        field("repeat_password", vt("rec_repeat_field"), { type: "password" }),
+        el("label", { class: "vkid-check" }, el("input", { type: "checkbox", name: "logout" }), " ", vt("rec_logout")),
+        vkidError(),
+        el("button", { class: "primary", type: "submit", dataset: { vkid: "continue" } }, vt("vkid_continue"))), back];
+  }
+}
+
+function startTimer(challenge, byCall, label) {
   clearInterval(vkid.timer);
   const readyAt = Date.now() + (challenge.resend_after || 0) * 1000;
   const tick = () => {
@@ -279,7 +399,7 @@ function startTimer(challenge, byCall) {
     const again = document.getElementById("vkid-again");
     if (!timer || !again) return clearInterval(vkid.timer);
     const left = (readyAt - Date.now()) / 1000;
-    timer.textContent = left > 0 ? `${byCall ? vt("vkid_call_in") : vt("vkid_sms_in")} ${clock(left)}` : "";
+    timer.textContent = left > 0 ? `${label || (byCall ? vt("vkid_call_in") : vt("vkid_sms_in"))} ${clock(left)}` : "";
     again.hidden = left > 0;
     if (left <= 0) clearInterval(vkid.timer);
   };
@@ -292,9 +412,9 @@ function renderVkid() {
   if (!host) return;
   host.hidden = !vkid.mesh || !vkid.flow;
   if (host.hidden) { host.replaceChildren(); return; }
-  host.dataset.state = vkid.flow.state;
+  host.dataset.state = vkid.recovery ? `recovery_${vkid.recovery.state}` : vkid.flow.state;
   host.replaceChildren(
     el("div", { class: "vkid-titlebar" }, el("span", {}, vt("vkid_window")),
       el("button", { class: "icon-button", type: "button", "aria-label": vt("vkid_close"), onclick: closeVkid }, "×")),
-    el("div", { class: "vkid-body" }, ...vkidScreen()));
+    el("div", { class: "vkid-body" }, ...(vkid.recovery ? recoveryScreen() : vkidScreen())));
 }
