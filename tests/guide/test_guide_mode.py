@@ -93,6 +93,7 @@ async def test_teacher_links_in_the_window_and_the_bot_guides_each_screen(
     await follow(app, window)
     assert "«Вход в VK ID»" in teacher.last_text
     assert "Телефон или почта" in teacher.last_text
+    assert photos(app) == before + 2  # the VK ID phone window, its field and «Продолжить»
 
     await window.phone()
     await follow(app, window)
@@ -110,9 +111,11 @@ async def test_teacher_links_in_the_window_and_the_bot_guides_each_screen(
     assert "«Информация о себе»" in teacher.last_text
 
     await window.personal_data()
+    shown = photos(app)
     await follow(app, window)
     assert "«Добавление профиля Сферум»" in teacher.last_text
     assert "Привязать" in teacher.last_text
+    assert photos(app) == shown + 1  # where «Привязать» is
 
     await window.link()
     await follow(app, window)
@@ -130,6 +133,8 @@ async def test_a_wrong_code_in_the_window_gets_which_digits_to_type(
     await window.open()
     await window.phone()
     await window.password()
+    await follow(app, window)
+    shown = photos(app)  # the call-reset picture came with the screen
     right = await demo.last_code(CASE)
     with pytest.raises(CodeInvalid):  # the window shows its refusal
         await window.code("0000" if right != "0000" else "1111")
@@ -139,6 +144,7 @@ async def test_a_wrong_code_in_the_window_gets_which_digits_to_type(
     assert "напишите 4567" in teacher.last_text
     assert "Осталось 4 попытки" in teacher.last_text
     assert "«Подтвердите вход»" in teacher.last_text  # still on that screen
+    assert photos(app) == shown  # its picture is not sent again
 
 
 async def test_a_wrong_password_in_the_window_points_to_recovery(app: BotApp, demo: Demo) -> None:
