@@ -92,11 +92,12 @@ class GuideWatcher:
 
     # ------------------------------------------------------------------ control
 
-    def follow(self, bot: Bot, user_id: int, chat_id: int, flow_id: str) -> None:
-        """Follow this flow for her chat (idempotent; restarts a task that ended)."""
+    def follow(self, bot: Bot, user_id: int, chat_id: int, flow_id: str, *, after: int = 0) -> None:
+        """Follow this flow for her chat from event `after` on (idempotent; restarts a task
+        that ended). The lease's stored cursor wins when it is further."""
         watch = self._watches.get(flow_id)
         if watch is None:
-            watch = Watch(user_id=user_id, chat_id=chat_id, moved_at=self._clock.now())
+            watch = Watch(user_id=user_id, chat_id=chat_id, after=after, moved_at=self._clock.now())
             self._watches[flow_id] = watch
         self._bots[flow_id] = bot
         task = self._tasks.get(flow_id)
@@ -116,8 +117,8 @@ class GuideWatcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         if self._leases is not None:
-            try:
-                await self._leases.release(flow_id)
+            try:  # gone, not lapsed: a starting process must not resume what she left
+                await self._leases.release(flow_id, finished=True)
             except Exception:  # it lapses by itself
                 logger.exception("guide lease not released")
 

@@ -59,6 +59,7 @@ def apply_events(
     changed = False
     for event in events:
         changed = True
+        data["after"] = max(int(data.get("after") or 0), event.seq)
         if event.kind == "step":
             second = (
                 data.get("state") == "profile"
@@ -116,7 +117,12 @@ async def start_guide(manager: DialogManager, flow_id: str, **extra: Any) -> Non
         show_hint(manager, "guide_unavailable")
         return
     channel = flow.challenge.channel if flow.challenge is not None else None
+    try:  # follow from now on: what happened before (in the chat) is not news
+        after = (await linking_of(manager).flow_events(flow_id)).next
+    except (BackendUnavailable, LinkingError):
+        after = 0
     data = {
+        "after": after,
         "flow_id": flow_id,
         "state": flow.state.value,
         "scenario": flow.scenario.value if flow.scenario is not None else None,
@@ -137,12 +143,14 @@ async def _on_start(start_data: Data, manager: DialogManager) -> None:
 def _follow(manager: DialogManager) -> None:
     """Make sure a watcher follows her flow (again after a restart: every render asks)."""
     watcher = manager.middleware_data.get("guide")
-    flow_id = manager.dialog_data.get("flow_id")
+    data = manager.dialog_data
+    flow_id = data.get("flow_id")
     chat = manager.middleware_data.get("event_chat")
-    if watcher is None or not flow_id:
+    if watcher is None or not flow_id or data.get("state") in FINISHED:
         return
     user_id = user_id_of(manager)
-    watcher.follow(bot_of(manager), user_id, chat.id if chat is not None else user_id, flow_id)
+    chat_id = chat.id if chat is not None else user_id
+    watcher.follow(bot_of(manager), user_id, chat_id, flow_id, after=int(data.get("after") or 0))
 
 
 # --------------------------------------------------------------------------- window

@@ -119,7 +119,8 @@ class GuideWatches:
         return result.rowcount == 1
 
     async def release(self, flow_id: str, *, finished: bool = False) -> None:
-        """Give the lease up (she took the bot's way, or the flow ended: `finished` forgets it)."""
+        """Give the lease up: `finished` (the flow ended, or she left guide mode) forgets the
+        flow; otherwise the lease just lapses now, for another process to take."""
         async with self._sessions.begin() as db:
             if finished:
                 await db.execute(

@@ -247,3 +247,27 @@ async def test_switching_modes_midway_ends_linked(app: BotApp, demo: Demo) -> No
     await teacher.click("Привязать")
     assert "успешно привязан" in teacher.last_text
     assert not app.guide.following(window.flow_id)
+
+
+async def test_what_happened_in_the_chat_before_is_not_replayed(app: BotApp, demo: Demo) -> None:
+    """A wrong password typed in the chat, then «Не хочу вводить пароль в чат»: the window starts
+    clean; only what happens from now on gets a reaction."""
+    teacher = app.teacher(707)
+    await teacher.send("/start " + await demo.token(CASE))
+    await teacher.click("Начнём")
+    await teacher.click("VPN выключен, продолжить")
+    await teacher.click("Нет")
+    await teacher.send(demo[CASE].phone)
+    await teacher.click("Создать учебный профиль")
+    await teacher.send("не-тот-пароль")
+    assert "Осталось 4 попытки" in teacher.last_text
+    await teacher.click("Не хочу вводить пароль в чат")
+    window = Window(app, demo, CASE)
+    window.flow_id = (await window.api.mesh_account_flow(window.account.mesh_account_id)).flow_id
+    sent = len(teacher.log.messages)
+    await follow(app, window)
+    assert len(teacher.log.messages) == sent  # nothing new: no replay of the chat's refusal
+    with pytest.raises(WrongPassword):
+        await window.password("снова-не-тот")
+    await follow(app, window)
+    assert "Осталось 3 попытки" in teacher.last_text  # one series with the chat's attempt
