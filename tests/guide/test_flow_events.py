@@ -212,3 +212,21 @@ async def test_the_feed_keeps_the_newest_events_only(demo) -> None:
     assert len(seqs) == KEEP_PER_FLOW
     assert seqs == sorted(seqs)
     assert page.state == "password"
+
+
+async def test_only_the_accounts_window_reports_screens_and_a_repeat_is_one_event(demo) -> None:
+    _backend, client = demo
+    account, flow = await _open(client)
+    with pytest.raises(NotFound):  # the bot (an end user) has no window
+        await client.for_user(TEACHER).report_screen(flow.flow_id, "vkid_phone")
+    other, _ = await _open(client)
+    with pytest.raises(NotFound):  # another account's window
+        await client.for_journal(other.mesh_account_id).report_screen(flow.flow_id, "vkid_phone")
+    window = client.for_journal(account.mesh_account_id)
+    await window.report_screen(flow.flow_id, "vkid_phone")
+    await window.report_screen(flow.flow_id, "vkid_phone")  # a re-render says it again
+    events = (await client.for_user(TEACHER).flow_events(flow.flow_id)).events
+    assert [(e.kind, e.screen, e.source) for e in events] == [
+        ("step", None, "bot"),
+        ("screen", "vkid_phone", "journal"),
+    ]

@@ -271,3 +271,21 @@ async def test_what_happened_in_the_chat_before_is_not_replayed(app: BotApp, dem
         await window.password("снова-не-тот")
     await follow(app, window)
     assert "Осталось 3 попытки" in teacher.last_text  # one series with the chat's attempt
+
+
+async def test_guide_mode_speaks_her_language(app: BotApp, demo: Demo) -> None:
+    teacher = app.teacher(708, language_code="en")
+    await teacher.send("/start " + await demo.token(CASE))
+    await teacher.send("/language")
+    await teacher.click("English")
+    await teacher.click("I will do it myself in the e-journal")
+    assert "press the messenger icon" in teacher.last_text
+    assert "«Мессенджер не подключен»" in teacher.last_text  # the window's own words
+    window = Window(app, demo, CASE)
+    await window.open()
+    await window.phone()
+    with pytest.raises(WrongPassword):
+        await window.password("wrong-one")
+    await follow(app, window)  # from the watcher's task, still in her language
+    assert "The VK ID password did not fit. 4 attempts left." in teacher.last_text
+    assert teacher.buttons() == ["🤖 Do it for me in the chat", "🙋 Call a specialist"]
