@@ -55,10 +55,12 @@ def apply_events(
     data: dict[str, Any], events: Iterable[FlowEvent], reminders: Iterable[str] = ()
 ) -> bool:
     """Fold the flow's new events (and due reminders) into the dialog's data; whether the
-    window should be shown again. Pure: no Telegram, no backend."""
+    window should be shown again: another screen, another reaction, or any refusal (she tried
+    again and was refused again). Pure: no Telegram, no backend."""
+    before = (data.get("screen"), data.get("reaction"))
     changed = False
     for event in events:
-        changed = True
+        changed = changed or event.kind == "refusal"
         data["after"] = max(int(data.get("after") or 0), event.seq)
         if event.kind == "step":
             second = (
@@ -97,7 +99,7 @@ def apply_events(
     data["screen"] = data.get("window") or screen_key(
         data.get("state"), data.get("channel"), data.get("recovery")
     )
-    return changed
+    return changed or (data.get("screen"), data.get("reaction")) != before
 
 
 def screen_from_flow(state: str, channel: str | None) -> str:
