@@ -97,14 +97,14 @@ def apply_events(
         if reminder == "stuck":
             data["stuck"] = True
     data["screen"] = data.get("window") or screen_key(
-        data.get("state"), data.get("channel"), data.get("recovery")
+        data.get("state"), data.get("channel"), data.get("recovery"), data.get("scenario")
     )
     return changed or (data.get("screen"), data.get("reaction")) != before
 
 
-def screen_from_flow(state: str, channel: str | None) -> str:
+def screen_from_flow(state: str, channel: str | None, scenario: str | None) -> str:
     """The screen to start on: at `phone` she has not opened the window yet."""
-    return "journal" if state == "phone" else screen_key(state, channel)
+    return "journal" if state == "phone" else screen_key(state, channel, scenario=scenario)
 
 
 # --------------------------------------------------------------------------- entering
@@ -129,7 +129,9 @@ async def start_guide(manager: DialogManager, flow_id: str, **extra: Any) -> Non
         "state": flow.state.value,
         "scenario": flow.scenario.value if flow.scenario is not None else None,
         "channel": channel,
-        "screen": screen_from_flow(flow.state.value, channel),
+        "screen": screen_from_flow(
+            flow.state.value, channel, flow.scenario.value if flow.scenario else None
+        ),
         "phone_masked": flow.phone_masked,
         "mesh_name": flow.mesh_account.full_name,
         "school": flow.mesh_account.school,

@@ -206,6 +206,9 @@ async def test_about_to_make_a_second_profile_is_stopped(app: BotApp, demo: Demo
     window = Window(app, demo, case)
     await window.open()
     await window.phone()
+    await follow(app, window)
+    assert "У вас уже есть учебный профиль, и VK ID просит пароль от него" in teacher.last_text
+    assert "Создать учебный профиль" not in teacher.last_text  # B: no account card
     await window.password()
     await window.code()
     await follow(app, window)
