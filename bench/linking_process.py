@@ -148,8 +148,8 @@ def _time_argon2(hashing: Any, counters: _Counters) -> None:
 
 
 async def _serve(conn: Connection, kdf: str) -> None:
+    from services.clock import SystemClock
     from services.linking.api import BACKEND
-    from services.linking.clock import SystemClock
     from services.linking.settings import LinkingSettings
     from services.linking.testing import LIGHT_KDF, serve_backend
 

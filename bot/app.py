@@ -12,8 +12,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -56,6 +55,7 @@ from bot.outbox import Outbox
 from bot.pictures import PictureSender
 from bot.polling import UpdatePoller, stop_on_signals
 from bot.shared_state import SharedState, in_process
+from services.clock import Clock, SystemClock
 from services.linking_client import LinkingClient
 from services.storage.db import create_all, create_engine, create_session_factory
 from services.storage.link_sessions import LinkSessionRepository
@@ -63,15 +63,6 @@ from services.storage.schema import require_head
 from services.storage.telegram_files import TelegramFileIds
 
 logger = logging.getLogger(__name__)
-
-
-class Clock(Protocol):
-    def now(self) -> datetime: ...
-
-
-class SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 def key_builder(prefix: str = "fsm", *, with_bot_id: bool = False) -> DefaultKeyBuilder:
@@ -162,7 +153,7 @@ def build_dispatcher(
     dp["update_dedup"] = dedup
     dp.update.outer_middleware(EndUserMiddleware())  # backend calls name the teacher
     if hasattr(storage, "scope"):
-        dp.update.outer_middleware(StorageScopeMiddleware(storage))  # type: ignore[arg-type]
+        dp.update.outer_middleware(StorageScopeMiddleware(storage))
 
     dp.include_router(create_errors_router())
     routers = get_routers()

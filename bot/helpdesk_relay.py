@@ -23,7 +23,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Container, Hashable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from aiogram import Bot, Dispatcher
 from aiogram.enums import ChatMemberStatus, ParseMode
@@ -36,6 +36,7 @@ from aiogram.methods import (
     EditMessageText,
     SendMessage,
 )
+from aiogram.methods.base import TelegramMethod
 from aiogram.types import Message, MessageId, ReplyParameters, User
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
@@ -369,8 +370,11 @@ class HelpdeskRelay:
                 await self.post(bot, ticket, notice, reply_to=message.message_id)
             return False
         try:
-            for method in signed_answer(message, ticket.chat_id, self._signature(ticket, message)):
-                copied = await self.outbox.send(bot, ticket.chat_id, method)
+            answer = signed_answer(message, ticket.chat_id, self._signature(ticket, message))
+            for method in answer:  # in order, through the chat's queue
+                copied: Message | MessageId = await self.outbox.send(
+                    bot, ticket.chat_id, cast("TelegramMethod[Message | MessageId]", method)
+                )
         except TelegramAPIError as error:
             await self.tickets.log_message(
                 ticket.id,

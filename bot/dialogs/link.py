@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import html
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
 
 from aiogram import F
+from aiogram.fsm.state import State
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import get_i18n
 from aiogram.utils.i18n import gettext as _
@@ -23,6 +25,7 @@ from aiogram_dialog.widgets.link_preview import LinkPreview
 from aiogram_dialog.widgets.text import Format
 from babel.dates import format_date
 
+from bot.deps import deps
 from bot.dialogs import link_flow as flow_ops
 from bot.dialogs.backend_step import RetryAction, challenge_of, code_input, code_window_data
 from bot.dialogs.context import now
@@ -67,7 +70,7 @@ def _journal_name(data: dict[str, Any]) -> str:
 
 async def link_getter(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, Any]:
     data = dialog_manager.dialog_data
-    settings = dialog_manager.middleware_data["settings"]
+    settings = deps(dialog_manager)["settings"]
     personal = data.get("personal") or {}
     linked = data.get("linked_profile") or {}
     profiles = data.get("profiles") or []
@@ -209,7 +212,7 @@ async def on_data_confirmed(callback: CallbackQuery, button: Any, manager: Dialo
     await flow_ops.submit_personal_data(manager)
 
 
-def _edit(state: Any):
+def _edit(state: State) -> Callable[[CallbackQuery, Any, DialogManager], Awaitable[None]]:
     async def handler(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
         manager.dialog_data["editing"] = True
         await manager.switch_to(state)
@@ -289,7 +292,7 @@ RETRIES: dict[str, RetryAction] = {
 
 
 async def on_start(start_data: Data, manager: DialogManager) -> None:
-    data = dict(start_data or {})
+    data = dict(start_data) if isinstance(start_data, dict) else {}
     for key in ("flow_id", "mesh_name", "school", "branch", "scenario"):
         if data.get(key) is not None:
             manager.dialog_data[key] = data[key]

@@ -12,6 +12,8 @@ from aiogram_dialog import Data, Dialog, DialogManager, Window
 from aiogram_dialog.widgets.kbd import Button, Row, Url
 from aiogram_dialog.widgets.text import Format
 
+from bot.deps import deps
+from bot.dialogs.context import start_data_of
 from bot.dialogs.inputs import any_input
 from bot.dialogs.navigation import help_button, nav_row
 from bot.dialogs.notices import notice_text, put_notice
@@ -29,9 +31,9 @@ def polite_name(mesh_full_name: str, fallback: str | None) -> str:
 
 
 async def onboarding_getter(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, Any]:
-    start = dict(dialog_manager.start_data or {})
+    start = dict(start_data_of(dialog_manager))
     profile = start.get("profile") or {}
-    settings = dialog_manager.middleware_data["settings"]
+    settings = deps(dialog_manager)["settings"]
     return {
         "name": html.escape(polite_name(start.get("mesh_name", ""), start.get("first_name"))),
         "mesh_name": html.escape(start.get("mesh_name", "")),
@@ -58,7 +60,7 @@ async def _to_branch(callback: CallbackQuery, button: Any, manager: DialogManage
 
 async def _on_branch(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
     branch = button.widget_id.removeprefix("branch_")
-    start = dict(manager.start_data or {})
+    start = dict(start_data_of(manager))
     await manager.start(
         Link.phone,
         data={

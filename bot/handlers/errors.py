@@ -19,7 +19,7 @@ import logging
 from aiogram import Bot, Router
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import ExceptionTypeFilter
-from aiogram.types import ErrorEvent, InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import ErrorEvent, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram_dialog import DialogManager
 from aiogram_dialog.api.exceptions import OutdatedIntent, UnknownIntent, UnknownState
@@ -79,7 +79,7 @@ async def on_unexpected(
                 text,
                 message_thread_id=(
                     message.message_thread_id
-                    if getattr(message, "is_topic_message", None)
+                    if isinstance(message, Message) and message.is_topic_message
                     else None
                 ),
                 reply_markup=try_again_keyboard() if private else None,

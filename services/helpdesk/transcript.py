@@ -21,12 +21,13 @@ from sqlalchemy import DateTime, String, Text, bindparam, delete, exists, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from services.helpdesk.models import TranscriptEntry
+from services.storage.db import table_of
 from services.storage.write_behind import WriteBehind, WritesBehind
 
 KEEP_PER_TEACHER = 40
 MAX_LINE = 500
 
-_lines = TranscriptEntry.__table__
+_lines = table_of(TranscriptEntry)
 _user = bindparam("p_user", type_=_lines.c.user_id.type)
 _author = bindparam("p_author", type_=String(8))
 _text = bindparam("p_text", type_=Text())

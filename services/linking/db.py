@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any, cast
 
-from sqlalchemy import Connection, event, inspect
+from sqlalchemy import Connection, CursorResult, Result, event, inspect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -43,6 +44,11 @@ def create_engine(database_url: str) -> AsyncEngine:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def rows_affected(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE changed (AsyncSession types every result as a plain Result)."""
+    return cast(CursorResult[Any], result).rowcount
 
 
 class OutdatedSchema(RuntimeError):

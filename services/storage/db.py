@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData, Table, event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 
 
 class Base(DeclarativeBase):
     """Declarative base of every bot-side table (helpdesk and FSM tables included)."""
+
+
+def table_of(model: type[Base]) -> Table:
+    """The model's `Table`, for Core statements (declarative types `__table__` as FromClause)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
 
 
 SQLITE_BUSY_TIMEOUT_MS = 5000

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from sqlalchemy import Text, bindparam, delete, select
+from sqlalchemy import Table, Text, bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import Mapped, mapped_column
 
-from services.storage.db import Base
+from services.storage.db import Base, table_of
 
 
 class FsmRecord(Base):
@@ -28,8 +28,9 @@ class FsmRecord(Base):
     value: Mapped[str] = mapped_column(Text)
 
 
-_TABLE = FsmRecord.__table__
-_INSERT_BY_DIALECT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+_TABLE = table_of(FsmRecord)
+_Upsert = Callable[[Table], sqlite.Insert | postgresql.Insert]
+_INSERT_BY_DIALECT: dict[str, _Upsert] = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
 class _HeldConnection:

@@ -20,6 +20,7 @@ from enum import StrEnum
 from sqlalchemy import DateTime, String, bindparam, case, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.storage.db import table_of
 from services.storage.models import AnalyticsEvent, LinkSession, Teacher
 from services.storage.write_behind import WriteBehind, WritesBehind
 
@@ -39,8 +40,8 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-_sessions_table = LinkSession.__table__
-_events_table = AnalyticsEvent.__table__
+_sessions_table = table_of(LinkSession)
+_events_table = table_of(AnalyticsEvent)
 _now = bindparam("p_now", type_=DateTime(timezone=True))
 _user = bindparam("p_user", type_=_sessions_table.c.user_id.type)
 _step = bindparam("p_step", type_=String(64))

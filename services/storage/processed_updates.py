@@ -18,26 +18,28 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from services.storage.db import table_of
 from services.storage.models import ProcessedUpdate
 from services.storage.write_behind import WriteBehind
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_KEEP = timedelta(hours=24)
-_table = ProcessedUpdate.__table__
+_table = table_of(ProcessedUpdate)
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _insert_ignoring_duplicates(dialect: str):  # type: ignore[no-untyped-def]
-    values = {
+def _insert_ignoring_duplicates(dialect: str) -> postgresql.Insert | sqlite.Insert:
+    values: dict[str, Any] = {
         "bot_id": bindparam("p_bot"),
         "update_id": bindparam("p_update"),
         "done_at": bindparam("p_at"),

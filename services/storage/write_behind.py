@@ -170,7 +170,7 @@ class WriteBehind:
         if isinstance(op, Executable):
             item = _Op(None, op, params, label or _describe_statement(op))
         else:
-            item = _Op(op, None, None, label or getattr(op, "__qualname__", repr(op)))
+            item = _Op(op, None, None, label or str(getattr(op, "__qualname__", repr(op))))
         if wait:
             item.committed = asyncio.get_running_loop().create_future()
             item.committed.add_done_callback(consume_exception)
