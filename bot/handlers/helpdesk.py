@@ -23,8 +23,8 @@ from aiogram.utils.i18n import gettext as _
 from aiogram_dialog import BgManagerFactory
 
 from bot.dialogs.handoff import finish_for_teacher
-from bot.helpdesk_queue import QUEUE_LIMIT, render_queue
-from bot.helpdesk_relay import HelpdeskRelay
+from bot.helpdesk.queue import QUEUE_LIMIT, render_queue
+from bot.helpdesk.relay import HelpdeskRelay
 from services.helpdesk import ClosedBy
 from services.helpdesk.models import Ticket
 

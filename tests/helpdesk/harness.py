@@ -17,8 +17,8 @@ from aiogram.methods import CreateForumTopic, GetChatMember
 from aiogram.types import Chat, ChatMemberLeft, ChatMemberMember, ForumTopic, Message, User
 
 from bot.dialogs.steps import SECRET_STEPS
-from bot.helpdesk_relay import HelpdeskRelay
-from bot.outbox import Outbox
+from bot.helpdesk.outbox import Outbox
+from bot.helpdesk.relay import HelpdeskRelay
 from services.storage.db import create_session_factory
 from tests.helpdesk.conftest import ManualTime
 from tests.support.bot_app import BotApp, make_bot_app

@@ -9,8 +9,8 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
 from aiogram.methods import EditMessageText, SendMessage
 
+from bot.helpdesk.outbox import DeliveryLimits, Outbox
 from bot.middlewares.request_retry import RequestRetryMiddleware
-from bot.outbox import DeliveryLimits, Outbox
 from tests.helpdesk.conftest import ManualTime
 from tests.support.fake_telegram import FakeTelegram
 

@@ -42,12 +42,12 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.config import Settings
-from bot.helpdesk_card import CardData, TranscriptLine, render_card, topic_name
-from bot.helpdesk_signature import signed_answer
+from bot.helpdesk.card import CardData, TranscriptLine, render_card, topic_name
+from bot.helpdesk.outbox import Outbox
+from bot.helpdesk.signature import signed_answer
 from bot.keyed_locks import KeyedLocks
 from bot.middlewares.request_retry import RequestRetryMiddleware
 from bot.middlewares.transcript import TranscriptMiddleware, TranscriptRequestMiddleware
-from bot.outbox import Outbox
 from services.helpdesk import (
     ClosedBy,
     MessageDirection,
