@@ -31,20 +31,20 @@ from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramFor
 from aiogram.fsm.state import State
 from aiogram.methods import (
     CloseForumTopic,
-    CopyMessage,
     CreateForumTopic,
     EditMessageText,
     SendMessage,
 )
-from aiogram.types import Message, MessageId, ReplyParameters, User
+from aiogram.types import Message, ReplyParameters, User
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.config import Settings
-from bot.helpdesk.card import CardData, TranscriptLine, render_card, topic_name
+from bot.helpdesk.card import CardData, TranscriptLine, render_card, short_name, topic_name
 from bot.helpdesk.outbox import Outbox
 from bot.helpdesk.signature import signed_answer
+from bot.helpdesk.teacher_copy import MaskedText, copy_for
 from bot.keyed_locks import KeyedLocks
 from bot.middlewares.request_retry import RequestRetryMiddleware
 from bot.middlewares.transcript import TranscriptMiddleware, TranscriptRequestMiddleware
@@ -291,7 +291,10 @@ class HelpdeskRelay:
         return ExpectedWait(minutes=minutes, opens_at=None)
 
     async def relay_from_teacher(self, bot: Bot, message: Message) -> bool:
-        """Copy the teacher's message into her ticket's topic; False if it could not be."""
+        """Show the teacher's message in her ticket's topic, masked; False if it could not be.
+
+        Her words are never copied raw: see bot/helpdesk/teacher_copy.py.
+        """
         assert message.from_user is not None
         ticket = await self.tickets.open_for_user(message.from_user.id)
         if ticket is None or self.chat_id is None:
@@ -300,14 +303,8 @@ class HelpdeskRelay:
         for _attempt in range(2):
             try:
                 ticket = await self.ensure_place(bot, ticket, stale_thread_id=stale)
-                copied = await self._copy(
-                    bot,
-                    message,
-                    self.chat_id,
-                    thread_id=ticket.thread_id,
-                    reply=self._reply_to_card(ticket),
-                    lane=ticket.id,
-                )
+                method, shown = self._teacher_copy(ticket, message)
+                copied = await self._send(bot, method, lane=ticket.id)
             except TelegramBadRequest as error:
                 if ticket.thread_id is not None and _topic_gone(error) and stale is None:
                     stale = ticket.thread_id  # deleted by an operator: recreate and resend
@@ -321,7 +318,7 @@ class HelpdeskRelay:
                 ticket.id,
                 MessageDirection.TEACHER,
                 kind=message_kind(message),
-                text=mask_secrets(message.text or message.caption or ""),
+                text=shown.masked,
                 author_id=message.from_user.id,
                 teacher_message_id=message.message_id,
                 helpdesk_chat_id=self.chat_id,
@@ -329,6 +326,19 @@ class HelpdeskRelay:
             )
             return True
         return False
+
+    def _teacher_copy(self, ticket: Ticket, message: Message) -> tuple[Any, MaskedText]:
+        assert self.chat_id is not None
+        with self.operator_language():
+            note = _("🔒 Something that looked like a password, code or card number was hidden.")
+        return copy_for(
+            message,
+            chat_id=self.chat_id,
+            thread_id=ticket.thread_id,
+            reply=self._reply_to_card(ticket),
+            author=short_name(ticket.teacher_name),
+            note=note,
+        )
 
     async def _log_teacher_refusal(
         self, ticket: Ticket, message: Message, error: TelegramAPIError
@@ -680,30 +690,6 @@ class HelpdeskRelay:
                 logger.error("ticket #%s: notice not posted: %s", ticket.id, error)
                 return None
         return None
-
-    async def _copy(
-        self,
-        bot: Bot,
-        message: Message,
-        chat_id: int,
-        *,
-        thread_id: int | None = None,
-        reply: ReplyParameters | None = None,
-        lane: Hashable = None,
-    ) -> MessageId:
-        """Copy `message` into `chat_id` (into a topic, or as a reply) through the outbox."""
-        return await self.outbox.send(
-            bot,
-            chat_id,
-            CopyMessage(
-                chat_id=chat_id,
-                from_chat_id=message.chat.id,
-                message_id=message.message_id,
-                message_thread_id=thread_id,
-                reply_parameters=reply,
-            ),
-            lane=lane,
-        )
 
     async def _send(self, bot: Bot, method, *, lane: Hashable = None):  # type: ignore[no-untyped-def]
         """A call into the helpdesk chat, in `lane` (the ticket's id) of the outbox."""
