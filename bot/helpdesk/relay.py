@@ -19,14 +19,13 @@ import contextlib
 import logging
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Container, Hashable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from aiogram import Bot, Dispatcher
-from aiogram.enums import ChatMemberStatus, ParseMode
+from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError
 from aiogram.fsm.state import State
 from aiogram.methods import (
@@ -43,6 +42,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from bot.config import Settings
 from bot.helpdesk.card import CardData, TranscriptLine, render_card, short_name, topic_name
 from bot.helpdesk.outbox import Outbox
+from bot.helpdesk.rights import OperatorRights
 from bot.helpdesk.signature import signed_answer
 from bot.helpdesk.teacher_copy import MaskedText, copy_for
 from bot.keyed_locks import KeyedLocks
@@ -64,19 +64,12 @@ from services.storage.link_sessions import EventKind, LinkSessionRepository
 
 logger = logging.getLogger(__name__)
 
-MEMBERSHIP_TTL = 300.0  # seconds a getChatMember answer is trusted
-MEMBERSHIP_CACHE_SIZE = 10_000
 CLAIM_WAIT = 0.5  # seconds between looks at a topic another process is creating
 WAIT_BASE_MINUTES = 10
 WAIT_PER_TICKET_AHEAD = 5
 WAIT_CAP_MINUTES = 120
 _TOPIC_GONE = ("thread not found", "topic_deleted", "topic_id_invalid", "message thread")
 _NOT_A_FORUM = ("not a forum", "chat_not_forum")
-_MEMBER_STATUSES = {
-    ChatMemberStatus.CREATOR,
-    ChatMemberStatus.ADMINISTRATOR,
-    ChatMemberStatus.MEMBER,
-}
 
 
 def _utcnow() -> datetime:
@@ -164,7 +157,9 @@ class HelpdeskRelay:
         self._sleep = sleep
         self._place_locks = KeyedLocks()
         self._not_forum: set[int] = set()
-        self._members: OrderedDict[tuple[int, int], tuple[bool, float]] = OrderedDict()
+        self.rights = OperatorRights(
+            settings.helpdesk_chat_id, settings.helpdesk_operator_ids, monotonic=self._monotonic
+        )
 
     @classmethod
     def create(
@@ -234,29 +229,6 @@ class HelpdeskRelay:
         """Operator-facing texts are in the helpdesk's language, whoever caused them."""
         with use_i18n(self.i18n, self.settings.default_locale):
             yield
-
-    async def is_member(self, bot: Bot, user: User) -> bool:
-        """Whether `user` belongs to the helpdesk chat (cached for a few minutes)."""
-        if self.chat_id is None:
-            return False
-        key = (self.chat_id, user.id)
-        now = self._monotonic()
-        cached = self._members.get(key)
-        if cached is not None and cached[1] > now:
-            return cached[0]
-        try:
-            member = await bot.get_chat_member(self.chat_id, user.id)
-        except TelegramAPIError:
-            return False
-        status = getattr(member, "status", None)
-        allowed = status in _MEMBER_STATUSES or (
-            status == ChatMemberStatus.RESTRICTED and bool(getattr(member, "is_member", False))
-        )
-        self._members[key] = (allowed, now + MEMBERSHIP_TTL)
-        self._members.move_to_end(key)
-        while len(self._members) > MEMBERSHIP_CACHE_SIZE:
-            self._members.popitem(last=False)
-        return allowed
 
     # --- teacher side -----------------------------------------------------------------------
     async def open_ticket(
