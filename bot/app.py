@@ -35,7 +35,8 @@ from bot.dialogs.ticker import CountdownTicker, Sleep
 from bot.handlers import get_routers
 from bot.handlers.errors import create_errors_router
 from bot.handlers.fallback import FALLBACK_ROUTER_NAME
-from bot.helpdesk_relay import HelpdeskRelay
+from bot.helpdesk.outbox import Outbox
+from bot.helpdesk.relay import HelpdeskRelay
 from bot.i18n import CatalogI18n, create_i18n
 from bot.middlewares.dedup import UpdateDeduplicationMiddleware
 from bot.middlewares.end_user import EndUserMiddleware
@@ -51,7 +52,6 @@ from bot.observability.metrics import (
 )
 from bot.observability.routes import serve_operations
 from bot.observability.wiring import export_runtime_gauges, readiness_checks
-from bot.outbox import Outbox
 from bot.pictures import PictureSender
 from bot.polling import UpdatePoller, stop_on_signals
 from bot.shared_state import SharedState, in_process

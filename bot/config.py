@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     helpdesk_chat_id: int | None = Field(
         default=None, description="Supergroup (ideally with forum topics) where operators answer"
     )
+    helpdesk_operator_ids: list[int] = Field(
+        default_factory=list,
+        description="Telegram user ids who may answer teachers in the helpdesk group besides its "
+        "administrators, e.g. `[1, 2]`",
+    )
     admin_ids: list[int] = Field(
         default_factory=list, description="Telegram user ids allowed to use /stats and /export"
     )

@@ -39,7 +39,7 @@ from bot.dialogs.open_ticket import (
     set_contact_keyboard,
 )
 from bot.dialogs.states import Handoff
-from bot.helpdesk_relay import HelpdeskRelay, use_i18n
+from bot.helpdesk.relay import HelpdeskRelay, use_i18n
 from bot.widgets.i18n import I18nConst
 from services.helpdesk import ClosedBy
 from services.helpdesk.models import Ticket
@@ -151,7 +151,10 @@ async def _chatting_getter(dialog_manager: DialogManager, **_kwargs: Any) -> dic
         "Write what does not work; you can attach a screenshot or a document. You do not need "
         "to repeat anything: the specialist already sees your step and the last errors."
     )
-    return {"text": f"{head}\n\n{when}\n\n{body}", "open": True}
+    privacy = _(
+        "Never send passwords or codes: the specialist does not need them, and I hide them."
+    )
+    return {"text": f"{head}\n\n{when}\n\n{body}\n{privacy}", "open": True}
 
 
 async def _on_teacher_message(message: Message, widget: Any, manager: DialogManager) -> None:

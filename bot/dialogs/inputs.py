@@ -30,14 +30,12 @@ from bot.dialogs.free_text import handle_free_text
 from bot.dialogs.notices import show_hint, show_note
 from bot.dialogs.parsers import InputProblem, parse_password, parse_phone
 from bot.dialogs.steps import expected_input
+from bot.intents import MAX_TEXT_LENGTH
 from services.phones import normalize_ru_phone
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-MAX_INPUT_LENGTH = 300
-"""Longer messages are letters, not answers: «слишком длинное» on every window and outside."""
 
 OnValue = Callable[[Message, DialogManager, T], Awaitable[None]]
 Expectation = str | Callable[[DialogManager], str] | None
@@ -56,7 +54,7 @@ async def answer_unusable(
         show_hint(manager, "only_text")
     elif text.startswith("/"):
         show_hint(manager, "unknown_command")
-    elif len(text) > MAX_INPUT_LENGTH:
+    elif len(text) > MAX_TEXT_LENGTH:  # a letter, not an answer (the one limit, bot/intents.py)
         show_hint(manager, "too_long")
     elif not await handle_free_text(message, manager):
         show_hint(manager, hint, **params)

@@ -12,8 +12,8 @@ from aiogram.utils.i18n import gettext as _
 from aiogram_dialog import DialogManager, ShowMode
 
 from bot.dialogs.free_text import handle_free_text
-from bot.dialogs.inputs import MAX_INPUT_LENGTH
 from bot.handlers.stale_buttons import answer_stale_button
+from bot.intents import MAX_TEXT_LENGTH
 
 FALLBACK_ROUTER_NAME = "teacher_fallback"
 
@@ -27,7 +27,7 @@ def _answer_for(message: Message) -> str:
         )
     if text.startswith("/"):
         return _("I don't know that command. Commands: /start, /help, /language.")
-    if len(text) > MAX_INPUT_LENGTH:
+    if len(text) > MAX_TEXT_LENGTH:
         return _("That message is too long for me.")
     return _("Please use the buttons under the message.")
 
@@ -37,7 +37,7 @@ async def on_any_message(message: Message, dialog_manager: DialogManager) -> Non
     if (
         text
         and not text.startswith("/")
-        and len(text) <= MAX_INPUT_LENGTH
+        and len(text) <= MAX_TEXT_LENGTH
         and await handle_free_text(message, dialog_manager)
     ):
         return
