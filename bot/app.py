@@ -161,6 +161,9 @@ def build_dispatcher(
     if pictures is not None:
         workflow["pictures"] = pictures
     dp = Dispatcher(storage=storage, events_isolation=events_isolation, **workflow)
+    if metrics is not None:
+        dp["metrics"] = metrics  # the last-resort handler counts its answers
+        metrics.hooks.alerts = workflow["admin_alerts"]
 
     # First, so that everything after them (repeats skipped by dedup too) is logged and counted.
     dp.update.outer_middleware(UpdateLogContext())
@@ -170,6 +173,8 @@ def build_dispatcher(
     dedup = UpdateDeduplicationMiddleware(shared.ledger)
     dp.update.outer_middleware(dedup)
     dp["update_dedup"] = dedup
+    if metrics is not None:
+        metrics.hooks.dedup = dedup
     dp.update.outer_middleware(EndUserMiddleware())  # backend calls name the teacher
     if hasattr(storage, "scope"):
         dp.update.outer_middleware(StorageScopeMiddleware(storage))  # type: ignore[arg-type]
@@ -252,6 +257,7 @@ class Runtime:
     metrics: BotMetrics
     health: Health
     delivery: Delivery
+    retention: RetentionJob
 
 
 @contextlib.asynccontextmanager
@@ -332,10 +338,24 @@ async def build_runtime(
     export_runtime_gauges(metrics, sessions=sessions, helpdesk=helpdesk)
     health = Health(readiness_checks(engine, storage, linking))
     retention = retention_job(settings, session_factory, storage, the_clock, delivery, bot.id)
+    metrics.hooks.commit = delivery.commit
+    metrics.hooks.breaker = delivery.breaker
+    metrics.hooks.retention = retention
     retention.start()
     try:
         yield Runtime(
-            settings, engine, storage, linking, sessions, i18n, dp, bot, metrics, health, delivery
+            settings,
+            engine,
+            storage,
+            linking,
+            sessions,
+            i18n,
+            dp,
+            bot,
+            metrics,
+            health,
+            delivery,
+            retention,
         )
     finally:
         try:
@@ -396,5 +416,6 @@ async def run_polling(settings: Settings, *, create_tables: bool = False) -> Non
             commit=runtime.delivery.commit,
             allowed_updates=runtime.dp.resolve_used_update_types(),
         )
+        runtime.metrics.hooks.poller = poller
         with stop_on_signals(poller.stop):
             await poller.run()

@@ -34,6 +34,8 @@ def export_runtime_gauges(
         writers.setdefault(id(transcript.writer), ("transcript", transcript.writer))
     for name, writer in writers.values():
         metrics.watch_queue(name, lambda writer=writer: writer.pending)
+        metrics.hooks.writers[name] = writer
+    metrics.hooks.outbox = getattr(helpdesk, "outbox", None)
 
     async def linked() -> None:
         for scenario, count in (await sessions.linked_per_scenario()).items():
