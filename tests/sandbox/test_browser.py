@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
+from bot.sandbox import start_sandbox
 from services.linking_client import LinkingClient
 from services.sandbox.botapi.entities import format_text
-from services.sandbox.runner import start_sandbox
 from tests.sandbox.live import Live, live_sandbox
 
 pytestmark = pytest.mark.browser
