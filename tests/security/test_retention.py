@@ -149,6 +149,18 @@ async def test_a_cancelled_linking_forgets_her_details_too(app: BotApp, demo: De
     assert "электронного журнала" in teacher.last_text or "журнал" in teacher.last_text
 
 
+async def test_an_already_linked_profile_is_shown_not_kept(app: BotApp, demo: Demo) -> None:
+    teacher = app.teacher(305)
+    await teacher.send("/start " + await demo.token("already_linked"))
+    assert "Соколов Дмитрий Александрович" in teacher.last_text  # shown with her profile
+
+    stored = "\n".join((await dialog_records(app, 305)).values())
+    assert stored and "Соколов" not in stored and "Школа" not in stored
+    await teacher.send("спасибо")  # the window again: still linked, now without the name
+    assert "уже привязана к учебному профилю Сферум" in teacher.last_text
+    assert "Соколов" not in teacher.last_text
+
+
 async def test_replicas_jobs_run_once_per_interval_and_a_failed_run_is_retried(
     app: BotApp,
 ) -> None:
