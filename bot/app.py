@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiogram import Bot, Dispatcher
@@ -30,6 +31,7 @@ from bot.config import Settings
 from bot.delivery import Delivery, start_delivery
 from bot.dialog_ids import install_unique_dialog_ids
 from bot.dialogs import get_dialogs
+from bot.dialogs.forget import forget_after_render
 from bot.dialogs.steps import SECRET_STEPS
 from bot.dialogs.ticker import CountdownTicker, Sleep
 from bot.handlers import get_routers
@@ -54,7 +56,9 @@ from bot.observability.routes import serve_operations
 from bot.observability.wiring import export_runtime_gauges, readiness_checks
 from bot.pictures import PictureSender
 from bot.polling import UpdatePoller, stop_on_signals
+from bot.retention import RetentionJob
 from bot.shared_state import SharedState, in_process
+from bot.shared_state.once import RedisOncePerWindow
 from services.clock import Clock, SystemClock
 from services.linking_client import LinkingClient
 from services.storage.db import create_all, create_engine, create_session_factory
@@ -84,16 +88,23 @@ def create_bot(settings: Settings, *, session: BaseSession | None = None) -> Bot
 
 
 def create_storage(
-    settings: Settings, engine: AsyncEngine
+    settings: Settings, engine: AsyncEngine, *, now: Callable[[], datetime] | None = None
 ) -> tuple[BaseStorage, BaseEventIsolation | None]:
-    """Redis (with cross-process event isolation) when REDIS_URL is set, else SQL on `engine`."""
+    """Redis (with cross-process event isolation) when REDIS_URL is set, else SQL on `engine`.
+
+    Either way a dialog not written for `DIALOG_RETENTION_DAYS` goes: Redis records carry that
+    TTL (renewed by each write), SQL rows are stamped with `now()` and pruned by bot/retention.py.
+    """
     if settings.redis_url:
         from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
 
         # Under REDIS_PREFIX and the bot's id, like the bot's other keys: bots and deployments
         # sharing a Redis never mix.
         keys = key_builder(f"{settings.redis_prefix}:fsm", with_bot_id=True)
-        storage = RedisStorage.from_url(settings.redis_url, key_builder=keys)
+        lifetime = timedelta(days=settings.dialog_retention_days)
+        storage = RedisStorage.from_url(
+            settings.redis_url, key_builder=keys, state_ttl=lifetime, data_ttl=lifetime
+        )
         isolation = RedisEventIsolation(
             storage.redis,
             key_builder=keys,
@@ -102,7 +113,7 @@ def create_storage(
         return storage, isolation
     from services.storage.fsm import SQLStorage
 
-    return SQLStorage(engine, key_builder=key_builder()), None
+    return SQLStorage(engine, key_builder=key_builder(), clock=now or SystemClock().now), None
 
 
 def build_dispatcher(
@@ -142,6 +153,9 @@ def build_dispatcher(
     if pictures is not None:
         workflow["pictures"] = pictures
     dp = Dispatcher(storage=storage, events_isolation=events_isolation, **workflow)
+    if metrics is not None:
+        dp["metrics"] = metrics  # the last-resort handler counts its answers
+        metrics.hooks.alerts = workflow["admin_alerts"]
 
     # First, so that everything after them (repeats skipped by dedup too) is logged and counted.
     dp.update.outer_middleware(UpdateLogContext())
@@ -151,6 +165,8 @@ def build_dispatcher(
     dedup = UpdateDeduplicationMiddleware(shared.ledger)
     dp.update.outer_middleware(dedup)
     dp["update_dedup"] = dedup
+    if metrics is not None:
+        metrics.hooks.dedup = dedup
     dp.update.outer_middleware(EndUserMiddleware())  # backend calls name the teacher
     if hasattr(storage, "scope"):
         dp.update.outer_middleware(StorageScopeMiddleware(storage))
@@ -169,6 +185,10 @@ def build_dispatcher(
             dp.include_router(router)
 
     dp["bg_factory"] = setup_dialogs(dp, events_isolation=events_isolation)
+    # Inside aiogram-dialog's context saver: a finished flow's window is rendered with her
+    # details, then the contexts are saved without them (bot/dialogs/forget.py).
+    dp.message.middleware(forget_after_render)
+    dp.callback_query.middleware(forget_after_render)
     dp["countdowns"] = CountdownTicker(
         dp["bg_factory"], workflow["clock"], sleep=countdown_sleep or asyncio.sleep
     )
@@ -229,6 +249,7 @@ class Runtime:
     metrics: BotMetrics
     health: Health
     delivery: Delivery
+    retention: RetentionJob
 
 
 @contextlib.asynccontextmanager
@@ -254,7 +275,8 @@ async def build_runtime(
     except BaseException:
         await engine.dispose()
         raise
-    storage, isolation = create_storage(settings, engine)
+    the_clock = clock or SystemClock()
+    storage, isolation = create_storage(settings, engine, now=the_clock.now)
     metrics = BotMetrics()
     own_linking = linking is None
     if linking is None:
@@ -265,7 +287,6 @@ async def build_runtime(
             timeout=settings.linking_timeout,
             observer=metrics.observe_backend_call,
         )
-    the_clock = clock or SystemClock()
     session_factory = create_session_factory(engine)
     sessions = LinkSessionRepository(session_factory, clock=the_clock.now)
     bot = bot or create_bot(settings)
@@ -308,12 +329,29 @@ async def build_runtime(
     install_telegram_metrics(bot, metrics)
     export_runtime_gauges(metrics, sessions=sessions, helpdesk=helpdesk)
     health = Health(readiness_checks(engine, storage, linking))
+    retention = retention_job(settings, session_factory, storage, the_clock, delivery, bot.id)
+    metrics.hooks.commit = delivery.commit
+    metrics.hooks.breaker = delivery.breaker
+    metrics.hooks.retention = retention
+    retention.start()
     try:
         yield Runtime(
-            settings, engine, storage, linking, sessions, i18n, dp, bot, metrics, health, delivery
+            settings,
+            engine,
+            storage,
+            linking,
+            sessions,
+            i18n,
+            dp,
+            bot,
+            metrics,
+            health,
+            delivery,
+            retention,
         )
     finally:
         try:
+            await retention.close()
             await dp["countdowns"].close()
             await storage.close()
             # Write-behind stores: commit their queued rows before the engine goes.
@@ -330,6 +368,32 @@ async def build_runtime(
             await engine.dispose()
 
 
+def retention_job(
+    settings: Settings,
+    session_factory: Any,
+    storage: BaseStorage,
+    clock: Clock,
+    delivery: Delivery,
+    bot_id: int,
+) -> RetentionJob:
+    """The job deleting expired personal data (bot/retention.py); one replica per interval."""
+    redis = delivery.shared.redis
+    gate = None
+    if redis is not None:
+        # Slightly shorter than the interval: the next turn of some replica always gets through.
+        window = settings.retention_interval * 0.9
+        gate = RedisOncePerWindow(redis, window, prefix=f"{settings.redis_prefix}:{bot_id}")
+    return RetentionJob(
+        session_factory,
+        storage,
+        clock.now,
+        transcripts=timedelta(days=settings.transcript_retention_days),
+        dialogs=timedelta(days=settings.dialog_retention_days),
+        interval=settings.retention_interval,
+        gate=gate,
+    )
+
+
 async def run_polling(settings: Settings, *, create_tables: bool = False) -> None:
     """Long polling against `settings.telegram_api_url`: an update is confirmed to Telegram only
     once handled and committed; SIGTERM/SIGINT finish the batch in hand (bot/polling.py)."""
@@ -344,5 +408,6 @@ async def run_polling(settings: Settings, *, create_tables: bool = False) -> Non
             commit=runtime.delivery.commit,
             allowed_updates=runtime.dp.resolve_used_update_types(),
         )
+        runtime.metrics.hooks.poller = poller
         with stop_on_signals(poller.stop):
             await poller.run()

@@ -546,7 +546,18 @@ def create_link_dialog() -> Dialog:
                 "2. Sign in with VK ID using the number {phone_masked}.\n"
                 "3. Your school's chats and video lessons are in the «Сферум» section.\n\n"
                 "In the e-journal, the messenger icon now opens your chats too.",
-                when=F["linked"],
+                when=F["linked"] & F["linked_name"],
+            ),
+            # Shown again after her details were forgotten (bot/dialogs/forget.py).
+            I18nConst(
+                "🎉 <b>Done!</b> Your Sferum study profile in VK Messenger is linked to your "
+                "e-journal account.\n\n"
+                "<b>What next</b>\n"
+                "1. Open VK Messenger: the app on your phone or web.vk.me in the browser.\n"
+                "2. Sign in with VK ID using your phone number.\n"
+                "3. Your school's chats and video lessons are in the «Сферум» section.\n\n"
+                "In the e-journal, the messenger icon now opens your chats too.",
+                when=F["linked"] & ~F["linked_name"],
             ),
             I18nConst(
                 "Linking cancelled: nothing was linked. When you are ready, press «Start over»: "

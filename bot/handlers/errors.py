@@ -31,6 +31,7 @@ from bot.handlers.stale_buttons import (
     continue_or_restart_keyboard,
     stale_button_text,
 )
+from bot.observability.metrics import BotMetrics
 
 logger = logging.getLogger(__name__)
 
@@ -55,10 +56,15 @@ def try_again_keyboard() -> InlineKeyboardMarkup:
 
 
 async def on_unexpected(
-    event: ErrorEvent, bot: Bot, admin_alerts: AdminAlerts | None = None
+    event: ErrorEvent,
+    bot: Bot,
+    admin_alerts: AdminAlerts | None = None,
+    metrics: BotMetrics | None = None,
 ) -> None:
     """The last resort: log, answer the teacher with a retry button, alert the admins."""
     update = event.update
+    if metrics is not None:
+        metrics.last_resort.labels(update.event_type).inc()
     logger.error(
         "update %d failed: %s",
         update.update_id,

@@ -40,6 +40,8 @@ def export_runtime_gauges(
         writers.setdefault(id(transcript.writer), ("transcript", transcript.writer))
     for name, writer in writers.values():
         metrics.watch_queue(name, _depth_of(writer))
+        metrics.hooks.writers[name] = writer
+    metrics.hooks.outbox = getattr(helpdesk, "outbox", None)
 
     async def linked() -> None:
         for scenario, count in (await sessions.linked_per_scenario()).items():

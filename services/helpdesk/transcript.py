@@ -10,6 +10,9 @@ kept exactly as when each line had its own transaction:
 * only the last `keep` lines per teacher stay: one DELETE per teacher per batch, after all her
   new lines of that batch (a reader never sees more than `keep`, since it waits for the batch);
 * `recent` waits for the lines recorded before it.
+
+Lines also have a lifetime: `prune_transcripts` deletes those older than the retention (30 days by
+default, run by the bot's retention job, bot/retention.py).
 """
 
 from __future__ import annotations
@@ -114,3 +117,13 @@ class TranscriptStore(WritesBehind):
                 .limit(limit)
             )
             return list(reversed(list(rows)))
+
+
+async def prune_transcripts(session_factory: async_sessionmaker, before: datetime) -> int:
+    """Delete every transcript line recorded before `before`; how many went.
+
+    One DELETE by age: idempotent, so several bot replicas may run it at the same time.
+    """
+    async with session_factory() as db, db.begin():
+        result = await db.execute(delete(_lines).where(_lines.c.at < before))
+    return int(result.rowcount or 0)

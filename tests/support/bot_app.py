@@ -72,7 +72,7 @@ class BotApp:
     people: list[Person] = field(default_factory=list)
 
     def _build(self) -> None:
-        storage, _isolation = create_storage(self.settings, self.engine)
+        storage, _isolation = create_storage(self.settings, self.engine, now=self.clock.now)
         self.storage = storage
         self.dp = build_dispatcher(
             self.settings,
