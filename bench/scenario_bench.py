@@ -465,17 +465,24 @@ async def profile_run(args: argparse.Namespace, backend: LinkingProcess, harness
     from pyinstrument import Profiler
 
     profiler = Profiler(interval=0.0005, async_mode="disabled")
+    backend.profile(None)  # the backend process profiles itself over the same run
     profiler.start()
     scenario, storage = args.scenario[0], args.storage[0]
     await run_scenario("profiled", scenario, storage, backend, harness, args, args.teachers)
     profiler.stop()
+    backend_path = f"{args.profile}.backend.txt"
+    backend.profile(backend_path)
     text = (
         profiler.output_text(unicode=True)
         + "\n\nself time per function:\n"
         + (profiler.output_text(unicode=True, flat=True, flat_time="self"))
     )
     await asyncio.to_thread(Path(args.profile).write_text, text)
-    print(f"  profile of {scenario} / {storage} written to {args.profile}", file=sys.stderr)
+    print(
+        f"  profile of {scenario} / {storage} written to {args.profile} (bot) and"
+        f" {backend_path} (backend)",
+        file=sys.stderr,
+    )
 
 
 def comma_list(choices: tuple[str, ...]):  # type: ignore[no-untyped-def]
