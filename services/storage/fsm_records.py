@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import Mapped, mapped_column
 
-from services.storage.db import Base
+from services.storage.db import Base, sqlite_write_lock
 
 
 class FsmRecord(Base):
@@ -93,6 +93,7 @@ class FsmRecordsGateway:
         )
         self._reader = _HeldConnection(engine, autocommit=True)
         self._writer = _HeldConnection(engine, autocommit=False)
+        self._write_lock = sqlite_write_lock(engine)  # shared with the write-behind
 
     async def load_many(self, keys: Sequence[str]) -> dict[str, str]:
         """Stored values of those `keys` that have a row."""
@@ -107,7 +108,7 @@ class FsmRecordsGateway:
 
     async def store(self, upserts: Sequence[tuple[str, str]], deletes: Sequence[str]) -> None:
         """Write `upserts` (key, value) and delete `deletes` in one transaction."""
-        async with self._writer.lock:
+        async with self._writer.lock, self._write_lock:
             connection = await self._writer.get()
             try:
                 async with connection.begin():

@@ -52,6 +52,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql import Executable
 
+from services.storage.db import sqlite_write_lock
 from services.storage.fsm_batching import consume_exception
 from services.storage.transient import Backoff, is_transient
 
@@ -118,6 +119,7 @@ class WriteBehind:
         if max_pending < 1:
             raise ValueError("max_pending must be >= 1")
         self._sessions = session_factory
+        self._write_lock = sqlite_write_lock(session_factory.kw.get("bind"))  # shared with FSM
         self._max_pending = max_pending
         self._name = name
         self._backoff = backoff or Backoff()
@@ -353,7 +355,7 @@ class WriteBehind:
                 op.committed.set_exception(WriteFailed(op.label))
 
     async def _commit(self, ops: list[_Op]) -> None:
-        async with self._sessions() as session, session.begin():
+        async with self._write_lock, self._sessions() as session, session.begin():
             for group in _plan(ops):
                 op = group[0]
                 if op.function is not None:
