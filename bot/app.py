@@ -40,6 +40,7 @@ from bot.handlers.fallback import FALLBACK_ROUTER_NAME
 from bot.helpdesk.outbox import Outbox
 from bot.helpdesk.relay import HelpdeskRelay
 from bot.i18n import CatalogI18n, create_i18n
+from bot.inline_filters import run_filters_inline
 from bot.middlewares.dedup import UpdateDeduplicationMiddleware
 from bot.middlewares.end_user import EndUserMiddleware
 from bot.middlewares.i18n import UserLocaleMiddleware
@@ -202,6 +203,7 @@ def build_dispatcher(
     throttling = ThrottlingMiddleware(store=shared.throttle)
     dp.message.outer_middleware(throttling)
     dp.callback_query.outer_middleware(throttling)
+    run_filters_inline(dp)  # last: every router is included by now
     return dp
 
 

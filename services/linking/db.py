@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, cast
@@ -88,11 +90,18 @@ class Database:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        # SQLite runs one writing transaction at a time anyway (BEGIN IMMEDIATE): queueing them
+        # here instead of in SQLite's busy handler (which sleeps and retries) keeps one pooled
+        # connection busy instead of opening overflow connections — a new thread and four
+        # PRAGMAs each — for every request beyond the pool's 15 (bench/README.md, backend).
+        self._one_at_a_time = (
+            asyncio.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
+        )
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """Commit on success; roll back on any error except refusals that record an attempt."""
-        async with self._sessions() as session:
+        async with self._one_at_a_time, self._sessions() as session:
             try:
                 yield session
             except DomainError as error:

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import weakref
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
 from sqlalchemy import MetaData, Table, event
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 
@@ -42,6 +49,26 @@ def create_engine(
             cursor.close()
 
     return engine
+
+
+_SQLITE_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+def sqlite_write_lock(engine: AsyncEngine | None) -> AbstractAsyncContextManager[Any]:
+    """Held around a writing transaction: one at a time per SQLite database in this process.
+
+    SQLite has one write lock per file. Two of our writers (the FSM storage's and the
+    write-behind's) colliding on it used to meet in SQLite's busy handler, which sleeps 1 to
+    100 ms between tries, or fail at once with a stale WAL snapshot and back off: p99s of
+    0.4–1.4 s in scenario A (bench/README.md). Queueing on an asyncio lock costs nothing.
+    Other databases need no such lock (a no-op).
+    """
+    if engine is None or engine.dialect.name != "sqlite":
+        return contextlib.nullcontext()
+    lock = _SQLITE_WRITE_LOCKS.get(engine.sync_engine)
+    if lock is None:
+        lock = _SQLITE_WRITE_LOCKS[engine.sync_engine] = asyncio.Lock()
+    return lock
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker:

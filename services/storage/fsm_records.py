@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import Mapped, mapped_column
 
-from services.storage.db import Base, table_of
+from services.storage.db import Base, sqlite_write_lock, table_of
 
 
 class FsmRecord(Base):
@@ -108,6 +108,7 @@ class FsmRecordsGateway:
         )
         self._reader = _HeldConnection(engine, autocommit=True)
         self._writer = _HeldConnection(engine, autocommit=False)
+        self._write_lock = sqlite_write_lock(engine)  # shared with the write-behind
 
     async def load_many(self, keys: Sequence[str]) -> dict[str, str]:
         """Stored values of those `keys` that have a row."""
@@ -122,7 +123,7 @@ class FsmRecordsGateway:
 
     async def store(self, upserts: Sequence[tuple[str, str]], deletes: Sequence[str]) -> None:
         """Write `upserts` (key, value) and delete `deletes` in one transaction."""
-        async with self._writer.lock:
+        async with self._writer.lock, self._write_lock:
             connection = await self._writer.get()
             try:
                 async with connection.begin():

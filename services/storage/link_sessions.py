@@ -155,7 +155,9 @@ class LinkSessionRepository(WritesBehind):
             else:
                 teacher.locale = locale
 
-        await self.writer.submit(write, label=f"set_locale user {user_id}", wait=True)
+        await self.writer.submit(
+            write, order_key=user_id, label=f"set_locale user {user_id}", wait=True
+        )
 
     async def begin(
         self,
@@ -191,7 +193,7 @@ class LinkSessionRepository(WritesBehind):
             record.updated_at = now
             db.add(AnalyticsEvent(at=now, user_id=user_id, kind=EventKind.STARTED, step=step))
 
-        await self.writer.submit(write, label=f"begin user {user_id}", wait=True)
+        await self.writer.submit(write, order_key=user_id, label=f"begin user {user_id}", wait=True)
 
     async def enter_step(
         self,
@@ -213,13 +215,15 @@ class LinkSessionRepository(WritesBehind):
             "p_phone": phone_masked,
         }
         label = f"enter_step user {user_id}"
-        await self.writer.submit(_STEP_EVENT, params, label=label)
-        await self.writer.submit(_ENTER_STEP, params, label=label)
+        await self.writer.submit(_STEP_EVENT, params, order_key=user_id, label=label)
+        await self.writer.submit(_ENTER_STEP, params, order_key=user_id, label=label)
 
     async def code_requested(self, user_id: int) -> None:
         """Count one more confirmation code sent to the teacher."""
         params = {"p_now": self._clock(), "p_user": user_id}
-        await self.writer.submit(_CODE_REQUESTED, params, label=f"code_requested user {user_id}")
+        await self.writer.submit(
+            _CODE_REQUESTED, params, order_key=user_id, label=f"code_requested user {user_id}"
+        )
 
     async def record_refusal(self, user_id: int, code: str, step: str | None = None) -> None:
         """Remember a backend refusal for the context card and count it in the funnel."""
@@ -249,7 +253,9 @@ class LinkSessionRepository(WritesBehind):
                 )
             )
 
-        await self.writer.submit(write, label=f"record_refusal user {user_id} code {code}")
+        await self.writer.submit(
+            write, order_key=user_id, label=f"record_refusal user {user_id} code {code}"
+        )
 
     async def record_event(
         self,
@@ -277,4 +283,6 @@ class LinkSessionRepository(WritesBehind):
                 )
             )
 
-        await self.writer.submit(write, label=f"record_event {kind} user {user_id}")
+        await self.writer.submit(
+            write, order_key=user_id, label=f"record_event {kind} user {user_id}"
+        )

@@ -94,7 +94,12 @@ class ProcessedUpdates:
     async def mark_done(self, update_id: int) -> None:
         """Queue the marker (committed with the next write-behind batch)."""
         params = {"p_bot": self._bot_id, "p_update": update_id, "p_at": self._clock()}
-        await self._writer.submit(self._mark, params, label=f"processed update {update_id}")
+        await self._writer.submit(
+            self._mark,
+            params,
+            order_key=(self, update_id),  # its own row only: joins the batch's other markers
+            label=f"processed update {update_id}",
+        )
 
     async def purge(self) -> int:
         """Delete markers older than `keep`; returns how many went."""
