@@ -108,14 +108,8 @@ HINTS: dict[str, Any] = {
         "I can't go back there: VK ID has already accepted that step and does not return to it. "
         "To change something you gave earlier, press «Start over»."
     ),
-    "start_over_from_journal": __(
-        "Starting over from here needs a new linking: VK ID has already accepted the earlier "
-        "steps. Open me from the e-journal as described above — the new linking continues right "
-        "here in this chat. Or go back to your step."
-    ),
-    "start_over_after_cancel": __(
-        "Linking cancelled. To start again, open me from the e-journal as described above — the "
-        "new linking continues right here in this chat."
+    "expect_restart_confirm": __(
+        "Please answer with a button: «Yes, start over» or «↩️ Back to the step»."
     ),
     "expect_cancel_confirm": __(
         "Please answer with a button: «Yes, cancel the linking» or «No, back to linking»."

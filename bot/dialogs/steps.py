@@ -116,6 +116,7 @@ STEPS: Mapping[State, StepInfo] = {
         expects="expect_journal",
         picture=Picture("journal_messenger_icon"),  # steps 1–2 of the guide
     ),
+    Onboarding.restart_confirm: StepInfo(__("start over?"), expects="expect_restart_confirm"),
     Link.phone: StepInfo(
         __("phone"),
         help=(_T.EXISTING_PROFILE, _T.VPN, _T.BROWSER),

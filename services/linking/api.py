@@ -75,6 +75,17 @@ async def start_flow(request: web.Request) -> web.Response:
     return json_response(view, 201)
 
 
+async def restart_flow(request: web.Request) -> web.Response:
+    """«Начать заново»: the flow is abandoned; the answer is the fresh flow that replaces it."""
+    who = caller(request)
+    await body(request, schemas.Empty)
+    backend = request.app[BACKEND]
+    async with backend.transaction() as (session, now):
+        flow = await backend.flows.restart(session, request.match_info["flow_id"], who, now)
+        view = await backend.flows.view(session, flow, now)
+    return json_response(view, 201)
+
+
 async def _flow_answer(request: web.Request, step: FlowStep) -> web.Response:
     who = caller(request)
     backend = request.app[BACKEND]
@@ -267,6 +278,7 @@ def add_routes(app: web.Application) -> None:
             web.post(f"{flow}/switch-account", switch_account),
             web.post(f"{flow}/personal-data", submit_personal_data),
             web.post(f"{flow}/consent", give_consent),
+            web.post(f"{flow}/restart", restart_flow),
             web.post("/v1/recoveries", start_recovery),
             web.get(recovery, get_recovery),
             web.post(f"{recovery}/code", resend_recovery_code),

@@ -93,11 +93,56 @@ class Flows:
             raise NotFound("The MESH account of this token no longer exists.")
         await self._refuse_if_linked(session, mesh)
         await self._tokens.redeem(session, row, now)
+        return await self._open(session, mesh, row, caller, now)
+
+    async def restart(
+        self, session: AsyncSession, flow_id: str, caller: Caller, now: datetime
+    ) -> LinkFlow:
+        """«Начать заново»: abandon the flow and open a fresh one (state `phone`) for the same
+        MESH account and the same end user, without a new link from the e-journal.
+
+        A flow that someone else's newer link replaced stays ended (`wrong_state`): restarting
+        never takes the account back from the one who opened it later (a teacher who opens
+        the assistant again from her e-journal keeps ending a flow a stranger may hold). The
+        caller's own newer flows simply end, as with a new link. Nothing is sent and no budget
+        starts afresh: codes, wrong codes and passwords are counted per number, address,
+        VK ID and end user, never per flow, and the old flow's codes keep their cooldown.
+        """
+        flow = await self.load(session, flow_id, caller, now)
+        mesh = await session.get(MeshAccount, flow.mesh_account_id)
+        assert mesh is not None
+        await self._refuse_if_linked(session, mesh)
+        replaced_by_another = await session.scalar(
+            select(LinkFlow.id)
+            .where(
+                LinkFlow.mesh_account_id == mesh.id,
+                LinkFlow.id != flow.id,
+                LinkFlow.created_at >= flow.created_at,
+                LinkFlow.end_user_id != caller.end_user,
+            )
+            .limit(1)
+        )
+        if replaced_by_another is not None:
+            raise WrongState(flow.state, "A newer link of this MESH account replaced the flow.")
+        ticket = self._tokens.restart_ticket(session, mesh.id, now)
+        fresh = await self._open(session, mesh, ticket, caller, now)
+        logger.info("flow %s restarted as %s", log_ref(flow.id), log_ref(fresh.id))
+        return fresh
+
+    async def _open(
+        self,
+        session: AsyncSession,
+        mesh: MeshAccount,
+        ticket: LinkToken,
+        caller: Caller,
+        now: datetime,
+    ) -> LinkFlow:
+        """A new flow in state `phone`; the MESH account's older open flows end here."""
         await self._cancel_open_flows(session, mesh.id)
         flow = LinkFlow(
             id=f"flow-{uuid.uuid4().hex}",
             mesh_account_id=mesh.id,
-            token_id=row.id,
+            token_id=ticket.id,
             end_user_id=caller.end_user,
             state="phone",
             code_verified=False,

@@ -332,6 +332,11 @@ class LinkingClient:
         """«Привязать» (`link=True`) or «Отмена» (`link=False`)."""
         return await self._flow_call(flow_id, "consent", {"decision": "link" if link else "cancel"})
 
+    async def restart_flow(self, flow_id: str) -> Flow:
+        """«Начать заново»: abandon the flow; returns the fresh flow (state `phone`) that
+        replaces it, for the same MESH account and end user. Budgets carry over."""
+        return await self._flow_call(flow_id, "restart", {})
+
     async def start_recovery(self, phone: str, *, flow_id: str | None = None) -> Recovery:
         """Start a VK ID password recovery; an SMS code is sent to `phone`."""
         data = await self._post("/v1/recoveries", {"phone": phone, "flow_id": flow_id})

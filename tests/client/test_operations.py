@@ -79,6 +79,7 @@ FLOW_CALLS: list[tuple[Call, str, str, Any]] = [
         "/v1/flows/fl-1/consent",
         {"decision": "cancel"},
     ),
+    (lambda c: c.restart_flow("fl-1"), "POST", "/v1/flows/fl-1/restart", {}),
 ]
 
 RECOVERY_CALLS: list[tuple[Call, str, str, Any]] = [

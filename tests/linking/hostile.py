@@ -26,6 +26,7 @@ async def assert_hostile_bodies_get_4xx(api: Api) -> None:
                 "switch-account",
                 "personal-data",
                 "consent",
+                "restart",
             )
         ),
         "/v1/recoveries",

@@ -22,6 +22,7 @@ from tests.security.attacks import (
     CodePath,
     by_new_flow,
     by_new_recovery,
+    by_restarting,
     by_switching_channels,
     by_switching_numbers,
     chance_of_a_right_guess,
@@ -38,10 +39,12 @@ PATHS: dict[str, list[CodePath]] = {
     "new flows": [by_new_flow],
     "new recoveries": [by_new_recovery],
     "switching channels": [by_switching_channels],
+    "restarting flows": [by_restarting],
     "every path in turn": [
         by_switching_numbers,
         by_new_recovery,
         by_new_flow,
+        by_restarting,
         by_switching_channels,
     ],
 }
