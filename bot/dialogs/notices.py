@@ -128,6 +128,7 @@ NOTES: dict[str, Any] = {
     "expired": __("The password restore session has expired. Please send your phone number again."),
     "sms_sent": __("A new SMS has been sent."),
     "email_sent": __("A new e-mail with the code has been sent."),
+    "friends_sent": __("New codes have been sent to the friends who have not given theirs yet."),
     "password_hidden": __("🔒 I deleted your message with the password from the chat."),
 }
 

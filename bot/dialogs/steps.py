@@ -234,7 +234,9 @@ STEPS: Mapping[State, StepInfo] = {
     Recovery.friends: StepInfo(
         __("recovery: trusted friends"),
         help=(_T.FRIENDS,),
-        progress=Progress(4),
+        expects="code_format",
+        secret=True,  # the friends' codes are typed here
+        progress=Progress(5),
         back_to=frozenset({Recovery.method}),
     ),
     Recovery.new_password: StepInfo(

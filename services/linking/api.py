@@ -241,6 +241,21 @@ async def verify_method_code(request: web.Request) -> web.Response:
     )
 
 
+async def resend_friend_codes(request: web.Request) -> web.Response:
+    await body(request, schemas.Empty)
+    return await _recovery_answer(
+        request, lambda b, s, rid, who, now: b.recoveries.resend_friend_codes(s, rid, who, now)
+    )
+
+
+async def verify_friend_code(request: web.Request) -> web.Response:
+    data = await body(request, schemas.CodeBody)
+    return await _recovery_answer(
+        request,
+        lambda b, s, rid, who, now: b.recoveries.verify_friend_code(s, rid, data.code, who, now),
+    )
+
+
 async def propose_new_password(request: web.Request) -> web.Response:
     data = await body(request, schemas.NewPasswordBody)
     return await _recovery_answer(
@@ -287,6 +302,8 @@ def add_routes(app: web.Application) -> None:
             web.post(f"{recovery}/method", choose_recovery_method),
             web.post(f"{recovery}/method/code", resend_method_code),
             web.post(f"{recovery}/method/verify", verify_method_code),
+            web.post(f"{recovery}/friends/code", resend_friend_codes),
+            web.post(f"{recovery}/friends/verify", verify_friend_code),
             web.post(f"{recovery}/password", propose_new_password),
             web.post(f"{recovery}/password/confirm", confirm_new_password),
         ]

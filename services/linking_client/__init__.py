@@ -50,6 +50,7 @@ from services.linking_client.models import (
     DevAccount,
     Flow,
     FlowState,
+    FriendInbox,
     Gender,
     InboxItem,
     LinkToken,
@@ -60,6 +61,7 @@ from services.linking_client.models import (
     RecoveryMethod,
     RecoveryState,
     Scenario,
+    TrustedFriend,
     VkAccountView,
 )
 from services.linking_client.parsing import parse_datetime
@@ -81,6 +83,7 @@ __all__ = [
     "Flow",
     "FlowExpired",
     "FlowState",
+    "FriendInbox",
     "Gender",
     "InboxItem",
     "InvalidPersonalData",
@@ -107,6 +110,7 @@ __all__ = [
     "TokenExpired",
     "TokenInvalid",
     "TokenUsed",
+    "TrustedFriend",
     "Unauthorized",
     "UnknownAccount",
     "VkAccountView",

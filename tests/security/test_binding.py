@@ -33,6 +33,8 @@ RECOVERY_STEPS: list[tuple[str, dict[str, Any]]] = [
     ("method", {"method": "email"}),
     ("method/code", {}),
     ("method/verify", {"code": "123456"}),
+    ("friends/code", {}),
+    ("friends/verify", {"code": "123456"}),
     ("password", {"password": "Novyi#Parol2026"}),
     ("password/confirm", {"password": "Novyi#Parol2026", "logout_other_sessions": True}),
 ]

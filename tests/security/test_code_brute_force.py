@@ -59,6 +59,9 @@ def test_the_configured_limits_bound_a_guess_below_one_in_a_thousand_a_day() -> 
     shortest = min(settings.call_code_length, settings.sms_code_length)
     assert chance_of_a_right_guess(guesses_per_day, shortest) <= 1 / 1000
     assert chance_of_a_right_guess(guesses_per_day, shortest) == 10 / 10_000
+    # A trusted friend's code (an SMS-length code, a destination of its own) is no weaker,
+    # and recovering by friends needs every friend's code.
+    assert chance_of_a_right_guess(guesses_per_day, settings.sms_code_length) <= 1 / 1000
     # An honest teacher keeps two full rounds of attempts before the lock.
     assert guesses_per_day >= 2 * settings.code_max_attempts
 
