@@ -98,6 +98,11 @@ HINTS: dict[str, Any] = {
     "no_profile_found": __(
         "No Sferum study profile was found on this number — we will create one."
     ),
+    "scenario_changed": __(
+        "While we went through the steps, a Sferum study profile appeared on this number. "
+        "A second one is not created: choose the existing profile below and link it — the "
+        "details can be checked and corrected on the next step."
+    ),
     "profile_found": __("A Sferum study profile was found on this number — we will link it."),
     "help_unavailable": __(
         "Help for this step: check the phone number, wait for the code timer, turn off the VPN. "

@@ -26,6 +26,7 @@ from services.linking.errors import (
     FlowExpired,
     NotFound,
     PhoneMismatch,
+    ScenarioChanged,
     TokenUsed,
     WrongState,
     ensure_plausible_id,
@@ -392,12 +393,11 @@ class Flows:
             )
             return profile
         if await self._vkid.profile_for_phone(session, flow.phone) is not None:
-            # Seed: never a second profile for one phone; the teacher must start over (→ B).
-            raise WrongState(
-                flow.state,
-                "A Sferum profile already exists for this phone; sign in with it instead.",
-            )
+            # Seed: never a second profile for one phone — she links the existing one (B).
+            await self._change_scenario(session, flow, now)
         if flow.scenario == REGISTRATION:
+            if await self._vkid.by_phone(session, flow.phone) is not None:
+                await self._change_scenario(session, flow, now)  # a VK ID without profile: A
             account = await self._register(session, flow, now)
         else:
             account = await self._account(session, flow)
@@ -415,11 +415,47 @@ class Flows:
         await session.flush()
         return profile
 
+    async def _change_scenario(self, session: AsyncSession, flow: LinkFlow, now: datetime) -> None:
+        """«Привязать», but the phone's VK ID or profile appeared after the scenario was decided
+        (e.g. she registered in VK Messenger meanwhile): move the flow to the scenario the phone
+        has now and answer `scenario_changed`, so she goes on there instead of looping.
+
+        The phone is proven (its code was right). A profile → B at `profile` (choose it); a
+        VK ID without a profile → A. A VK ID whose password this flow never checked, and whose
+        messenger is signed out, asks for it first, as the phone step would have.
+        """
+        assert flow.phone is not None
+        account = await self._vkid.by_phone(session, flow.phone)
+        assert account is not None
+        password_checked = flow.vk_account_id == account.id
+        flow.vk_account_id = account.id
+        flow.chosen_profile_id = None
+        has_profile = await self._vkid.profile_for_phone(session, flow.phone) is not None
+        flow.scenario = EXISTING_PROFILE if has_profile else NEW_PROFILE
+        needs_password = (
+            not password_checked
+            and account.password_hash is not None
+            and not await self._vkid.messenger_authorised(session, account)
+        )
+        if needs_password:
+            flow.code_verified = False
+            flow.state = "password"
+        elif has_profile:
+            flow.full_name = flow.birth_date = flow.gender = None  # type: ignore[assignment]
+            flow.state = "profile"
+            self._vkid.open_session(session, account, LINKING_CLIENT, LINKING_DEVICE, now)
+        else:
+            flow.state = "consent"  # A with her details as typed: «Привязать» again
+            self._vkid.open_session(session, account, LINKING_CLIENT, LINKING_DEVICE, now)
+        await session.flush()
+        logger.info(
+            "flow %s: scenario changed to %s, %s", log_ref(flow.id), flow.scenario, flow.state
+        )
+        raise ScenarioChanged(flow.scenario, flow.state)
+
     async def _register(self, session: AsyncSession, flow: LinkFlow, now: datetime) -> VkAccount:
         """Registration variant: the confirmed phone becomes a VK ID without a password."""
         assert flow.phone and flow.full_name
-        if await self._vkid.by_phone(session, flow.phone) is not None:
-            raise WrongState(flow.state, "A VK ID was registered to this phone meanwhile.")
         last_name, first_name = [*flow.full_name.split(), ""][:2]
         account = VkAccount(
             id=f"vk-{uuid.uuid4().hex[:12]}",

@@ -4,6 +4,8 @@ the number) — each walked through the real bot and backend to the end."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from services.linking.clock import FakeClock
 from services.linking_client import FlowState
 from tests.bot.helpers import Demo, fill_personal_data, reach_code, reach_personal_data
@@ -181,3 +183,37 @@ async def test_start_over_changes_the_number_after_the_code_was_accepted(
     await teacher.click("Привязать")
     assert "успешно привязан" in teacher.last_text
     assert await _flow_state(app, 907) is FlowState.LINKED
+
+
+async def test_a_profile_made_meanwhile_switches_her_to_scenario_b_instead_of_a_loop(
+    app: BotApp, demo: Demo
+) -> None:
+    teacher = app.teacher(908)
+    await _to_consent(teacher, demo)
+    # Meanwhile a study profile appears on her number: her second e-journal account (same
+    # phone) is linked in scenario A from another Telegram account.
+    other = app.linking.for_user(9080)
+    mesh = demo["no_vkid"].mesh_account_id
+    await demo.confirm_phone("no_vkid", demo[CASE].phone)
+    flow = await other.start_flow((await demo.linking.dev_link_token(mesh)).token)
+    await other.submit_phone(flow.flow_id, demo[CASE].phone)
+    await other.submit_password(flow.flow_id, demo[CASE].vk_password or "")
+    await other.verify_code(flow.flow_id, await demo.last_code(CASE))
+    await other.submit_personal_data(
+        flow.flow_id,
+        full_name="Кузнецов Андрей Сергеевич",
+        birth_date=date(1986, 9, 3),
+        gender="male",
+    )
+    assert (await other.give_consent(flow.flow_id, link=True)).state is FlowState.LINKED
+
+    await teacher.click("Привязать")
+    assert "на этом номере появился учебный профиль Сферум" in teacher.last_text
+    assert "Ваш профиль для связки" in teacher.last_text  # scenario B, not the consent again
+    assert await _flow_state(app, 908) is FlowState.PROFILE
+    await teacher.click("Продолжить")
+    assert "Проверьте данные" in teacher.last_text
+    await teacher.click("Всё верно, продолжить")
+    await teacher.click("Привязать")
+    assert "успешно привязан" in teacher.last_text
+    assert await _flow_state(app, 908) is FlowState.LINKED
