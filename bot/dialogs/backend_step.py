@@ -16,6 +16,8 @@ Resynchronisation, for every step of both dialogs: when the backend is already p
 window stands for — a stale window, a repeated tap, or an update Telegram delivered again after
 the bot died mid-step (its backend effect happened, its reply never went out) — the backend
 answers `wrong_state` (or, for a phone or a code request repeated too soon, `resend_too_early`).
+`scenario_changed` (a profile appeared on the phone before «Привязать») is said in its own words
+and then followed the same way: the teacher goes on in scenario B, never in a loop.
 The bot then reads the process and shows the window of the backend's state with «Этот шаг уже
 пройден. Вот где вы сейчас.» as a hint, not as an error: the teacher simply goes on.
 
@@ -53,7 +55,13 @@ from bot.dialogs.notices import (
 )
 from bot.dialogs.parsers import InputProblem, check_code_length, parse_code_digits
 from bot.widgets.i18n import I18nConst
-from services.linking_client import Challenge, LinkingClient, LinkingError, WrongState
+from services.linking_client import (
+    Challenge,
+    LinkingClient,
+    LinkingError,
+    ScenarioChanged,
+    WrongState,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -146,6 +154,12 @@ async def refused(
     if error.code in GONE and process.gone is not None:
         await record_refusal(manager, error.code)
         await process.gone(manager)
+    elif isinstance(error, ScenarioChanged):
+        # The backend moved the process to another path (a profile appeared on the phone):
+        # say so, then show where it is now — not the generic «Этот шаг уже пройден».
+        await record_refusal(manager, error.code)
+        if await resync(manager, process) and error.scenario == "existing_profile":
+            show_hint(manager, "scenario_changed")
     elif isinstance(error, WrongState):
         await record_refusal(manager, error.code)
         await resync(manager, process)

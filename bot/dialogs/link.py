@@ -523,8 +523,8 @@ def create_link_dialog() -> Dialog:
         _step(
             I18nConst(
                 "<b>Cancel the linking?</b>\n"
-                "Nothing will be linked. To link later, you will have to open me from the "
-                "e-journal again."
+                "Nothing will be linked. When you want to link later, press «Start over» "
+                "right here in this chat."
             ),
             Row(
                 Button(

@@ -75,6 +75,17 @@ async def start_flow(request: web.Request) -> web.Response:
     return json_response(view, 201)
 
 
+async def restart_flow(request: web.Request) -> web.Response:
+    """«Начать заново»: the flow is abandoned; the answer is the fresh flow that replaces it."""
+    who = caller(request)
+    await body(request, schemas.Empty)
+    backend = request.app[BACKEND]
+    async with backend.transaction() as (session, now):
+        flow = await backend.flows.restart(session, request.match_info["flow_id"], who, now)
+        view = await backend.flows.view(session, flow, now)
+    return json_response(view, 201)
+
+
 async def _flow_answer(request: web.Request, step: FlowStep) -> web.Response:
     who = caller(request)
     backend = request.app[BACKEND]
@@ -230,6 +241,21 @@ async def verify_method_code(request: web.Request) -> web.Response:
     )
 
 
+async def resend_friend_codes(request: web.Request) -> web.Response:
+    await body(request, schemas.Empty)
+    return await _recovery_answer(
+        request, lambda b, s, rid, who, now: b.recoveries.resend_friend_codes(s, rid, who, now)
+    )
+
+
+async def verify_friend_code(request: web.Request) -> web.Response:
+    data = await body(request, schemas.CodeBody)
+    return await _recovery_answer(
+        request,
+        lambda b, s, rid, who, now: b.recoveries.verify_friend_code(s, rid, data.code, who, now),
+    )
+
+
 async def propose_new_password(request: web.Request) -> web.Response:
     data = await body(request, schemas.NewPasswordBody)
     return await _recovery_answer(
@@ -267,6 +293,7 @@ def add_routes(app: web.Application) -> None:
             web.post(f"{flow}/switch-account", switch_account),
             web.post(f"{flow}/personal-data", submit_personal_data),
             web.post(f"{flow}/consent", give_consent),
+            web.post(f"{flow}/restart", restart_flow),
             web.post("/v1/recoveries", start_recovery),
             web.get(recovery, get_recovery),
             web.post(f"{recovery}/code", resend_recovery_code),
@@ -275,6 +302,8 @@ def add_routes(app: web.Application) -> None:
             web.post(f"{recovery}/method", choose_recovery_method),
             web.post(f"{recovery}/method/code", resend_method_code),
             web.post(f"{recovery}/method/verify", verify_method_code),
+            web.post(f"{recovery}/friends/code", resend_friend_codes),
+            web.post(f"{recovery}/friends/verify", verify_friend_code),
             web.post(f"{recovery}/password", propose_new_password),
             web.post(f"{recovery}/password/confirm", confirm_new_password),
         ]

@@ -73,6 +73,21 @@ class AlreadyLinked(DomainError):
     default_detail = "This MESH account is already linked to a Sferum profile."
 
 
+class ScenarioChanged(DomainError):
+    """The phone's VK ID or Sferum profile appeared while the teacher went through the steps;
+    the flow has been moved to the scenario that fits it now (recorded, so it keeps changes)."""
+
+    code, status = "scenario_changed", 409
+    default_detail = (
+        "A Sferum profile (or VK ID) appeared for this phone meanwhile; the flow continues in "
+        "the scenario that fits it now."
+    )
+    keeps_changes = True
+
+    def __init__(self, scenario: str, state: str) -> None:
+        super().__init__(scenario=scenario, state=state)
+
+
 class FlowExpired(DomainError):
     code, status, default_detail = "flow_expired", 410, "The flow has expired; start again."
 

@@ -195,6 +195,24 @@ class LinkSessionRepository(WritesBehind):
 
         await self.writer.submit(write, order_key=user_id, label=f"begin user {user_id}", wait=True)
 
+    async def switch_flow(self, user_id: int, flow_id: str) -> None:
+        """«Начать заново»: the record follows the fresh flow that replaced the old one.
+
+        The scenario and the number are decided again; the counts and the last errors stay,
+        for the helpdesk's context card. Nothing happens for a teacher without a record."""
+        now = self._clock()
+
+        async def write(db: AsyncSession) -> None:
+            record = await db.get(LinkSession, user_id)
+            if record is None:
+                return
+            record.flow_id = flow_id
+            record.scenario = None
+            record.phone_masked = None
+            record.updated_at = now
+
+        await self.writer.submit(write, label=f"switch_flow user {user_id}")
+
     async def enter_step(
         self,
         user_id: int,

@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from services.linking.clock import FakeClock
 
 from bot.durability import Committer
+from services.clock import FakeClock
 from services.linking.testing import RunningBackend
 from services.storage.transient import Backoff
 from tests.bot.helpers import Demo, reach_code

@@ -143,6 +143,20 @@ async def by_new_flow(stranger: Stranger) -> str | Reply:
     return f"/v1/flows/{flow_id}" if reply.status == 200 else reply
 
 
+async def by_restarting(stranger: Stranger) -> str | Reply:
+    """«Начать заново» on his flow (no new link), then the victim's number in the fresh one."""
+    await stranger.say_my_number_is(stranger.victim)
+    flow_id = stranger.flow_id or await stranger.open_flow()
+    reply = await stranger.api.call("POST", f"/v1/flows/{flow_id}/restart", {})
+    if reply.status != 201:
+        return reply
+    stranger.flow_id = flow_id = reply.body["flow_id"]
+    reply = await stranger.api.call(
+        "POST", f"/v1/flows/{flow_id}/phone", {"phone": stranger.victim}
+    )
+    return f"/v1/flows/{flow_id}" if reply.status == 200 else reply
+
+
 async def by_switching_numbers(stranger: Stranger) -> str | Reply:
     """The attack of the issue: another number, then the victim's again, in one flow."""
     flow_id = stranger.flow_id or await stranger.open_flow()

@@ -174,6 +174,8 @@ RECOVERY_ACTIONS = [
     "method",
     "method/code",
     "method/verify",
+    "friends/code",
+    "friends/verify",
     "password",
     "password/confirm",
 ]

@@ -7,11 +7,11 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 
-from services.linking.clock import FakeClock
 from sqlalchemy import select
 
 from bot.retention import RetentionJob
 from bot.shared_state.once import MemoryOncePerWindow
+from services.clock import FakeClock
 from services.helpdesk.models import TranscriptEntry
 from services.helpdesk.transcript import TranscriptStore
 from services.storage.db import create_session_factory
