@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,6 +35,7 @@ from bot.dialogs import get_dialogs
 from bot.dialogs.forget import forget_after_render
 from bot.dialogs.steps import SECRET_STEPS
 from bot.dialogs.ticker import CountdownTicker, Sleep
+from bot.guide_watcher import GuideWatcher
 from bot.handlers import get_routers
 from bot.handlers.errors import create_errors_router
 from bot.handlers.fallback import FALLBACK_ROUTER_NAME
@@ -63,6 +65,7 @@ from bot.shared_state.once import RedisOncePerWindow
 from services.clock import Clock, SystemClock
 from services.linking_client import LinkingClient
 from services.storage.db import create_all, create_engine, create_session_factory
+from services.storage.guide_watches import GuideWatches
 from services.storage.link_sessions import LinkSessionRepository
 from services.storage.schema import require_head
 from services.storage.telegram_files import TelegramFileIds
@@ -131,12 +134,16 @@ def build_dispatcher(
     shared: SharedState | None = None,
     countdown_sleep: Sleep | None = None,
     pictures: PictureSender | None = None,
+    guide_leases: GuideWatches | None = None,
+    guide_autostart: bool = True,
 ) -> Dispatcher:
     """The whole bot as a Dispatcher: fresh routers and dialogs each call.
 
     `shared` holds what updates share (de-duplication, locale cache, throttling, alert gate):
     this process's memory by default, Redis for replicas (bot/shared_state/).
     `countdown_sleep` replaces `asyncio.sleep` for the moving countdowns (tests drive time).
+    `guide_leases` make guide mode's watcher one per flow across processes;
+    `guide_autostart=False` leaves its rounds to the caller (tests pump them).
     """
     install_unique_dialog_ids()
     shared = shared or in_process()
@@ -193,6 +200,21 @@ def build_dispatcher(
     dp["countdowns"] = CountdownTicker(
         dp["bg_factory"], workflow["clock"], sleep=countdown_sleep or asyncio.sleep
     )
+    guide = GuideWatcher(
+        dp["bg_factory"], linking, workflow["clock"], guide_leases, autostart=guide_autostart
+    )
+    dp["guide"] = guide
+
+    async def _resume_guides(bot: Bot) -> None:
+        try:
+            resumed = await guide.resume(bot)
+        except Exception:  # guide mode resumes on her next update anyway
+            logger.exception("guide watchers not resumed")
+            return
+        if resumed:
+            logger.info("guide mode: following %d flows again", resumed)
+
+    dp.startup.register(_resume_guides)
     # After setup_dialogs, so that aiogram-dialog's background-update observer exists and gets
     # the locale too.
     locale_middleware = UserLocaleMiddleware(i18n, sessions, shared.locale_cache)
@@ -322,6 +344,8 @@ async def build_runtime(
         metrics=metrics,
         shared=delivery.shared,
         pictures=pictures,
+        # One name per process: its leases are its own.
+        guide_leases=GuideWatches(session_factory, owner=f"bot-{uuid.uuid4().hex}"),
     )
     if own_helpdesk:
         # The teachers' transcript for context cards, the bot's replies in it, and Telegram
@@ -355,6 +379,7 @@ async def build_runtime(
         try:
             await retention.close()
             await dp["countdowns"].close()
+            await dp["guide"].close()
             await storage.close()
             # Write-behind stores: commit their queued rows before the engine goes.
             await sessions.close()

@@ -29,6 +29,7 @@ from bot.deps import deps
 from bot.dialogs import link_flow as flow_ops
 from bot.dialogs.backend_step import RetryAction, challenge_of, code_input, code_window_data
 from bot.dialogs.context import now
+from bot.dialogs.guide import start_guide
 from bot.dialogs.inputs import any_input, password_input, phone_input, text_input
 from bot.dialogs.notices import notice_text, show_hint
 from bot.dialogs.open_ticket import contact_keyboard_shown
@@ -236,6 +237,10 @@ async def on_keep_linking(callback: CallbackQuery, button: Any, manager: DialogM
     await manager.switch_to(Link.consent)
 
 
+async def on_guide_self(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
+    await start_guide(manager, manager.dialog_data["flow_id"])
+
+
 async def on_start_over(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
     await restart_linking(manager)
 
@@ -296,6 +301,8 @@ async def on_start(start_data: Data, manager: DialogManager) -> None:
     for key in ("flow_id", "mesh_name", "school", "branch", "scenario"):
         if data.get(key) is not None:
             manager.dialog_data[key] = data[key]
+    if data.get("resync") and await flow_ops.resync(manager):
+        return  # back from guide mode: at the step the window reached
     await flow_ops.offer_contact_button(manager)
 
 
@@ -315,7 +322,16 @@ async def on_process_result(start_data: Data, result: Any, manager: DialogManage
 
 
 def _step(*widgets: Any, state: Any, getter: Any = None) -> Window:
+    if state != Link.password:  # there: «Не хочу вводить пароль в чат», same way
+        widgets = (*widgets, _guide_button())
     return step_window(*widgets, state=state, retries=RETRIES, getter=getter)
+
+
+def _guide_button() -> Button:
+    """At any step: go on in the e-journal's own window, with me following (guide mode)."""
+    return Button(
+        I18nConst("🖥 I will do it myself in the e-journal"), id="guide_self", on_click=on_guide_self
+    )
 
 
 def create_link_dialog() -> Dialog:
@@ -366,6 +382,11 @@ def create_link_dialog() -> Dialog:
                 I18nConst("Forgot or never set a password? («Забыли или не установили пароль?»)"),
                 id="forgot",
                 on_click=on_forgot_password,
+            ),
+            Button(
+                I18nConst("🔒 I don't want to type the password in the chat"),
+                id="guide_password",
+                on_click=on_guide_self,
             ),
             password_input("password", on_password),
             state=Link.password,

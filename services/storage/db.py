@@ -79,7 +79,12 @@ def registered_metadata() -> MetaData:
     """`Base.metadata` with every bot-side table registered (create_all, alembic, schema checks)."""
     # Import for side effects: each module registers its tables on Base.metadata.
     from services.helpdesk import models as _helpdesk_models  # noqa: F401
-    from services.storage import fsm_records, models, telegram_files  # noqa: F401
+    from services.storage import (  # noqa: F401
+        fsm_records,
+        guide_watches,
+        models,
+        telegram_files,
+    )
 
     return Base.metadata
 
