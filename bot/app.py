@@ -46,6 +46,7 @@ from bot.inline_filters import run_filters_inline
 from bot.middlewares.dedup import UpdateDeduplicationMiddleware
 from bot.middlewares.end_user import EndUserMiddleware
 from bot.middlewares.i18n import UserLocaleMiddleware
+from bot.middlewares.request_retry import RequestRetryMiddleware
 from bot.middlewares.storage_scope import StorageScopeMiddleware
 from bot.middlewares.throttling import ThrottlingMiddleware
 from bot.observability.health import Health
@@ -348,10 +349,11 @@ async def build_runtime(
         guide_leases=GuideWatches(session_factory, owner=f"bot-{uuid.uuid4().hex}"),
     )
     if own_helpdesk:
-        # The teachers' transcript for context cards, the bot's replies in it, and Telegram
-        # 429 / 5xx retries on every Bot API call (installed even without a helpdesk chat).
+        # The teachers' transcript for context cards, and the bot's replies in it.
         helpdesk.install_dispatcher(dp, secret_steps=SECRET_STEPS)
         helpdesk.install_session(bot)
+    # Telegram 429 / 5xx retries on every Bot API call, whoever made the helpdesk.
+    bot.session.middleware(RequestRetryMiddleware())
     install_telegram_metrics(bot, metrics)
     export_runtime_gauges(metrics, sessions=sessions, helpdesk=helpdesk)
     health = Health(readiness_checks(engine, storage, linking))

@@ -47,7 +47,6 @@ from bot.helpdesk.rights import OperatorRights
 from bot.helpdesk.signature import signed_answer
 from bot.helpdesk.teacher_copy import MaskedText, copy_for
 from bot.keyed_locks import KeyedLocks
-from bot.middlewares.request_retry import RequestRetryMiddleware
 from bot.middlewares.transcript import TranscriptMiddleware, TranscriptRequestMiddleware
 from services.helpdesk import (
     ClosedBy,
@@ -199,22 +198,9 @@ class HelpdeskRelay:
         typed in `secret_steps` (passwords, codes) is recorded only as «[•••]»."""
         dp.message.middleware(TranscriptMiddleware(self.transcript, secret_steps=secret_steps))
 
-    def install_session(
-        self,
-        bot: Bot,
-        *,
-        sleep: Callable[[float], Awaitable[Any]] | None = None,
-        on_retry: Callable[[str, str], None] | None = None,
-    ) -> None:
-        """Record what the bot says, and retry what Telegram did not perform (once per Bot).
-
-        `on_retry(method, reason)` is called before each retry (a metrics hook).
-        """
+    def install_session(self, bot: Bot) -> None:
+        """Record what the bot says in the teachers' transcripts (once per Bot)."""
         bot.session.middleware(TranscriptRequestMiddleware(self.transcript))
-        options: dict[str, Any] = {"on_retry": on_retry}
-        if sleep is not None:
-            options["sleep"] = sleep
-        bot.session.middleware(RequestRetryMiddleware(**options))
 
     # --- configuration --------------------------------------------------------------------
     @property
