@@ -16,11 +16,11 @@ from aiogram.utils.i18n import gettext as _
 from aiogram_dialog import DialogManager, ShowMode
 
 from bot.dialogs.backend_step import Process, call, remember_challenge, step
-from bot.dialogs.context import bot_of, sessions_of, user_id_of
+from bot.dialogs.context import bot_of, linking_of, sessions_of, user_id_of
 from bot.dialogs.notices import put_notice, show_hint, take_notice
 from bot.dialogs.open_ticket import set_contact_keyboard
 from bot.dialogs.states import Link
-from services.linking_client import Flow, FlowState, LinkingClient, Profile
+from services.linking_client import Flow, FlowState, LinkingClient, LinkingError, Profile
 from services.phones import mask_phone
 from services.storage.link_sessions import EventKind
 
@@ -125,6 +125,18 @@ async def acknowledge_phone(manager: DialogManager, phone_masked: str) -> None:
     )
     await set_contact_keyboard(manager, False)
     manager.show_mode = ShowMode.SEND
+
+
+async def read(manager: DialogManager) -> Flow | None:
+    """The flow as the backend has it now; None (nothing said) if it cannot be read."""
+    flow_id = manager.dialog_data.get("flow_id")
+    if not flow_id:
+        return None
+    try:
+        return await linking_of(manager).get_flow(flow_id)
+    except LinkingError as error:
+        logger.info("could not read the flow: %s", error.code)
+        return None
 
 
 # --------------------------------------------------------------------------- operations

@@ -266,12 +266,17 @@ async def propose_new_password(request: web.Request) -> web.Response:
 
 async def confirm_new_password(request: web.Request) -> web.Response:
     data = await body(request, schemas.RepeatPasswordBody)
-    return await _recovery_answer(
-        request,
-        lambda b, s, rid, who, now: b.recoveries.confirm_password(
+
+    async def confirm(
+        b: Backend, s: AsyncSession, rid: str, who: Caller, now: datetime
+    ) -> Recovery:
+        recovery = await b.recoveries.confirm_password(
             s, rid, data.password, data.logout_other_sessions, who, now
-        ),
-    )
+        )
+        await b.flows.signed_in_by_recovery(s, recovery, who, now)  # its link flow goes on
+        return recovery
+
+    return await _recovery_answer(request, confirm)
 
 
 def add_routes(app: web.Application) -> None:
