@@ -26,6 +26,7 @@ from babel.dates import format_date
 from bot.dialogs import link_flow as flow_ops
 from bot.dialogs.backend_step import RetryAction, challenge_of, code_input, code_window_data
 from bot.dialogs.context import now
+from bot.dialogs.free_text import handle_free_text
 from bot.dialogs.inputs import any_input, password_input, phone_input, text_input
 from bot.dialogs.notices import notice_text, show_hint
 from bot.dialogs.open_ticket import contact_keyboard_shown
@@ -33,6 +34,7 @@ from bot.dialogs.parsers import InputProblem, check_birth_date, parse_date, pars
 from bot.dialogs.restart import restart_linking
 from bot.dialogs.states import Link, Recovery
 from bot.dialogs.step_window import step_getter, step_window
+from bot.intents import request_not_a_name
 from bot.widgets.i18n import I18nConst, I18nFormat
 from services.linking_client import FlowState
 
@@ -173,6 +175,9 @@ async def _after_field(manager: DialogManager, next_state: Any) -> None:
 
 
 async def on_full_name(message: Message, manager: DialogManager, full_name: str) -> None:
+    # «начать заново» is three Cyrillic words too: a request is acted on, not taken as a name.
+    if request_not_a_name(message.text or "") and await handle_free_text(message, manager):
+        return
     _personal(manager)["full_name"] = full_name
     await _after_field(manager, Link.birth_date)
 
