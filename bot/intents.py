@@ -33,7 +33,8 @@ class Intent(StrEnum):
     HELP = "help"
 
 
-# Longer messages are letters to a person, not commands; the helpdesk reads them, not the matcher.
+# The one "too long" limit: longer messages are letters to a person, not answers or commands —
+# every window answers «слишком длинное», the fallback too, and the matcher does not read them.
 MAX_TEXT_LENGTH = 300
 _PHRASE_MAX_WORDS = 4
 _PHRASE_MIN_SCORE = 88.0

@@ -41,6 +41,7 @@ from aiogram.utils.chat_action import ChatActionSender
 from aiogram_dialog import DialogManager
 from aiogram_dialog.widgets.kbd import Button, Row
 
+from bot.deps import deps
 from bot.dialogs.context import bot_of, linking_of, now, sessions_of, step_name, user_id_of
 from bot.dialogs.countdown import deadline, format_clock, seconds_until
 from bot.dialogs.inputs import on_input_error, text_input
@@ -116,13 +117,13 @@ TYPING_AFTER = 0.5
 def backend_wait(manager: DialogManager) -> AbstractAsyncContextManager[Any]:
     """While the backend works, the teacher sees «печатает…» (aiogram's ChatActionSender),
     from `TYPING_AFTER` seconds on and every 5 s after; the one place every backend step uses."""
-    chat = manager.middleware_data.get("event_chat")
+    chat = deps(manager).get("event_chat")
     if chat is None:
         return contextlib.nullcontext()
     return ChatActionSender.typing(
         bot=bot_of(manager),
         chat_id=chat.id,
-        initial_sleep=manager.middleware_data.get("typing_after", TYPING_AFTER),
+        initial_sleep=deps(manager).get("typing_after", TYPING_AFTER),
     )
 
 
@@ -256,8 +257,8 @@ def code_window_data(manager: DialogManager) -> dict[str, Any]:
 
 def keep_moving(manager: DialogManager, until: str) -> None:
     """Let the window on screen count down to `until` by itself (bot/dialogs/ticker.py)."""
-    ticker = manager.middleware_data.get("countdowns")
-    chat = manager.middleware_data.get("event_chat")
+    ticker = deps(manager).get("countdowns")
+    chat = deps(manager).get("event_chat")
     if ticker is None or chat is None:
         return
     ticker.watch(

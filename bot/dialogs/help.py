@@ -90,7 +90,7 @@ def _tip(topic: HelpTopic) -> str:
 
 def topics_for(step: str | None, topic: str | None = None) -> tuple[HelpTopic, ...]:
     """The tips to show: the requested topic alone, else those that fit the step."""
-    if topic in HelpTopic.__members__.values():
+    if topic is not None and topic in HelpTopic.__members__.values():
         return (HelpTopic(topic),)
     return help_topics(step)
 

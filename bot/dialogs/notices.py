@@ -123,6 +123,16 @@ HINTS: dict[str, Any] = {
     "expect_cancel_confirm": __(
         "Please answer with a button: «Yes, cancel the linking» or «No, back to linking»."
     ),
+    "guide_type_in_window": __(
+        "In guide mode everything is typed in the e-journal's window, not here: I follow the "
+        "window and write when you move on. To go on here in the chat instead, press «🤖 Do it "
+        "for me in the chat»."
+    ),
+    "guide_unavailable": __(
+        "I cannot reach the linking service right now to follow your window. Please try again "
+        "in a minute, or go on here in the chat."
+    ),
+    "guide_back_in_chat": __("We go on here in the chat, from the step you reached in the window."),
     "flow_finished": __(
         "This linking is finished. To link again, open the assistant from the e-journal."
     ),

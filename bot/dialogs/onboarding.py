@@ -12,6 +12,9 @@ from aiogram_dialog import Data, Dialog, DialogManager, Window
 from aiogram_dialog.widgets.kbd import Button, Row, Url
 from aiogram_dialog.widgets.text import Format
 
+from bot.deps import deps
+from bot.dialogs.context import start_data_of
+from bot.dialogs.guide import start_guide
 from bot.dialogs.inputs import any_input
 from bot.dialogs.navigation import help_button, nav_row
 from bot.dialogs.notices import notice_text, put_notice
@@ -30,9 +33,9 @@ def polite_name(mesh_full_name: str, fallback: str | None) -> str:
 
 
 async def onboarding_getter(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, Any]:
-    start = dict(dialog_manager.start_data or {})
+    start = dict(start_data_of(dialog_manager))
     profile = start.get("profile") or {}
-    settings = dialog_manager.middleware_data["settings"]
+    settings = deps(dialog_manager)["settings"]
     return {
         "name": html.escape(polite_name(start.get("mesh_name", ""), start.get("first_name"))),
         "mesh_name": html.escape(start.get("mesh_name", "")),
@@ -57,13 +60,18 @@ async def _restart_confirmed(callback: CallbackQuery, button: Any, manager: Dial
     await confirm_restart(manager)
 
 
+async def _guide_self(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
+    """Guide mode from the start: she links in the e-journal's window, I follow and help."""
+    await start_guide(manager, start_data_of(manager)["flow_id"])
+
+
 async def _to_branch(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
     await manager.switch_to(Onboarding.branch)
 
 
 async def _on_branch(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
     branch = button.widget_id.removeprefix("branch_")
-    start = dict(manager.start_data or {})
+    start = dict(start_data_of(manager))
     await manager.start(
         Link.phone,
         data={
@@ -83,10 +91,18 @@ def create_onboarding_dialog() -> Dialog:
                 "I will help you link your e-journal account to a Sferum study profile in "
                 "VK Messenger. We will go step by step and do each step together. Keep your "
                 "phone at hand: a confirmation code will come to it.\n\n"
+                "Would you rather type the password and codes only in the e-journal's own "
+                "window? Press «I will do it myself in the e-journal»: I will follow your "
+                "window and tell you what to do on each screen.\n\n"
                 "E-journal account: {mesh_name}, {school}"
             ),
             notice_text(),
             Button(I18nConst("Let's start"), id="begin", on_click=_to_prechecks),
+            Button(
+                I18nConst("🖥 I will do it myself in the e-journal"),
+                id="guide_self",
+                on_click=_guide_self,
+            ),
             help_button(),
             any_input(),
             state=Onboarding.greeting,

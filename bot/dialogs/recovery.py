@@ -224,7 +224,8 @@ async def _resend(manager: DialogManager) -> None:
     )
     if recovery is not None:
         show_note(
-            manager, {"email": "email_sent", "friend": "friends_sent"}.get(channel, "sms_sent")
+            manager,
+            {"email": "email_sent", "friend": "friends_sent"}.get(channel or "", "sms_sent"),
         )
 
 

@@ -48,6 +48,13 @@ class Recovery(StatesGroup):
     done = State()
 
 
+class Guide(StatesGroup):
+    """Guide mode: she links in the e-journal's own window; the bot follows her flow's events
+    and says what to do on the screen she is on (one window, its text follows the screen)."""
+
+    screen = State()
+
+
 class Help(StatesGroup):
     """«Не получается»: help for the current step, then «Позвать специалиста»."""
 

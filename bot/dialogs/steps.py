@@ -18,7 +18,7 @@ from typing import Any
 from aiogram.fsm.state import State
 from aiogram.utils.i18n import lazy_gettext as __
 
-from bot.dialogs.states import Handoff, Help, Link, Onboarding, Recovery
+from bot.dialogs.states import Guide, Handoff, Help, Link, Onboarding, Recovery
 
 
 class HelpTopic(StrEnum):
@@ -256,6 +256,14 @@ STEPS: Mapping[State, StepInfo] = {
         back_to=frozenset({Recovery.new_password}),
     ),
     Recovery.done: StepInfo(__("recovery: done"), progress=Progress(6)),
+    # Whatever she types while she works in the window may be a code or a password meant for
+    # it: the transcript keeps none of it.
+    Guide.screen: StepInfo(
+        __("guide mode: e-journal's window"),
+        help=(_T.VPN, _T.CODE_LATE, _T.EXISTING_PROFILE, _T.FORGOT_PASSWORD),
+        expects="guide_type_in_window",
+        secret=True,
+    ),
     Help.topic: StepInfo(__("help screen"), expects="expect_help"),
     Handoff.chatting: StepInfo(__("helpdesk: conversation")),
     Handoff.rating: StepInfo(__("helpdesk: rating"), expects="expect_rating"),

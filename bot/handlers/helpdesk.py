@@ -1,10 +1,11 @@
 """The operators' side, in the helpdesk supergroup: answers, /close, /note, /take, /queue.
 
-Everything here listens only to `settings.helpdesk_chat_id` and only to its members. A message
+Everything here listens only to `settings.helpdesk_chat_id` and acts only for operators (listed in
+`HELPDESK_OPERATOR_IDS` or administrators of the group, bot/helpdesk/rights.py). A message
 in a ticket's topic (or, without topics, a reply to the ticket's card or to a relayed message) is
 copied to the teacher; commands act on that ticket. Anything else in the helpdesk chat — the
-general topic, non-members, unknown commands — is swallowed here so that no teacher-side handler
-ever answers in the helpdesk.
+general topic, members who are not operators, unknown commands — is swallowed here so that no
+teacher-side handler ever answers in the helpdesk.
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ from aiogram.enums import ContentType, ParseMode
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import BaseFilter, Command, CommandObject
 from aiogram.methods import SendMessage
-from aiogram.types import LinkPreviewOptions, Message
+from aiogram.types import ChatMemberUpdated, LinkPreviewOptions, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram_dialog import BgManagerFactory
 
 from bot.dialogs.handoff import finish_for_teacher
-from bot.helpdesk_queue import QUEUE_LIMIT, render_queue
-from bot.helpdesk_relay import HelpdeskRelay
+from bot.helpdesk.queue import QUEUE_LIMIT, render_queue
+from bot.helpdesk.relay import HelpdeskRelay
 from services.helpdesk import ClosedBy
 from services.helpdesk.models import Ticket
 
@@ -45,25 +46,21 @@ RELAYED_CONTENT = {
 
 
 class InHelpdeskChat(BaseFilter):
-    """The message was posted in the configured helpdesk chat."""
+    """The message (or membership change) happened in the configured helpdesk chat."""
 
-    async def __call__(self, message: Message, helpdesk: Any = None) -> bool:
+    async def __call__(self, event: Message | ChatMemberUpdated, helpdesk: Any = None) -> bool:
         return (
             isinstance(helpdesk, HelpdeskRelay)
             and helpdesk.chat_id is not None
-            and message.chat.id == helpdesk.chat_id
+            and event.chat.id == helpdesk.chat_id
         )
 
 
 class FromOperator(BaseFilter):
-    """The sender is a member of the helpdesk chat (or its anonymous administrator)."""
+    """The sender is an operator (bot/helpdesk/rights.py): listed, or an administrator."""
 
     async def __call__(self, message: Message, bot: Bot, helpdesk: HelpdeskRelay) -> bool:
-        if message.sender_chat is not None:
-            return message.sender_chat.id == helpdesk.chat_id
-        if message.from_user is None or message.from_user.is_bot:
-            return False
-        return await helpdesk.is_member(bot, message.from_user)
+        return await helpdesk.rights.allows(bot, message.from_user, message.sender_chat)
 
 
 class InTicket(BaseFilter):
@@ -159,6 +156,11 @@ async def show_queue(
     )
 
 
+async def member_changed(event: ChatMemberUpdated, helpdesk: HelpdeskRelay) -> None:
+    """Someone left, was removed, demoted or promoted: her rights are asked again next time."""
+    helpdesk.rights.forget(event.new_chat_member.user.id)
+
+
 async def swallow(message: Message) -> None:
     """Anything else in the helpdesk chat: not for the teacher-side handlers."""
 
@@ -178,4 +180,6 @@ def create_helpdesk_router() -> Router:
         InTicket(),
     )
     router.message.register(swallow)
+    # Registering it puts "chat_member" into the allowed_updates the dispatcher derives.
+    router.chat_member.register(member_changed, InHelpdeskChat())
     return router

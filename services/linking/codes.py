@@ -19,6 +19,7 @@ from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.linking.callers import Caller
+from services.linking.db import rows_affected
 from services.linking.delivery import Deliveries
 from services.linking.errors import (
     CodeBurnt,
@@ -271,7 +272,7 @@ class Challenges:
                 .values(status="used")
                 .execution_options(synchronize_session=False)
             )
-            if result.rowcount != 1:
+            if rows_affected(result) != 1:
                 raise NoActiveCode("The code has already been used.")
             challenge.status = "used"
             return

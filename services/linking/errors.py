@@ -17,7 +17,7 @@ class DomainError(Exception):
     code: ClassVar[str] = "bad_request"
     status: ClassVar[int] = 400
     default_detail: ClassVar[str] = "The request is invalid."
-    keeps_changes: ClassVar[bool] = False
+    keeps_changes: bool = False  # a class default; one refusal may say otherwise
 
     def __init__(
         self, detail: str | None = None, *, keeps_changes: bool | None = None, **extra: Any

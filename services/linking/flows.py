@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.linking.callers import Caller
 from services.linking.codes import Challenges
+from services.linking.db import rows_affected
 from services.linking.errors import (
     AlreadyLinked,
     DomainError,
@@ -401,7 +402,7 @@ class Flows:
             .values(linked_profile_id=profile.id, linked_at=now)
             .execution_options(synchronize_session=False)
         )
-        if linked.rowcount != 1:  # another flow of this MESH account linked first
+        if rows_affected(linked) != 1:  # another flow of this MESH account linked first
             await session.refresh(mesh)
             await self._refuse_if_linked(session, mesh)
         session.add(_consent(flow, profile.id, "link", now))
@@ -473,7 +474,7 @@ class Flows:
             flow.code_verified = False
             flow.state = "password"
         elif has_profile:
-            flow.full_name = flow.birth_date = flow.gender = None  # type: ignore[assignment]
+            flow.full_name = flow.birth_date = flow.gender = None
             flow.state = "profile"
             self._vkid.open_session(session, account, LINKING_CLIENT, LINKING_DEVICE, now)
         else:
@@ -594,7 +595,7 @@ def _reset_identity(flow: LinkFlow) -> None:
     flow.vk_account_id = None
     flow.code_verified = False
     flow.chosen_profile_id = None
-    flow.full_name = flow.birth_date = flow.gender = None  # type: ignore[assignment]
+    flow.full_name = flow.birth_date = flow.gender = None
 
 
 def _consent(flow: LinkFlow, profile_id: str | None, decision: str, now: datetime) -> Consent:

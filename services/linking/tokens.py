@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.linking.db import rows_affected
 from services.linking.errors import (
     NotFound,
     TokenExpired,
@@ -143,5 +144,5 @@ class LinkTokens:
             .values(used_at=now)
             .execution_options(synchronize_session=False)
         )
-        if result.rowcount != 1:
+        if rows_affected(result) != 1:
             raise TokenUsed()

@@ -30,6 +30,7 @@ from services.linking_client.models import (
     DemoCase,
     DevAccount,
     Flow,
+    FlowEvents,
     FriendInbox,
     Gender,
     InboxItem,
@@ -43,6 +44,7 @@ from services.phones import mask_phone
 logger = logging.getLogger(__name__)
 
 END_USER_HEADER = "X-End-User-Id"
+MESH_ACCOUNT_HEADER = "X-Mesh-Account-Id"
 _END_USER_ID = re.compile(r"^[A-Za-z0-9_:.-]{1,64}$")
 
 CallObserver = Callable[[str, str, float], None]
@@ -84,6 +86,7 @@ class LinkingClient:
         self._owns_session = session is None
         self._observer = observer
         self._end_user: str | None = None
+        self._mesh_account: str | None = None
         self._root: LinkingClient = self
 
     def for_user(self, end_user_id: int | str) -> LinkingClient:
@@ -98,6 +101,20 @@ class LinkingClient:
             raise ValueError("an end user id is 1-64 characters of [A-Za-z0-9_:.-]")
         view = copy.copy(self)
         view._end_user = end_user
+        return view
+
+    def for_journal(self, mesh_account_id: str) -> LinkingClient:
+        """This client as the e-journal's linking window of one MESH account (guide mode):
+        it sends `X-Mesh-Account-Id` and acts on that account's flows as their end user.
+
+        Give the client the e-journal's API key (`LINKING_JOURNAL_API_KEY`); in a keyless demo
+        any client may.
+        """
+        if not _END_USER_ID.fullmatch(mesh_account_id):
+            raise ValueError("a MESH account id is 1-64 characters of [A-Za-z0-9_:.-]")
+        view = copy.copy(self)
+        view._end_user = None
+        view._mesh_account = mesh_account_id
         return view
 
     @property
@@ -144,6 +161,7 @@ class LinkingClient:
         params: Mapping[str, str] | None = None,
         log_path: str | None = None,
         endpoint: str | None = None,
+        hold: float | None = None,
     ) -> Any:
         """Send one call; return the decoded JSON or raise a `LinkingError`.
 
@@ -159,7 +177,7 @@ class LinkingClient:
                 if delay > 0:
                     await self._sleep(delay)
             try:
-                return await self._attempt(method, path, json_body, params, shown, endpoint)
+                return await self._attempt(method, path, json_body, params, shown, endpoint, hold)
             except BackendUnavailable as exc:
                 if attempt + 1 >= attempts:
                     raise
@@ -181,11 +199,12 @@ class LinkingClient:
         params: Mapping[str, str] | None,
         shown: str,
         endpoint: str,
+        hold: float | None = None,
     ) -> Any:
         started = time.perf_counter()
         outcome = "unavailable"
         try:
-            result = await self._send(method, path, json_body, params, shown)
+            result = await self._send(method, path, json_body, params, shown, hold)
             outcome = "ok"
             return result
         except LinkingError as error:
@@ -202,12 +221,15 @@ class LinkingClient:
         json_body: Mapping[str, Any] | None,
         params: Mapping[str, str] | None,
         shown: str,
+        hold: float | None = None,
     ) -> Any:
         headers = {"Accept": "application/json"}
         if self._api_key:
             headers["Authorization"] = f"Bearer {self._api_key}"
         if self._end_user is not None:
             headers[END_USER_HEADER] = self._end_user
+        if self._mesh_account is not None:
+            headers[MESH_ACCOUNT_HEADER] = self._mesh_account
         started = time.perf_counter()
         try:
             async with self._get_session().request(
@@ -216,7 +238,10 @@ class LinkingClient:
                 json=json_body,
                 params=params,
                 headers=headers,
-                timeout=self._timeout,
+                # A long-poll is held by the server on purpose: its wait comes on top.
+                timeout=self._timeout
+                if not hold
+                else aiohttp.ClientTimeout(total=(self._timeout.total or 0) + hold),
             ) as response:
                 status = response.status
                 raw = await response.read()
@@ -296,6 +321,36 @@ class LinkingClient:
     async def get_flow(self, flow_id: str) -> Flow:
         """Read a flow as it is now."""
         data = await self._get(f"/v1/flows/{_seg(flow_id)}", endpoint="/v1/flows/{id}")
+        return _parse(Flow.from_json, data)
+
+    async def flow_events(self, flow_id: str, *, after: int = 0, wait: int = 0) -> FlowEvents:
+        """The flow's events after `after` (a `seq`); with `wait` seconds (≤ 25) the backend
+        holds the answer until one comes (long-poll). Read `next` to go on."""
+        data = await self._request(
+            "GET",
+            f"/v1/flows/{_seg(flow_id)}/events",
+            params={"after": str(after), "wait": str(wait)},
+            endpoint="/v1/flows/{id}/events",
+            hold=float(wait),
+        )
+        return _parse(FlowEvents.from_json, data)
+
+    async def report_screen(self, flow_id: str, screen: str) -> None:
+        """The e-journal's window (`for_journal`): which of its screens it shows now (a screen
+        the flow's state cannot tell, e.g. `vkid_phone`); published to the flow's events."""
+        await self._request(
+            "POST",
+            f"/v1/flows/{_seg(flow_id)}/window",
+            json_body={"screen": screen},
+            endpoint="/v1/flows/{id}/window",
+        )
+
+    async def mesh_account_flow(self, mesh_account_id: str) -> Flow:
+        """The e-journal's window (`for_journal`): the account's newest flow, open or finished."""
+        data = await self._get(
+            f"/v1/mesh-accounts/{_seg(mesh_account_id)}/flow",
+            endpoint="/v1/mesh-accounts/{id}/flow",
+        )
         return _parse(Flow.from_json, data)
 
     async def submit_phone(self, flow_id: str, phone: str) -> Flow:

@@ -317,6 +317,76 @@ class Recovery:
 
 
 @dataclass(frozen=True, slots=True)
+class FlowEvent:
+    """One thing that happened to a flow (docs/linking-api.md, "Flow events").
+
+    `kind`: `step` (the flow moved to `state`; `from_state` where it was), `code_sent`
+    (`channel`, `resend_after`), `refusal` (`code` and, where they apply, `attempts_left`,
+    `retry_after`), `recovery` (`recovery_state` of a password recovery started from the flow),
+    `screen` (the e-journal's window says which of its screens it shows: `screen`).
+    `source`: who made it happen, `bot` or `journal` (the e-journal's window). States stay plain
+    strings so that a backend with more states than this client knows still reads.
+    """
+
+    seq: int
+    kind: str
+    state: str | None
+    source: str
+    at: datetime
+    scenario: str | None = None
+    from_state: str | None = None
+    channel: str | None = None
+    resend_after: int | None = None
+    code: str | None = None
+    attempts_left: int | None = None
+    retry_after: int | None = None
+    recovery_state: str | None = None
+    profile_exists: bool = False
+    screen: str | None = None
+
+    @classmethod
+    def from_json(cls, data: Any) -> FlowEvent:
+        data = _obj(data, "event")
+        return cls(
+            seq=_int(data, "seq"),
+            kind=_str(data, "kind"),
+            state=_opt_str(data, "state"),
+            source=_str(data, "source"),
+            at=_datetime(data, "at"),
+            scenario=_opt_str(data, "scenario"),
+            from_state=_opt_str(data, "from"),
+            channel=_opt_str(data, "channel"),
+            resend_after=_opt_int(data, "resend_after"),
+            code=_opt_str(data, "code"),
+            attempts_left=_opt_int(data, "attempts_left"),
+            retry_after=_opt_int(data, "retry_after"),
+            recovery_state=_opt_str(data, "recovery_state"),
+            profile_exists=bool(_opt_bool(data, "profile_exists")),
+            screen=_opt_str(data, "screen"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FlowEvents:
+    """A page of a flow's events: those after the asked `seq`, and where to go on (`next`)."""
+
+    flow_id: str
+    state: str
+    events: tuple[FlowEvent, ...]
+    next: int
+
+    @classmethod
+    def from_json(cls, data: Any) -> FlowEvents:
+        data = _obj(data, "flow events")
+        return cls(
+            flow_id=_str(data, "flow_id"),
+            state=_str(data, "state"),
+            events=tuple(FlowEvent.from_json(item) for item in _list(data, "events")),
+            next=_int(data, "next"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class LinkToken:
     """A one-time deep-link ticket for one MESH account.
 

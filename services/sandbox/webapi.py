@@ -25,6 +25,7 @@ from services.sandbox.botapi import BotApiError, TelegramWorld
 from services.sandbox.botapi.commands import language_key
 from services.sandbox.botapi.faults import Fault
 from services.sandbox.guard import allowed_hosts, same_origin_guard
+from services.sandbox.journal_window import JournalWindow
 from services.sandbox.people import Cast
 
 logger = logging.getLogger(__name__)
@@ -299,6 +300,7 @@ def add_browser_routes(
     """
     app.middlewares.append(same_origin_guard(allowed_hosts(bind_host)))
     api = BrowserApi(world, cast, backend)
+    window = JournalWindow(backend)
     routes = [
         ("GET", "/api/state", api.get_state),
         ("GET", "/api/events", api.events),
@@ -314,6 +316,7 @@ def add_browser_routes(
         ("POST", "/api/teachers/{mesh_account_id}/connect", api.connect),
         ("GET", "/api/phone/{user_id}", api.phone),
         ("POST", "/api/phone/{user_id}/vpn", api.set_vpn),
+        ("POST", "/api/journal/{mesh_account_id}/window", window.handle),
         ("GET", "/api/faults", api.faults),
         ("POST", "/api/faults", api.faults),
         ("DELETE", "/api/faults", api.faults),

@@ -8,7 +8,7 @@ from aiogram.fsm.state import State, StatesGroup
 from bot.dialogs import states
 from bot.dialogs.help import HelpTopic, topics_for
 from bot.dialogs.notices import HINTS
-from bot.dialogs.states import Link, Recovery
+from bot.dialogs.states import Guide, Link, Recovery
 from bot.dialogs.steps import SECRET_STEPS, STEP_ORDER, STEPS, step_label, step_position
 from bot.i18n import create_i18n
 
@@ -36,6 +36,7 @@ def test_the_secret_steps_are_the_password_and_code_steps() -> None:
         Recovery.friends,
         Recovery.new_password,
         Recovery.repeat_password,
+        Guide.screen,  # guide mode: what she types may be meant for the e-journal's window
     } == SECRET_STEPS
 
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 from aiogram.methods import DeleteMessage
 from sqlalchemy import text
 
-from services.linking.clock import FakeClock
+from services.clock import FakeClock
 from tests.bot.helpers import Demo
 from tests.bot_recovery.steps import (
     NEW_PASSWORD,

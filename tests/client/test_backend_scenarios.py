@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from services.linking.clock import FakeClock
+from services.clock import FakeClock
 from services.linking.testing import serve_backend
 from services.linking_client import (
     AlreadyLinked,

@@ -10,9 +10,9 @@ import aiohttp
 import pytest
 
 from bot.config import Settings
+from bot.sandbox import Sandbox, start_sandbox
 from services.linking_client import LinkingClient, VpnDetected
 from services.sandbox.people import SANDBOX_BOT_TOKEN
-from services.sandbox.runner import Sandbox, start_sandbox
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from services.linking.clock import FakeClock
+from services.clock import FakeClock
 from tests.linking.http_api import Api, Reply, api_session
 
 HOUR, DAY = 3600, 24 * 3600

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.linking.clock import FakeClock
+from services.clock import FakeClock
 from services.linking.settings import LinkingSettings
 from services.linking.testing import RunningBackend
 from tests.linking.http_api import Api

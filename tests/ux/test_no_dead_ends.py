@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from services.linking.clock import FakeClock
+from services.clock import FakeClock
 from services.linking_client import FlowState
 from tests.bot.helpers import Demo, fill_personal_data, reach_code, reach_personal_data
 from tests.support.bot_app import BotApp

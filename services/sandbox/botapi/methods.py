@@ -120,7 +120,9 @@ class BotApiMethods:
             raise bad_request("message can't be edited")
         return chat, message
 
-    def _text(self, p: Params, name: str, *, limit: int, entities_name: str):
+    def _text(
+        self, p: Params, name: str, *, limit: int, entities_name: str
+    ) -> tuple[str, list[dict[str, Any]]]:
         raw = p.str(name) or ""
         text, entities = format_text(raw, p.str("parse_mode"), p.json(entities_name))
         if len(text) > limit:
@@ -320,7 +322,7 @@ class BotApiMethods:
 
     async def m_sendContact(self, p: Params) -> dict[str, Any]:
         chat = self._chat(p)
-        contact = {
+        contact: dict[str, str | None] = {
             "phone_number": p.str("phone_number", required=True),
             "first_name": p.str("first_name", required=True),
         }

@@ -400,6 +400,7 @@ function applyLanguage() {
 
 function renderAll() {
   renderMesh();
+  renderVkid();
   renderTeacherSelect();
   renderChat();
   renderHelpdesk();
@@ -462,9 +463,13 @@ function openConnectDialog(teacher) {
     el("button", { class: "secondary", type: "button", onclick: hideModal }, t("cancel")),
     el("button", { class: "primary connect", type: "button", onclick: async () => {
       hideModal();
-      await api(`/api/teachers/${encodeURIComponent(teacher.mesh_account_id)}/connect`, { json: {} });
-      selectTeacher(teacher.user_id);
-      setTab("chat");
+      // With a linking already open (the bot's, guide mode), the e-journal's own VK ID window
+      // opens on it (vkid-window.js); with none, the e-journal opens the bot, as before.
+      await openVkidWindowOrBot(teacher, async () => {
+        await api(`/api/teachers/${encodeURIComponent(teacher.mesh_account_id)}/connect`, { json: {} });
+        selectTeacher(teacher.user_id);
+        setTab("chat");
+      });
     } }, t("connect")),
   ]);
 }

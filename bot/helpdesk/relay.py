@@ -19,35 +19,35 @@ import contextlib
 import logging
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Container, Hashable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from aiogram import Bot, Dispatcher
-from aiogram.enums import ChatMemberStatus, ParseMode
+from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError
 from aiogram.fsm.state import State
 from aiogram.methods import (
     CloseForumTopic,
-    CopyMessage,
     CreateForumTopic,
     EditMessageText,
     SendMessage,
 )
+from aiogram.methods.base import TelegramMethod
 from aiogram.types import Message, MessageId, ReplyParameters, User
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.config import Settings
-from bot.helpdesk_card import CardData, TranscriptLine, render_card, topic_name
-from bot.helpdesk_signature import signed_answer
+from bot.helpdesk.card import CardData, TranscriptLine, render_card, short_name, topic_name
+from bot.helpdesk.outbox import Outbox
+from bot.helpdesk.rights import OperatorRights
+from bot.helpdesk.signature import signed_answer
+from bot.helpdesk.teacher_copy import MaskedText, copy_for
 from bot.keyed_locks import KeyedLocks
-from bot.middlewares.request_retry import RequestRetryMiddleware
 from bot.middlewares.transcript import TranscriptMiddleware, TranscriptRequestMiddleware
-from bot.outbox import Outbox
 from services.helpdesk import (
     ClosedBy,
     MessageDirection,
@@ -64,19 +64,12 @@ from services.storage.link_sessions import EventKind, LinkSessionRepository
 
 logger = logging.getLogger(__name__)
 
-MEMBERSHIP_TTL = 300.0  # seconds a getChatMember answer is trusted
-MEMBERSHIP_CACHE_SIZE = 10_000
 CLAIM_WAIT = 0.5  # seconds between looks at a topic another process is creating
 WAIT_BASE_MINUTES = 10
 WAIT_PER_TICKET_AHEAD = 5
 WAIT_CAP_MINUTES = 120
 _TOPIC_GONE = ("thread not found", "topic_deleted", "topic_id_invalid", "message thread")
 _NOT_A_FORUM = ("not a forum", "chat_not_forum")
-_MEMBER_STATUSES = {
-    ChatMemberStatus.CREATOR,
-    ChatMemberStatus.ADMINISTRATOR,
-    ChatMemberStatus.MEMBER,
-}
 
 
 def _utcnow() -> datetime:
@@ -164,7 +157,9 @@ class HelpdeskRelay:
         self._sleep = sleep
         self._place_locks = KeyedLocks()
         self._not_forum: set[int] = set()
-        self._members: OrderedDict[tuple[int, int], tuple[bool, float]] = OrderedDict()
+        self.rights = OperatorRights(
+            settings.helpdesk_chat_id, settings.helpdesk_operator_ids, monotonic=self._monotonic
+        )
 
     @classmethod
     def create(
@@ -203,22 +198,9 @@ class HelpdeskRelay:
         typed in `secret_steps` (passwords, codes) is recorded only as «[•••]»."""
         dp.message.middleware(TranscriptMiddleware(self.transcript, secret_steps=secret_steps))
 
-    def install_session(
-        self,
-        bot: Bot,
-        *,
-        sleep: Callable[[float], Awaitable[Any]] | None = None,
-        on_retry: Callable[[str, str], None] | None = None,
-    ) -> None:
-        """Record what the bot says, and retry what Telegram did not perform (once per Bot).
-
-        `on_retry(method, reason)` is called before each retry (a metrics hook).
-        """
+    def install_session(self, bot: Bot) -> None:
+        """Record what the bot says in the teachers' transcripts (once per Bot)."""
         bot.session.middleware(TranscriptRequestMiddleware(self.transcript))
-        options: dict[str, Any] = {"on_retry": on_retry}
-        if sleep is not None:
-            options["sleep"] = sleep
-        bot.session.middleware(RequestRetryMiddleware(**options))
 
     # --- configuration --------------------------------------------------------------------
     @property
@@ -234,29 +216,6 @@ class HelpdeskRelay:
         """Operator-facing texts are in the helpdesk's language, whoever caused them."""
         with use_i18n(self.i18n, self.settings.default_locale):
             yield
-
-    async def is_member(self, bot: Bot, user: User) -> bool:
-        """Whether `user` belongs to the helpdesk chat (cached for a few minutes)."""
-        if self.chat_id is None:
-            return False
-        key = (self.chat_id, user.id)
-        now = self._monotonic()
-        cached = self._members.get(key)
-        if cached is not None and cached[1] > now:
-            return cached[0]
-        try:
-            member = await bot.get_chat_member(self.chat_id, user.id)
-        except TelegramAPIError:
-            return False
-        status = getattr(member, "status", None)
-        allowed = status in _MEMBER_STATUSES or (
-            status == ChatMemberStatus.RESTRICTED and bool(getattr(member, "is_member", False))
-        )
-        self._members[key] = (allowed, now + MEMBERSHIP_TTL)
-        self._members.move_to_end(key)
-        while len(self._members) > MEMBERSHIP_CACHE_SIZE:
-            self._members.popitem(last=False)
-        return allowed
 
     # --- teacher side -----------------------------------------------------------------------
     async def open_ticket(
@@ -291,7 +250,10 @@ class HelpdeskRelay:
         return ExpectedWait(minutes=minutes, opens_at=None)
 
     async def relay_from_teacher(self, bot: Bot, message: Message) -> bool:
-        """Copy the teacher's message into her ticket's topic; False if it could not be."""
+        """Show the teacher's message in her ticket's topic, masked; False if it could not be.
+
+        Her words are never copied raw: see bot/helpdesk/teacher_copy.py.
+        """
         assert message.from_user is not None
         ticket = await self.tickets.open_for_user(message.from_user.id)
         if ticket is None or self.chat_id is None:
@@ -300,14 +262,8 @@ class HelpdeskRelay:
         for _attempt in range(2):
             try:
                 ticket = await self.ensure_place(bot, ticket, stale_thread_id=stale)
-                copied = await self._copy(
-                    bot,
-                    message,
-                    self.chat_id,
-                    thread_id=ticket.thread_id,
-                    reply=self._reply_to_card(ticket),
-                    lane=ticket.id,
-                )
+                method, shown = self._teacher_copy(ticket, message)
+                copied = await self._send(bot, method, lane=ticket.id)
             except TelegramBadRequest as error:
                 if ticket.thread_id is not None and _topic_gone(error) and stale is None:
                     stale = ticket.thread_id  # deleted by an operator: recreate and resend
@@ -321,7 +277,7 @@ class HelpdeskRelay:
                 ticket.id,
                 MessageDirection.TEACHER,
                 kind=message_kind(message),
-                text=mask_secrets(message.text or message.caption or ""),
+                text=shown.masked,
                 author_id=message.from_user.id,
                 teacher_message_id=message.message_id,
                 helpdesk_chat_id=self.chat_id,
@@ -329,6 +285,19 @@ class HelpdeskRelay:
             )
             return True
         return False
+
+    def _teacher_copy(self, ticket: Ticket, message: Message) -> tuple[Any, MaskedText]:
+        assert self.chat_id is not None
+        with self.operator_language():
+            note = _("🔒 Something that looked like a password, code or card number was hidden.")
+        return copy_for(
+            message,
+            chat_id=self.chat_id,
+            thread_id=ticket.thread_id,
+            reply=self._reply_to_card(ticket),
+            author=short_name(ticket.teacher_name),
+            note=note,
+        )
 
     async def _log_teacher_refusal(
         self, ticket: Ticket, message: Message, error: TelegramAPIError
@@ -369,8 +338,11 @@ class HelpdeskRelay:
                 await self.post(bot, ticket, notice, reply_to=message.message_id)
             return False
         try:
-            for method in signed_answer(message, ticket.chat_id, self._signature(ticket, message)):
-                copied = await self.outbox.send(bot, ticket.chat_id, method)
+            answer = signed_answer(message, ticket.chat_id, self._signature(ticket, message))
+            for method in answer:  # in order, through the chat's queue
+                copied: Message | MessageId = await self.outbox.send(
+                    bot, ticket.chat_id, cast("TelegramMethod[Message | MessageId]", method)
+                )
         except TelegramAPIError as error:
             await self.tickets.log_message(
                 ticket.id,
@@ -680,30 +652,6 @@ class HelpdeskRelay:
                 logger.error("ticket #%s: notice not posted: %s", ticket.id, error)
                 return None
         return None
-
-    async def _copy(
-        self,
-        bot: Bot,
-        message: Message,
-        chat_id: int,
-        *,
-        thread_id: int | None = None,
-        reply: ReplyParameters | None = None,
-        lane: Hashable = None,
-    ) -> MessageId:
-        """Copy `message` into `chat_id` (into a topic, or as a reply) through the outbox."""
-        return await self.outbox.send(
-            bot,
-            chat_id,
-            CopyMessage(
-                chat_id=chat_id,
-                from_chat_id=message.chat.id,
-                message_id=message.message_id,
-                message_thread_id=thread_id,
-                reply_parameters=reply,
-            ),
-            lane=lane,
-        )
 
     async def _send(self, bot: Bot, method, *, lane: Hashable = None):  # type: ignore[no-untyped-def]
         """A call into the helpdesk chat, in `lane` (the ticket's id) of the outbox."""
