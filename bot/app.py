@@ -213,12 +213,14 @@ BOT_COMMANDS: dict[str, list[tuple[str, str]]] = {
 OPERATOR_COMMANDS: dict[str, list[tuple[str, str]]] = {
     "ru": [
         ("take", "Взять обращение (в его теме)"),
+        ("reply", "Ответить учителю: /reply текст или /reply #номер текст"),
         ("note", "Заметка для коллег: /note текст"),
         ("close", "Закрыть обращение"),
         ("queue", "Открытые обращения по времени ожидания"),
     ],
     "en": [
         ("take", "Take the ticket (in its topic)"),
+        ("reply", "Answer the teacher: /reply text or /reply #number text"),
         ("note", "Note for colleagues: /note text"),
         ("close", "Close the ticket"),
         ("queue", "Open tickets by waiting time"),

@@ -12,6 +12,7 @@ teacher-side handler ever answers in the helpdesk.
 from __future__ import annotations
 
 import logging
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,7 +21,14 @@ from aiogram.enums import ChatType, ContentType, ParseMode
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import BaseFilter, Command, CommandObject
 from aiogram.methods import SendMessage
-from aiogram.types import CallbackQuery, ChatMemberUpdated, LinkPreviewOptions, Message, User
+from aiogram.types import (
+    CallbackQuery,
+    ChatMemberUpdated,
+    LinkPreviewOptions,
+    Message,
+    ReplyParameters,
+    User,
+)
 from aiogram.utils.i18n import gettext as _
 from aiogram_dialog import BgManagerFactory
 
@@ -195,10 +203,59 @@ async def take_ticket(message: Message, bot: Bot, helpdesk: HelpdeskRelay, ticke
     await helpdesk.take(bot, ticket, message.from_user)
 
 
+_TICKET_NUMBER = re.compile(r"#?(\d+)\s+(.+)", re.DOTALL)
+
+
+def reply_text(message: Message) -> str | None:
+    """The text after `/reply` (and after `#N`, when given), or None for anything else."""
+    text = message.text or ""
+    command, _, rest = text.partition(" ")
+    if command.split("@")[0] != "/reply":
+        return None
+    rest = rest.strip()
+    number = _TICKET_NUMBER.fullmatch(rest)
+    return number.group(2).strip() if number and rest.startswith("#") else rest or None
+
+
+async def reply_command(message: Message, bot: Bot, helpdesk: HelpdeskRelay) -> None:
+    """/reply text in a ticket's topic, or /reply #N text anywhere in the group: the text goes to
+    the teacher, signed, like a plain answer (handy where a plain message would not be one)."""
+    rest = (message.text or "").partition(" ")[2].strip()
+    number = _TICKET_NUMBER.fullmatch(rest) if rest.startswith("#") else None
+    ticket = (
+        await helpdesk.tickets.get(int(number.group(1)))
+        if number
+        else await helpdesk.ticket_for(message)
+    )
+    text = reply_text(message)
+    if ticket is None or ticket.helpdesk_chat_id != helpdesk.chat_id or not text:
+        with helpdesk.operator_language():
+            usage = _("Usage: /reply text (in a ticket's topic) or /reply #number text")
+        await helpdesk.outbox.send(
+            bot,
+            message.chat.id,
+            SendMessage(
+                chat_id=message.chat.id,
+                message_thread_id=message.message_thread_id if message.is_topic_message else None,
+                text=usage,
+                reply_parameters=ReplyParameters(
+                    message_id=message.message_id, allow_sending_without_reply=True
+                ),
+                parse_mode=None,
+            ),
+        )
+        return
+    answer = message.model_copy(update={"text": text, "entities": None})
+    await helpdesk.relay_to_teacher(bot, ticket, answer)
+
+
 async def operator_edited(
     message: Message, bot: Bot, helpdesk: HelpdeskRelay, ticket: Ticket
 ) -> None:
     """An operator edited an answer already relayed: the teacher's copy is edited too."""
+    text = reply_text(message)
+    if text is not None:
+        message = message.model_copy(update={"text": text, "entities": None})
     await helpdesk.relay_operator_edit(bot, ticket, message)
 
 
@@ -253,6 +310,7 @@ def create_helpdesk_router() -> Router:
     router.message.register(add_note, Command("note"), FromOperator(), InTicket())
     router.message.register(take_ticket, Command("take"), FromOperator(), InTicket())
     router.message.register(show_queue, Command("queue"), FromOperator())
+    router.message.register(reply_command, Command("reply"), FromOperator())
     router.message.register(save_prompted_note, F.text, FromOperator(), RepliesToNotePrompt())
     router.message.register(
         answer_teacher,

@@ -119,6 +119,23 @@ async def test_edits_follow_both_ways(hd, demo) -> None:
     assert teacher.log.messages[copy.message_id].text == edited_copy.text
 
 
+async def test_reply_answers_from_the_topic_or_from_anywhere_by_number(hd, demo) -> None:
+    teacher = await open_ticket(hd, demo)
+    thread = only_topic(hd)
+    olga = hd.operator(7, "Ольга")
+
+    await olga.say("/reply /start не нужен, просто ждите", thread_id=thread)
+    assert teacher.last_text == SIGNED + "/start не нужен, просто ждите"
+    await olga.say("/reply #1 Проверьте номер")  # from the general topic
+    assert teacher.last_text == SIGNED + "Проверьте номер"
+    seen_by_teacher = len(teacher.bot_messages())
+    await olga.say("/reply")  # nothing to send, no ticket: she is told how
+    assert hd.chat.messages()[-1].text == (
+        "Как ответить: /reply текст (в теме обращения) или /reply #номер текст"
+    )
+    assert len(teacher.bot_messages()) == seen_by_teacher
+
+
 async def test_operators_get_their_own_menu_in_the_helpdesk_group(hd) -> None:
     await set_bot_commands(hd.bot, helpdesk_chat_id=HELPDESK)
 
@@ -126,7 +143,7 @@ async def test_operators_get_their_own_menu_in_the_helpdesk_group(hd) -> None:
         (type(call.scope).__name__, call.language_code): [c.command for c in call.commands]
         for call in hd.telegram.calls_of(SetMyCommands)
     }
-    operators = ["take", "note", "close", "queue"]
+    operators = ["take", "reply", "note", "close", "queue"]
     for language in ("ru", "en", None):
         assert menus[(BotCommandScopeChat.__name__, language)] == operators
         assert menus[(BotCommandScopeDefault.__name__, language)] == ["start", "help", "language"]

@@ -95,7 +95,7 @@ async def test_the_operators_menu_lives_in_the_helpdesk_group_only(
         )
         return [c["command"] for c in commands]
 
-    assert seen(HELPDESK_ID, OPERATOR_ID, True) == ["take", "note", "close", "queue"]
+    assert seen(HELPDESK_ID, OPERATOR_ID, True) == ["take", "reply", "note", "close", "queue"]
     assert seen(TEACHER_ID, TEACHER_ID, False) == ["start", "help", "language"]
     group_menu = await bot.get_my_commands(
         scope=BotCommandScopeChat(chat_id=HELPDESK_ID), language_code="en"
