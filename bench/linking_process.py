@@ -102,6 +102,12 @@ class LinkingProcess:
         self._conn.send(("stats",))
         return self._receive(30.0)
 
+    def profile(self, path: str | None) -> None:
+        """Start pyinstrument in the backend process; with a path again, stop and write it."""
+        assert self._conn is not None
+        self._conn.send(("profile", path))
+        self._receive(60.0)
+
     def _receive(self, timeout: float) -> Any:
         assert self._conn is not None and self._process is not None
         deadline = time.monotonic() + timeout
@@ -148,8 +154,8 @@ def _time_argon2(hashing: Any, counters: _Counters) -> None:
 
 
 async def _serve(conn: Connection, kdf: str) -> None:
+    from services.clock import SystemClock
     from services.linking.api import BACKEND
-    from services.linking.clock import SystemClock
     from services.linking.settings import LinkingSettings
     from services.linking.testing import LIGHT_KDF, serve_backend
 
@@ -171,10 +177,14 @@ async def _serve(conn: Connection, kdf: str) -> None:
             _time_argon2(backend.hashing, counters)
 
             conn.send(running.url)
+            profiler: Any = None
             while True:
                 command, *payload = await loop.run_in_executor(None, conn.recv)
                 if command == "stop":
                     return
+                if command == "profile":
+                    profiler = _toggle_profile(profiler, payload[0])
+                    conn.send(None)
                 if command == "stats":
                     conn.send(
                         BackendStats(
@@ -193,6 +203,22 @@ async def _serve(conn: Connection, kdf: str) -> None:
     except BaseException as error:  # shown by the parent, not lost in the child
         conn.send(error)
         raise
+
+
+def _toggle_profile(profiler: Any, path: str | None) -> Any:
+    """Start a profiler (path None) or stop the running one and write its text to path."""
+    from pyinstrument import Profiler
+
+    if profiler is None:
+        profiler = Profiler(interval=0.0005, async_mode="disabled")
+        profiler.start()
+        return profiler
+    profiler.stop()
+    text = profiler.output_text(unicode=True) + "\n\nself time per function:\n"
+    text += profiler.output_text(unicode=True, flat=True, flat_time="self")
+    with open(path or "backend-profile.txt", "w", encoding="utf-8") as out:
+        out.write(text)
+    return None
 
 
 async def _seed(

@@ -17,6 +17,7 @@ from bot.config import Settings
 from bot.migrate import migrate
 from bot.observability.logs import configure_logging
 from bot.replica_guard import ReplicaConflict
+from bot.sandbox import run_sandbox
 from bot.webhook import WebhookConfigError, run_set_webhook, run_webhook
 
 logger = logging.getLogger("bot")
@@ -52,8 +53,6 @@ def main(argv: list[str] | None = None) -> int:
         if args.command or args.webhook is not None or args.polling:
             logger.error("BOT_TOKEN is not set")
             return 2
-        from services.sandbox.runner import run_sandbox
-
         asyncio.run(run_sandbox(settings))
         return 0
     try:

@@ -24,7 +24,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram_dialog import DialogManager
 from aiogram_dialog.api.protocols import DialogProtocol
 from aiogram_dialog.widgets.input import CombinedInput, MessageInput, TextInput
-from aiogram_dialog.widgets.input.text import ManagedTextInput
+from aiogram_dialog.widgets.input.text import ManagedTextInput, OnError
 
 from bot.dialogs.free_text import handle_free_text
 from bot.dialogs.notices import show_hint, show_note
@@ -82,9 +82,7 @@ def text_input(
     parse: Callable[[str], T],
     on_value: OnValue[T],
     *,
-    on_error: Callable[[Message, Any, DialogManager, ValueError], Awaitable[None]] = (
-        on_input_error
-    ),
+    on_error: OnError[Any] = on_input_error,
     widget: type[StepTextInput[Any]] = StepTextInput,
 ) -> StepTextInput[T]:
     """parse → `on_value`; an `InputProblem` from either goes to `on_error` (the shared one)."""

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import html
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
 
 from aiogram import F
+from aiogram.fsm.state import State
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import get_i18n
 from aiogram.utils.i18n import gettext as _
@@ -23,9 +25,11 @@ from aiogram_dialog.widgets.link_preview import LinkPreview
 from aiogram_dialog.widgets.text import Format
 from babel.dates import format_date
 
+from bot.deps import deps
 from bot.dialogs import link_flow as flow_ops
 from bot.dialogs.backend_step import RetryAction, challenge_of, code_input, code_window_data
 from bot.dialogs.context import now
+from bot.dialogs.guide import start_guide
 from bot.dialogs.inputs import any_input, password_input, phone_input, text_input
 from bot.dialogs.notices import notice_text, show_hint
 from bot.dialogs.open_ticket import contact_keyboard_shown
@@ -67,7 +71,7 @@ def _journal_name(data: dict[str, Any]) -> str:
 
 async def link_getter(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, Any]:
     data = dialog_manager.dialog_data
-    settings = dialog_manager.middleware_data["settings"]
+    settings = deps(dialog_manager)["settings"]
     personal = data.get("personal") or {}
     linked = data.get("linked_profile") or {}
     profiles = data.get("profiles") or []
@@ -209,7 +213,7 @@ async def on_data_confirmed(callback: CallbackQuery, button: Any, manager: Dialo
     await flow_ops.submit_personal_data(manager)
 
 
-def _edit(state: Any):
+def _edit(state: State) -> Callable[[CallbackQuery, Any, DialogManager], Awaitable[None]]:
     async def handler(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
         manager.dialog_data["editing"] = True
         await manager.switch_to(state)
@@ -231,6 +235,10 @@ async def on_cancel_confirmed(callback: CallbackQuery, button: Any, manager: Dia
 
 async def on_keep_linking(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
     await manager.switch_to(Link.consent)
+
+
+async def on_guide_self(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
+    await start_guide(manager, manager.dialog_data["flow_id"])
 
 
 async def on_start_over(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
@@ -289,10 +297,12 @@ RETRIES: dict[str, RetryAction] = {
 
 
 async def on_start(start_data: Data, manager: DialogManager) -> None:
-    data = dict(start_data or {})
+    data = dict(start_data) if isinstance(start_data, dict) else {}
     for key in ("flow_id", "mesh_name", "school", "branch", "scenario"):
         if data.get(key) is not None:
             manager.dialog_data[key] = data[key]
+    if data.get("resync") and await flow_ops.resync(manager):
+        return  # back from guide mode: at the step the window reached
     await flow_ops.offer_contact_button(manager)
 
 
@@ -312,7 +322,16 @@ async def on_process_result(start_data: Data, result: Any, manager: DialogManage
 
 
 def _step(*widgets: Any, state: Any, getter: Any = None) -> Window:
+    if state != Link.password:  # there: «Не хочу вводить пароль в чат», same way
+        widgets = (*widgets, _guide_button())
     return step_window(*widgets, state=state, retries=RETRIES, getter=getter)
+
+
+def _guide_button() -> Button:
+    """At any step: go on in the e-journal's own window, with me following (guide mode)."""
+    return Button(
+        I18nConst("🖥 I will do it myself in the e-journal"), id="guide_self", on_click=on_guide_self
+    )
 
 
 def create_link_dialog() -> Dialog:
@@ -363,6 +382,11 @@ def create_link_dialog() -> Dialog:
                 I18nConst("Forgot or never set a password? («Забыли или не установили пароль?»)"),
                 id="forgot",
                 on_click=on_forgot_password,
+            ),
+            Button(
+                I18nConst("🔒 I don't want to type the password in the chat"),
+                id="guide_password",
+                on_click=on_guide_self,
             ),
             password_input("password", on_password),
             state=Link.password,
@@ -520,8 +544,8 @@ def create_link_dialog() -> Dialog:
         _step(
             I18nConst(
                 "<b>Cancel the linking?</b>\n"
-                "Nothing will be linked. To link later, you will have to open me from the "
-                "e-journal again."
+                "Nothing will be linked. When you want to link later, press «Start over» "
+                "right here in this chat."
             ),
             Row(
                 Button(
@@ -543,7 +567,18 @@ def create_link_dialog() -> Dialog:
                 "2. Sign in with VK ID using the number {phone_masked}.\n"
                 "3. Your school's chats and video lessons are in the «Сферум» section.\n\n"
                 "In the e-journal, the messenger icon now opens your chats too.",
-                when=F["linked"],
+                when=F["linked"] & F["linked_name"],
+            ),
+            # Shown again after her details were forgotten (bot/dialogs/forget.py).
+            I18nConst(
+                "🎉 <b>Done!</b> Your Sferum study profile in VK Messenger is linked to your "
+                "e-journal account.\n\n"
+                "<b>What next</b>\n"
+                "1. Open VK Messenger: the app on your phone or web.vk.me in the browser.\n"
+                "2. Sign in with VK ID using your phone number.\n"
+                "3. Your school's chats and video lessons are in the «Сферум» section.\n\n"
+                "In the e-journal, the messenger icon now opens your chats too.",
+                when=F["linked"] & ~F["linked_name"],
             ),
             I18nConst(
                 "Linking cancelled: nothing was linked. When you are ready, press «Start over»: "

@@ -16,11 +16,18 @@ from aiogram.utils.i18n import gettext as _
 from aiogram_dialog import DialogManager, ShowMode
 
 from bot.dialogs.backend_step import Process, call, remember_challenge, step
-from bot.dialogs.context import bot_of, sessions_of, user_id_of
+from bot.dialogs.context import bot_of, linking_of, sessions_of, user_id_of
 from bot.dialogs.notices import put_notice, show_hint, take_notice
 from bot.dialogs.open_ticket import set_contact_keyboard
 from bot.dialogs.states import Link
-from services.linking_client import Flow, FlowState, LinkingClient, Profile
+from services.linking_client import (
+    BackendUnavailable,
+    Flow,
+    FlowState,
+    LinkingClient,
+    LinkingError,
+    Profile,
+)
 from services.phones import mask_phone
 from services.storage.link_sessions import EventKind
 
@@ -85,6 +92,20 @@ async def apply_flow(manager: DialogManager, flow: Flow, *, after_phone: bool = 
         target = Link.done
     if manager.current_context().state != target:
         await manager.switch_to(target)
+
+
+async def resync(manager: DialogManager) -> bool:
+    """Take the flow up where the backend is (after guide mode); False: start at the phone."""
+    try:
+        flow = await linking_of(manager).get_flow(manager.dialog_data["flow_id"])
+    except (BackendUnavailable, LinkingError) as error:
+        logger.info("resync after guide mode failed: %s", error.code)
+        return False
+    if flow.state is FlowState.PHONE:
+        return False
+    await apply_flow(manager, flow)
+    show_hint(manager, "guide_back_in_chat")
+    return True
 
 
 async def _read_flow(linking: LinkingClient, flow_id: str) -> Flow:

@@ -98,6 +98,11 @@ HINTS: dict[str, Any] = {
     "no_profile_found": __(
         "No Sferum study profile was found on this number — we will create one."
     ),
+    "scenario_changed": __(
+        "While we went through the steps, a Sferum study profile appeared on this number. "
+        "A second one is not created: choose the existing profile below and link it — the "
+        "details can be checked and corrected on the next step."
+    ),
     "profile_found": __("A Sferum study profile was found on this number — we will link it."),
     "help_unavailable": __(
         "Help for this step: check the phone number, wait for the code timer, turn off the VPN. "
@@ -108,18 +113,22 @@ HINTS: dict[str, Any] = {
         "I can't go back there: VK ID has already accepted that step and does not return to it. "
         "To change something you gave earlier, press «Start over»."
     ),
-    "start_over_from_journal": __(
-        "Starting over from here needs a new linking: VK ID has already accepted the earlier "
-        "steps. Open me from the e-journal as described above — the new linking continues right "
-        "here in this chat. Or go back to your step."
-    ),
-    "start_over_after_cancel": __(
-        "Linking cancelled. To start again, open me from the e-journal as described above — the "
-        "new linking continues right here in this chat."
+    "expect_restart_confirm": __(
+        "Please answer with a button: «Yes, start over» or «↩️ Back to the step»."
     ),
     "expect_cancel_confirm": __(
         "Please answer with a button: «Yes, cancel the linking» or «No, back to linking»."
     ),
+    "guide_type_in_window": __(
+        "In guide mode everything is typed in the e-journal's window, not here: I follow the "
+        "window and write when you move on. To go on here in the chat instead, press «🤖 Do it "
+        "for me in the chat»."
+    ),
+    "guide_unavailable": __(
+        "I cannot reach the linking service right now to follow your window. Please try again "
+        "in a minute, or go on here in the chat."
+    ),
+    "guide_back_in_chat": __("We go on here in the chat, from the step you reached in the window."),
     "flow_finished": __(
         "This linking is finished. To link again, open the assistant from the e-journal."
     ),
@@ -134,6 +143,7 @@ NOTES: dict[str, Any] = {
     "expired": __("The password restore session has expired. Please send your phone number again."),
     "sms_sent": __("A new SMS has been sent."),
     "email_sent": __("A new e-mail with the code has been sent."),
+    "friends_sent": __("New codes have been sent to the friends who have not given theirs yet."),
     "password_hidden": __("🔒 I deleted your message with the password from the chat."),
 }
 

@@ -14,6 +14,7 @@ class Onboarding(StatesGroup):
     branch = State()  # «У вас уже есть учебный профиль Сферум?» Да / Нет / Не знаю
     already_linked = State()
     how_to_open = State()  # `/start` without a token: the seed's steps 1–2
+    restart_confirm = State()  # «Начать заново?» over the step, when something would be lost
 
 
 class Link(StatesGroup):
@@ -45,6 +46,13 @@ class Recovery(StatesGroup):
     new_password = State()
     repeat_password = State()
     done = State()
+
+
+class Guide(StatesGroup):
+    """Guide mode: she links in the e-journal's own window; the bot follows her flow's events
+    and says what to do on the screen she is on (one window, its text follows the screen)."""
+
+    screen = State()
 
 
 class Help(StatesGroup):

@@ -18,7 +18,7 @@ from typing import Any
 from aiogram.fsm.state import State
 from aiogram.utils.i18n import lazy_gettext as __
 
-from bot.dialogs.states import Handoff, Help, Link, Onboarding, Recovery
+from bot.dialogs.states import Guide, Handoff, Help, Link, Onboarding, Recovery
 
 
 class HelpTopic(StrEnum):
@@ -116,6 +116,7 @@ STEPS: Mapping[State, StepInfo] = {
         expects="expect_journal",
         picture=Picture("journal_messenger_icon"),  # steps 1–2 of the guide
     ),
+    Onboarding.restart_confirm: StepInfo(__("start over?"), expects="expect_restart_confirm"),
     Link.phone: StepInfo(
         __("phone"),
         help=(_T.EXISTING_PROFILE, _T.VPN, _T.BROWSER),
@@ -233,7 +234,9 @@ STEPS: Mapping[State, StepInfo] = {
     Recovery.friends: StepInfo(
         __("recovery: trusted friends"),
         help=(_T.FRIENDS,),
-        progress=Progress(4),
+        expects="code_format",
+        secret=True,  # the friends' codes are typed here
+        progress=Progress(5),
         back_to=frozenset({Recovery.method}),
     ),
     Recovery.new_password: StepInfo(
@@ -253,6 +256,14 @@ STEPS: Mapping[State, StepInfo] = {
         back_to=frozenset({Recovery.new_password}),
     ),
     Recovery.done: StepInfo(__("recovery: done"), progress=Progress(6)),
+    # Whatever she types while she works in the window may be a code or a password meant for
+    # it: the transcript keeps none of it.
+    Guide.screen: StepInfo(
+        __("guide mode: e-journal's window"),
+        help=(_T.VPN, _T.CODE_LATE, _T.EXISTING_PROFILE, _T.FORGOT_PASSWORD),
+        expects="guide_type_in_window",
+        secret=True,
+    ),
     Help.topic: StepInfo(__("help screen"), expects="expect_help"),
     Handoff.chatting: StepInfo(__("helpdesk: conversation")),
     Handoff.rating: StepInfo(__("helpdesk: rating"), expects="expect_rating"),

@@ -33,10 +33,11 @@ def _answer_for(message: Message) -> str:
 
 
 async def on_any_message(message: Message, dialog_manager: DialogManager) -> None:
-    is_plain_text = bool(message.text) and not message.text.startswith("/")  # type: ignore[union-attr]
+    text = message.text or ""
     if (
-        is_plain_text
-        and len(message.text) <= MAX_TEXT_LENGTH
+        text
+        and not text.startswith("/")
+        and len(text) <= MAX_TEXT_LENGTH
         and await handle_free_text(message, dialog_manager)
     ):
         return

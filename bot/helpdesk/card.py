@@ -18,6 +18,9 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
 
 from bot.dialogs import steps
+from bot.dialogs.guide_screens import SCREENS, screen_card_name
+
+GUIDE_STEP = "Guide:"  # + a screen of bot/dialogs/guide_screens.py
 
 TOPIC_NAME_LIMIT = 128
 CARD_LIMIT = 4000  # below Telegram's 4096, leaving room for HTML entities
@@ -26,6 +29,7 @@ TRANSCRIPT_LINE_LIMIT = 300
 REASON_LABELS = {
     "help": __("from the help screen"),
     "free_text": __("asked in her own words"),
+    "guide": __("from guide mode (she links in the e-journal's window)"),
 }
 
 SCENARIO_LETTERS = {"new_profile": "A", "existing_profile": "B", "registration": "A·R"}
@@ -38,8 +42,14 @@ SCENARIO_LABELS = {
 
 
 def step_label(step: str | None) -> str:
-    """The step's short name from the step table; «unknown step», never a state name."""
-    return (steps.step_label(step) if step else None) or _("unknown step")
+    """The step's short name from the step table (or the guide's window screen); «unknown
+    step», never a state name."""
+    if not step:
+        return _("unknown step")
+    screen = step.removeprefix(GUIDE_STEP)
+    if step.startswith(GUIDE_STEP) and screen in SCREENS:  # the exact screen of the window
+        return screen_card_name(screen)
+    return steps.step_label(step) or _("unknown step")
 
 
 def scenario_label(scenario: str | None) -> str:

@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Container, Hashable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from aiogram import Bot, Dispatcher
 from aiogram.enums import ParseMode
@@ -34,7 +34,15 @@ from aiogram.methods import (
     EditMessageText,
     SendMessage,
 )
-from aiogram.types import ForceReply, InlineKeyboardMarkup, Message, ReplyParameters, User
+from aiogram.methods.base import TelegramMethod
+from aiogram.types import (
+    ForceReply,
+    InlineKeyboardMarkup,
+    Message,
+    MessageId,
+    ReplyParameters,
+    User,
+)
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -47,7 +55,6 @@ from bot.helpdesk.rights import OperatorRights
 from bot.helpdesk.signature import signed_answer, signed_edit
 from bot.helpdesk.teacher_copy import MaskedText, copy_for, edit_for
 from bot.keyed_locks import KeyedLocks
-from bot.middlewares.request_retry import RequestRetryMiddleware
 from bot.middlewares.transcript import TranscriptMiddleware, TranscriptRequestMiddleware
 from services.helpdesk import (
     ClosedBy,
@@ -206,22 +213,9 @@ class HelpdeskRelay:
         typed in `secret_steps` (passwords, codes) is recorded only as «[•••]»."""
         dp.message.middleware(TranscriptMiddleware(self.transcript, secret_steps=secret_steps))
 
-    def install_session(
-        self,
-        bot: Bot,
-        *,
-        sleep: Callable[[float], Awaitable[Any]] | None = None,
-        on_retry: Callable[[str, str], None] | None = None,
-    ) -> None:
-        """Record what the bot says, and retry what Telegram did not perform (once per Bot).
-
-        `on_retry(method, reason)` is called before each retry (a metrics hook).
-        """
+    def install_session(self, bot: Bot) -> None:
+        """Record what the bot says in the teachers' transcripts (once per Bot)."""
         bot.session.middleware(TranscriptRequestMiddleware(self.transcript))
-        options: dict[str, Any] = {"on_retry": on_retry}
-        if sleep is not None:
-            options["sleep"] = sleep
-        bot.session.middleware(RequestRetryMiddleware(**options))
 
     # --- configuration --------------------------------------------------------------------
     @property
@@ -360,8 +354,11 @@ class HelpdeskRelay:
                 await self.post(bot, ticket, notice, reply_to=message.message_id)
             return False
         try:
-            for method in signed_answer(message, ticket.chat_id, self._signature(ticket, message)):
-                copied = await self.outbox.send(bot, ticket.chat_id, method)
+            answer = signed_answer(message, ticket.chat_id, self._signature(ticket, message))
+            for method in answer:  # in order, through the chat's queue
+                copied: Message | MessageId = await self.outbox.send(
+                    bot, ticket.chat_id, cast("TelegramMethod[Message | MessageId]", method)
+                )
         except TelegramAPIError as error:
             await self.tickets.log_message(
                 ticket.id,

@@ -25,6 +25,8 @@ from typing import Any
 from sqlalchemy import (
     CTE,
     BigInteger,
+    ColumnElement,
+    CompoundSelect,
     Select,
     and_,
     case,
@@ -51,19 +53,21 @@ from services.analytics.report import (
 from services.analytics.sql import (
     LATEST_KEY_LENGTH,
     OrderStatistics,
+    Window,
     epoch_us,
     latest_key,
     order_statistic_rows,
 )
+from services.storage.db import table_of
 from services.storage.models import AnalyticsEvent
 
 STARTED, STEP, LINKED = "started", "step", "linked"
 HANDOFF, REFUSAL, RATING = "handoff", "refusal", "rating"
 
-_events = AnalyticsEvent.__table__
+_events = table_of(AnalyticsEvent)
 # Literal SQL, not parameters: PostgreSQL matches GROUP BY expressions textually.
-_UNKNOWN = literal_column(f"'{UNKNOWN_SCENARIO}'")
-_NO_STEP = literal_column("''")
+_UNKNOWN: ColumnElement[str] = literal_column(f"'{UNKNOWN_SCENARIO}'")
+_NO_STEP: ColumnElement[str] = literal_column("''")
 _NONE = null()
 
 
@@ -86,8 +90,8 @@ def _event_rows(period: Period) -> CTE:
     # Literal SQL again: with parameters, each window's ORDER BY would differ (`IN (?, ?)` is a
     # new pair of variables each time) and the database would sort once per window.
     is_move = e.kind.in_([literal_column(f"'{STEP}'"), literal_column(f"'{LINKED}'")])
-    ordered = {"partition_by": e.user_id, "order_by": (is_move, e.at, e.id)}
-    whole = {**ordered, "rows": (None, None)}
+    ordered: Window = {"partition_by": e.user_id, "order_by": (is_move, e.at, e.id)}
+    whole: Window = {**ordered, "rows": (None, None)}
     latest_named = case((e.scenario.is_not(None), latest_key(e.at, e.id) + e.scenario))
     rows = (
         select(
@@ -113,7 +117,7 @@ def _event_rows(period: Period) -> CTE:
     ).cte("event_rows")
 
 
-def _statement(period: Period, step_order: Sequence[str]) -> Select:
+def _statement(period: Period, step_order: Sequence[str]) -> CompoundSelect:
     """One statement, its sections told apart by the first column (the CTE is computed once):
     `totals` per scenario, `counted` handoffs / refusals / ratings per scenario, step and kind,
     `reached` teachers per step, `stay` the rows a median needs, `position` for the steps

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import BigInteger, ColumnElement, FromClause, Select, String, func, or_, select
 from sqlalchemy.exc import CompileError
@@ -95,6 +95,14 @@ def nearest_rank(percentile: int, count: ColumnElement[int]) -> ColumnElement[in
     return (percentile * count + 99) // 100
 
 
+class Window(TypedDict, total=False):
+    """Keyword arguments of `FunctionElement.over`, shared by several window functions."""
+
+    partition_by: Any
+    order_by: Any
+    rows: tuple[int | None, int | None]
+
+
 def order_statistic_rows(
     source: FromClause,
     value: ColumnElement[int],
@@ -107,14 +115,15 @@ def order_statistic_rows(
     Columns: the keys (by their names), `value`, `rank` (1-based, ascending) and `count`.
     Feed the rows to `OrderStatistics`.
     """
-    window = {"partition_by": list(keys) or None, "order_by": value}
+    window: Window = {"partition_by": list(keys) or None, "order_by": value}
+    whole_group: Window = {**window, "rows": (None, None)}
     ranked = (
         select(
             *keys,
             value.label("value"),
             func.row_number().over(**window).label("rank"),
             # The same ordering with the whole group as frame: one sort serves both.
-            func.count().over(**window, rows=(None, None)).label("count"),
+            func.count().over(**whole_group).label("count"),
         )
         .select_from(source)
         .subquery("ranked")

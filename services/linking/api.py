@@ -2,10 +2,18 @@
 
 Flow and recovery routes act for the end user named by the `X-End-User-Id` header (required);
 the e-journal's routes (link tokens, phone confirmation) act for the MESH side and need none.
+
+The e-journal's own linking window (guide mode) drives the same flows: it names the MESH account
+in `X-Mesh-Account-Id` instead (honoured only with the journal's API key, or in a keyless demo),
+and then acts as the flow's end user, so every rule and budget is the one the bot meets.
+
+Every flow and recovery route goes through `_flow_answer` / `_recovery_answer`, the one place
+where a flow's events are recorded (services/linking/flow_events.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -15,12 +23,29 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.linking import schemas
 from services.linking.backend import Backend
-from services.linking.callers import END_USER_HEADER, Caller, plausible_end_user_id
-from services.linking.errors import BadRequest
-from services.linking.journal import confirm_phone
+from services.linking.callers import (
+    END_USER_HEADER,
+    MESH_ACCOUNT_HEADER,
+    Caller,
+    client_fingerprint,
+    plausible_end_user_id,
+)
+from services.linking.errors import (
+    BadRequest,
+    DomainError,
+    NotFound,
+    Unauthorized,
+    ensure_plausible_id,
+)
+from services.linking.flow_events import MAX_WAIT, POLL_INTERVAL
+from services.linking.journal import confirm_phone, newest_flow
 from services.linking.models import LinkFlow, Recovery
-from services.linking.transport import BodyT, json_response, read_body
+from services.linking.transport import BodyT, json_response, read_body, route_template
 from services.linking.views import iso
+
+# The request carries the e-journal's API key (set by the key middleware).
+JOURNAL_CLIENT: web.RequestKey[bool] = web.RequestKey("journal_client", bool)
+BOT, JOURNAL = "bot", "journal"  # who made a change, in the events
 
 BACKEND: web.AppKey[Backend] = web.AppKey("linking_backend", Backend)
 
@@ -42,6 +67,56 @@ def caller(request: web.Request) -> Caller:
             fields={END_USER_HEADER: reason},
         )
     return Caller(client=request.app[BACKEND].client, end_user=end_user)
+
+
+def journal_account(request: web.Request) -> str | None:
+    """The MESH account the e-journal's window acts for, or None for the bot's requests.
+
+    Outside a keyless demo only the journal's API key may name a MESH account.
+    """
+    mesh = request.headers.get(MESH_ACCOUNT_HEADER)
+    if mesh is None:
+        return None
+    backend = request.app[BACKEND]
+    if backend.settings.api_key is not None and not request.get(JOURNAL_CLIENT):
+        raise Unauthorized(f"Only the e-journal's API key may send {MESH_ACCOUNT_HEADER}.")
+    return ensure_plausible_id(mesh, "MESH account")
+
+
+def _journal_caller(request: web.Request, end_user: str) -> Caller:
+    settings = request.app[BACKEND].settings
+    key = settings.journal_api_key
+    client = client_fingerprint(key.get_secret_value()) if key is not None else None
+    return Caller(client=client or request.app[BACKEND].client, end_user=end_user)
+
+
+async def flow_caller(
+    request: web.Request, session: AsyncSession, flow_id: str
+) -> tuple[Caller, str]:
+    """Who acts on this flow and as whom: the bot for its end user, or the e-journal's window
+    for the MESH account — then as the flow's own end user (same budgets, same locks)."""
+    mesh = journal_account(request)
+    if mesh is None:
+        return caller(request), BOT
+    flow = await session.get(LinkFlow, ensure_plausible_id(flow_id, "flow"))
+    if flow is None or flow.mesh_account_id != mesh:
+        raise NotFound(f"Unknown flow '{flow_id}'.")
+    return _journal_caller(request, flow.end_user_id), JOURNAL
+
+
+async def recovery_caller(
+    request: web.Request, session: AsyncSession, recovery_id: str
+) -> tuple[Caller, str, str | None]:
+    """As `flow_caller`, for a recovery; also the flow it was started from (its feed)."""
+    mesh = journal_account(request)
+    recovery = await session.get(Recovery, ensure_plausible_id(recovery_id, "recovery"))
+    flow_id = recovery.flow_id if recovery is not None else None
+    if mesh is None:
+        return caller(request), BOT, flow_id
+    flow = await session.get(LinkFlow, flow_id) if flow_id else None
+    if recovery is None or flow is None or flow.mesh_account_id != mesh:
+        raise NotFound(f"Unknown recovery '{recovery_id}'.")
+    return _journal_caller(request, recovery.end_user_id), JOURNAL, flow_id
 
 
 async def health(request: web.Request) -> web.Response:
@@ -66,20 +141,136 @@ async def confirm_mesh_phone(request: web.Request) -> web.Response:
 
 
 async def start_flow(request: web.Request) -> web.Response:
-    who = caller(request)
+    mesh = journal_account(request)
+    # The window opening a flow of its own (no bot around) owns it as «journal:<account>».
+    who = caller(request) if mesh is None else _journal_caller(request, f"journal:{mesh}")
     data = await body(request, schemas.TokenBody)
     backend = request.app[BACKEND]
     async with backend.transaction() as (session, now):
         flow = await backend.flows.start(session, data.token, who, now)
+        if mesh is not None and flow.mesh_account_id != mesh:
+            raise NotFound("This link token is for another MESH account.")
+        await backend.events.after_step(session, flow, None, BOT if mesh is None else JOURNAL, now)
+        view = await backend.flows.view(session, flow, now)
+    backend.events.notify()
+    return json_response(view, 201)
+
+
+async def restart_flow(request: web.Request) -> web.Response:
+    """«Начать заново»: the flow is abandoned; the answer is the fresh flow that replaces it."""
+    who = caller(request)
+    await body(request, schemas.Empty)
+    backend = request.app[BACKEND]
+    async with backend.transaction() as (session, now):
+        flow = await backend.flows.restart(session, request.match_info["flow_id"], who, now)
         view = await backend.flows.view(session, flow, now)
     return json_response(view, 201)
 
 
 async def _flow_answer(request: web.Request, step: FlowStep) -> web.Response:
-    who = caller(request)
+    """Run one flow route for its caller; publish what changed, or the refusal, to the feed."""
+    backend = request.app[BACKEND]
+    flow_id = request.match_info["flow_id"]
+    source = BOT
+    try:
+        async with backend.transaction() as (session, now):
+            who, source = await flow_caller(request, session, flow_id)
+            before = await backend.events.snapshot(session, flow_id)
+            flow = await step(backend, session, flow_id, who, now)
+            changed = await backend.events.after_step(session, flow, before, source, now)
+            view = await backend.flows.view(session, flow, now)
+    except DomainError as error:
+        await _publish_refusal(request, flow_id, error, source)
+        raise
+    if changed:
+        backend.events.notify()
+    return json_response(view)
+
+
+async def _publish_refusal(
+    request: web.Request, flow_id: str | None, error: DomainError, source: str
+) -> None:
+    """The refusal, in a transaction of its own (the request's rolled back), for the owner."""
+    if not flow_id:
+        return
+    backend = request.app[BACKEND]
+    try:
+        async with backend.transaction() as (session, now):
+            who, source = await flow_caller(request, session, flow_id)
+            await backend.flows.load(session, flow_id, who, now)  # strangers publish nothing
+            published = await backend.events.refusal(
+                session, flow_id, error, source, route_template(request), now
+            )
+    except DomainError:
+        return
+    if published:
+        backend.events.notify()
+
+
+async def flow_events(request: web.Request) -> web.Response:
+    """`GET /v1/flows/{id}/events?after=<seq>&wait=<s>`: the flow's events after `after`.
+
+    With `wait` (≤ 25 s) the answer is held until an event comes or the time is up (long-poll).
+    """
+    backend = request.app[BACKEND]
+    flow_id = request.match_info["flow_id"]
+    after = _int_query(request, "after", 0, 0, 2**62)
+    wait = _int_query(request, "wait", 0, 0, MAX_WAIT)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    while True:
+        async with backend.transaction() as (session, now):
+            who, _source = await flow_caller(request, session, flow_id)
+            flow = await backend.flows.load(session, flow_id, who, now)
+            events = await backend.events.since(session, flow_id, after)
+            state = flow.state
+        left = deadline - loop.time()
+        if events or left <= 0:
+            break
+        await backend.events.wait_for_change(min(POLL_INTERVAL, left))
+    last = events[-1]["seq"] if events else after
+    return json_response({"flow_id": flow_id, "state": state, "events": events, "next": last})
+
+
+def _int_query(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isascii() or not raw.isdigit() or not low <= int(raw) <= high:
+        raise BadRequest(
+            f"`{name}` must be a whole number from {low} to {high}.", fields={name: "invalid"}
+        )
+    return int(raw)
+
+
+async def report_window_screen(request: web.Request) -> web.Response:
+    """The e-journal's window says which of its screens it shows (those the flow's state cannot
+    tell: «Мессенджер не подключен», «Вход в VK ID», the account check): a `screen` event."""
+    if journal_account(request) is None:
+        raise NotFound("Only the e-journal's window reports its screens.")
+    data = await body(request, schemas.WindowScreenBody)
+    backend = request.app[BACKEND]
+    flow_id = request.match_info["flow_id"]
+    async with backend.transaction() as (session, now):
+        who, source = await flow_caller(request, session, flow_id)
+        flow = await backend.flows.load(session, flow_id, who, now)
+        published = await backend.events.screen(session, flow, data.screen, source, now)
+    if published:
+        backend.events.notify()
+    return json_response({"flow_id": flow_id, "screen": data.screen})
+
+
+async def mesh_account_flow(request: web.Request) -> web.Response:
+    """The e-journal's window: the MESH account's newest flow (the one the bot may be on)."""
+    mesh = journal_account(request)
+    account_id = request.match_info["mesh_account_id"]
+    if mesh is None or mesh != account_id:
+        raise NotFound(f"Name the MESH account in {MESH_ACCOUNT_HEADER} to read its flow.")
     backend = request.app[BACKEND]
     async with backend.transaction() as (session, now):
-        flow = await step(backend, session, request.match_info["flow_id"], who, now)
+        flow = await newest_flow(session, account_id)
+        if flow is None:
+            raise NotFound("This MESH account has no link flow yet.")
         view = await backend.flows.view(session, flow, now)
     return json_response(view)
 
@@ -160,21 +351,50 @@ async def give_consent(request: web.Request) -> web.Response:
 
 
 async def start_recovery(request: web.Request) -> web.Response:
-    who = caller(request)
     data = await body(request, schemas.RecoveryStartBody)
     backend = request.app[BACKEND]
-    async with backend.transaction() as (session, now):
-        recovery = await backend.recoveries.start(session, data.phone, data.flow_id, who, now)
-        view = await backend.recoveries.view(session, recovery, now)
+    source = BOT
+    try:
+        async with backend.transaction() as (session, now):
+            if data.flow_id is not None:
+                who, source = await flow_caller(request, session, data.flow_id)
+            elif journal_account(request) is not None:
+                raise BadRequest("The e-journal recovers from a flow: name its flow_id.")
+            else:
+                who = caller(request)
+            recovery = await backend.recoveries.start(session, data.phone, data.flow_id, who, now)
+            published = data.flow_id is not None and await backend.events.recovery(
+                session, data.flow_id, recovery.state, None, source, now
+            )
+            view = await backend.recoveries.view(session, recovery, now)
+    except DomainError as error:
+        await _publish_refusal(request, data.flow_id, error, source)
+        raise
+    if published:
+        backend.events.notify()
     return json_response(view, 201)
 
 
 async def _recovery_answer(request: web.Request, step: RecoveryStep) -> web.Response:
-    who = caller(request)
     backend = request.app[BACKEND]
-    async with backend.transaction() as (session, now):
-        recovery = await step(backend, session, request.match_info["recovery_id"], who, now)
-        view: dict[str, Any] = await backend.recoveries.view(session, recovery, now)
+    recovery_id = request.match_info["recovery_id"]
+    flow_id: str | None = None
+    source = BOT
+    try:
+        async with backend.transaction() as (session, now):
+            who, source, flow_id = await recovery_caller(request, session, recovery_id)
+            known = await session.get(Recovery, recovery_id)
+            before = known.state if known is not None else None
+            recovery = await step(backend, session, recovery_id, who, now)
+            published = flow_id is not None and await backend.events.recovery(
+                session, flow_id, recovery.state, before, source, now
+            )
+            view: dict[str, Any] = await backend.recoveries.view(session, recovery, now)
+    except DomainError as error:
+        await _publish_refusal(request, flow_id, error, source)
+        raise
+    if published:
+        backend.events.notify()
     return json_response(view)
 
 
@@ -230,6 +450,21 @@ async def verify_method_code(request: web.Request) -> web.Response:
     )
 
 
+async def resend_friend_codes(request: web.Request) -> web.Response:
+    await body(request, schemas.Empty)
+    return await _recovery_answer(
+        request, lambda b, s, rid, who, now: b.recoveries.resend_friend_codes(s, rid, who, now)
+    )
+
+
+async def verify_friend_code(request: web.Request) -> web.Response:
+    data = await body(request, schemas.CodeBody)
+    return await _recovery_answer(
+        request,
+        lambda b, s, rid, who, now: b.recoveries.verify_friend_code(s, rid, data.code, who, now),
+    )
+
+
 async def propose_new_password(request: web.Request) -> web.Response:
     data = await body(request, schemas.NewPasswordBody)
     return await _recovery_answer(
@@ -259,6 +494,9 @@ def add_routes(app: web.Application) -> None:
             web.post("/v1/mesh-accounts/{mesh_account_id}/phone", confirm_mesh_phone),
             web.post("/v1/flows", start_flow),
             web.get(flow, get_flow),
+            web.get(f"{flow}/events", flow_events),
+            web.post(f"{flow}/window", report_window_screen),
+            web.get("/v1/mesh-accounts/{mesh_account_id}/flow", mesh_account_flow),
             web.post(f"{flow}/phone", submit_phone),
             web.post(f"{flow}/password", submit_password),
             web.post(f"{flow}/code", send_code),
@@ -267,6 +505,7 @@ def add_routes(app: web.Application) -> None:
             web.post(f"{flow}/switch-account", switch_account),
             web.post(f"{flow}/personal-data", submit_personal_data),
             web.post(f"{flow}/consent", give_consent),
+            web.post(f"{flow}/restart", restart_flow),
             web.post("/v1/recoveries", start_recovery),
             web.get(recovery, get_recovery),
             web.post(f"{recovery}/code", resend_recovery_code),
@@ -275,6 +514,8 @@ def add_routes(app: web.Application) -> None:
             web.post(f"{recovery}/method", choose_recovery_method),
             web.post(f"{recovery}/method/code", resend_method_code),
             web.post(f"{recovery}/method/verify", verify_method_code),
+            web.post(f"{recovery}/friends/code", resend_friend_codes),
+            web.post(f"{recovery}/friends/verify", verify_friend_code),
             web.post(f"{recovery}/password", propose_new_password),
             web.post(f"{recovery}/password/confirm", confirm_new_password),
         ]

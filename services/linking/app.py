@@ -12,28 +12,32 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.typedefs import Middleware
 
-from services.linking.api import BACKEND, add_routes
+from services.clock import Clock, SystemClock
+from services.linking.api import BACKEND, JOURNAL_CLIENT, add_routes
 from services.linking.backend import Backend, build_backend
 from services.linking.budgets import Budgets
-from services.linking.clock import Clock, SystemClock
 from services.linking.db import create_schema
 from services.linking.demo import seed_demo
 from services.linking.dev_api import add_dev_routes
 from services.linking.errors import Unauthorized
+from services.linking.flow_events import FlowEvents
 from services.linking.settings import LinkingSettings
 from services.linking.transport import Handler, error_middleware, route_template
 
 logger = logging.getLogger(__name__)
 
 
-def _api_key_middleware(api_key: str) -> Middleware:
+def _api_key_middleware(api_key: str, journal_key: str | None) -> Middleware:
     expected = f"Bearer {api_key}".encode()
+    journal = f"Bearer {journal_key}".encode() if journal_key else None
 
     @web.middleware
     async def require_api_key(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith("/v1/"):
             given = request.headers.get("Authorization", "").encode()
-            if not hmac.compare_digest(given, expected):
+            if journal is not None and hmac.compare_digest(given, journal):
+                request[JOURNAL_CLIENT] = True  # the e-journal's window (X-Mesh-Account-Id)
+            elif not hmac.compare_digest(given, expected):
                 raise Unauthorized()
         return await handler(request)
 
@@ -66,7 +70,8 @@ async def _prune_budgets(backend: Backend) -> None:
         try:
             async with backend.transaction() as (session, now):
                 pruned = await Budgets.prune(session, now)
-            logger.debug("pruned %d budget events", pruned)
+                events = await FlowEvents.prune(session, now)
+            logger.debug("pruned %d budget events, %d flow events", pruned, events)
         except Exception:  # the database may be away for a while; try again next time
             logger.exception("could not prune budget events")
         await asyncio.sleep(PRUNE_EVERY)
@@ -84,7 +89,13 @@ def create_app(
     backend = build_backend(settings, clock or SystemClock(), demo=demo)
     middlewares: list[Middleware] = [error_middleware]
     if settings.api_key is not None:
-        middlewares.append(_api_key_middleware(settings.api_key.get_secret_value()))
+        journal_key = settings.journal_api_key
+        middlewares.append(
+            _api_key_middleware(
+                settings.api_key.get_secret_value(),
+                journal_key.get_secret_value() if journal_key is not None else None,
+            )
+        )
     # The body limit is enforced by our reader too, so an oversized body gets our JSON 413.
     app = web.Application(middlewares=middlewares, client_max_size=settings.max_body_size)
     app[BACKEND] = backend

@@ -10,12 +10,13 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.clock import Clock
 from services.linking.budgets import Budgets
 from services.linking.callers import client_fingerprint
-from services.linking.clock import Clock
 from services.linking.codes import Challenges
 from services.linking.db import Database, create_engine
 from services.linking.delivery import Deliveries
+from services.linking.flow_events import FlowEvents
 from services.linking.flows import Flows
 from services.linking.limits import Limits
 from services.linking.passwords import PasswordHashing, PasswordPolicy
@@ -39,6 +40,7 @@ class Backend:
     limits: Limits
     flows: Flows
     recoveries: Recoveries
+    events: FlowEvents
 
     @property
     def client(self) -> str:
@@ -88,4 +90,5 @@ def build_backend(settings: LinkingSettings, clock: Clock, *, demo: bool) -> Bac
         recoveries=Recoveries(
             settings, challenges, vkid, PasswordPolicy(settings), hashing, limits
         ),
+        events=FlowEvents(),
     )

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 
 END_USER_HEADER = "X-End-User-Id"
+# The e-journal's own linking window names the MESH account it acts for (guide mode).
+MESH_ACCOUNT_HEADER = "X-Mesh-Account-Id"
 _END_USER_ID = re.compile(r"^[A-Za-z0-9_:.-]{1,64}$")
 ANONYMOUS_CLIENT = "anonymous"  # no API key configured (demo): all callers share one quota
 

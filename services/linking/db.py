@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any, cast
 
-from sqlalchemy import Connection, event, inspect
+from sqlalchemy import Connection, CursorResult, Result, event, inspect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -45,6 +48,11 @@ def create_engine(database_url: str) -> AsyncEngine:
     return engine
 
 
+def rows_affected(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE changed (AsyncSession types every result as a plain Result)."""
+    return cast(CursorResult[Any], result).rowcount
+
+
 class OutdatedSchema(RuntimeError):
     """The database was made by an older version of the simulation (it keeps no migrations)."""
 
@@ -82,11 +90,18 @@ class Database:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        # SQLite runs one writing transaction at a time anyway (BEGIN IMMEDIATE): queueing them
+        # here instead of in SQLite's busy handler (which sleeps and retries) keeps one pooled
+        # connection busy instead of opening overflow connections — a new thread and four
+        # PRAGMAs each — for every request beyond the pool's 15 (bench/README.md, backend).
+        self._one_at_a_time = (
+            asyncio.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
+        )
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """Commit on success; roll back on any error except refusals that record an attempt."""
-        async with self._sessions() as session:
+        async with self._one_at_a_time, self._sessions() as session:
             try:
                 yield session
             except DomainError as error:

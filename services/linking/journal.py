@@ -10,10 +10,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.linking.errors import NotFound, ensure_plausible_id
-from services.linking.models import MeshAccount
+from services.linking.models import LinkFlow, MeshAccount
 from services.linking.phones import mask_phone, validate_phone
 
 logger = logging.getLogger(__name__)
@@ -28,3 +29,13 @@ async def confirm_phone(session: AsyncSession, mesh_account_id: str, phone: str)
     mesh.phone = phone
     logger.info("MESH account %s confirmed phone %s", mesh.id, mask_phone(phone))
     return {"mesh_account_id": mesh.id, "phone_masked": mask_phone(phone)}
+
+
+async def newest_flow(session: AsyncSession, mesh_account_id: str) -> LinkFlow | None:
+    """The MESH account's most recent link flow (open or finished), for the e-journal's window."""
+    return await session.scalar(
+        select(LinkFlow)
+        .where(LinkFlow.mesh_account_id == ensure_plausible_id(mesh_account_id, "MESH account"))
+        .order_by(LinkFlow.created_at.desc(), LinkFlow.id.desc())
+        .limit(1)
+    )

@@ -260,3 +260,23 @@ class BudgetSubject(LinkingBase):
 
     subject: Mapped[str] = mapped_column(String(64), primary_key=True)
     touched_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class FlowEvent(LinkingBase):
+    """One thing that happened to a link flow, for its owner's feed (`GET …/events`).
+
+    `seq` is global and only grows, so «events after N» is one indexed range. `data` is a small
+    JSON object (channel, attempts left, the refusal's code…), never a code or a password.
+    Each flow keeps its newest events only (services/linking/flow_events.py prunes).
+    """
+
+    __tablename__ = "flow_events"
+    __table_args__ = (Index("ix_flow_events_flow", "flow_id", "seq"),)
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    flow_id: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str | None] = mapped_column(String(20))
+    source: Mapped[str] = mapped_column(String(8))
+    data: Mapped[str] = mapped_column(Text, default="{}")
+    at: Mapped[datetime] = mapped_column(index=True)

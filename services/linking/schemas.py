@@ -99,3 +99,9 @@ class VpnBody(Body):
         if (self.phone is None) == (self.mesh_account_id is None):
             raise ValueError("give exactly one of phone or mesh_account_id")
         return self
+
+
+class WindowScreenBody(Body):
+    """The e-journal's window reports the screen it shows (guide mode)."""
+
+    screen: str = Field(pattern=r"^[a-z_]{1,32}$")

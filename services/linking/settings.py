@@ -21,6 +21,11 @@ class LinkingSettings(BaseSettings):
         default=None,
         description="/v1 requires `Authorization: Bearer <api_key>`; required outside demo",
     )
+    journal_api_key: SecretStr | None = Field(
+        default=None,
+        description="The e-journal's own key: its linking window may then act for a MESH account "
+        "(`X-Mesh-Account-Id`) on that account's flows; unset outside demo = no window",
+    )
     token_secret: SecretStr | None = Field(
         default=None,
         description="HMAC key of link tokens, code digests and budget keys; required outside "

@@ -30,6 +30,8 @@ from services.linking_client.models import (
     DemoCase,
     DevAccount,
     Flow,
+    FlowEvents,
+    FriendInbox,
     Gender,
     InboxItem,
     LinkToken,
@@ -42,6 +44,7 @@ from services.phones import mask_phone
 logger = logging.getLogger(__name__)
 
 END_USER_HEADER = "X-End-User-Id"
+MESH_ACCOUNT_HEADER = "X-Mesh-Account-Id"
 _END_USER_ID = re.compile(r"^[A-Za-z0-9_:.-]{1,64}$")
 
 CallObserver = Callable[[str, str, float], None]
@@ -83,6 +86,7 @@ class LinkingClient:
         self._owns_session = session is None
         self._observer = observer
         self._end_user: str | None = None
+        self._mesh_account: str | None = None
         self._root: LinkingClient = self
 
     def for_user(self, end_user_id: int | str) -> LinkingClient:
@@ -97,6 +101,20 @@ class LinkingClient:
             raise ValueError("an end user id is 1-64 characters of [A-Za-z0-9_:.-]")
         view = copy.copy(self)
         view._end_user = end_user
+        return view
+
+    def for_journal(self, mesh_account_id: str) -> LinkingClient:
+        """This client as the e-journal's linking window of one MESH account (guide mode):
+        it sends `X-Mesh-Account-Id` and acts on that account's flows as their end user.
+
+        Give the client the e-journal's API key (`LINKING_JOURNAL_API_KEY`); in a keyless demo
+        any client may.
+        """
+        if not _END_USER_ID.fullmatch(mesh_account_id):
+            raise ValueError("a MESH account id is 1-64 characters of [A-Za-z0-9_:.-]")
+        view = copy.copy(self)
+        view._end_user = None
+        view._mesh_account = mesh_account_id
         return view
 
     @property
@@ -143,6 +161,7 @@ class LinkingClient:
         params: Mapping[str, str] | None = None,
         log_path: str | None = None,
         endpoint: str | None = None,
+        hold: float | None = None,
     ) -> Any:
         """Send one call; return the decoded JSON or raise a `LinkingError`.
 
@@ -158,7 +177,7 @@ class LinkingClient:
                 if delay > 0:
                     await self._sleep(delay)
             try:
-                return await self._attempt(method, path, json_body, params, shown, endpoint)
+                return await self._attempt(method, path, json_body, params, shown, endpoint, hold)
             except BackendUnavailable as exc:
                 if attempt + 1 >= attempts:
                     raise
@@ -180,11 +199,12 @@ class LinkingClient:
         params: Mapping[str, str] | None,
         shown: str,
         endpoint: str,
+        hold: float | None = None,
     ) -> Any:
         started = time.perf_counter()
         outcome = "unavailable"
         try:
-            result = await self._send(method, path, json_body, params, shown)
+            result = await self._send(method, path, json_body, params, shown, hold)
             outcome = "ok"
             return result
         except LinkingError as error:
@@ -201,12 +221,15 @@ class LinkingClient:
         json_body: Mapping[str, Any] | None,
         params: Mapping[str, str] | None,
         shown: str,
+        hold: float | None = None,
     ) -> Any:
         headers = {"Accept": "application/json"}
         if self._api_key:
             headers["Authorization"] = f"Bearer {self._api_key}"
         if self._end_user is not None:
             headers[END_USER_HEADER] = self._end_user
+        if self._mesh_account is not None:
+            headers[MESH_ACCOUNT_HEADER] = self._mesh_account
         started = time.perf_counter()
         try:
             async with self._get_session().request(
@@ -215,7 +238,10 @@ class LinkingClient:
                 json=json_body,
                 params=params,
                 headers=headers,
-                timeout=self._timeout,
+                # A long-poll is held by the server on purpose: its wait comes on top.
+                timeout=self._timeout
+                if not hold
+                else aiohttp.ClientTimeout(total=(self._timeout.total or 0) + hold),
             ) as response:
                 status = response.status
                 raw = await response.read()
@@ -297,6 +323,36 @@ class LinkingClient:
         data = await self._get(f"/v1/flows/{_seg(flow_id)}", endpoint="/v1/flows/{id}")
         return _parse(Flow.from_json, data)
 
+    async def flow_events(self, flow_id: str, *, after: int = 0, wait: int = 0) -> FlowEvents:
+        """The flow's events after `after` (a `seq`); with `wait` seconds (≤ 25) the backend
+        holds the answer until one comes (long-poll). Read `next` to go on."""
+        data = await self._request(
+            "GET",
+            f"/v1/flows/{_seg(flow_id)}/events",
+            params={"after": str(after), "wait": str(wait)},
+            endpoint="/v1/flows/{id}/events",
+            hold=float(wait),
+        )
+        return _parse(FlowEvents.from_json, data)
+
+    async def report_screen(self, flow_id: str, screen: str) -> None:
+        """The e-journal's window (`for_journal`): which of its screens it shows now (a screen
+        the flow's state cannot tell, e.g. `vkid_phone`); published to the flow's events."""
+        await self._request(
+            "POST",
+            f"/v1/flows/{_seg(flow_id)}/window",
+            json_body={"screen": screen},
+            endpoint="/v1/flows/{id}/window",
+        )
+
+    async def mesh_account_flow(self, mesh_account_id: str) -> Flow:
+        """The e-journal's window (`for_journal`): the account's newest flow, open or finished."""
+        data = await self._get(
+            f"/v1/mesh-accounts/{_seg(mesh_account_id)}/flow",
+            endpoint="/v1/mesh-accounts/{id}/flow",
+        )
+        return _parse(Flow.from_json, data)
+
     async def submit_phone(self, flow_id: str, phone: str) -> Flow:
         """Give (or change) the VK ID phone, E.164; the backend decides the scenario."""
         return await self._flow_call(flow_id, "phone", {"phone": phone})
@@ -331,6 +387,11 @@ class LinkingClient:
     async def give_consent(self, flow_id: str, *, link: bool) -> Flow:
         """«Привязать» (`link=True`) or «Отмена» (`link=False`)."""
         return await self._flow_call(flow_id, "consent", {"decision": "link" if link else "cancel"})
+
+    async def restart_flow(self, flow_id: str) -> Flow:
+        """«Начать заново»: abandon the flow; returns the fresh flow (state `phone`) that
+        replaces it, for the same MESH account and end user. Budgets carry over."""
+        return await self._flow_call(flow_id, "restart", {})
 
     async def start_recovery(self, phone: str, *, flow_id: str | None = None) -> Recovery:
         """Start a VK ID password recovery; an SMS code is sent to `phone`."""
@@ -367,6 +428,14 @@ class LinkingClient:
     async def verify_method_code(self, recovery_id: str, code: str) -> Recovery:
         """Check the app or e-mail code."""
         return await self._recovery_call(recovery_id, "method/verify", {"code": code})
+
+    async def resend_friend_codes(self, recovery_id: str) -> Recovery:
+        """New codes for the trusted friends who have not given theirs yet."""
+        return await self._recovery_call(recovery_id, "friends/code", {})
+
+    async def verify_friend_code(self, recovery_id: str, code: str) -> Recovery:
+        """The code of the next trusted friend still waiting (`Recovery.friends` order)."""
+        return await self._recovery_call(recovery_id, "friends/verify", {"code": code})
 
     async def propose_new_password(self, recovery_id: str, password: str) -> Recovery:
         """Propose the new password; the backend checks it against the policy."""
@@ -418,6 +487,11 @@ class LinkingClient:
             "/dev/totp", params={"phone": phone}, log_path=f"/dev/totp?phone={mask_phone(phone)}"
         )
         return _parse(lambda raw: _str(_obj(raw, "totp"), "code"), data)
+
+    async def dev_friends(self, phone: str) -> list[FriendInbox]:
+        """The trusted friends of the VK ID on `phone`, each with the codes they got (dev)."""
+        data = await self._get("/dev/friends", params={"phone": phone}, log_path="/dev/friends")
+        return _parse(lambda raw: [FriendInbox.from_json(item) for item in _as_list(raw)], data)
 
     async def dev_set_vpn(
         self, *, enabled: bool, phone: str | None = None, mesh_account_id: str | None = None

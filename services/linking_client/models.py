@@ -8,6 +8,8 @@ from enum import StrEnum
 from typing import Any, Literal, cast
 
 from services.linking_client.parsing import (
+    _as_list,
+    _bool,
     _choice,
     _date,
     _datetime,
@@ -24,9 +26,11 @@ from services.linking_client.parsing import (
 )
 from services.phones import mask_phone
 
-Channel = Literal["call", "sms", "email", "totp"]
+Channel = Literal["call", "sms", "email", "totp", "friend"]
 CodeChannel = Literal["call", "sms"]
 RecoveryMethod = Literal["totp", "email", "friends"]
+"""What a teacher may choose; `Recovery.methods` may also say "sms" (no other method: the SMS
+code that started the recovery was the confirmation)."""
 Gender = Literal["female", "male"]
 DemoCase = Literal[
     "no_vkid",
@@ -38,11 +42,12 @@ DemoCase = Literal[
     "forgot_password_app",
     "forgot_password_friends",
     "vpn",
+    "registered_no_password",
 ]
 
-_CHANNELS: frozenset[str] = frozenset({"call", "sms", "email", "totp"})
+_CHANNELS: frozenset[str] = frozenset({"call", "sms", "email", "totp", "friend"})
 _GENDERS: frozenset[str] = frozenset({"female", "male"})
-_RECOVERY_METHODS: frozenset[str] = frozenset({"totp", "email", "friends"})
+_RECOVERY_METHODS: frozenset[str] = frozenset({"totp", "email", "friends", "sms"})
 
 
 class FlowState(StrEnum):
@@ -259,6 +264,19 @@ class Flow:
 
 
 @dataclass(frozen=True, slots=True)
+class TrustedFriend:
+    """A trusted friend asked for a code, and whether the teacher has entered it."""
+
+    name: str
+    confirmed: bool
+
+    @classmethod
+    def from_json(cls, data: Any) -> TrustedFriend:
+        data = _obj(data, "friend")
+        return cls(name=_str(data, "name"), confirmed=_bool(data, "confirmed"))
+
+
+@dataclass(frozen=True, slots=True)
 class Recovery:
     """A VK ID password recovery."""
 
@@ -266,10 +284,11 @@ class Recovery:
     state: RecoveryState
     phone_masked: str
     account: VkAccountView | None
-    methods: tuple[RecoveryMethod, ...]
+    methods: tuple[str, ...]
     email_masked: str | None
     challenge: Challenge | None
     logout_other_sessions: bool | None
+    friends: tuple[TrustedFriend, ...] = ()
 
     @classmethod
     def from_json(cls, data: Any) -> Recovery:
@@ -288,12 +307,83 @@ class Recovery:
             email_masked=_opt_str(data, "email_masked"),
             challenge=None if challenge is None else Challenge.from_json(challenge),
             logout_other_sessions=_opt_bool(data, "logout_other_sessions"),
+            friends=tuple(TrustedFriend.from_json(f) for f in _as_list(data.get("friends") or [])),
         )
 
     @property
     def is_finished(self) -> bool:
-        """Done, cancelled, or handed over to trusted friends (outside the bot)."""
-        return self.state in (RecoveryState.DONE, RecoveryState.CANCELLED, RecoveryState.FRIENDS)
+        """Done or cancelled: no further step is possible."""
+        return self.state in (RecoveryState.DONE, RecoveryState.CANCELLED)
+
+
+@dataclass(frozen=True, slots=True)
+class FlowEvent:
+    """One thing that happened to a flow (docs/linking-api.md, "Flow events").
+
+    `kind`: `step` (the flow moved to `state`; `from_state` where it was), `code_sent`
+    (`channel`, `resend_after`), `refusal` (`code` and, where they apply, `attempts_left`,
+    `retry_after`), `recovery` (`recovery_state` of a password recovery started from the flow),
+    `screen` (the e-journal's window says which of its screens it shows: `screen`).
+    `source`: who made it happen, `bot` or `journal` (the e-journal's window). States stay plain
+    strings so that a backend with more states than this client knows still reads.
+    """
+
+    seq: int
+    kind: str
+    state: str | None
+    source: str
+    at: datetime
+    scenario: str | None = None
+    from_state: str | None = None
+    channel: str | None = None
+    resend_after: int | None = None
+    code: str | None = None
+    attempts_left: int | None = None
+    retry_after: int | None = None
+    recovery_state: str | None = None
+    profile_exists: bool = False
+    screen: str | None = None
+
+    @classmethod
+    def from_json(cls, data: Any) -> FlowEvent:
+        data = _obj(data, "event")
+        return cls(
+            seq=_int(data, "seq"),
+            kind=_str(data, "kind"),
+            state=_opt_str(data, "state"),
+            source=_str(data, "source"),
+            at=_datetime(data, "at"),
+            scenario=_opt_str(data, "scenario"),
+            from_state=_opt_str(data, "from"),
+            channel=_opt_str(data, "channel"),
+            resend_after=_opt_int(data, "resend_after"),
+            code=_opt_str(data, "code"),
+            attempts_left=_opt_int(data, "attempts_left"),
+            retry_after=_opt_int(data, "retry_after"),
+            recovery_state=_opt_str(data, "recovery_state"),
+            profile_exists=bool(_opt_bool(data, "profile_exists")),
+            screen=_opt_str(data, "screen"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FlowEvents:
+    """A page of a flow's events: those after the asked `seq`, and where to go on (`next`)."""
+
+    flow_id: str
+    state: str
+    events: tuple[FlowEvent, ...]
+    next: int
+
+    @classmethod
+    def from_json(cls, data: Any) -> FlowEvents:
+        data = _obj(data, "flow events")
+        return cls(
+            flow_id=_str(data, "flow_id"),
+            state=_str(data, "state"),
+            events=tuple(FlowEvent.from_json(item) for item in _list(data, "events")),
+            next=_int(data, "next"),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,4 +477,20 @@ class InboxItem:
             code=_str(data, "code"),
             text=_str(data, "text"),
             at=_datetime(data, "at"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FriendInbox:
+    """A trusted friend of a demo VK ID and the codes that reached them (dev only)."""
+
+    name: str
+    inbox: tuple[InboxItem, ...]
+
+    @classmethod
+    def from_json(cls, data: Any) -> FriendInbox:
+        data = _obj(data, "friend inbox")
+        return cls(
+            name=_str(data, "name"),
+            inbox=tuple(InboxItem.from_json(item) for item in _list(data, "inbox")),
         )

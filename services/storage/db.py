@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
-from sqlalchemy import MetaData, event
+import asyncio
+import contextlib
+import weakref
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from sqlalchemy import MetaData, Table, event
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 
 
 class Base(DeclarativeBase):
     """Declarative base of every bot-side table (helpdesk and FSM tables included)."""
+
+
+def table_of(model: type[Base]) -> Table:
+    """The model's `Table`, for Core statements (declarative types `__table__` as FromClause)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
 
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -37,6 +51,26 @@ def create_engine(
     return engine
 
 
+_SQLITE_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+def sqlite_write_lock(engine: AsyncEngine | None) -> AbstractAsyncContextManager[Any]:
+    """Held around a writing transaction: one at a time per SQLite database in this process.
+
+    SQLite has one write lock per file. Two of our writers (the FSM storage's and the
+    write-behind's) colliding on it used to meet in SQLite's busy handler, which sleeps 1 to
+    100 ms between tries, or fail at once with a stale WAL snapshot and back off: p99s of
+    0.4–1.4 s in scenario A (bench/README.md). Queueing on an asyncio lock costs nothing.
+    Other databases need no such lock (a no-op).
+    """
+    if engine is None or engine.dialect.name != "sqlite":
+        return contextlib.nullcontext()
+    lock = _SQLITE_WRITE_LOCKS.get(engine.sync_engine)
+    if lock is None:
+        lock = _SQLITE_WRITE_LOCKS[engine.sync_engine] = asyncio.Lock()
+    return lock
+
+
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker:
     return async_sessionmaker(engine, expire_on_commit=False)
 
@@ -45,7 +79,12 @@ def registered_metadata() -> MetaData:
     """`Base.metadata` with every bot-side table registered (create_all, alembic, schema checks)."""
     # Import for side effects: each module registers its tables on Base.metadata.
     from services.helpdesk import models as _helpdesk_models  # noqa: F401
-    from services.storage import fsm_records, models, telegram_files  # noqa: F401
+    from services.storage import (  # noqa: F401
+        fsm_records,
+        guide_watches,
+        models,
+        telegram_files,
+    )
 
     return Base.metadata
 

@@ -16,7 +16,11 @@ async def test_teacher_switches_to_english_mid_step_and_it_is_remembered(
     await teacher.send("/language")
     await teacher.click("English")
     assert "Hello, Андрей Сергеевич!" in teacher.last_text
-    assert teacher.buttons() == ["Let's start", "It doesn't work"]
+    assert teacher.buttons() == [
+        "Let's start",
+        "🖥 I will do it myself in the e-journal",
+        "It doesn't work",
+    ]
     assert await app.sessions.get_locale(700) == "en"
 
     await app.restart()

@@ -117,6 +117,8 @@ async def test_free_text_restart_goes_back_to_the_greeting(app: BotApp, demo: De
     teacher = app.teacher(508)
     await reach_code(teacher, demo)
     await teacher.send("начать сначала")
+    assert "Начать заново?" in teacher.last_text  # the password given would be lost: asked
+    await teacher.click("Да, начать заново")
     assert "Здравствуйте" in teacher.last_text
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -79,6 +80,7 @@ FLOW_CALLS: list[tuple[Call, str, str, Any]] = [
         "/v1/flows/fl-1/consent",
         {"decision": "cancel"},
     ),
+    (lambda c: c.restart_flow("fl-1"), "POST", "/v1/flows/fl-1/restart", {}),
 ]
 
 RECOVERY_CALLS: list[tuple[Call, str, str, Any]] = [
@@ -120,6 +122,13 @@ RECOVERY_CALLS: list[tuple[Call, str, str, Any]] = [
         "POST",
         "/v1/recoveries/rc-1/method/verify",
         {"code": "654321"},
+    ),
+    (lambda c: c.resend_friend_codes("rc-1"), "POST", "/v1/recoveries/rc-1/friends/code", {}),
+    (
+        lambda c: c.verify_friend_code("rc-1", "246810"),
+        "POST",
+        "/v1/recoveries/rc-1/friends/verify",
+        {"code": "246810"},
     ),
     (
         lambda c: c.propose_new_password("rc-1", "N3w-Pass!"),
@@ -314,6 +323,16 @@ async def test_dev_totp(start_stub: StartStub) -> None:
     assert stub.requests[0].path == "/dev/totp"
 
 
+async def test_dev_friends(start_stub: StartStub) -> None:
+    item = {"channel": "friend", "code": "246810", "text": "…", "at": "2026-11-25T07:00:01Z"}
+    stub = await start_stub(json_answer([{"name": "Ольга К.", "inbox": [item]}]))
+    async with LinkingClient(stub.url) as client:
+        friends = await client.dev_friends("+79161234567")
+    assert [(f.name, [i.code for i in f.inbox]) for f in friends] == [("Ольга К.", ["246810"])]
+    assert stub.requests[0].path == "/dev/friends"
+    assert stub.requests[0].query == {"phone": "+79161234567"}
+
+
 async def test_dev_set_vpn_by_phone_or_account(start_stub: StartStub) -> None:
     stub = await start_stub(json_answer({"enabled": False}))
     async with LinkingClient(stub.url) as client:
@@ -325,3 +344,89 @@ async def test_dev_set_vpn_by_phone_or_account(start_stub: StartStub) -> None:
         {"enabled": False, "phone": "+79161234567"},
         {"enabled": True, "mesh_account_id": "mesh-1"},
     ]
+
+
+async def test_flow_events_long_polls_with_a_timeout_that_covers_the_wait(
+    start_stub: StartStub,
+) -> None:
+    answer = {
+        "flow_id": "fl-1",
+        "state": "code",
+        "next": 9,
+        "events": [
+            {
+                "seq": 8,
+                "kind": "refusal",
+                "state": "code",
+                "source": "journal",
+                "at": "2026-11-25T08:00:00Z",
+                "code": "code_invalid",
+                "attempts_left": 4,
+                "route": "/v1/flows/{flow_id}/code/verify",
+            },
+            {
+                "seq": 9,
+                "kind": "screen",
+                "state": "code",
+                "source": "journal",
+                "at": "2026-11-25T08:00:01Z",
+                "screen": "vkid_phone",
+                "new_field": 1,
+            },
+        ],
+    }
+
+    async def held(request: web.Request) -> web.StreamResponse:
+        await asyncio.sleep(0.8)  # the backend holds a long-poll on purpose
+        return web.json_response(answer)
+
+    stub = await start_stub(held)
+    # Each attempt may take 0.5 s; a long-poll of 3 s may take 0.5 + 3 (no BackendUnavailable).
+    async with LinkingClient(stub.url, timeout=0.5, retries=0) as client:
+        page = await client.for_user(5).flow_events("fl-1", after=7, wait=3)
+    assert page.next == 9 and page.state == "code"
+    wrong, screen = page.events
+    assert (wrong.kind, wrong.code, wrong.attempts_left, wrong.source) == (
+        "refusal",
+        "code_invalid",
+        4,
+        "journal",
+    )
+    assert (screen.kind, screen.screen) == ("screen", "vkid_phone")  # unknown fields ignored
+    sent = stub.requests[0]
+    assert (sent.method, sent.path) == ("GET", "/v1/flows/fl-1/events")
+    assert sent.query == {"after": "7", "wait": "3"}
+
+
+async def test_the_journal_view_names_the_mesh_account_not_an_end_user(
+    start_stub: StartStub,
+) -> None:
+    stub = await start_stub(json_answer(FLOW))
+    async with LinkingClient(stub.url) as client:
+        window = client.for_journal("mesh-1001")
+        await window.mesh_account_flow("mesh-1001")
+        await window.submit_phone("fl-1", "+79161234567")
+        await client.for_user(5).for_journal("mesh-1001").get_flow("fl-1")
+        for bad in ("", "a b", "x" * 65):
+            with pytest.raises(ValueError):
+                client.for_journal(bad)
+    assert [r.path for r in stub.requests] == [
+        "/v1/mesh-accounts/mesh-1001/flow",
+        "/v1/flows/fl-1/phone",
+        "/v1/flows/fl-1",
+    ]
+    for request in stub.requests:
+        assert request.headers["X-Mesh-Account-Id"] == "mesh-1001"
+        assert "X-End-User-Id" not in request.headers
+
+
+async def test_report_screen(start_stub: StartStub) -> None:
+    stub = await start_stub(json_answer({"flow_id": "fl-1", "screen": "vkid_phone"}))
+    async with LinkingClient(stub.url) as client:
+        await client.for_journal("mesh-1").report_screen("fl-1", "vkid_phone")
+    sent = stub.requests[0]
+    assert (sent.method, sent.path, sent.body) == (
+        "POST",
+        "/v1/flows/fl-1/window",
+        {"screen": "vkid_phone"},
+    )

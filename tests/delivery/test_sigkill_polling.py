@@ -26,7 +26,7 @@ import pytest
 from aiohttp import web
 
 from bot.config import Settings
-from services.sandbox.runner import Sandbox, start_sandbox
+from bot.sandbox import Sandbox, start_sandbox
 from tests.sandbox.live import Live, TeacherDriver, text_of
 
 STARTUP_SECONDS = 60.0  # a cold interpreter on a busy CI machine

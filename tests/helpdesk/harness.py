@@ -30,6 +30,7 @@ from aiogram.types import (
 from bot.dialogs.steps import SECRET_STEPS
 from bot.helpdesk.outbox import Outbox
 from bot.helpdesk.relay import HelpdeskRelay
+from bot.middlewares.request_retry import RequestRetryMiddleware
 from services.storage.db import create_session_factory
 from tests.helpdesk.conftest import ManualTime
 from tests.support.bot_app import BotApp, make_bot_app
@@ -193,7 +194,8 @@ async def helpdesk_app(
         app.helpdesk = relay
         await app.restart()  # rebuild the Dispatcher with the relay in its workflow data
         relay.install_dispatcher(app.dp, secret_steps=SECRET_STEPS)
-        relay.install_session(app.bot, sleep=time.sleep)
+        relay.install_session(app.bot)
+        app.bot.session.middleware(RequestRetryMiddleware(sleep=time.sleep))
         try:
             yield HelpdeskApp(app, chat, relay, time)
         finally:

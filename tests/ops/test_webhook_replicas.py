@@ -20,7 +20,7 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.config import Settings
-from services.sandbox.runner import start_sandbox
+from bot.sandbox import start_sandbox
 from tests.ops.replicas import (
     MIGRATE,
     PROBE_MODULE,

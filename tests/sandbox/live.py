@@ -17,8 +17,8 @@ from aiogram import BaseMiddleware
 from aiogram.types import Update
 
 from bot.config import Settings
+from bot.sandbox import Sandbox, start_sandbox
 from services.sandbox.people import Teacher
-from services.sandbox.runner import Sandbox, start_sandbox
 
 T = TypeVar("T")
 WAIT_SECONDS = 15.0

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
+from bot.sandbox import start_sandbox
 from services.linking_client import LinkingClient
 from services.sandbox.botapi.entities import format_text
-from services.sandbox.runner import start_sandbox
 from tests.sandbox.live import Live, live_sandbox
 
 pytestmark = pytest.mark.browser
@@ -44,6 +44,7 @@ README_SHOTS = {
     "phone": ROOT / "docs" / "sandbox-phone.png",
     "code": ROOT / "docs" / "sandbox-code.png",
     "linked": ROOT / "docs" / "sandbox-linked.png",
+    "guide-mode": ROOT / "docs" / "guide-mode.png",
 }
 STEP_MS = 15_000
 HAS_CHROMIUM = Path(CHROMIUM).exists()
@@ -394,3 +395,110 @@ async def test_page_renders_bot_html_safely(page):
             "https://web.vk.me/"
         )
         assert await page.evaluate("window.pwned") is None
+
+
+# ---- guide mode: the e-journal's own VK ID window beside the chat --------------------------
+
+
+async def test_teacher_links_in_the_window_while_the_bot_guides_her(live: Live, page) -> None:
+    """Guide mode: she links in the e-journal's own VK ID window (left) while the real bot,
+    following her flow's events from the backend, guides her in the chat (right); a VPN refusal
+    and a wrong code in the window each get the bot's matching help."""
+    person = Person(page, live)
+    teacher = next(t for t in live.sandbox.cast.teachers if t.case == "vkid_no_profile")
+    await page.goto(live.sandbox.url)
+    card = person.card(teacher.mesh_account_id)
+
+    # No linking yet: «Перейти к подключению» opens the bot, which offers guide mode.
+    await card.locator("button.messenger").click()
+    await page.get_by_role("button", name="Перейти к подключению").click()
+    await person.press("Я сделаю сама в электронном журнале")
+    await person.sees("«Мессенджер не подключен»")
+
+    # Back in the e-journal: now the VK ID window opens on that same linking, beside the chat.
+    await person.opens_tab("mesh")
+    await card.locator("button.messenger").click()
+    await page.get_by_role("button", name="Перейти к подключению").click()
+    window = page.locator("#vkid-window")
+    await window.get_by_text("Вход в VK ID").wait_for()
+    assert await page.locator("#pane-chat").is_visible()  # side by side on a desktop
+    await person.sees("«Вход в VK ID»")
+
+    # VPN on: the window refuses; the bot says how to turn it off.
+    vpn = page.locator("label.switch", has=page.locator("#vpn-toggle"))
+    await vpn.click()  # the phone's VPN switch
+    await page.locator("#vpn-toggle:checked").wait_for(state="attached")
+    await window.locator('input[name="phone"]').fill(teacher.phone)
+    await window.locator('[data-vkid="continue"]').click()
+    await window.locator('.vkid-error[data-code="vpn_detected"]').wait_for()
+    await person.sees("включён VPN")
+    await vpn.click()
+    await page.locator("#vpn-toggle:not(:checked)").wait_for(state="attached")
+    await window.locator('[data-vkid="continue"]').click()
+
+    await window.get_by_text("Проверьте учетные данные").wait_for()
+    await person.sees("«Введите пароль»")
+    await window.locator('[data-vkid="create"]').click()
+    await window.locator('input[name="password"]').fill(teacher.vk_password or "")
+    await window.locator('[data-vkid="continue"]').click()
+    await window.get_by_text("Подтвердите вход").wait_for()
+    await person.sees("«Подтвердите вход»")
+
+    # A wrong code: the window says so; the bot says which digits to type.
+    await window.locator('input[name="code"]').fill("0000")
+    await window.locator('[data-vkid="continue"]').click()
+    await window.locator('.vkid-error[data-code="code_invalid"]').wait_for()
+    await person.sees("Код не подошёл")
+    call = page.locator('#phone-feed li[data-channel="call"] .code').first
+    await call.wait_for()
+    await window.locator('input[name="code"]').fill((await call.text_content() or "").strip())
+    await window.locator('[data-vkid="continue"]').click()
+
+    await window.get_by_text("Информация о себе").wait_for()
+    await person.sees("«Информация о себе»")
+    await window.locator('input[name="birth_date"]').fill("1985-03-14")
+    await window.locator('[data-vkid="continue"]').click()
+    await window.get_by_text("Добавление профиля Сферум").wait_for()
+    await person.sees("«Добавление профиля Сферум»")
+    await live.bot_idle()
+    save_shot("guide-mode", await page.screenshot())
+
+    await window.locator('[data-vkid="link"]').click()
+    await window.get_by_text("успешно привязан").wait_for()
+    await person.sees("Готово!")
+
+
+async def test_password_recovery_screens_in_the_window(live: Live, page) -> None:
+    """«Забыли или не установили пароль?» in the e-journal's window: phone → SMS code → «Это ваш
+    аккаунт?» → the e-mail way → «Придумайте новый пароль» → back at the password, in English."""
+    person = Person(page, live)
+    her = live.teacher("forgot_password_email")
+    teacher = her.teacher
+    await her.opens_from_journal()
+    await her.press("Я сделаю сама в электронном журнале")
+    await page.goto(live.sandbox.url)
+    await page.click("#lang-toggle")  # the window in English
+    card = person.card(teacher.mesh_account_id)
+    await card.locator("button.messenger").click()
+    await page.get_by_role("button", name="Connect").click()
+    window = page.locator("#vkid-window")
+    await window.locator('input[name="phone"]').fill(teacher.phone)
+    await window.locator('[data-vkid="continue"]').click()
+    await window.get_by_text("Enter the password").wait_for()
+    await window.locator('[data-vkid="forgot"]').click()
+    await window.locator('input[name="recovery_phone"]').fill(teacher.phone)
+    await window.locator('[data-vkid="continue"]').click()
+    await window.get_by_text("An SMS with a code was sent to").wait_for()
+    await window.locator('input[name="code"]').fill(await her.reads_code("sms"))
+    await window.locator('[data-vkid="continue"]').click()
+    await window.locator('[data-vkid="yes"]').click()
+    await window.locator('[data-vkid="method-email"]').click()
+    await window.get_by_text("Enter the code from the e-mail").wait_for()
+    await window.locator('input[name="code"]').fill(await her.reads_code("email"))
+    await window.locator('[data-vkid="continue"]').click()
+    await window.get_by_text("Make up a new password").wait_for()
+    await window.locator('input[name="new_password"]').fill("Novyi#Parol2026")
+    await window.locator('input[name="repeat_password"]').fill("Novyi#Parol2026")
+    await window.locator('[data-vkid="continue"]').click()
+    await window.get_by_text("The password is changed").wait_for()
+    await her.sees("Пароль изменён")

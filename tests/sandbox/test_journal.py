@@ -10,8 +10,8 @@ import aiohttp
 import pytest
 
 from bot.config import Settings
+from bot.sandbox import Sandbox, start_sandbox
 from services.linking_client import LinkingClient
-from services.sandbox.runner import Sandbox, start_sandbox
 from services.sandbox.webapi import CASES
 
 NEW_PASSWORD = "Novyi#Parol2026"

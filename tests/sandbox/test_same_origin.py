@@ -11,8 +11,8 @@ import aiohttp
 import pytest
 
 from bot.config import Settings
+from bot.sandbox import Sandbox, start_sandbox
 from services.sandbox.guard import allowed_hosts, is_loopback, warn_if_exposed
-from services.sandbox.runner import Sandbox, start_sandbox
 
 
 @pytest.fixture

@@ -28,11 +28,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.app import Clock, build_dispatcher, create_storage
 from bot.config import Settings
 from bot.dialogs.ticker import CountdownTicker
+from bot.guide_watcher import GuideWatcher
 from bot.i18n import CatalogI18n, create_i18n
 from bot.pictures import PictureSender
 from bot.shared_state import SharedState
 from services.linking_client import LinkingClient
 from services.storage.db import create_all, create_engine, create_session_factory
+from services.storage.guide_watches import GuideWatches
 from services.storage.link_sessions import LinkSessionRepository
 from services.storage.telegram_files import TelegramFileIds
 from services.storage.write_behind import WriteBehind
@@ -68,11 +70,13 @@ class BotApp:
     pictures: PictureSender | None = None
     shared: SharedState | None = None
     storage: BaseStorage | None = None
+    guide_autostart: bool = False  # guide mode's watcher: tests pump its rounds unless True
+    guide_owner: str = "test-process"
     dp: Dispatcher = field(init=False)
     people: list[Person] = field(default_factory=list)
 
     def _build(self) -> None:
-        storage, _isolation = create_storage(self.settings, self.engine)
+        storage, _isolation = create_storage(self.settings, self.engine, now=self.clock.now)
         self.storage = storage
         self.dp = build_dispatcher(
             self.settings,
@@ -85,11 +89,17 @@ class BotApp:
             countdown_sleep=self.countdown_sleep,
             pictures=self.pictures,
             shared=self.shared,
+            guide_leases=GuideWatches(create_session_factory(self.engine), owner=self.guide_owner),
+            guide_autostart=self.guide_autostart,
         )
 
     @property
     def countdowns(self) -> CountdownTicker:
         return self.dp["countdowns"]
+
+    @property
+    def guide(self) -> GuideWatcher:
+        return self.dp["guide"]
 
     def teacher(
         self,
@@ -114,6 +124,7 @@ class BotApp:
     async def restart(self) -> None:
         """Simulate a bot restart: new Dispatcher and storage over the same database."""
         await self.countdowns.close()
+        await self.guide.close()
         if self.storage is not None:
             await self.storage.close()
         await self.sessions.flush()  # what a stopping bot commits (build_runtime closes it)
@@ -124,6 +135,7 @@ class BotApp:
 
     async def close(self) -> None:
         await self.countdowns.close()
+        await self.guide.close()
         if self.storage is not None:
             await self.storage.close()
         await self.sessions.close()
@@ -142,6 +154,7 @@ async def make_bot_app(
     engine_options: dict[str, Any] | None = None,
     writer_options: dict[str, Any] | None = None,
     shared: SharedState | None = None,
+    guide_autostart: bool = False,
     **settings_overrides: Any,
 ) -> AsyncIterator[BotApp]:
     """Build the bot against `backend_url`; everything is closed when the block ends.
@@ -185,6 +198,7 @@ async def make_bot_app(
         countdown_sleep=countdown_sleep or _never,
         pictures=new_pictures(engine, the_clock),
         shared=shared,
+        guide_autostart=guide_autostart,
     )
     app._build()
     try:

@@ -115,11 +115,9 @@ class BotApiMethods:
             raise bad_request("message can't be edited")
         return chat, message
 
-    def _with_mentioned_users(self, entities: list[dict[str, Any]] | None):  # type: ignore[no-untyped-def]
+    def _with_mentioned_users(self, entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """A text_mention carries the whole user, as Telegram returns it; a mention of someone
         the world does not know is dropped (Telegram shows it as plain text)."""
-        if not entities:
-            return entities
         kept = []
         for entity in entities:
             if entity.get("type") == "text_mention":
@@ -130,7 +128,9 @@ class BotApiMethods:
             kept.append(entity)
         return kept
 
-    def _text(self, p: Params, name: str, *, limit: int, entities_name: str):
+    def _text(
+        self, p: Params, name: str, *, limit: int, entities_name: str
+    ) -> tuple[str, list[dict[str, Any]]]:
         raw = p.str(name) or ""
         text, entities = format_text(raw, p.str("parse_mode"), p.json(entities_name))
         entities = self._with_mentioned_users(entities)
@@ -331,7 +331,7 @@ class BotApiMethods:
 
     async def m_sendContact(self, p: Params) -> dict[str, Any]:
         chat = self._chat(p)
-        contact = {
+        contact: dict[str, str | None] = {
             "phone_number": p.str("phone_number", required=True),
             "first_name": p.str("first_name", required=True),
         }

@@ -448,14 +448,15 @@ class TelegramWorld:
             raise bad_request("message not found")
         if find_callback_button(message, data) is None:
             raise bad_request("the message has no button with this callback data")
+        query_id = str(next(self._query_ids))
         query = {
-            "id": str(next(self._query_ids)),
+            "id": query_id,
             "from": user_object(self.users[user_id]),
             "message": message,
             "chat_instance": chat.chat_instance,
             "data": data,
         }
-        self.callback_queries[query["id"]] = query
+        self.callback_queries[query_id] = query
         self.updates.push("callback_query", query)
         return query
 

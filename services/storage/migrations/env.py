@@ -1,7 +1,8 @@
 """Alembic environment: async engine, every bot-side table registered on `Base.metadata`.
 
-The URL is, in order: `sqlalchemy.url` set on the Alembic config (tests do), the DATABASE_URL
-environment variable, then bot.config.Settings (which also reads .env).
+The URL is `sqlalchemy.url` set on the Alembic config (`python -m bot migrate` and the tests set
+it from the bot's settings, .env included), else the DATABASE_URL environment variable. The
+storage layer does not read the bot's settings itself: services never import bot.
 """
 
 from __future__ import annotations
@@ -28,9 +29,7 @@ def database_url() -> str:
         return configured
     if os.environ.get("DATABASE_URL"):
         return os.environ["DATABASE_URL"]
-    from bot.config import Settings
-
-    return Settings().database_url
+    raise RuntimeError("no database URL: run `python -m bot migrate`, or set DATABASE_URL")
 
 
 def run_migrations_offline() -> None:

@@ -4,8 +4,8 @@ The teacher's name in Telegram («Мария @maria»), shown on the ticket's ca
 the e-journal, with a link to her; unknown (NULL) for tickets opened before.
 
 Revision ID: 7b3e5a1c2d44
-Revises: 5c1e7d2f9a10
-Create Date: 2026-12-02 10:00:00.000000
+Revises: 7a3c9e1b5d20
+Create Date: 2026-12-03 10:00:00.000000
 
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "7b3e5a1c2d44"
-down_revision: str | Sequence[str] | None = "5c1e7d2f9a10"
+down_revision: str | Sequence[str] | None = "7a3c9e1b5d20"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
