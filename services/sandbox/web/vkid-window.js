@@ -62,7 +62,7 @@ const VKID_TEXT = {
     rec_friends_text: "Друзья, которым вы доверяете, получат коды. Попросите их и напишите помощнику в чат, если нужна помощь специалиста.",
     rec_new: "Придумайте новый пароль", rec_new_field: "Введите новый пароль", rec_repeat_field: "Повторите новый пароль",
     rec_rules: "Минимум 8 символов — заглавные и строчные буквы, цифры и спецсимволы (! \" # $ % ' () *)",
-    rec_logout: "Выйти на всех устройствах, кроме этого", rec_done: "Пароль изменён. Войдите в VK ID с новым паролем.",
+    rec_logout: "Выйти на всех устройствах, кроме этого", rec_done: "Пароль изменён, вход в VK ID выполнен.",
     rec_back: "Назад ко входу",
     err_weak_password: "Пароль слишком простой.", err_password_mismatch: "Пароли не совпадают.",
     err_unknown_account: "На этот номер нет VK ID.",
@@ -122,7 +122,7 @@ const VKID_TEXT = {
     rec_friends_text: "Friends you trust will get codes. Ask them, and write to the assistant in the chat if you need a specialist.",
     rec_new: "Make up a new password", rec_new_field: "New password", rec_repeat_field: "Repeat the new password",
     rec_rules: "At least 8 characters: capital and small letters, digits and special characters (! \" # $ % ' () *)",
-    rec_logout: "Sign out on every device but this one", rec_done: "The password is changed. Sign in to VK ID with the new password.",
+    rec_logout: "Sign out on every device but this one", rec_done: "The password is changed; you are signed in to VK ID.",
     rec_back: "Back to signing in",
     err_weak_password: "The password is too simple.", err_password_mismatch: "The passwords do not match.",
     err_unknown_account: "There is no VK ID on this number.",
@@ -178,7 +178,7 @@ async function vkidAct(action, fields = {}, quiet = false) {
       if (["done", "cancelled"].includes(answer.recovery.state)) {
         vkid.note = answer.recovery.state === "done" ? vt("rec_done") : null;
         vkid.recovery = null;
-        vkid.screen = "password";
+        vkid.screen = null; // the flow's own screen: a reset signs it in, on to the code
       }
     }
     if (answer.flow) vkid.flow = answer.flow;
