@@ -29,6 +29,7 @@ from bot.deps import deps
 from bot.dialogs import link_flow as flow_ops
 from bot.dialogs.backend_step import RetryAction, challenge_of, code_input, code_window_data
 from bot.dialogs.context import now
+from bot.dialogs.free_text import handle_free_text
 from bot.dialogs.guide import start_guide
 from bot.dialogs.inputs import any_input, password_input, phone_input, text_input
 from bot.dialogs.notices import notice_text, show_hint
@@ -37,7 +38,9 @@ from bot.dialogs.parsers import InputProblem, check_birth_date, parse_date, pars
 from bot.dialogs.restart import restart_linking
 from bot.dialogs.states import Link, Recovery
 from bot.dialogs.step_window import step_getter, step_window
+from bot.intents import request_not_a_name
 from bot.widgets.i18n import I18nConst, I18nFormat
+from services.linking_client import FlowState
 
 logger = logging.getLogger(__name__)
 
@@ -176,6 +179,9 @@ async def _after_field(manager: DialogManager, next_state: Any) -> None:
 
 
 async def on_full_name(message: Message, manager: DialogManager, full_name: str) -> None:
+    # «начать заново» is three Cyrillic words too: a request is acted on, not taken as a name.
+    if request_not_a_name(message.text or "") and await handle_free_text(message, manager):
+        return
     _personal(manager)["full_name"] = full_name
     await _after_field(manager, Link.birth_date)
 
@@ -309,13 +315,25 @@ async def on_start(start_data: Data, manager: DialogManager) -> None:
 async def on_process_result(start_data: Data, result: Any, manager: DialogManager) -> None:
     """Back from Recovery (or Help / Handoff) to the step that sent the teacher there."""
     if isinstance(result, dict) and result.get("password_changed"):
-        if manager.current_context().state != Link.password:
-            await manager.switch_to(Link.password)
-        show_hint(manager, "password_changed")
+        await _after_new_password(manager)
     elif manager.current_context().state == Link.phone and not await contact_keyboard_shown(
         manager
     ):  # the helpdesk conversation took the keyboard away
         await flow_ops.offer_contact_button(manager)
+
+
+async def _after_new_password(manager: DialogManager) -> None:
+    """A recovery started here signs the flow in, as VK ID does after a reset: on to the code
+    the backend has sent. Where it could not (the flow was not waiting for the password, or
+    the backend is away), the password window asks for the new password as before."""
+    flow = await flow_ops.read(manager)
+    if flow is not None and flow.state is not FlowState.PASSWORD:
+        await flow_ops.apply_flow(manager, flow)
+        show_hint(manager, "password_changed_signed_in")
+        return
+    if manager.current_context().state != Link.password:
+        await manager.switch_to(Link.password)
+    show_hint(manager, "password_changed")
 
 
 # --------------------------------------------------------------------------- windows

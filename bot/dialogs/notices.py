@@ -43,6 +43,10 @@ HINTS: dict[str, Any] = {
     "code_format": __("The code is {length} digits. Please send just the digits."),
     "password_empty": __("Please send your VK ID password as a text message."),
     "password_changed": __("Password changed — please enter the new password."),
+    "password_changed_signed_in": __(
+        "Password changed, and VK ID has let you in with it — no need to write it again. "
+        "The last step of the sign-in is the confirmation code."
+    ),
     "password_again": __("Please send your password again."),
     "code_again": __("Please send the code again."),
     "name_format": __(

@@ -161,9 +161,17 @@ async def restart_flow(request: web.Request) -> web.Response:
     who = caller(request)
     await body(request, schemas.Empty)
     backend = request.app[BACKEND]
+    flow_id = request.match_info["flow_id"]
     async with backend.transaction() as (session, now):
-        flow = await backend.flows.restart(session, request.match_info["flow_id"], who, now)
+        before = await backend.events.snapshot(session, flow_id)
+        flow = await backend.flows.restart(session, flow_id, who, now)
+        old = await session.get(LinkFlow, flow_id)
+        if old is not None and before is not None:  # its watchers hear that it ended
+            await session.refresh(old)
+            await backend.events.after_step(session, old, before, BOT, now)
+        await backend.events.after_step(session, flow, None, BOT, now)
         view = await backend.flows.view(session, flow, now)
+    backend.events.notify()
     return json_response(view, 201)
 
 
@@ -385,10 +393,17 @@ async def _recovery_answer(request: web.Request, step: RecoveryStep) -> web.Resp
             who, source, flow_id = await recovery_caller(request, session, recovery_id)
             known = await session.get(Recovery, recovery_id)
             before = known.state if known is not None else None
+            flow_before = await backend.events.snapshot(session, flow_id)
             recovery = await step(backend, session, recovery_id, who, now)
             published = flow_id is not None and await backend.events.recovery(
                 session, flow_id, recovery.state, before, source, now
             )
+            flow = await session.get(LinkFlow, flow_id) if flow_before is not None else None
+            if flow is not None and flow_before is not None:  # a finished recovery signs it in
+                published = (
+                    await backend.events.after_step(session, flow, flow_before, source, now)
+                    or published
+                )
             view: dict[str, Any] = await backend.recoveries.view(session, recovery, now)
     except DomainError as error:
         await _publish_refusal(request, flow_id, error, source)
@@ -475,12 +490,17 @@ async def propose_new_password(request: web.Request) -> web.Response:
 
 async def confirm_new_password(request: web.Request) -> web.Response:
     data = await body(request, schemas.RepeatPasswordBody)
-    return await _recovery_answer(
-        request,
-        lambda b, s, rid, who, now: b.recoveries.confirm_password(
+
+    async def confirm(
+        b: Backend, s: AsyncSession, rid: str, who: Caller, now: datetime
+    ) -> Recovery:
+        recovery = await b.recoveries.confirm_password(
             s, rid, data.password, data.logout_other_sessions, who, now
-        ),
-    )
+        )
+        await b.flows.signed_in_by_recovery(s, recovery, who, now)  # its link flow goes on
+        return recovery
+
+    return await _recovery_answer(request, confirm)
 
 
 def add_routes(app: web.Application) -> None:

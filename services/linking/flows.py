@@ -24,6 +24,7 @@ from services.linking.codes import Challenges
 from services.linking.db import rows_affected
 from services.linking.errors import (
     AlreadyLinked,
+    DomainError,
     FlowExpired,
     NotFound,
     PhoneMismatch,
@@ -38,6 +39,7 @@ from services.linking.models import (
     LinkFlow,
     LinkToken,
     MeshAccount,
+    Recovery,
     SferumProfile,
     VkAccount,
 )
@@ -273,6 +275,36 @@ class Flows:
         await self._vkid.check_password(session, account, password, caller, now)
         await self._enter_code(session, flow, caller, now)
         return flow
+
+    async def signed_in_by_recovery(
+        self, session: AsyncSession, recovery: Recovery, caller: Caller, now: datetime
+    ) -> None:
+        """A recovery started from this flow's password window has set a new password: as VK ID
+        does after a reset, the device is signed in, so the flow goes on to the code (a call is
+        sent) without asking the new password a third time.
+
+        Only the flow the recovery named, of the same end user and VK ID, waiting for the
+        password and still alive. A code that cannot be sent now (cooldown, a budget, a lock)
+        does not undo the new password: the flow waits at the code step without one, and the
+        teacher asks for it there (and hears why not yet).
+        """
+        if recovery.state != "done" or recovery.flow_id is None:
+            return
+        flow = await session.get(LinkFlow, recovery.flow_id)
+        if (
+            flow is None
+            or flow.end_user_id != caller.end_user
+            or flow.state != "password"
+            or flow.vk_account_id != recovery.vk_account_id
+            or now >= flow.expires_at
+        ):
+            return
+        flow.state = "code"
+        try:
+            await self._issue(session, flow, "call", caller, now)
+        except DomainError as refusal:
+            logger.info("flow %s: no code after the recovery (%s)", log_ref(flow.id), refusal.code)
+        logger.info("flow %s: signed in by a recovery", log_ref(flow.id))
 
     async def send_code(
         self, session: AsyncSession, flow_id: str, channel: str, caller: Caller, now: datetime

@@ -129,7 +129,7 @@ async def test_mismatch_goes_back_to_the_new_password(app: BotApp, demo: Demo) -
     assert "Придумайте новый пароль" in teacher.last_text
     await teacher.send("Другой#Пароль1")
     await teacher.send("Другой#Пароль1")
-    assert tr(app, "Password changed — please enter the new password.") in teacher.last_text
+    assert "Пароль изменён, и VK ID уже впустил вас" in teacher.last_text
 
 
 async def test_not_my_account_asks_for_another_number(app: BotApp, demo: Demo) -> None:

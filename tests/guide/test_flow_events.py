@@ -230,3 +230,37 @@ async def test_only_the_accounts_window_reports_screens_and_a_repeat_is_one_even
         ("step", None, "bot"),
         ("screen", "vkid_phone", "journal"),
     ]
+
+
+async def test_a_restart_ends_the_old_feed_and_opens_a_new_one(demo) -> None:
+    _backend, client = demo
+    account, flow = await _open(client)
+    teacher = client.for_user(TEACHER)
+    await teacher.submit_phone(flow.flow_id, account.phone)
+    fresh = await teacher.restart_flow(flow.flow_id)  # «Начать заново»
+
+    old = [(e.kind, e.state) for e in (await teacher.flow_events(flow.flow_id)).events]
+    assert old[-1] == ("step", "cancelled")
+    new = [(e.kind, e.state) for e in (await teacher.flow_events(fresh.flow_id)).events]
+    assert new == [("step", "phone")]
+
+
+async def test_a_finished_recovery_publishes_that_the_flow_went_on_to_the_code(demo) -> None:
+    _backend, client = demo
+    account, flow = await _open(client, "forgot_password_email")
+    teacher = client.for_user(TEACHER)
+    await teacher.submit_phone(flow.flow_id, account.phone)
+    recovery = await teacher.start_recovery(account.phone, flow_id=flow.flow_id)
+    sms = (await client.dev_inbox(account.phone))[-1].code
+    recovery = await teacher.verify_recovery_code(recovery.recovery_id, sms)
+    recovery = await teacher.confirm_recovery_account(recovery.recovery_id, confirmed=True)
+    recovery = await teacher.choose_recovery_method(recovery.recovery_id, "email")
+    mail = (await client.dev_mailbox(account.email or ""))[-1].code
+    recovery = await teacher.verify_method_code(recovery.recovery_id, mail)
+    await teacher.propose_new_password(recovery.recovery_id, "Novyi#Parol2026")
+    await teacher.confirm_new_password(
+        recovery.recovery_id, "Novyi#Parol2026", logout_other_sessions=False
+    )
+
+    events = (await teacher.flow_events(flow.flow_id)).events
+    assert [(e.kind, e.state) for e in events[-2:]] == [("step", "code"), ("code_sent", "code")]

@@ -295,9 +295,10 @@ async def test_recovery_lifts_the_password_lock_from_a_flow(api: Api, backend) -
     mail = await api.last_email_code(teacher["email"])
     recovery = await api.ok("POST", path(recovery, "method/verify"), {"code": mail})
     await finish(api, recovery, logout=False)
-    # Back to the flow's password window: the new password opens it at once.
-    flow = await api.step(flow["flow_id"], "password", {"password": NEW_PASSWORD})
-    assert flow["state"] == "code"
+    # The flow the recovery came from is signed in by it; and the lock is gone for new ones.
+    assert (await api.get_flow(flow["flow_id"]))["state"] == "code"
+    api.clock.advance(56)  # the call it was sent has its cooldown
+    assert await password_works(api, teacher, NEW_PASSWORD)
 
 
 async def test_recovery_sms_resend_cooldown(api: Api) -> None:
@@ -327,3 +328,30 @@ async def test_recovery_expires(api: Api, backend) -> None:
     _teacher, recovery = await start(api, "forgot_password_app")
     api.clock.advance(backend.settings.recovery_lifetime)
     await api.refused("GET", path(recovery), None, "flow_expired", 410)
+
+
+async def test_a_recovery_from_the_password_window_signs_that_flow_in(api: Api) -> None:
+    teacher = await api.teacher("forgot_password_email")
+    flow = await api.start_flow(teacher["mesh_account_id"])
+    flow = await api.step(flow["flow_id"], "phone", {"phone": teacher["phone"]})
+    assert flow["state"] == "password"
+    recovery = await api.ok(
+        "POST",
+        "/v1/recoveries",
+        {"phone": teacher["phone"], "flow_id": flow["flow_id"]},
+        status=201,
+    )
+    code = await api.last_code(teacher["phone"])
+    recovery = await api.ok("POST", path(recovery, "code/verify"), {"code": code})
+    recovery = await api.ok("POST", path(recovery, "confirm"), {"confirmed": True})
+    recovery = await api.ok("POST", path(recovery, "method"), {"method": "email"})
+    code = await api.last_email_code(teacher["email"])
+    recovery = await api.ok("POST", path(recovery, "method/verify"), {"code": code})
+    recovery = await finish(api, recovery, logout=False)
+    assert recovery["state"] == "done"
+
+    flow = await api.get_flow(flow["flow_id"])  # no third password: on to the code
+    assert flow["state"] == "code" and flow["challenge"]["channel"] == "call"
+    assert (await api.inbox(teacher["phone"]))[-1]["channel"] == "call"
+    flow = await api.enter_code(flow, teacher["phone"])
+    assert flow["state"] == "profile"

@@ -217,3 +217,16 @@ async def test_a_profile_made_meanwhile_switches_her_to_scenario_b_instead_of_a_
     await teacher.click("Привязать")
     assert "успешно привязан" in teacher.last_text
     assert await _flow_state(app, 908) is FlowState.LINKED
+
+
+async def test_start_over_typed_on_the_name_step_is_not_taken_for_a_name(
+    app: BotApp, demo: Demo
+) -> None:
+    teacher = app.teacher(909)
+    await reach_personal_data(teacher, demo, CASE)
+    await teacher.send("начать заново")
+    assert "Начать заново?" in teacher.last_text  # a request, not «Начать Заново» as her name
+    await teacher.click("Вернуться к шагу")
+    assert "Напишите ваши настоящие ФИО" in teacher.last_text
+    await teacher.send("Кузнецов Андрей Сергеевич")  # a real name still goes through
+    assert "дату рождения" in teacher.last_text

@@ -5,7 +5,7 @@ step of a linking through the real bot and backend to a linked profile."""
 from __future__ import annotations
 
 from tests.bot.helpers import Demo, open_from_journal
-from tests.bot_recovery.steps import NEW_PASSWORD, confirm_account, friend_codes, set_new_password
+from tests.bot_recovery.steps import confirm_account, friend_codes, set_new_password
 from tests.support.bot_app import BotApp
 from tests.support.fake_telegram import Person
 
@@ -49,8 +49,8 @@ async def test_trusted_friends_give_their_codes_and_she_links(app: BotApp, demo:
     assert "Придумайте новый пароль" in teacher.last_text
 
     await set_new_password(teacher)
-    assert "Пароль изменён" in teacher.last_text
-    await teacher.send(NEW_PASSWORD)
+    assert "Пароль изменён, и VK ID уже впустил вас" in teacher.last_text  # no third password
+    assert "Подтвердите вход" in teacher.last_text
     await teacher.send(await demo.last_code(FRIENDS))
     await _link_profile_b(teacher)
 
@@ -69,7 +69,6 @@ async def test_a_vk_id_made_by_registration_recovers_by_sms_and_links(
     assert "Придумайте новый пароль" in teacher.last_text
 
     await set_new_password(teacher)
-    assert "Пароль изменён" in teacher.last_text
-    await teacher.send(NEW_PASSWORD)
+    assert "Подтвердите вход" in teacher.last_text  # signed in by the recovery
     await teacher.send(await demo.last_code(REGISTERED))
     await _link_profile_b(teacher)
