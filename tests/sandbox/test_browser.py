@@ -471,7 +471,7 @@ async def test_teacher_links_in_the_window_while_the_bot_guides_her(live: Live, 
 
 async def test_password_recovery_screens_in_the_window(live: Live, page) -> None:
     """«Забыли или не установили пароль?» in the e-journal's window: phone → SMS code → «Это ваш
-    аккаунт?» → the e-mail way → «Придумайте новый пароль» → signed in, on to the code, in English."""
+    аккаунт?» → the e-mail way → «Придумайте новый пароль» → on to the code, in English."""
     person = Person(page, live)
     her = live.teacher("forgot_password_email")
     teacher = her.teacher
