@@ -23,7 +23,7 @@ from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
-from aiogram.types import BotCommand, BotCommandScopeDefault
+from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 from aiogram_dialog import setup_dialogs
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -244,13 +244,40 @@ BOT_COMMANDS: dict[str, list[tuple[str, str]]] = {
 }
 
 
-async def set_bot_commands(bot: Bot) -> None:
-    """The command menu in both languages (Russian also as the default)."""
-    for language, commands in BOT_COMMANDS.items():
-        menu = [BotCommand(command=c, description=d) for c, d in commands]
-        await bot.set_my_commands(menu, scope=BotCommandScopeDefault(), language_code=language)
-    default = [BotCommand(command=c, description=d) for c, d in BOT_COMMANDS["ru"]]
-    await bot.set_my_commands(default, scope=BotCommandScopeDefault())
+# The operators' menu, only in the helpdesk group (a chat scope wins over the default one there),
+# so teachers never see /take or /close and operators never see /start.
+OPERATOR_COMMANDS: dict[str, list[tuple[str, str]]] = {
+    "ru": [
+        ("take", "Взять обращение (в его теме)"),
+        ("reply", "Ответить учителю: /reply текст или /reply #номер текст"),
+        ("note", "Заметка для коллег: /note текст"),
+        ("close", "Закрыть обращение"),
+        ("queue", "Открытые обращения по времени ожидания"),
+    ],
+    "en": [
+        ("take", "Take the ticket (in its topic)"),
+        ("reply", "Answer the teacher: /reply text or /reply #number text"),
+        ("note", "Note for colleagues: /note text"),
+        ("close", "Close the ticket"),
+        ("queue", "Open tickets by waiting time"),
+    ],
+}
+
+
+async def set_bot_commands(bot: Bot, *, helpdesk_chat_id: int | None = None) -> None:
+    """The command menus in both languages (Russian also as the default): teachers' everywhere,
+    the operators' in the helpdesk group."""
+    menus: list[
+        tuple[dict[str, list[tuple[str, str]]], BotCommandScopeDefault | BotCommandScopeChat]
+    ] = [(BOT_COMMANDS, BotCommandScopeDefault())]
+    if helpdesk_chat_id is not None:
+        menus.append((OPERATOR_COMMANDS, BotCommandScopeChat(chat_id=helpdesk_chat_id)))
+    for commands_by_language, scope in menus:
+        for language, commands in commands_by_language.items():
+            menu = [BotCommand(command=c, description=d) for c, d in commands]
+            await bot.set_my_commands(menu, scope=scope, language_code=language)
+        default = [BotCommand(command=c, description=d) for c, d in commands_by_language["ru"]]
+        await bot.set_my_commands(default, scope=scope)
 
 
 @dataclass
@@ -430,7 +457,7 @@ async def run_polling(settings: Settings, *, create_tables: bool = False) -> Non
         build_runtime(settings, create_tables=create_tables) as runtime,
         serve_operations(settings.metrics_host, settings.metrics_port, runtime),
     ):
-        await set_bot_commands(runtime.bot)
+        await set_bot_commands(runtime.bot, helpdesk_chat_id=settings.helpdesk_chat_id)
         poller = UpdatePoller(
             runtime.dp,
             runtime.bot,

@@ -25,7 +25,7 @@ from aiogram_dialog.widgets.input import MessageInput
 from aiogram_dialog.widgets.kbd import Button
 from aiogram_dialog.widgets.text import Format
 
-from bot.dialogs.context import bot_of, linking_of, now, user_id_of
+from bot.dialogs.context import bot_of, linking_of, now, sessions_of, user_id_of
 from bot.dialogs.guide_screens import (
     FINISHED,
     reaction_text,
@@ -34,7 +34,6 @@ from bot.dialogs.guide_screens import (
     screen_of,
 )
 from bot.dialogs.notices import render_notice, show_hint
-from bot.dialogs.progress import record_entering
 from bot.dialogs.states import Guide, Handoff, Link
 from bot.widgets.i18n import I18nConst
 from services.linking_client import BackendUnavailable, FlowEvent, LinkingError
@@ -46,6 +45,7 @@ WINDOW_SCREENS = {"intro": "journal", "vkid_phone": "phone", "account": "passwor
 
 _PICTURES_SHOWN = "_guide_pictures"
 _INTRO_SAID = "_guide_intro"
+_RECORDED = "_guide_recorded"
 
 
 # --------------------------------------------------------------------------- events → data
@@ -137,6 +137,7 @@ async def start_guide(manager: DialogManager, flow_id: str, **extra: Any) -> Non
         "scenario": flow.scenario.value if flow.scenario is not None else None,
         "channel": channel,
         "screen": screen_from_flow(flow.state.value, channel),
+        "phone_masked": flow.phone_masked,
         "mesh_name": flow.mesh_account.full_name,
         "school": flow.mesh_account.school,
         **extra,
@@ -183,6 +184,26 @@ async def _show_picture(manager: DialogManager, name: str | None) -> None:
     manager.show_mode = ShowMode.SEND
 
 
+async def _record_screen(manager: DialogManager, key: str) -> None:
+    """Her step is the window's screen («Guide:code»): the helpdesk card and /stats see it."""
+    data = manager.dialog_data
+    if data.get(_RECORDED) == key:
+        return
+    data[_RECORDED] = key
+    sessions = sessions_of(manager)
+    if sessions is None:
+        return
+    try:
+        await sessions.enter_step(
+            user_id_of(manager),
+            f"Guide:{key}",
+            scenario=data.get("scenario"),
+            phone_masked=data.get("phone_masked"),
+        )
+    except Exception:  # never fails the window
+        logger.exception("could not record a guide screen")
+
+
 async def guide_getter(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, Any]:
     manager = dialog_manager
     data = manager.dialog_data
@@ -190,7 +211,7 @@ async def guide_getter(dialog_manager: DialogManager, **_kwargs: Any) -> dict[st
     key = data.get("screen") or "journal"
     screen = screen_of(key)
     await _show_picture(manager, screen.picture)
-    await record_entering(manager)
+    await _record_screen(manager, key)
     reaction: Mapping[str, Any] | None = data.get("reaction")
     finished = data.get("state") in FINISHED
     # How guide mode works is said once, on the first screen; later ones stay short.

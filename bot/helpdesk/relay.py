@@ -35,17 +35,25 @@ from aiogram.methods import (
     SendMessage,
 )
 from aiogram.methods.base import TelegramMethod
-from aiogram.types import Message, MessageId, ReplyParameters, User
+from aiogram.types import (
+    ForceReply,
+    InlineKeyboardMarkup,
+    Message,
+    MessageId,
+    ReplyParameters,
+    User,
+)
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.config import Settings
 from bot.helpdesk.card import CardData, TranscriptLine, render_card, short_name, topic_name
+from bot.helpdesk.card_buttons import card_keyboard
 from bot.helpdesk.outbox import Outbox
 from bot.helpdesk.rights import OperatorRights
-from bot.helpdesk.signature import signed_answer
-from bot.helpdesk.teacher_copy import MaskedText, copy_for
+from bot.helpdesk.signature import signed_answer, signed_edit
+from bot.helpdesk.teacher_copy import MaskedText, copy_for, edit_for
 from bot.keyed_locks import KeyedLocks
 from bot.middlewares.transcript import TranscriptMiddleware, TranscriptRequestMiddleware
 from services.helpdesk import (
@@ -64,6 +72,8 @@ from services.storage.link_sessions import EventKind, LinkSessionRepository
 
 logger = logging.getLogger(__name__)
 
+TRANSCRIPT_LOOKBACK = 40  # transcript lines read to find those before the ticket
+CARD_TRANSCRIPT_LINES = 12
 CLAIM_WAIT = 0.5  # seconds between looks at a topic another process is creating
 WAIT_BASE_MINUTES = 10
 WAIT_PER_TICKET_AHEAD = 5
@@ -94,6 +104,11 @@ def message_kind(message: Message) -> str:
     if message.text is not None:
         return "text"
     return "other"
+
+
+def telegram_name(user: User) -> str:
+    """«Мария Иванова @maria»: how she appears in Telegram."""
+    return f"{user.full_name} @{user.username}" if user.username else user.full_name
 
 
 def display_name(user: User) -> str:
@@ -227,6 +242,7 @@ class HelpdeskRelay:
             user_id=user.id,
             chat_id=chat_id,
             teacher_name=(session.teacher_name if session else None) or user.full_name,
+            telegram_name=telegram_name(user),
             locale=await self.sessions.get_locale(user.id) or user.language_code,
             scenario=session.scenario if session else None,
             step=step or (session.step if session else None),
@@ -379,6 +395,67 @@ class HelpdeskRelay:
         )
         return True
 
+    async def relay_operator_edit(self, bot: Bot, ticket: Ticket, message: Message) -> bool:
+        """The operator edited an answer: edit the teacher's copy the same way (signed)."""
+        assert self.chat_id is not None
+        logged = await self.tickets.relayed_message(
+            ticket.id, MessageDirection.OPERATOR, helpdesk_message_id=message.message_id
+        )
+        if logged is None or logged.teacher_message_id is None or not ticket.is_open:
+            return False
+        method = signed_edit(
+            message, ticket.chat_id, logged.teacher_message_id, self._signature(ticket, message)
+        )
+        if method is None:
+            return False
+        try:
+            await self.outbox.send(bot, ticket.chat_id, method)
+        except TelegramAPIError as error:
+            if "not modified" in error.message:
+                return True
+            logger.warning("ticket #%s: teacher's copy not edited: %s", ticket.id, error)
+            with self.operator_language():
+                await self.post(
+                    bot,
+                    ticket,
+                    _("⚠️ The edit did not reach the teacher: {reason}").format(
+                        reason=self._refusal_reason(error)
+                    ),
+                    reply_to=message.message_id,
+                )
+            return False
+        return True
+
+    async def relay_teacher_edit(self, bot: Bot, message: Message) -> bool:
+        """The teacher edited a message her ticket shows: edit the group's copy, masked."""
+        if message.from_user is None or self.chat_id is None:
+            return False
+        ticket = await self.tickets.open_for_user(message.from_user.id)
+        if ticket is None:
+            return False
+        logged = await self.tickets.relayed_message(
+            ticket.id, MessageDirection.TEACHER, teacher_message_id=message.message_id
+        )
+        if logged is None or logged.helpdesk_message_id is None:
+            return False
+        with self.operator_language():
+            note = _("🔒 Something that looked like a password, code or card number was hidden.")
+            edited = _("✏️ edited")
+        method, _shown = edit_for(
+            message,
+            chat_id=self.chat_id,
+            message_id=logged.helpdesk_message_id,
+            author=f"{short_name(ticket.teacher_name)} · {edited}",
+            note=note,
+        )
+        try:
+            await self._send(bot, method, lane=ticket.id)
+        except TelegramAPIError as error:
+            if "not modified" not in error.message:
+                logger.warning("ticket #%s: the group's copy not edited: %s", ticket.id, error)
+            return False
+        return True
+
     def _signature(self, ticket: Ticket, message: Message) -> str:
         """«Анна, служба поддержки:» in the teacher's language (an anonymous admin: no name)."""
         locale = ticket.locale if ticket.locale in self.i18n.available_locales else None
@@ -398,6 +475,13 @@ class HelpdeskRelay:
         return error.message
 
     async def take(self, bot: Bot, ticket: Ticket, operator: User) -> Ticket:
+        """Assign the ticket to `operator`; the teacher is told who handles her request (once
+        per operator: taking it again says nothing new)."""
+        if not ticket.is_open:
+            with self.operator_language():
+                await self.post(bot, ticket, _("The ticket is already closed."))
+            return ticket
+        already_hers = ticket.assignee_id == operator.id
         ticket = await self.tickets.assign(
             ticket.id, operator_id=operator.id, operator_name=display_name(operator)
         )
@@ -408,7 +492,23 @@ class HelpdeskRelay:
                 ticket,
                 _("👤 {operator} took the ticket.").format(operator=ticket.assignee_name),
             )
+        if not already_hers:
+            await self._tell_teacher_taken(bot, ticket, operator)
         return ticket
+
+    async def _tell_teacher_taken(self, bot: Bot, ticket: Ticket, operator: User) -> None:
+        locale = ticket.locale if ticket.locale in self.i18n.available_locales else None
+        with use_i18n(self.i18n, locale or self.i18n.default_locale):
+            text = _(
+                "👤 {name} from the helpdesk is now handling your request #{number} and will "
+                "answer here."
+            ).format(name=operator.first_name, number=ticket.id)
+        try:
+            await self.outbox.send(
+                bot, ticket.chat_id, SendMessage(chat_id=ticket.chat_id, text=text, parse_mode=None)
+            )
+        except TelegramAPIError as error:
+            logger.warning("ticket #%s: teacher not told it was taken: %s", ticket.id, error)
 
     async def note(self, bot: Bot, ticket: Ticket, operator: User, text: str) -> None:
         await self.tickets.add_note(
@@ -527,6 +627,7 @@ class HelpdeskRelay:
                 message_thread_id=thread_id,
                 text=await self._card_html(fresh, topics=thread_id is not None),
                 parse_mode=ParseMode.HTML,
+                reply_markup=self._card_keyboard(fresh),
             ),
             lane=fresh.id,
         )
@@ -571,7 +672,7 @@ class HelpdeskRelay:
 
     async def _card_html(self, ticket: Ticket, *, topics: bool) -> str:
         session = await self.sessions.get(ticket.user_id)
-        recent = await self.transcript.recent(ticket.user_id)
+        recent = await self._before_the_ticket(ticket)
         notes = [note.text or "" for note in await self.tickets.notes(ticket.id)]
         with self.operator_language():
             return render_card(
@@ -579,7 +680,8 @@ class HelpdeskRelay:
                     ticket_id=ticket.id,
                     is_open=ticket.is_open,
                     teacher_name=ticket.teacher_name,
-                    telegram_name=None,
+                    telegram_name=ticket.telegram_name,
+                    user_id=ticket.user_id,
                     scenario=ticket.scenario,
                     step=ticket.step,
                     reason=ticket.reason,
@@ -597,6 +699,23 @@ class HelpdeskRelay:
                 )
             )
 
+    async def _before_the_ticket(self, ticket: Ticket) -> list[Any]:
+        """The transcript up to the ticket's opening: what she wrote since is relayed below the
+        card (also dropped by text, for lines recorded in the same second)."""
+        opened = _as_utc(ticket.opened_at)
+        relayed = {m.text for m in await self.tickets.messages(ticket.id, MessageDirection.TEACHER)}
+        lines = [
+            entry
+            for entry in await self.transcript.recent(ticket.user_id, limit=TRANSCRIPT_LOOKBACK)
+            if (opened is None or (_as_utc(entry.at) or opened) <= opened)
+            and not (entry.author == "teacher" and entry.text in relayed)
+        ]
+        return lines[-CARD_TRANSCRIPT_LINES:]
+
+    def _card_keyboard(self, ticket: Ticket) -> InlineKeyboardMarkup | None:
+        with self.operator_language():
+            return card_keyboard(ticket)
+
     async def refresh_card(self, bot: Bot, ticket: Ticket) -> None:
         """Edit the card in place (assignee, status, notes); a vanished card is re-posted later."""
         if self.chat_id is None or ticket.card_message_id is None:
@@ -610,6 +729,7 @@ class HelpdeskRelay:
                     message_id=ticket.card_message_id,
                     text=text,
                     parse_mode=ParseMode.HTML,
+                    reply_markup=self._card_keyboard(ticket),
                 ),
                 lane=ticket.id,
             )
@@ -618,9 +738,17 @@ class HelpdeskRelay:
                 logger.warning("ticket #%s: card not updated: %s", ticket.id, error)
 
     async def post(
-        self, bot: Bot, ticket: Ticket, text: str, *, reply_to: int | None = None
+        self,
+        bot: Bot,
+        ticket: Ticket,
+        text: str,
+        *,
+        reply_to: int | None = None,
+        force_reply: bool = False,
     ) -> Message | None:
-        """A notice in the ticket's topic (or as a reply to its card); recreates a lost topic."""
+        """A notice in the ticket's topic (or as a reply to its card); recreates a lost topic.
+
+        `force_reply`: Telegram opens a reply to it (the «Заметка» prompt)."""
         if self.chat_id is None:
             return None
         for stale in (None, ticket.thread_id):
@@ -640,6 +768,7 @@ class HelpdeskRelay:
                         text=text,
                         reply_parameters=reply,
                         parse_mode=None,
+                        reply_markup=ForceReply() if force_reply else None,
                     ),
                     lane=ticket.id,
                 )

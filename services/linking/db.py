@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
 
 from services.linking.errors import DomainError
 from services.linking.models import LinkingBase
+from services.storage import sqlite_one_hop
 
 
 def create_engine(database_url: str) -> AsyncEngine:
@@ -33,6 +34,7 @@ def create_engine(database_url: str) -> AsyncEngine:
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+            sqlite_one_hop.install(dbapi_connection)  # a statement = one trip to its thread
             dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")

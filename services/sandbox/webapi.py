@@ -142,6 +142,16 @@ class BrowserApi:
         )
         return web.json_response(message)
 
+    async def edit_text(self, request: web.Request) -> web.Response:
+        body = await _json_body(request)
+        message = self.world.user_edits_text(
+            int(body["user_id"]),
+            int(body["message_id"]),
+            str(body["text"]),
+            chat_id=_optional_int(body.get("chat_id")),
+        )
+        return web.json_response(message)
+
     async def share_contact(self, request: web.Request) -> web.Response:
         body = await _json_body(request)
         return web.json_response(self.world.user_shares_contact(int(body["user_id"])))
@@ -305,6 +315,7 @@ def add_browser_routes(
         ("GET", "/api/state", api.get_state),
         ("GET", "/api/events", api.events),
         ("POST", "/api/messages", api.send_text),
+        ("POST", "/api/messages/edit", api.edit_text),
         ("POST", "/api/contact", api.share_contact),
         ("POST", "/api/callback", api.press_button),
         ("POST", "/api/files", api.upload),

@@ -13,6 +13,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 
+from services.storage import sqlite_one_hop
+
 
 class Base(DeclarativeBase):
     """Declarative base of every bot-side table (helpdesk and FSM tables included)."""
@@ -41,6 +43,7 @@ def create_engine(
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+            sqlite_one_hop.install(dbapi_connection)  # a statement = one trip to its thread
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")

@@ -54,7 +54,9 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["FsmRecord", "SQLStorage"]
 
-DEFAULT_CACHE_SIZE = 20_000
+# Entries, not teachers: aiogram-dialog keeps about five keys per teacher, so ~2,000 teachers'
+# dialogs stay in memory (bench/memory_bench.py: 10,000 teachers mid-dialog within 300 MB).
+DEFAULT_CACHE_SIZE = 10_000
 
 JsonDumps = Callable[[Any], str]
 JsonLoads = Callable[[str], Any]

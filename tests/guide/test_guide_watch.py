@@ -52,6 +52,7 @@ async def test_stuck_on_a_screen_offers_a_specialist_who_sees_the_screen(
     card = hd.chat.messages(only_topic(hd))[0].text or ""
     assert "окно журнала: «Подтвердите вход» (code)" in card
     assert "<code>Guide:code</code>" in card
+    assert "A: новый учебный профиль Сферум" in card  # the scenario the window's phone decided
     assert (HELPDESK, only_topic(hd)) in hd.telegram.topics
 
 

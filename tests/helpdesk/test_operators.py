@@ -28,9 +28,15 @@ async def test_note_stays_internal_and_take_updates_the_card(hd, demo) -> None:
     seen_by_teacher = len(teacher.bot_messages())
 
     await operator.say("/note звонила в школу, ждём ответа", thread_id=thread)
+    assert len(teacher.bot_messages()) == seen_by_teacher  # the note did not reach the teacher
     await operator.say("/take", thread_id=thread)
 
-    assert len(teacher.bot_messages()) == seen_by_teacher  # nothing reached the teacher
+    # She is told, once, that a person handles her request.
+    assert teacher.last_text == (
+        "👤 Вашим обращением #1 занимается Ольга из службы поддержки — ответ придёт сюда."
+    )
+    await operator.say("/take", thread_id=thread)
+    assert len(teacher.bot_messages()) == seen_by_teacher + 1
     topic = hd.chat.texts(thread)
     assert "📝 Заметка сохранена. Учитель её не видит." in topic
     assert "👤 Ольга взял(а) обращение." in topic
