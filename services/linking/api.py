@@ -34,10 +34,11 @@ from services.linking.errors import (
     BadRequest,
     DomainError,
     NotFound,
+    ScenarioChanged,
     Unauthorized,
     ensure_plausible_id,
 )
-from services.linking.flow_events import MAX_WAIT, POLL_INTERVAL
+from services.linking.flow_events import MAX_WAIT, POLL_INTERVAL, Snapshot
 from services.linking.journal import confirm_phone, newest_flow
 from services.linking.models import LinkFlow, Recovery
 from services.linking.transport import BodyT, json_response, read_body, route_template
@@ -180,6 +181,7 @@ async def _flow_answer(request: web.Request, step: FlowStep) -> web.Response:
     backend = request.app[BACKEND]
     flow_id = request.match_info["flow_id"]
     source = BOT
+    before = None
     try:
         async with backend.transaction() as (session, now):
             who, source = await flow_caller(request, session, flow_id)
@@ -188,11 +190,22 @@ async def _flow_answer(request: web.Request, step: FlowStep) -> web.Response:
             changed = await backend.events.after_step(session, flow, before, source, now)
             view = await backend.flows.view(session, flow, now)
     except DomainError as error:
+        if isinstance(error, ScenarioChanged) and before is not None:
+            await _publish_moved(request, flow_id, before, source)  # the step it moved to
         await _publish_refusal(request, flow_id, error, source)
         raise
     if changed:
         backend.events.notify()
     return json_response(view)
+
+
+async def _publish_moved(request: web.Request, flow_id: str, before: Snapshot, source: str) -> None:
+    """A refusal that moved the flow (`scenario_changed`, committed): its new step, too."""
+    backend = request.app[BACKEND]
+    async with backend.transaction() as (session, now):
+        flow = await session.get(LinkFlow, flow_id)
+        if flow is not None and await backend.events.after_step(session, flow, before, source, now):
+            backend.events.notify()
 
 
 async def _publish_refusal(

@@ -23,6 +23,7 @@ from services.linking_client import (
     Flow,
     LinkingClient,
     NotFound,
+    ScenarioChanged,
     Unauthorized,
     VpnDetected,
     WrongPassword,
@@ -264,3 +265,37 @@ async def test_a_finished_recovery_publishes_that_the_flow_went_on_to_the_code(d
 
     events = (await teacher.flow_events(flow.flow_id)).events
     assert [(e.kind, e.state) for e in events[-2:]] == [("step", "code"), ("code_sent", "code")]
+
+
+async def test_a_profile_made_meanwhile_publishes_the_move_to_b_then_the_refusal(demo) -> None:
+    backend, client = demo
+    assert isinstance(backend.clock, FakeClock)
+    account, flow = await _open(client)
+    teacher = client.for_user(TEACHER)
+    await teacher.submit_phone(flow.flow_id, account.phone)
+    await teacher.submit_password(flow.flow_id, account.vk_password or "")
+    await teacher.verify_code(flow.flow_id, (await client.dev_inbox(account.phone))[-1].code)
+    details = {"full_name": account.full_name, "birth_date": date(1985, 3, 14)}
+    await teacher.submit_personal_data(flow.flow_id, **details, gender="female")
+    # Her second e-journal account, same number, links first (another Telegram account).
+    other_mesh = await client.dev_create_account("no_vkid")
+    await client.confirm_mesh_phone(other_mesh.mesh_account_id, account.phone)
+    other = client.for_user(TEACHER + 1)
+    token = await client.dev_link_token(other_mesh.mesh_account_id)
+    second = await other.start_flow(token.token)
+    await other.submit_phone(second.flow_id, account.phone)
+    await other.submit_password(second.flow_id, account.vk_password or "")
+    backend.clock.advance(56)  # her call's cooldown
+    await other.send_code(second.flow_id, "call")
+    await other.verify_code(second.flow_id, (await client.dev_inbox(account.phone))[-1].code)
+    await other.submit_personal_data(second.flow_id, **details, gender="female")
+    await other.give_consent(second.flow_id, link=True)
+
+    with pytest.raises(ScenarioChanged):
+        await teacher.give_consent(flow.flow_id, link=True)
+    page = await teacher.flow_events(flow.flow_id)
+    assert [(e.kind, e.state, e.code) for e in page.events[-2:]] == [
+        ("step", "profile", None),
+        ("refusal", "profile", "scenario_changed"),
+    ]
+    assert page.state == "profile"
