@@ -281,7 +281,8 @@ class GuideWatcher:
                 return None
             if context.state != Guide.screen or context.dialog_data.get("flow_id") != flow_id:
                 return False
-            apply_events(context.dialog_data, events, reminders)
+            if not apply_events(context.dialog_data, events, reminders):
+                return True  # nothing she would see differently (the same screen again)
             # This task is not the update's: give it her language, as the locale middleware
             # gives the handlers.
             data = manager.middleware_data

@@ -55,10 +55,12 @@ def apply_events(
     data: dict[str, Any], events: Iterable[FlowEvent], reminders: Iterable[str] = ()
 ) -> bool:
     """Fold the flow's new events (and due reminders) into the dialog's data; whether the
-    window should be shown again. Pure: no Telegram, no backend."""
+    window should be shown again: another screen, another reaction, or any refusal (she tried
+    again and was refused again). Pure: no Telegram, no backend."""
+    before = (data.get("screen"), data.get("reaction"))
     changed = False
     for event in events:
-        changed = True
+        changed = changed or event.kind == "refusal"
         data["after"] = max(int(data.get("after") or 0), event.seq)
         if event.kind == "step":
             second = (
@@ -104,14 +106,14 @@ def apply_events(
         if reminder == "stuck":
             data["stuck"] = True
     data["screen"] = data.get("window") or screen_key(
-        data.get("state"), data.get("channel"), data.get("recovery")
+        data.get("state"), data.get("channel"), data.get("recovery"), data.get("scenario")
     )
-    return changed
+    return changed or (data.get("screen"), data.get("reaction")) != before
 
 
-def screen_from_flow(state: str, channel: str | None) -> str:
+def screen_from_flow(state: str, channel: str | None, scenario: str | None) -> str:
     """The screen to start on: at `phone` she has not opened the window yet."""
-    return "journal" if state == "phone" else screen_key(state, channel)
+    return "journal" if state == "phone" else screen_key(state, channel, scenario=scenario)
 
 
 # --------------------------------------------------------------------------- entering
@@ -136,7 +138,9 @@ async def start_guide(manager: DialogManager, flow_id: str, **extra: Any) -> Non
         "state": flow.state.value,
         "scenario": flow.scenario.value if flow.scenario is not None else None,
         "channel": channel,
-        "screen": screen_from_flow(flow.state.value, channel),
+        "screen": screen_from_flow(
+            flow.state.value, channel, flow.scenario.value if flow.scenario else None
+        ),
         "phone_masked": flow.phone_masked,
         "mesh_name": flow.mesh_account.full_name,
         "school": flow.mesh_account.school,

@@ -62,6 +62,15 @@ SCREENS: Mapping[str, Screen] = {
         ),
         "forgot_password",
     ),
+    "password_b": Screen(
+        "Введите пароль",
+        __(
+            "You already have a study profile, and VK ID asks for its password: write your VK ID "
+            "password in the window and press «Продолжить». It stays in the window: I do not see "
+            "it.\nForgot it? Press «Забыли или не установили пароль?» there."
+        ),
+        "forgot_password",
+    ),
     "code": Screen(
         "Подтвердите вход",
         __(
@@ -167,12 +176,20 @@ SCREENS: Mapping[str, Screen] = {
 }
 
 
-def screen_key(state: str | None, channel: str | None = None, recovery: str | None = None) -> str:
-    """The screen the window shows for a flow state (and a code channel, a recovery state)."""
+def screen_key(
+    state: str | None,
+    channel: str | None = None,
+    recovery: str | None = None,
+    scenario: str | None = None,
+) -> str:
+    """The screen the window shows for a flow state (and a code channel, a recovery state,
+    the scenario: B asks for the password of the existing profile, without the account card)."""
     if recovery and f"recovery_{recovery}" in SCREENS:
         return f"recovery_{recovery}"
     if state == "code" and channel == "sms":
         return "code_sms"
+    if state == "password" and scenario == "existing_profile":
+        return "password_b"
     return state if state is not None and state in SCREENS else "journal"
 
 

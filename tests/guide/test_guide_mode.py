@@ -206,6 +206,9 @@ async def test_about_to_make_a_second_profile_is_stopped(app: BotApp, demo: Demo
     window = Window(app, demo, case)
     await window.open()
     await window.phone()
+    await follow(app, window)
+    assert "У вас уже есть учебный профиль, и VK ID просит пароль от него" in teacher.last_text
+    assert "Создать учебный профиль" not in teacher.last_text  # B: no account card
     await window.password()
     await window.code()
     await follow(app, window)
@@ -289,3 +292,26 @@ async def test_guide_mode_speaks_her_language(app: BotApp, demo: Demo) -> None:
     await follow(app, window)  # from the watcher's task, still in her language
     assert "The VK ID password did not fit. 4 attempts left." in teacher.last_text
     assert teacher.buttons() == ["🤖 Do it for me in the chat", "🙋 Call a specialist"]
+
+
+async def test_the_same_screen_again_sends_nothing_but_a_repeated_refusal_does(
+    app: BotApp, demo: Demo
+) -> None:
+    teacher = app.teacher(709)
+    await guide_from_greeting(teacher, demo)
+    window = Window(app, demo, CASE)
+    await window.open()
+    await window.phone()
+    await follow(app, window)
+    assert "«Введите пароль»" in teacher.last_text
+    sent = len(teacher.log.messages)
+    await window.api.report_screen(window.flow_id, "account")  # «Проверьте учетные данные»
+    await follow(app, window)
+    assert len(teacher.log.messages) == sent  # the password screen's words already cover it
+    await app.linking.dev_set_vpn(enabled=True, mesh_account_id=window.account.mesh_account_id)
+    for _ in range(2):  # she presses «Продолжить» again with the VPN still on
+        with pytest.raises(VpnDetected):
+            await window.api.submit_phone(window.flow_id, window.account.phone)
+        before = len(teacher.log.messages)
+        await follow(app, window)
+        assert len(teacher.log.messages) > before and "включён VPN" in teacher.last_text
