@@ -50,10 +50,11 @@ def _epoch_us_postgresql(element: epoch_us, compiler: Any, **kw: Any) -> str:
 @compiles(epoch_us, "sqlite")
 def _epoch_us_sqlite(element: epoch_us, compiler: Any, **kw: Any) -> str:
     moment = compiler.process(element.clauses, **kw)
-    # SQLAlchemy stores 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC here); strftime('%s') drops the
-    # fraction, characters 21-26 are the microseconds ('' → 0 when a value has none).
+    # SQLAlchemy stores 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC here): whole seconds from the first
+    # 19 characters (strftime('%s') given the fraction rounds .9995 and up to the next
+    # second), the microseconds from characters 21-26 ('' → 0 when a value has none).
     return (
-        f"(CAST(strftime('%s', {moment}) AS INTEGER) * 1000000"
+        f"(CAST(strftime('%s', substr({moment}, 1, 19)) AS INTEGER) * 1000000"
         f" + CAST(substr({moment}, 21, 6) AS INTEGER))"
     )
 
