@@ -1,7 +1,7 @@
 """funnel facts: per-teacher figures derived from analytics_events, caught up by /stats
 
 Revision ID: 4e8b2c6a9f13
-Revises: 7a3c9e1b5d20
+Revises: 7b3e5a1c2d44
 Create Date: 2026-12-03 10:00:00.000000
 
 The tables start empty: the first /stats or /export after the upgrade catches them up from
@@ -15,7 +15,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "4e8b2c6a9f13"
-down_revision: str | Sequence[str] | None = "7a3c9e1b5d20"
+down_revision: str | Sequence[str] | None = "7b3e5a1c2d44"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
