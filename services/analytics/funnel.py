@@ -28,6 +28,7 @@ from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
     Select,
+    Subquery,
     and_,
     case,
     cast,
@@ -169,12 +170,13 @@ def _statement(
         .where(in_cohort_step)
         .group_by(scenario, r.step)
     )
-    stays = select(
+    from_events = select(
         scenario.label("scenario"), r.step, (epoch_us(r.left_at) - epoch_us(r.at)).label("stay")
     ).where(in_cohort_step, r.left_at.is_not(None))
+    every_stay: Select | CompoundSelect = from_events
     if users is not None:
-        stays = union_all(stays, _facts_stays(period))
-    stays = stays.subquery("stays")
+        every_stay = union_all(from_events, _facts_stays(period))
+    stays = every_stay.subquery("stays")
     middles = order_statistic_rows(stays, stays.c.stay, (stays.c.scenario, stays.c.step)).subquery(
         "middles"
     )
@@ -345,7 +347,7 @@ async def _read(
     )
 
 
-def _outside(period: Period) -> Select:
+def _outside(period: Period) -> Subquery:
     """Teachers with no event in the period (their facts are skipped, row by row)."""
     since, until = period.utc_bounds
     t = _teachers.c
