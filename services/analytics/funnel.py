@@ -170,11 +170,13 @@ def _statement(
         .where(in_cohort_step)
         .group_by(scenario, r.step)
     )
-    own_stays = select(
+    from_events = select(
         scenario.label("scenario"), r.step, (epoch_us(r.left_at) - epoch_us(r.at)).label("stay")
     ).where(in_cohort_step, r.left_at.is_not(None))
-    all_stays = own_stays if users is None else union_all(own_stays, _facts_stays(period))
-    stays = all_stays.subquery("stays")
+    every_stay: Select | CompoundSelect = from_events
+    if users is not None:
+        every_stay = union_all(from_events, _facts_stays(period))
+    stays = every_stay.subquery("stays")
     middles = order_statistic_rows(stays, stays.c.stay, (stays.c.scenario, stays.c.step)).subquery(
         "middles"
     )
