@@ -5,8 +5,9 @@ The backend is the real one (`services.linking.testing.serve_backend(demo=True)`
 event loop, as in production, and lets the bench read each side's CPU time separately.
 
 The demo world has one teacher per branch; a bench needs one fresh MESH account and phone per
-simulated teacher and run, so `seed` inserts them with the backend's own models and password
-hashing (the way `services.linking.demo.seed_demo` does), without changing the backend.
+simulated teacher and run, so `seed` asks the backend for them through its dev API
+(`POST /dev/accounts {"case": …}`, the same way the sandbox's «+ Новый учитель» does), never
+touching the backend's tables.
 
     with LinkingProcess(kdf="seed") as backend:
         teachers = backend.seed("new_profile", 50)
@@ -16,23 +17,30 @@ hashing (the way `services.linking.demo.seed_demo` does), without changing the b
 from __future__ import annotations
 
 import asyncio
-import itertools
 import multiprocessing
 import threading
 import time
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from multiprocessing.connection import Connection
 from typing import Any
+
+from services.linking_client import DemoCase, LinkingClient
 
 # The two profiles of the backend's argon2id: the seed's settings (LinkingSettings defaults)
 # and the light one tests use (services.linking.testing.LIGHT_KDF).
 KDF_PROFILES = ("seed", "light")
 
 SCENARIOS = ("new_profile", "existing_profile", "registration")
-BENCH_PASSWORD = "Bench#Teacher2024"
-BENCH_SCHOOL = "ГБОУ Школа № 1000"
-FIRST_BENCH_PHONE = 9_770_000_000  # +7977…: far from the demo's numbers
+# The demo case whose teacher walks each scenario (docs/linking-api.md, dev accounts).
+CASE_OF_SCENARIO: dict[str, DemoCase] = {
+    "new_profile": "vkid_no_profile",
+    "existing_profile": "profile_exists",
+    "registration": "no_vkid",
+}
+# What she types where the e-journal knows nothing (a teacher without a VK ID).
+DEFAULT_BIRTH_DATE = date(1984, 5, 17)
+SEED_CONCURRENCY = 16
 
 
 @dataclass(frozen=True)
@@ -95,12 +103,18 @@ class LinkingProcess:
     def seed(self, scenario: str, count: int) -> list[BenchTeacher]:
         assert self._conn is not None
         self._conn.send(("seed", scenario, count))
-        return self._receive(120.0)
+        return self._receive(900.0)  # 10,000 teachers for the memory bench take a while
 
     def stats(self) -> BackendStats:
         assert self._conn is not None
         self._conn.send(("stats",))
         return self._receive(30.0)
+
+    def profile(self, path: str | None) -> None:
+        """Start pyinstrument in the backend process; with a path again, stop and write it."""
+        assert self._conn is not None
+        self._conn.send(("profile", path))
+        self._receive(60.0)
 
     def _receive(self, timeout: float) -> Any:
         assert self._conn is not None and self._process is not None
@@ -148,8 +162,8 @@ def _time_argon2(hashing: Any, counters: _Counters) -> None:
 
 
 async def _serve(conn: Connection, kdf: str) -> None:
+    from services.clock import SystemClock
     from services.linking.api import BACKEND
-    from services.linking.clock import SystemClock
     from services.linking.settings import LinkingSettings
     from services.linking.testing import LIGHT_KDF, serve_backend
 
@@ -159,22 +173,24 @@ async def _serve(conn: Connection, kdf: str) -> None:
     }
     overrides = LIGHT_KDF if kdf == "light" else seed_kdf
     counters = _Counters()
-    numbers = itertools.count(FIRST_BENCH_PHONE)
     loop = asyncio.get_running_loop()
     try:
-        async with serve_backend(
-            demo=True, clock=SystemClock(), settings_overrides=overrides
-        ) as running:
+        async with (
+            serve_backend(demo=True, clock=SystemClock(), settings_overrides=overrides) as running,
+            LinkingClient(running.url, timeout=120.0) as dev_api,
+        ):
             backend = running.app[BACKEND]
-            # One hash serves every account.
-            password_hash = backend.hashing.hash_blocking(BENCH_PASSWORD)
             _time_argon2(backend.hashing, counters)
 
             conn.send(running.url)
+            profiler: Any = None
             while True:
                 command, *payload = await loop.run_in_executor(None, conn.recv)
                 if command == "stop":
                     return
+                if command == "profile":
+                    profiler = _toggle_profile(profiler, payload[0])
+                    conn.send(None)
                 if command == "stats":
                     conn.send(
                         BackendStats(
@@ -185,87 +201,43 @@ async def _serve(conn: Connection, kdf: str) -> None:
                     )
                 elif command == "seed":
                     scenario, count = payload
-                    async with backend.transaction() as (session, now):
-                        teachers = await _seed(
-                            session, now, scenario, count, numbers, password_hash
-                        )
-                    conn.send(teachers)
+                    conn.send(await _seed(dev_api, scenario, count))
     except BaseException as error:  # shown by the parent, not lost in the child
         conn.send(error)
         raise
 
 
-async def _seed(
-    session: Any,
-    now: Any,
-    scenario: str,
-    count: int,
-    numbers: itertools.count,
-    password_hash: str,
-) -> list[BenchTeacher]:
-    from services.linking.models import DeviceSession, MeshAccount, SferumProfile, VkAccount
+def _toggle_profile(profiler: Any, path: str | None) -> Any:
+    """Start a profiler (path None) or stop the running one and write its text to path."""
+    from pyinstrument import Profiler
 
-    teachers = []
-    for _ in range(count):
-        number = next(numbers)
-        phone = f"+7{number}"
-        teacher = BenchTeacher(
-            mesh_account_id=f"mesh-bench-{number}",
-            phone=phone,
-            password=None if scenario == "registration" else BENCH_PASSWORD,
-            full_name="Тестова Анна Сергеевна",
-            birth_date=date(1984, 5, 17),
-            gender="female",
+    if profiler is None:
+        profiler = Profiler(interval=0.0005, async_mode="disabled")
+        profiler.start()
+        return profiler
+    profiler.stop()
+    text = profiler.output_text(unicode=True) + "\n\nself time per function:\n"
+    text += profiler.output_text(unicode=True, flat=True, flat_time="self")
+    with open(path or "backend-profile.txt", "w", encoding="utf-8") as out:
+        out.write(text)
+    return None
+
+
+async def _seed(backend: LinkingClient, scenario: str, count: int) -> list[BenchTeacher]:
+    """`count` fresh demo teachers for `scenario`, made by the backend's dev API."""
+    case = CASE_OF_SCENARIO[scenario]
+    gate = asyncio.Semaphore(SEED_CONCURRENCY)
+
+    async def one() -> BenchTeacher:
+        async with gate:
+            account = await backend.dev_create_account(case)
+        return BenchTeacher(
+            mesh_account_id=account.mesh_account_id,
+            phone=account.phone,
+            password=account.vk_password,
+            full_name=account.full_name,
+            birth_date=account.birth_date or DEFAULT_BIRTH_DATE,
+            gender=account.gender or "female",
         )
-        session.add(
-            MeshAccount(
-                id=teacher.mesh_account_id,
-                full_name=teacher.full_name,
-                school=BENCH_SCHOOL,
-                phone=phone,
-                email=None,
-                vpn_enabled=False,
-            )
-        )
-        teachers.append(teacher)
-        if scenario == "registration":
-            continue
-        account_id = f"vk-bench-{number}"
-        session.add(
-            VkAccount(
-                id=account_id,
-                phone=phone,
-                email=None,
-                first_name="Анна",
-                last_name="Тестова",
-                password_hash=password_hash,
-                totp_secret=None,
-                trusted_friends=0,
-                created_at=now - timedelta(days=400),
-            )
-        )
-        await session.flush()  # no ORM relationships: parents first, as seed_demo does
-        session.add(
-            DeviceSession(
-                id=f"ds-bench-{number}",
-                vk_account_id=account_id,
-                client="vk_web",
-                device="Chrome, Windows",
-                created_at=now - timedelta(days=30),
-            )
-        )
-        if scenario == "existing_profile":
-            session.add(
-                SferumProfile(
-                    id=f"sf-bench-{number}",
-                    vk_account_id=account_id,
-                    phone=phone,
-                    full_name=teacher.full_name,
-                    birth_date=teacher.birth_date,
-                    gender=teacher.gender,
-                    school=BENCH_SCHOOL,
-                    created_at=now - timedelta(days=200),
-                )
-            )
-    await session.flush()
-    return teachers
+
+    return list(await asyncio.gather(*(one() for _ in range(count))))

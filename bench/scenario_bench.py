@@ -17,11 +17,12 @@ import contextlib
 import gc
 import itertools
 import os
+import random
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +35,7 @@ from bench_dialog import build_echo_router
 from linking_process import KDF_PROFILES, SCENARIOS, BackendStats, LinkingProcess
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
-from teacher_walks import STEP_NAMES, WALKS, FakeTelegram, TimedPerson, echo_walk
+from teacher_walks import STEP_NAMES, WALKS, ReplyClock, TimedPerson, echo_walk
 
 from bot.app import build_dispatcher, build_runtime
 from bot.config import Settings
@@ -160,7 +161,7 @@ async def bot_database(storage: str, args: argparse.Namespace) -> AsyncIterator[
 class BotUnderTest:
     dp: Dispatcher
     bot: Bot
-    telegram: FakeTelegram
+    telegram: ReplyClock
     wait: BackendWait
     sessions: LinkSessionRepository | None = None
     sql: SqlCount | None = None
@@ -186,7 +187,7 @@ async def real_bot(
         wait = BackendWait()
         http = aiohttp.ClientSession(trace_configs=[wait.trace_config()])
         linking = LinkingClient(backend_url, timeout=settings.linking_timeout, session=http)
-        telegram = FakeTelegram()
+        telegram = ReplyClock()
         bot = Bot(
             BOT_TOKEN, session=telegram, default=DefaultBotProperties(parse_mode=ParseMode.HTML)
         )
@@ -219,7 +220,7 @@ async def real_bot(
 
 @contextlib.asynccontextmanager
 async def echo_bot() -> AsyncIterator[BotUnderTest]:
-    telegram = FakeTelegram()
+    telegram = ReplyClock()
     bot = Bot(BOT_TOKEN, session=telegram, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
     dp = Dispatcher(storage=MemoryStorage())
     dp.include_router(build_echo_router())
@@ -229,7 +230,13 @@ async def echo_bot() -> AsyncIterator[BotUnderTest]:
 # --- one run --------------------------------------------------------------------------------
 
 
-def people(under_test: BotUnderTest, count: int, latencies: list[float]) -> list[TimedPerson]:
+def people(
+    under_test: BotUnderTest,
+    count: int,
+    latencies: list[float],
+    pause: Callable[[], float] | None = None,
+    starts: list[float] | None = None,
+) -> list[TimedPerson]:
     return [
         TimedPerson(
             under_test.dp,
@@ -238,6 +245,8 @@ def people(under_test: BotUnderTest, count: int, latencies: list[float]) -> list
             user_id=FIRST_TEACHER_ID + index,
             first_name="Анна",
             latencies=latencies,
+            pause=pause,
+            starts=starts,
         )
         for index in range(count)
     ]
@@ -307,6 +316,114 @@ async def run_scenario(
             [value for value in step if value is not None]
             for step in itertools.zip_longest(*(p.own_latencies for p in persons))
         ],
+    )
+
+
+@dataclass
+class OpenResult:
+    """One open-loop run: teachers pause like people, the offered rate is fixed."""
+
+    name: str
+    rate: float  # offered, updates/s
+    latencies: list[float]
+    replies: list[float]
+    seconds: float
+    bot_cpu: float
+    backend: BackendStats
+    failed: int
+    starts: list[float] = field(default_factory=list)
+    per_step: list[list[float]] = field(default_factory=list)
+
+    @property
+    def achieved(self) -> float:
+        """Updates/s between the 10th and the 90th percentile of their start times (the steady
+        part: without the first pauses and the last teachers finishing alone)."""
+        ordered = sorted(self.starts)
+        if len(ordered) < 10:
+            return len(self.latencies) / self.seconds
+        low, high = ordered[len(ordered) // 10], ordered[len(ordered) * 9 // 10]
+        return (len(ordered) * 0.8) / max(high - low, 1e-9)
+
+
+async def run_open_loop(
+    scenario: str,
+    storage: str,
+    rate: float,
+    backend: LinkingProcess,
+    harness: LinkingClient,
+    args: argparse.Namespace,
+) -> OpenResult | None:
+    """`--open-teachers` teachers at once, each pausing before every update for a random time
+    (gamma, shape 4: rarely very short or very long) whose mean makes the total `rate`; the
+    first pause spreads their starts. Latency is measured per update, never per teacher."""
+    teachers = args.open_teachers
+    walk, _updates = WALKS[scenario]
+    think = teachers / rate  # mean seconds between two updates of one teacher
+    chance = random.Random(f"{scenario}/{storage}/{rate}")  # the same pauses in every run
+
+    def pause() -> float:
+        return chance.gammavariate(4.0, think / 4.0)
+
+    accounts = backend.seed(scenario, teachers)
+    async with real_bot(storage, backend.url, args) as under_test:
+        if under_test is None:
+            return None
+        tokens = [(await harness.dev_link_token(a.mesh_account_id)).token for a in accounts]
+        latencies: list[float] = []
+        starts: list[float] = []
+        persons = people(under_test, teachers, latencies, pause, starts)
+        before = backend.stats()
+        outcomes, seconds, cpu = await timed_gather(
+            [walk(p, accounts[i], tokens[i], harness) for i, p in enumerate(persons)],
+            args.timeout,
+        )
+        used = backend.stats() - before
+        for index, person in enumerate(persons):
+            if not isinstance(outcomes[index], BaseException) and not await linked(
+                under_test, harness, person
+            ):
+                outcomes[index] = RuntimeError(f"not linked; bot: {person.last_text[:160]!r}")
+    failures = [o for o in outcomes if isinstance(o, BaseException)]
+    if failures:
+        print(f"  open loop {rate}/s: {len(failures)} failed: {failures[0]!r}", file=sys.stderr)
+    return OpenResult(
+        name=f"{scenario} / {storage}",
+        rate=rate,
+        latencies=latencies,
+        replies=under_test.telegram.replies,
+        seconds=seconds,
+        bot_cpu=cpu,
+        backend=used,
+        failed=len(failures),
+        starts=starts,
+        per_step=[
+            [value for value in step if value is not None]
+            for step in itertools.zip_longest(*(p.own_latencies for p in persons))
+        ],
+    )
+
+
+def report_open_loop(results: list[OpenResult], teachers: int) -> None:
+    print(f"\nopen loop: {teachers} teachers pausing between steps (gamma, shape 4); latency in ms")
+    print(
+        f"{'run':<30}{'offered':>8}{'achieved':>9}{'updates':>8}"
+        f"{'feed p50':>9}{'p99':>8}{'reply p50':>10}{'p99':>8}{'bot CPU':>8}{'backend':>8}"
+        f"{'failed':>7}"
+    )
+    for r in results:
+        updates = max(len(r.latencies), 1)
+        print(
+            f"{r.name:<30}{r.rate:>8.0f}{r.achieved:>9.1f}{len(r.latencies):>8}"
+            f"{percentile(r.latencies, 0.5) * 1000:>9.1f}"
+            f"{percentile(r.latencies, 0.99) * 1000:>8.1f}"
+            f"{percentile(r.replies, 0.5) * 1000:>10.1f}"
+            f"{percentile(r.replies, 0.99) * 1000:>8.1f}"
+            f"{r.bot_cpu / updates * 1000:>8.2f}{r.backend.cpu_seconds / updates * 1000:>8.2f}"
+            f"{r.failed:>7}"
+        )
+    print(
+        "offered / achieved: updates/s; feed = Dispatcher.feed_update; reply = from the update"
+        " to the first message the bot sends or edits in her chat; CPU in ms per update."
     )
 
 
@@ -392,7 +509,7 @@ def sql_column(result: Result) -> str:
     return f"{result.sql.statements / updates:.1f}/{result.sql.commits / updates:.1f}"
 
 
-def report_steps(result: Result, scenario: str) -> None:
+def report_steps(result: Result | OpenResult, scenario: str) -> None:
     print(f"\nper step, {result.name}:  p50 ms   p99 ms")
     for name, values in zip(STEP_NAMES[scenario], result.per_step, strict=False):
         p50, p99 = percentile(values, 0.5) * 1000, percentile(values, 0.99) * 1000
@@ -413,6 +530,8 @@ async def main(args: argparse.Namespace) -> int:
         async with LinkingClient(backend.url, timeout=60) as harness:
             # Warm-up, not reported: first-use costs (catalogs, pydantic, dialog caches).
             await run_scenario("warm-up", args.scenario[0], "memory", backend, harness, args, 5)
+            if args.open_loop:
+                return await open_loop_main(args, backend, harness)
             for scenario in args.scenario:
                 updates = WALKS[scenario][1]
                 echo_name = f"echo × {updates} updates"
@@ -460,22 +579,52 @@ async def main(args: argparse.Namespace) -> int:
     return 1 if any(result.failed for result in results) else 0
 
 
+async def open_loop_main(
+    args: argparse.Namespace, backend: LinkingProcess, harness: LinkingClient
+) -> int:
+    results: list[OpenResult] = []
+    for scenario in args.scenario:
+        for storage in args.storage:
+            for rate in args.open_loop:
+                print(f"  open loop {scenario} / {storage} at {rate:g} upd/s …", file=sys.stderr)
+                run = await run_open_loop(scenario, storage, rate, backend, harness, args)
+                if run is not None:
+                    results.append(run)
+    print(
+        f"backend argon2 profile: {args.kdf}; Python {sys.version.split()[0]}, "
+        f"{os.cpu_count()} CPUs; load average after: {load_average()}"
+    )
+    report_open_loop(results, args.open_teachers)
+    if args.steps:
+        for result in results:
+            result.name = f"{result.name} at {result.rate:g}/s"
+            report_steps(result, args.scenario[0])  # type: ignore[arg-type]
+    return 1 if any(result.failed for result in results) else 0
+
+
 async def profile_run(args: argparse.Namespace, backend: LinkingProcess, harness: LinkingClient):  # type: ignore[no-untyped-def]
     """One more run of the first scenario on the first storage under pyinstrument."""
     from pyinstrument import Profiler
 
     profiler = Profiler(interval=0.0005, async_mode="disabled")
+    backend.profile(None)  # the backend process profiles itself over the same run
     profiler.start()
     scenario, storage = args.scenario[0], args.storage[0]
     await run_scenario("profiled", scenario, storage, backend, harness, args, args.teachers)
     profiler.stop()
+    backend_path = f"{args.profile}.backend.txt"
+    backend.profile(backend_path)
     text = (
         profiler.output_text(unicode=True)
         + "\n\nself time per function:\n"
         + (profiler.output_text(unicode=True, flat=True, flat_time="self"))
     )
     await asyncio.to_thread(Path(args.profile).write_text, text)
-    print(f"  profile of {scenario} / {storage} written to {args.profile}", file=sys.stderr)
+    print(
+        f"  profile of {scenario} / {storage} written to {args.profile} (bot) and"
+        f" {backend_path} (backend)",
+        file=sys.stderr,
+    )
 
 
 def comma_list(choices: tuple[str, ...]):  # type: ignore[no-untyped-def]
@@ -515,6 +664,14 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per run at most")
     parser.add_argument("--steps", action="store_true", help="also show latency per step")
+    parser.add_argument(
+        "--open-loop",
+        type=lambda value: [float(rate) for rate in value.split(",") if rate],
+        help="instead of the closed loop: offered rates in updates/s, e.g. 20,60,120",
+    )
+    parser.add_argument(
+        "--open-teachers", type=int, default=200, help="teachers in the open loop (200)"
+    )
     parser.add_argument("--profile", help="write a pyinstrument profile of one extra run here")
     parser.add_argument(
         "--postgres-admin-dsn",

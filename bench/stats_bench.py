@@ -3,8 +3,15 @@
 Seeds generated teachers (bench/stats_data.py: a realistic funnel with give-ups, returns,
 recoveries, refusals, handoffs, ratings, and their tickets) into a SQLite file and a throwaway
 PostgreSQL database, then times, best of `--repeat`:
-- `funnel`: the funnel aggregated by the database (services/analytics, what /stats and /export
-  read), over a period holding every event;
+- `backfill`: the first catch-up of the funnel facts (services/analytics/facts.py): every
+  teacher's facts from her events, once (later reports catch up only what is new);
+- `funnel`: the funnel as /stats and /export read it (services/analytics: the facts, caught
+  up first), over a period holding every event;
+- `7d`: the funnel of the last 7 days, which cuts many teachers in two (read from their
+  events; the others from their facts);
+- `+1% funnel`: the funnel after 1 % more teachers' events were written (caught up first);
+- `events`: the same figures from every event of the period (the previous statement), once;
+  the bench checks that both reports are equal;
 - `helpdesk`: the helpdesk figures of /stats (first response, backlog, operators, weeks);
 - `csv`: /export's CSV from the report; `chart`: the PNG (matplotlib, in a worker thread);
 - `funnel cpu`: the process CPU time of that run: all of the work on SQLite (in this process),
@@ -36,6 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from stats_data import Dataset, generate, insert_dataset
 
 from services.analytics import Period, funnel_chart_png, funnel_csv, load_funnel
+from services.analytics.facts import catch_up
 from services.helpdesk.stats import load_helpdesk_report
 from services.storage.db import create_all, create_engine, create_session_factory
 from services.storage.models import AnalyticsEvent
@@ -45,6 +53,7 @@ START = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)
 SPREAD = timedelta(days=28)
 NOW = START + SPREAD + timedelta(days=1)
 PERIOD = Period(START - timedelta(days=1), NOW, "30d")
+WEEK = Period(NOW - timedelta(days=7), NOW, "7d")
 
 
 def step_order() -> tuple[str, ...]:
@@ -85,6 +94,10 @@ async def measure(engine: AsyncEngine, args: argparse.Namespace) -> dict[str, fl
             return await load_helpdesk_report(db, PERIOD, now=NOW)
 
     times: dict[str, float] = {}
+    started = time.perf_counter()
+    async with engine.begin() as connection:  # the backfill: every teacher's facts
+        await catch_up(connection)
+    times["backfill"] = time.perf_counter() - started
     times["funnel"], report = await best_of(args.repeat, funnel, "funnel")
     times["funnel cpu"] = CPU["funnel"]
     times["helpdesk"], _ = await best_of(args.repeat, helpdesk)
@@ -100,8 +113,35 @@ async def measure(engine: AsyncEngine, args: argparse.Namespace) -> dict[str, fl
     times["chart"], _ = await best_of(args.repeat, chart)
     times["/stats"] = times["funnel"] + times["helpdesk"] + times["chart"]
     times["/export"] = times["funnel"] + times["csv"]
+
+    async def week():  # type: ignore[no-untyped-def]
+        async with sessions() as db:
+            return await load_funnel(db, WEEK, step_order=order)
+
+    # The last 7 days cut many teachers in two: theirs from their events, the others' facts.
+    times["7d"], _ = await best_of(args.repeat, week)
+    if args.events:
+
+        async def events():  # type: ignore[no-untyped-def]
+            async with sessions() as db:
+                return await load_funnel(db, PERIOD, step_order=order, facts=False)
+
+        times["events"], from_events = await best_of(1, events)
+        if from_events != report:  # tests/analytics holds both to the Python reference
+            print(f"  {engine.dialect.name}: the report from the events differs", file=sys.stderr)
     if args.before:
         times["before"], _ = await best_of(1, lambda: before(sessions, order))
+    # 1 % more teachers written after the last report: the next one catches them up first.
+    newcomers = generate(
+        max(1, args.teachers // 100),
+        start=NOW - timedelta(hours=12),
+        spread=timedelta(hours=6),
+        seed=args.seed + 1,
+        first_user=args.teachers + 1,
+    )
+    async with engine.begin() as connection:
+        await insert_dataset(connection, Dataset(events=newcomers.events), now=NOW)
+    times["+1% funnel"], _ = await best_of(1, funnel)
     return times
 
 
@@ -158,7 +198,20 @@ async def postgres_engine(args: argparse.Namespace) -> AsyncIterator[AsyncEngine
 
 
 BACKENDS = {"sqlite": sqlite_engine, "postgres": postgres_engine}
-COLUMNS = ("funnel", "funnel cpu", "helpdesk", "csv", "chart", "/stats", "/export", "before")
+COLUMNS = (
+    "backfill",
+    "funnel",
+    "funnel cpu",
+    "helpdesk",
+    "csv",
+    "chart",
+    "/stats",
+    "/export",
+    "7d",
+    "+1% funnel",
+    "events",
+    "before",
+)
 
 
 async def seed(engine: AsyncEngine, dataset: Dataset) -> float:
@@ -206,6 +259,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--only", default="sqlite,postgres", type=lambda value: value.split(","), help="backends"
+    )
+    parser.add_argument(
+        "--no-events", dest="events", action="store_false", help="skip the report from events"
     )
     parser.add_argument(
         "--no-before", dest="before", action="store_false", help="skip the old Python way"

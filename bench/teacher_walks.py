@@ -7,6 +7,7 @@ backend's dev inbox through the client, as the tests do.
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -21,20 +22,68 @@ from services.linking_client import LinkingClient
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ is not an installed package
 from tests.support.fake_telegram import FakeTelegram, Person
 
-__all__ = ["STEP_NAMES", "WALKS", "FakeTelegram", "TimedPerson", "echo_walk"]
+__all__ = ["STEP_NAMES", "WALKS", "FakeTelegram", "ReplyClock", "TimedPerson", "echo_walk"]
+
+# What the teacher sees change in her chat (not the spinner's answerCallbackQuery).
+_REPLIES = frozenset(
+    {
+        "SendMessage",
+        "SendPhoto",
+        "SendDocument",
+        "EditMessageText",
+        "EditMessageCaption",
+        "EditMessageMedia",
+        "EditMessageReplyMarkup",
+    }
+)
+
+
+class ReplyClock(FakeTelegram):
+    """FakeTelegram that notes when the bot's first reply to a teacher's update reaches her chat."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting: dict[int, float] = {}  # chat id → when her update was fed
+        self.replies: list[float] = []  # seconds from an update to the first reply it caused
+
+    async def make_request(self, bot: Any, method: Any, timeout: int | None = None) -> Any:  # noqa: ASYNC109
+        if type(method).__name__ in _REPLIES:
+            started = self.waiting.pop(getattr(method, "chat_id", None), None)  # type: ignore[arg-type]
+            if started is not None:
+                self.replies.append(time.perf_counter() - started)
+        return await super().make_request(bot, method, timeout)
 
 
 class TimedPerson(Person):
-    """A Person whose every update's `Dispatcher.feed_update` time is appended to `latencies`."""
+    """A Person whose every update's `Dispatcher.feed_update` time is appended to `latencies`.
 
-    def __init__(self, *args: Any, latencies: list[float], **kwargs: Any) -> None:
+    With `pause` (a function giving seconds), she first pauses like a person reading and typing:
+    the open-loop mode of scenario_bench.py.
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        latencies: list[float],
+        pause: Callable[[], float] | None = None,
+        starts: list[float] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.latencies = latencies
         self.own_latencies: list[float] = []  # this teacher's, in step order
+        self.pause = pause
+        self.starts = starts  # when each update was fed (the open loop's achieved rate)
 
     async def feed(self, **event: Any) -> Update:
+        if self.pause is not None:
+            await asyncio.sleep(self.pause())
         update = Update(update_id=next(self._update_ids), **event)
         started = time.perf_counter()
+        if self.starts is not None:
+            self.starts.append(started)
+        if isinstance(self.telegram, ReplyClock):
+            self.telegram.waiting[self.chat.id] = started
         await self.dp.feed_update(self.bot, update)
         elapsed = time.perf_counter() - started
         self.latencies.append(elapsed)

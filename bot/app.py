@@ -11,10 +11,10 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, Protocol
+from datetime import datetime, timedelta
+from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -23,7 +23,7 @@ from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
-from aiogram.types import BotCommand, BotCommandScopeDefault
+from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 from aiogram_dialog import setup_dialogs
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -32,17 +32,21 @@ from bot.config import Settings
 from bot.delivery import Delivery, start_delivery
 from bot.dialog_ids import install_unique_dialog_ids
 from bot.dialogs import get_dialogs
+from bot.dialogs.forget import forget_after_render
 from bot.dialogs.steps import SECRET_STEPS
 from bot.dialogs.ticker import CountdownTicker, Sleep
 from bot.guide_watcher import GuideWatcher
 from bot.handlers import get_routers
 from bot.handlers.errors import create_errors_router
 from bot.handlers.fallback import FALLBACK_ROUTER_NAME
-from bot.helpdesk_relay import HelpdeskRelay
+from bot.helpdesk.outbox import Outbox
+from bot.helpdesk.relay import HelpdeskRelay
 from bot.i18n import CatalogI18n, create_i18n
+from bot.inline_filters import run_filters_inline
 from bot.middlewares.dedup import UpdateDeduplicationMiddleware
 from bot.middlewares.end_user import EndUserMiddleware
 from bot.middlewares.i18n import UserLocaleMiddleware
+from bot.middlewares.request_retry import RequestRetryMiddleware
 from bot.middlewares.storage_scope import StorageScopeMiddleware
 from bot.middlewares.throttling import ThrottlingMiddleware
 from bot.observability.health import Health
@@ -54,10 +58,12 @@ from bot.observability.metrics import (
 )
 from bot.observability.routes import serve_operations
 from bot.observability.wiring import export_runtime_gauges, readiness_checks
-from bot.outbox import Outbox
 from bot.pictures import PictureSender
 from bot.polling import UpdatePoller, stop_on_signals
+from bot.retention import RetentionJob
 from bot.shared_state import SharedState, in_process
+from bot.shared_state.once import RedisOncePerWindow
+from services.clock import Clock, SystemClock
 from services.linking_client import LinkingClient
 from services.storage.db import create_all, create_engine, create_session_factory
 from services.storage.guide_watches import GuideWatches
@@ -66,15 +72,6 @@ from services.storage.schema import require_head
 from services.storage.telegram_files import TelegramFileIds
 
 logger = logging.getLogger(__name__)
-
-
-class Clock(Protocol):
-    def now(self) -> datetime: ...
-
-
-class SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 def key_builder(prefix: str = "fsm", *, with_bot_id: bool = False) -> DefaultKeyBuilder:
@@ -96,16 +93,23 @@ def create_bot(settings: Settings, *, session: BaseSession | None = None) -> Bot
 
 
 def create_storage(
-    settings: Settings, engine: AsyncEngine
+    settings: Settings, engine: AsyncEngine, *, now: Callable[[], datetime] | None = None
 ) -> tuple[BaseStorage, BaseEventIsolation | None]:
-    """Redis (with cross-process event isolation) when REDIS_URL is set, else SQL on `engine`."""
+    """Redis (with cross-process event isolation) when REDIS_URL is set, else SQL on `engine`.
+
+    Either way a dialog not written for `DIALOG_RETENTION_DAYS` goes: Redis records carry that
+    TTL (renewed by each write), SQL rows are stamped with `now()` and pruned by bot/retention.py.
+    """
     if settings.redis_url:
         from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
 
         # Under REDIS_PREFIX and the bot's id, like the bot's other keys: bots and deployments
         # sharing a Redis never mix.
         keys = key_builder(f"{settings.redis_prefix}:fsm", with_bot_id=True)
-        storage = RedisStorage.from_url(settings.redis_url, key_builder=keys)
+        lifetime = timedelta(days=settings.dialog_retention_days)
+        storage = RedisStorage.from_url(
+            settings.redis_url, key_builder=keys, state_ttl=lifetime, data_ttl=lifetime
+        )
         isolation = RedisEventIsolation(
             storage.redis,
             key_builder=keys,
@@ -114,7 +118,7 @@ def create_storage(
         return storage, isolation
     from services.storage.fsm import SQLStorage
 
-    return SQLStorage(engine, key_builder=key_builder()), None
+    return SQLStorage(engine, key_builder=key_builder(), clock=now or SystemClock().now), None
 
 
 def build_dispatcher(
@@ -158,6 +162,9 @@ def build_dispatcher(
     if pictures is not None:
         workflow["pictures"] = pictures
     dp = Dispatcher(storage=storage, events_isolation=events_isolation, **workflow)
+    if metrics is not None:
+        dp["metrics"] = metrics  # the last-resort handler counts its answers
+        metrics.hooks.alerts = workflow["admin_alerts"]
 
     # First, so that everything after them (repeats skipped by dedup too) is logged and counted.
     dp.update.outer_middleware(UpdateLogContext())
@@ -167,9 +174,11 @@ def build_dispatcher(
     dedup = UpdateDeduplicationMiddleware(shared.ledger)
     dp.update.outer_middleware(dedup)
     dp["update_dedup"] = dedup
+    if metrics is not None:
+        metrics.hooks.dedup = dedup
     dp.update.outer_middleware(EndUserMiddleware())  # backend calls name the teacher
     if hasattr(storage, "scope"):
-        dp.update.outer_middleware(StorageScopeMiddleware(storage))  # type: ignore[arg-type]
+        dp.update.outer_middleware(StorageScopeMiddleware(storage))
 
     dp.include_router(create_errors_router())
     routers = get_routers()
@@ -185,6 +194,10 @@ def build_dispatcher(
             dp.include_router(router)
 
     dp["bg_factory"] = setup_dialogs(dp, events_isolation=events_isolation)
+    # Inside aiogram-dialog's context saver: a finished flow's window is rendered with her
+    # details, then the contexts are saved without them (bot/dialogs/forget.py).
+    dp.message.middleware(forget_after_render)
+    dp.callback_query.middleware(forget_after_render)
     dp["countdowns"] = CountdownTicker(
         dp["bg_factory"], workflow["clock"], sleep=countdown_sleep or asyncio.sleep
     )
@@ -213,6 +226,7 @@ def build_dispatcher(
     throttling = ThrottlingMiddleware(store=shared.throttle)
     dp.message.outer_middleware(throttling)
     dp.callback_query.outer_middleware(throttling)
+    run_filters_inline(dp)  # last: every router is included by now
     return dp
 
 
@@ -230,13 +244,40 @@ BOT_COMMANDS: dict[str, list[tuple[str, str]]] = {
 }
 
 
-async def set_bot_commands(bot: Bot) -> None:
-    """The command menu in both languages (Russian also as the default)."""
-    for language, commands in BOT_COMMANDS.items():
-        menu = [BotCommand(command=c, description=d) for c, d in commands]
-        await bot.set_my_commands(menu, scope=BotCommandScopeDefault(), language_code=language)
-    default = [BotCommand(command=c, description=d) for c, d in BOT_COMMANDS["ru"]]
-    await bot.set_my_commands(default, scope=BotCommandScopeDefault())
+# The operators' menu, only in the helpdesk group (a chat scope wins over the default one there),
+# so teachers never see /take or /close and operators never see /start.
+OPERATOR_COMMANDS: dict[str, list[tuple[str, str]]] = {
+    "ru": [
+        ("take", "Взять обращение (в его теме)"),
+        ("reply", "Ответить учителю: /reply текст или /reply #номер текст"),
+        ("note", "Заметка для коллег: /note текст"),
+        ("close", "Закрыть обращение"),
+        ("queue", "Открытые обращения по времени ожидания"),
+    ],
+    "en": [
+        ("take", "Take the ticket (in its topic)"),
+        ("reply", "Answer the teacher: /reply text or /reply #number text"),
+        ("note", "Note for colleagues: /note text"),
+        ("close", "Close the ticket"),
+        ("queue", "Open tickets by waiting time"),
+    ],
+}
+
+
+async def set_bot_commands(bot: Bot, *, helpdesk_chat_id: int | None = None) -> None:
+    """The command menus in both languages (Russian also as the default): teachers' everywhere,
+    the operators' in the helpdesk group."""
+    menus: list[
+        tuple[dict[str, list[tuple[str, str]]], BotCommandScopeDefault | BotCommandScopeChat]
+    ] = [(BOT_COMMANDS, BotCommandScopeDefault())]
+    if helpdesk_chat_id is not None:
+        menus.append((OPERATOR_COMMANDS, BotCommandScopeChat(chat_id=helpdesk_chat_id)))
+    for commands_by_language, scope in menus:
+        for language, commands in commands_by_language.items():
+            menu = [BotCommand(command=c, description=d) for c, d in commands]
+            await bot.set_my_commands(menu, scope=scope, language_code=language)
+        default = [BotCommand(command=c, description=d) for c, d in commands_by_language["ru"]]
+        await bot.set_my_commands(default, scope=scope)
 
 
 @dataclass
@@ -260,6 +301,7 @@ class Runtime:
     metrics: BotMetrics
     health: Health
     delivery: Delivery
+    retention: RetentionJob
 
 
 @contextlib.asynccontextmanager
@@ -285,7 +327,8 @@ async def build_runtime(
     except BaseException:
         await engine.dispose()
         raise
-    storage, isolation = create_storage(settings, engine)
+    the_clock = clock or SystemClock()
+    storage, isolation = create_storage(settings, engine, now=the_clock.now)
     metrics = BotMetrics()
     own_linking = linking is None
     if linking is None:
@@ -296,7 +339,6 @@ async def build_runtime(
             timeout=settings.linking_timeout,
             observer=metrics.observe_backend_call,
         )
-    the_clock = clock or SystemClock()
     session_factory = create_session_factory(engine)
     sessions = LinkSessionRepository(session_factory, clock=the_clock.now)
     bot = bot or create_bot(settings)
@@ -334,19 +376,37 @@ async def build_runtime(
         guide_leases=GuideWatches(session_factory, owner=f"bot-{uuid.uuid4().hex}"),
     )
     if own_helpdesk:
-        # The teachers' transcript for context cards, the bot's replies in it, and Telegram
-        # 429 / 5xx retries on every Bot API call (installed even without a helpdesk chat).
+        # The teachers' transcript for context cards, and the bot's replies in it.
         helpdesk.install_dispatcher(dp, secret_steps=SECRET_STEPS)
         helpdesk.install_session(bot)
+    # Telegram 429 / 5xx retries on every Bot API call, whoever made the helpdesk.
+    bot.session.middleware(RequestRetryMiddleware())
     install_telegram_metrics(bot, metrics)
     export_runtime_gauges(metrics, sessions=sessions, helpdesk=helpdesk)
     health = Health(readiness_checks(engine, storage, linking))
+    retention = retention_job(settings, session_factory, storage, the_clock, delivery, bot.id)
+    metrics.hooks.commit = delivery.commit
+    metrics.hooks.breaker = delivery.breaker
+    metrics.hooks.retention = retention
+    retention.start()
     try:
         yield Runtime(
-            settings, engine, storage, linking, sessions, i18n, dp, bot, metrics, health, delivery
+            settings,
+            engine,
+            storage,
+            linking,
+            sessions,
+            i18n,
+            dp,
+            bot,
+            metrics,
+            health,
+            delivery,
+            retention,
         )
     finally:
         try:
+            await retention.close()
             await dp["countdowns"].close()
             await dp["guide"].close()
             await storage.close()
@@ -364,6 +424,32 @@ async def build_runtime(
             await engine.dispose()
 
 
+def retention_job(
+    settings: Settings,
+    session_factory: Any,
+    storage: BaseStorage,
+    clock: Clock,
+    delivery: Delivery,
+    bot_id: int,
+) -> RetentionJob:
+    """The job deleting expired personal data (bot/retention.py); one replica per interval."""
+    redis = delivery.shared.redis
+    gate = None
+    if redis is not None:
+        # Slightly shorter than the interval: the next turn of some replica always gets through.
+        window = settings.retention_interval * 0.9
+        gate = RedisOncePerWindow(redis, window, prefix=f"{settings.redis_prefix}:{bot_id}")
+    return RetentionJob(
+        session_factory,
+        storage,
+        clock.now,
+        transcripts=timedelta(days=settings.transcript_retention_days),
+        dialogs=timedelta(days=settings.dialog_retention_days),
+        interval=settings.retention_interval,
+        gate=gate,
+    )
+
+
 async def run_polling(settings: Settings, *, create_tables: bool = False) -> None:
     """Long polling against `settings.telegram_api_url`: an update is confirmed to Telegram only
     once handled and committed; SIGTERM/SIGINT finish the batch in hand (bot/polling.py)."""
@@ -371,12 +457,13 @@ async def run_polling(settings: Settings, *, create_tables: bool = False) -> Non
         build_runtime(settings, create_tables=create_tables) as runtime,
         serve_operations(settings.metrics_host, settings.metrics_port, runtime),
     ):
-        await set_bot_commands(runtime.bot)
+        await set_bot_commands(runtime.bot, helpdesk_chat_id=settings.helpdesk_chat_id)
         poller = UpdatePoller(
             runtime.dp,
             runtime.bot,
             commit=runtime.delivery.commit,
             allowed_updates=runtime.dp.resolve_used_update_types(),
         )
+        runtime.metrics.hooks.poller = poller
         with stop_on_signals(poller.stop):
             await poller.run()

@@ -44,9 +44,30 @@ class Settings(BaseSettings):
         description="With Redis: seconds a chat's event lock and an update's claim outlive a "
         "replica that died holding them (longer than any update takes to handle)",
     )
+    transcript_retention_days: int = Field(
+        default=30,
+        gt=0,
+        description="Days a teacher's conversation lines (the helpdesk's context cards) are kept",
+    )
+    dialog_retention_days: int = Field(
+        default=7,
+        gt=0,
+        description="Days an abandoned dialog's state (names, phone, step) is kept after its last "
+        "change: SQL rows are deleted, Redis records expire",
+    )
+    retention_interval: float = Field(
+        default=3600.0,
+        gt=0,
+        description="Seconds between two runs of the job that deletes expired personal data",
+    )
     default_locale: str = Field(default="ru", description="Language for new teachers")
     helpdesk_chat_id: int | None = Field(
         default=None, description="Supergroup (ideally with forum topics) where operators answer"
+    )
+    helpdesk_operator_ids: list[int] = Field(
+        default_factory=list,
+        description="Telegram user ids who may answer teachers in the helpdesk group besides its "
+        "administrators, e.g. `[1, 2]`",
     )
     admin_ids: list[int] = Field(
         default_factory=list, description="Telegram user ids allowed to use /stats and /export"

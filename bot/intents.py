@@ -33,7 +33,8 @@ class Intent(StrEnum):
     HELP = "help"
 
 
-# Longer messages are letters to a person, not commands; the helpdesk reads them, not the matcher.
+# The one "too long" limit: longer messages are letters to a person, not answers or commands —
+# every window answers «слишком длинное», the fallback too, and the matcher does not read them.
 MAX_TEXT_LENGTH = 300
 _PHRASE_MAX_WORDS = 4
 _PHRASE_MIN_SCORE = 88.0
@@ -280,3 +281,23 @@ def detect_intent(text: str) -> Intent | None:
         if found is not None:
             return _SQUASHED_PHRASES[found[0]]
     return None
+
+
+# Words a request has and a full name never has: on the name step a three-word request
+# («позовите специалиста пожалуйста», «начать заново») would otherwise pass as a name.
+_NEVER_IN_A_NAME = frozenset(
+    {
+        "начать", "заново", "сначала", "снова", "позовите", "позвать", "позови", "оператор",
+        "оператора", "человек", "человека", "специалист", "специалиста", "помогите", "помощь",
+        "не", "нет", "что", "как", "где", "почему", "делать", "забыла", "забыл", "пароль",
+        "код", "смс", "номер", "хочу", "нужно", "нужен", "пожалуйста",
+    }
+)  # fmt: skip
+
+
+def request_not_a_name(text: str) -> Intent | None:
+    """The intent of `text` when it is clearly a request and not someone's full name."""
+    words = normalize(text)
+    if not _NEVER_IN_A_NAME.intersection(words):
+        return None
+    return detect_intent(text)

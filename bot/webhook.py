@@ -259,5 +259,5 @@ async def run_set_webhook(settings: Settings, url: str | None) -> None:
     url = webhook_url(settings, url)
     webhook_secret(settings)
     async with build_runtime(settings) as runtime:
-        await set_bot_commands(runtime.bot)
+        await set_bot_commands(runtime.bot, helpdesk_chat_id=settings.helpdesk_chat_id)
         await set_webhook(runtime, url)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sets up and runs every check: ruff, the translation catalogs, the whole test suite.
+# Sets up and runs every check: ruff, mypy, the translation catalogs, the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh dev
@@ -9,5 +9,6 @@ if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/
 fi
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+.venv/bin/mypy
 .venv/bin/python scripts/i18n.py check
 exec .venv/bin/python -m pytest "$@"

@@ -16,6 +16,8 @@ Resynchronisation, for every step of both dialogs: when the backend is already p
 window stands for — a stale window, a repeated tap, or an update Telegram delivered again after
 the bot died mid-step (its backend effect happened, its reply never went out) — the backend
 answers `wrong_state` (or, for a phone or a code request repeated too soon, `resend_too_early`).
+`scenario_changed` (a profile appeared on the phone before «Привязать») is said in its own words
+and then followed the same way: the teacher goes on in scenario B, never in a loop.
 The bot then reads the process and shows the window of the backend's state with «Этот шаг уже
 пройден. Вот где вы сейчас.» as a hint, not as an error: the teacher simply goes on.
 
@@ -39,6 +41,7 @@ from aiogram.utils.chat_action import ChatActionSender
 from aiogram_dialog import DialogManager
 from aiogram_dialog.widgets.kbd import Button, Row
 
+from bot.deps import deps
 from bot.dialogs.context import bot_of, linking_of, now, sessions_of, step_name, user_id_of
 from bot.dialogs.countdown import deadline, format_clock, seconds_until
 from bot.dialogs.inputs import on_input_error, text_input
@@ -52,7 +55,13 @@ from bot.dialogs.notices import (
 )
 from bot.dialogs.parsers import InputProblem, check_code_length, parse_code_digits
 from bot.widgets.i18n import I18nConst
-from services.linking_client import Challenge, LinkingClient, LinkingError, WrongState
+from services.linking_client import (
+    Challenge,
+    LinkingClient,
+    LinkingError,
+    ScenarioChanged,
+    WrongState,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -108,13 +117,13 @@ TYPING_AFTER = 0.5
 def backend_wait(manager: DialogManager) -> AbstractAsyncContextManager[Any]:
     """While the backend works, the teacher sees «печатает…» (aiogram's ChatActionSender),
     from `TYPING_AFTER` seconds on and every 5 s after; the one place every backend step uses."""
-    chat = manager.middleware_data.get("event_chat")
+    chat = deps(manager).get("event_chat")
     if chat is None:
         return contextlib.nullcontext()
     return ChatActionSender.typing(
         bot=bot_of(manager),
         chat_id=chat.id,
-        initial_sleep=manager.middleware_data.get("typing_after", TYPING_AFTER),
+        initial_sleep=deps(manager).get("typing_after", TYPING_AFTER),
     )
 
 
@@ -145,6 +154,12 @@ async def refused(
     if error.code in GONE and process.gone is not None:
         await record_refusal(manager, error.code)
         await process.gone(manager)
+    elif isinstance(error, ScenarioChanged):
+        # The backend moved the process to another path (a profile appeared on the phone):
+        # say so, then show where it is now — not the generic «Этот шаг уже пройден».
+        await record_refusal(manager, error.code)
+        if await resync(manager, process) and error.scenario == "existing_profile":
+            show_hint(manager, "scenario_changed")
     elif isinstance(error, WrongState):
         await record_refusal(manager, error.code)
         await resync(manager, process)
@@ -242,8 +257,8 @@ def code_window_data(manager: DialogManager) -> dict[str, Any]:
 
 def keep_moving(manager: DialogManager, until: str) -> None:
     """Let the window on screen count down to `until` by itself (bot/dialogs/ticker.py)."""
-    ticker = manager.middleware_data.get("countdowns")
-    chat = manager.middleware_data.get("event_chat")
+    ticker = deps(manager).get("countdowns")
+    chat = deps(manager).get("event_chat")
     if ticker is None or chat is None:
         return
     ticker.watch(

@@ -7,25 +7,35 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiogram import Bot
+from aiogram.types import User
 from aiogram_dialog import DialogManager
 
+from bot.deps import deps
 from services.linking_client import LinkingClient
 from services.storage.link_sessions import LinkSessionRepository
 
 
 def now(manager: DialogManager) -> datetime:
     """The bot's clock (a FakeClock in tests, shared with the backend)."""
-    clock = manager.middleware_data.get("clock")
+    clock = deps(manager).get("clock")
     return clock.now() if clock is not None else datetime.now(UTC)
 
 
+def user_of(manager: DialogManager) -> User:
+    """The teacher whose event this is (every dialog event has one; an error event is not
+    handled by dialogs)."""
+    user: User | None = getattr(manager.event, "from_user", None)
+    assert user is not None
+    return user
+
+
 def user_id_of(manager: DialogManager) -> int:
-    return manager.event.from_user.id  # type: ignore[union-attr]
+    return user_of(manager).id
 
 
 def step_name(manager: DialogManager) -> str:
     """`"<StatesGroup>:<state>"` of the window on screen, e.g. "Link:code"."""
-    return manager.current_context().state.state  # type: ignore[return-value]
+    return str(manager.current_context().state.state)
 
 
 def scenario_of(manager: DialogManager) -> str | None:
@@ -35,15 +45,15 @@ def scenario_of(manager: DialogManager) -> str | None:
 
 
 def linking_of(manager: DialogManager) -> LinkingClient:
-    return manager.middleware_data["linking"]
+    return deps(manager)["linking"]
 
 
 def sessions_of(manager: DialogManager) -> LinkSessionRepository | None:
-    return manager.middleware_data.get("sessions")
+    return deps(manager).get("sessions")
 
 
 def bot_of(manager: DialogManager) -> Bot:
-    return manager.middleware_data["bot"]
+    return deps(manager)["bot"]
 
 
 def start_data_of(manager: DialogManager) -> dict[str, Any]:

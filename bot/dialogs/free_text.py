@@ -63,7 +63,7 @@ def _where(manager: DialogManager) -> tuple[str | None, str | None]:
     context = manager.current_context()
     start = context.start_data if isinstance(context.start_data, dict) else {}
     scenario = context.dialog_data.get("scenario") or start.get("scenario")
-    return context.state.state, scenario
+    return str(context.state.state), str(scenario) if scenario else None
 
 
 async def _open_help(manager: DialogManager, data: dict[str, Any]) -> None:

@@ -68,7 +68,15 @@ def apply_events(
                 and event.state == "phone"
                 and data.get("scenario") == "existing_profile"
             )
-            data["reaction"] = {"kind": "second_profile"} if second else None
+            # A recovery from the window's password screen signs the flow in: on to the code.
+            signed_in = data.get("recovery") == "done" and event.state == "code"
+            data["reaction"] = (
+                {"kind": "second_profile"}
+                if second
+                else {"kind": "signed_in_by_recovery"}
+                if signed_in
+                else None
+            )
             if event.state != data.get("state"):
                 data["stuck"] = False
             data["state"] = event.state
@@ -79,7 +87,8 @@ def apply_events(
                 data["channel"] = None
         elif event.kind == "code_sent":
             data["channel"] = event.channel
-            data["reaction"] = None
+            if (data.get("reaction") or {}).get("kind") != "signed_in_by_recovery":
+                data["reaction"] = None
         elif event.kind == "refusal":
             reaction = refusal_reaction(event)
             if reaction["kind"] == "code_invalid":
@@ -241,7 +250,7 @@ async def _to_chat(callback: CallbackQuery, button: Any, manager: DialogManager)
 
 
 async def _call_specialist(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
-    # The exact screen goes to the helpdesk card (bot/helpdesk_card.py reads "Guide:<screen>").
+    # The exact screen goes to the helpdesk card (bot/helpdesk/card.py reads "Guide:<screen>").
     screen = manager.dialog_data.get("screen") or "journal"
     await manager.start(Handoff.chatting, data={"reason": "guide", "step": f"Guide:{screen}"})
 

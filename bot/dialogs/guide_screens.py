@@ -190,7 +190,7 @@ def screen_key(
         return "code_sms"
     if state == "password" and scenario == "existing_profile":
         return "password_b"
-    return state if state in SCREENS else "journal"
+    return state if state is not None and state in SCREENS else "journal"
 
 
 def screen_of(key: str | None) -> Screen:
@@ -240,6 +240,17 @@ def reaction_text(reaction: Mapping[str, Any], now: datetime) -> str:
             "second one — sign in with the existing one and choose it on «Ваш профиль для "
             "связки»."
         )
+    if kind == "signed_in_by_recovery":
+        return _(
+            "Password changed, and VK ID has let you in with it — no need to write it again. "
+            "The window goes on to «Подтвердите вход»."
+        )
+    if kind == "scenario_changed":
+        return _(
+            "A Sferum study profile appeared on your number meanwhile, so a second one is not "
+            "created. The window now shows «Ваш профиль для связки»: choose it and press "
+            "«Продолжить»."
+        )
     if kind == "wrong_password":
         text = _("The VK ID password did not fit.")
         attempts = reaction.get("attempts_left")
@@ -277,6 +288,8 @@ def refusal_reaction(event: Any) -> dict[str, Any]:
         return {"kind": "wrong_password", "attempts_left": event.attempts_left}
     if code == "wrong_state" and event.profile_exists:
         return {"kind": "second_profile"}
+    if code == "scenario_changed":
+        return {"kind": "scenario_changed"}
     snapshot: dict[str, Any] = {"code": code, "at": event.at.isoformat()}
     for key in ("attempts_left", "retry_after"):
         value = getattr(event, key)

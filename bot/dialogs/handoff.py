@@ -28,6 +28,8 @@ from aiogram_dialog.widgets.input import MessageInput
 from aiogram_dialog.widgets.kbd import Button, Row
 from aiogram_dialog.widgets.text import Format
 
+from bot.deps import deps
+from bot.dialogs.context import user_of
 from bot.dialogs.inputs import any_input
 from bot.dialogs.notices import notice_text, render_note, render_notice
 from bot.dialogs.open_ticket import (
@@ -37,7 +39,7 @@ from bot.dialogs.open_ticket import (
     set_contact_keyboard,
 )
 from bot.dialogs.states import Handoff
-from bot.helpdesk_relay import HelpdeskRelay, use_i18n
+from bot.helpdesk.relay import HelpdeskRelay, use_i18n
 from bot.widgets.i18n import I18nConst
 from services.helpdesk import ClosedBy
 from services.helpdesk.models import Ticket
@@ -50,12 +52,12 @@ RESULT = {"handoff": "closed", "back_to_step": True}
 
 
 def _relay(manager: DialogManager) -> HelpdeskRelay | None:
-    relay = manager.middleware_data.get("helpdesk")
+    relay = deps(manager).get("helpdesk")
     return relay if isinstance(relay, HelpdeskRelay) and relay.enabled else None
 
 
 def _bot(manager: DialogManager) -> Bot:
-    return manager.middleware_data["bot"]
+    return deps(manager)["bot"]
 
 
 async def _on_start(start_data: Data, manager: DialogManager) -> None:
@@ -67,9 +69,8 @@ async def _on_start(start_data: Data, manager: DialogManager) -> None:
     relay = _relay(manager)
     if relay is None:
         return
-    user = manager.event.from_user
-    chat = manager.middleware_data.get("event_chat")
-    assert user is not None
+    user = user_of(manager)
+    chat = deps(manager).get("event_chat")
     opened = await relay.open_ticket(
         _bot(manager),
         user=user,
@@ -84,8 +85,7 @@ async def _take_away_contact_keyboard(manager: DialogManager) -> None:
     """No «Отправить мой номер» under the input field while she writes to a person."""
     if not await contact_keyboard_shown(manager):
         return
-    user = manager.event.from_user
-    assert user is not None
+    user = user_of(manager)
     await _bot(manager).send_message(
         user.id, _("Connecting you with the helpdesk…"), reply_markup=ReplyKeyboardRemove()
     )
@@ -95,7 +95,7 @@ async def _take_away_contact_keyboard(manager: DialogManager) -> None:
 
 def _no_helpdesk_text(manager: DialogManager) -> str:
     """What to do instead when this bot has no helpdesk chat: the school support's contacts."""
-    settings = manager.middleware_data.get("settings")
+    settings = deps(manager).get("settings")
     phone = getattr(settings, "support_phone", None)
     email = getattr(settings, "support_email", None)
     lines = [
@@ -151,7 +151,10 @@ async def _chatting_getter(dialog_manager: DialogManager, **_kwargs: Any) -> dic
         "Write what does not work; you can attach a screenshot or a document. You do not need "
         "to repeat anything: the specialist already sees your step and the last errors."
     )
-    return {"text": f"{head}\n\n{when}\n\n{body}", "open": True}
+    privacy = _(
+        "Never send passwords or codes: the specialist does not need them, and I hide them."
+    )
+    return {"text": f"{head}\n\n{when}\n\n{body}\n{privacy}", "open": True}
 
 
 async def _on_teacher_message(message: Message, widget: Any, manager: DialogManager) -> None:
@@ -179,7 +182,7 @@ async def _close_from_teacher(manager: DialogManager, closed_by: ClosedBy) -> bo
     ticket = await relay.tickets.get(ticket_id)
     if ticket is None:
         return False
-    user = manager.event.from_user
+    user = user_of(manager)
     closed = await relay.close(
         _bot(manager), ticket, closed_by=closed_by, closed_by_id=user.id if user else None
     )
@@ -219,7 +222,7 @@ async def _skip_rating(callback: CallbackQuery, button: Any, manager: DialogMana
 
 
 async def _on_rating(callback: CallbackQuery, button: Button, manager: DialogManager) -> None:
-    rating = int(button.widget_id.removeprefix("rate_"))
+    rating = int(str(button.widget_id).removeprefix("rate_"))
     relay = _relay(manager)
     ticket_id = manager.dialog_data.get(TICKET_ID)
     if relay is not None and ticket_id is not None:
@@ -247,7 +250,7 @@ async def _skip_comment(callback: CallbackQuery, button: Any, manager: DialogMan
 async def _finish(manager: DialogManager) -> None:
     """Thanks, then back to the window the teacher left (or a hint if there is none)."""
     await forget_open_ticket(manager)
-    chat = manager.middleware_data.get("event_chat")
+    chat = deps(manager).get("event_chat")
     has_parent = len(manager.current_stack().intents) > 1
     thanks = _("Thank you for the feedback!")
     if has_parent:

@@ -81,15 +81,16 @@ def _tip(topic: HelpTopic) -> str:
             "account, or call a specialist — they will help you restore access."
         )
     return _(
-        "🤝 <b>Trusted friends.</b> Friends confirm your account outside VK — for example, you "
-        "call them or write to them in a messenger. The bot cannot do this in the chat; a "
-        "specialist will help you with it."
+        "🤝 <b>Trusted friends.</b> VK ID sends a code to each friend you trust. Reach them "
+        "outside VK — call them or write in another messenger — ask for the code and write "
+        "it here, one friend after another. A friend does not answer? Ask for the codes again "
+        "later, choose another way, or call a specialist."
     )
 
 
 def topics_for(step: str | None, topic: str | None = None) -> tuple[HelpTopic, ...]:
     """The tips to show: the requested topic alone, else those that fit the step."""
-    if topic in HelpTopic.__members__.values():
+    if topic is not None and topic in HelpTopic.__members__.values():
         return (HelpTopic(topic),)
     return help_topics(step)
 

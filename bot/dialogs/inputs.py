@@ -24,20 +24,18 @@ from aiogram.utils.i18n import gettext as _
 from aiogram_dialog import DialogManager
 from aiogram_dialog.api.protocols import DialogProtocol
 from aiogram_dialog.widgets.input import CombinedInput, MessageInput, TextInput
-from aiogram_dialog.widgets.input.text import ManagedTextInput
+from aiogram_dialog.widgets.input.text import ManagedTextInput, OnError
 
 from bot.dialogs.free_text import handle_free_text
 from bot.dialogs.notices import show_hint, show_note
 from bot.dialogs.parsers import InputProblem, parse_password, parse_phone
 from bot.dialogs.steps import expected_input
+from bot.intents import MAX_TEXT_LENGTH
 from services.phones import normalize_ru_phone
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-MAX_INPUT_LENGTH = 300
-"""Longer messages are letters, not answers: «слишком длинное» on every window and outside."""
 
 OnValue = Callable[[Message, DialogManager, T], Awaitable[None]]
 Expectation = str | Callable[[DialogManager], str] | None
@@ -56,7 +54,7 @@ async def answer_unusable(
         show_hint(manager, "only_text")
     elif text.startswith("/"):
         show_hint(manager, "unknown_command")
-    elif len(text) > MAX_INPUT_LENGTH:
+    elif len(text) > MAX_TEXT_LENGTH:  # a letter, not an answer (the one limit, bot/intents.py)
         show_hint(manager, "too_long")
     elif not await handle_free_text(message, manager):
         show_hint(manager, hint, **params)
@@ -84,9 +82,7 @@ def text_input(
     parse: Callable[[str], T],
     on_value: OnValue[T],
     *,
-    on_error: Callable[[Message, Any, DialogManager, ValueError], Awaitable[None]] = (
-        on_input_error
-    ),
+    on_error: OnError[Any] = on_input_error,
     widget: type[StepTextInput[Any]] = StepTextInput,
 ) -> StepTextInput[T]:
     """parse → `on_value`; an `InputProblem` from either goes to `on_error` (the shared one)."""

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import html
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
 
 from aiogram import F
+from aiogram.fsm.state import State
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import get_i18n
 from aiogram.utils.i18n import gettext as _
@@ -23,9 +25,11 @@ from aiogram_dialog.widgets.link_preview import LinkPreview
 from aiogram_dialog.widgets.text import Format
 from babel.dates import format_date
 
+from bot.deps import deps
 from bot.dialogs import link_flow as flow_ops
 from bot.dialogs.backend_step import RetryAction, challenge_of, code_input, code_window_data
 from bot.dialogs.context import now
+from bot.dialogs.free_text import handle_free_text
 from bot.dialogs.guide import start_guide
 from bot.dialogs.inputs import any_input, password_input, phone_input, text_input
 from bot.dialogs.notices import notice_text, show_hint
@@ -34,7 +38,9 @@ from bot.dialogs.parsers import InputProblem, check_birth_date, parse_date, pars
 from bot.dialogs.restart import restart_linking
 from bot.dialogs.states import Link, Recovery
 from bot.dialogs.step_window import step_getter, step_window
+from bot.intents import request_not_a_name
 from bot.widgets.i18n import I18nConst, I18nFormat
+from services.linking_client import FlowState
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +74,7 @@ def _journal_name(data: dict[str, Any]) -> str:
 
 async def link_getter(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, Any]:
     data = dialog_manager.dialog_data
-    settings = dialog_manager.middleware_data["settings"]
+    settings = deps(dialog_manager)["settings"]
     personal = data.get("personal") or {}
     linked = data.get("linked_profile") or {}
     profiles = data.get("profiles") or []
@@ -173,6 +179,9 @@ async def _after_field(manager: DialogManager, next_state: Any) -> None:
 
 
 async def on_full_name(message: Message, manager: DialogManager, full_name: str) -> None:
+    # «начать заново» is three Cyrillic words too: a request is acted on, not taken as a name.
+    if request_not_a_name(message.text or "") and await handle_free_text(message, manager):
+        return
     _personal(manager)["full_name"] = full_name
     await _after_field(manager, Link.birth_date)
 
@@ -210,7 +219,7 @@ async def on_data_confirmed(callback: CallbackQuery, button: Any, manager: Dialo
     await flow_ops.submit_personal_data(manager)
 
 
-def _edit(state: Any):
+def _edit(state: State) -> Callable[[CallbackQuery, Any, DialogManager], Awaitable[None]]:
     async def handler(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
         manager.dialog_data["editing"] = True
         await manager.switch_to(state)
@@ -294,7 +303,7 @@ RETRIES: dict[str, RetryAction] = {
 
 
 async def on_start(start_data: Data, manager: DialogManager) -> None:
-    data = dict(start_data or {})
+    data = dict(start_data) if isinstance(start_data, dict) else {}
     for key in ("flow_id", "mesh_name", "school", "branch", "scenario"):
         if data.get(key) is not None:
             manager.dialog_data[key] = data[key]
@@ -306,13 +315,25 @@ async def on_start(start_data: Data, manager: DialogManager) -> None:
 async def on_process_result(start_data: Data, result: Any, manager: DialogManager) -> None:
     """Back from Recovery (or Help / Handoff) to the step that sent the teacher there."""
     if isinstance(result, dict) and result.get("password_changed"):
-        if manager.current_context().state != Link.password:
-            await manager.switch_to(Link.password)
-        show_hint(manager, "password_changed")
+        await _after_new_password(manager)
     elif manager.current_context().state == Link.phone and not await contact_keyboard_shown(
         manager
     ):  # the helpdesk conversation took the keyboard away
         await flow_ops.offer_contact_button(manager)
+
+
+async def _after_new_password(manager: DialogManager) -> None:
+    """A recovery started here signs the flow in, as VK ID does after a reset: on to the code
+    the backend has sent. Where it could not (the flow was not waiting for the password, or
+    the backend is away), the password window asks for the new password as before."""
+    flow = await flow_ops.read(manager)
+    if flow is not None and flow.state is not FlowState.PASSWORD:
+        await flow_ops.apply_flow(manager, flow)
+        show_hint(manager, "password_changed_signed_in")
+        return
+    if manager.current_context().state != Link.password:
+        await manager.switch_to(Link.password)
+    show_hint(manager, "password_changed")
 
 
 # --------------------------------------------------------------------------- windows
@@ -541,8 +562,8 @@ def create_link_dialog() -> Dialog:
         _step(
             I18nConst(
                 "<b>Cancel the linking?</b>\n"
-                "Nothing will be linked. To link later, you will have to open me from the "
-                "e-journal again."
+                "Nothing will be linked. When you want to link later, press «Start over» "
+                "right here in this chat."
             ),
             Row(
                 Button(
@@ -564,7 +585,18 @@ def create_link_dialog() -> Dialog:
                 "2. Sign in with VK ID using the number {phone_masked}.\n"
                 "3. Your school's chats and video lessons are in the «Сферум» section.\n\n"
                 "In the e-journal, the messenger icon now opens your chats too.",
-                when=F["linked"],
+                when=F["linked"] & F["linked_name"],
+            ),
+            # Shown again after her details were forgotten (bot/dialogs/forget.py).
+            I18nConst(
+                "🎉 <b>Done!</b> Your Sferum study profile in VK Messenger is linked to your "
+                "e-journal account.\n\n"
+                "<b>What next</b>\n"
+                "1. Open VK Messenger: the app on your phone or web.vk.me in the browser.\n"
+                "2. Sign in with VK ID using your phone number.\n"
+                "3. Your school's chats and video lessons are in the «Сферум» section.\n\n"
+                "In the e-journal, the messenger icon now opens your chats too.",
+                when=F["linked"] & ~F["linked_name"],
             ),
             I18nConst(
                 "Linking cancelled: nothing was linked. When you are ready, press «Start over»: "

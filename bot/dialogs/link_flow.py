@@ -148,6 +148,18 @@ async def acknowledge_phone(manager: DialogManager, phone_masked: str) -> None:
     manager.show_mode = ShowMode.SEND
 
 
+async def read(manager: DialogManager) -> Flow | None:
+    """The flow as the backend has it now; None (nothing said) if it cannot be read."""
+    flow_id = manager.dialog_data.get("flow_id")
+    if not flow_id:
+        return None
+    try:
+        return await linking_of(manager).get_flow(flow_id)
+    except LinkingError as error:
+        logger.info("could not read the flow: %s", error.code)
+        return None
+
+
 # --------------------------------------------------------------------------- operations
 
 

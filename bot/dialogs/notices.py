@@ -43,6 +43,10 @@ HINTS: dict[str, Any] = {
     "code_format": __("The code is {length} digits. Please send just the digits."),
     "password_empty": __("Please send your VK ID password as a text message."),
     "password_changed": __("Password changed — please enter the new password."),
+    "password_changed_signed_in": __(
+        "Password changed, and VK ID has let you in with it — no need to write it again. "
+        "The last step of the sign-in is the confirmation code."
+    ),
     "password_again": __("Please send your password again."),
     "code_again": __("Please send the code again."),
     "name_format": __(
@@ -98,6 +102,11 @@ HINTS: dict[str, Any] = {
     "no_profile_found": __(
         "No Sferum study profile was found on this number — we will create one."
     ),
+    "scenario_changed": __(
+        "While we went through the steps, a Sferum study profile appeared on this number. "
+        "A second one is not created: choose the existing profile below and link it — the "
+        "details can be checked and corrected on the next step."
+    ),
     "profile_found": __("A Sferum study profile was found on this number — we will link it."),
     "help_unavailable": __(
         "Help for this step: check the phone number, wait for the code timer, turn off the VPN. "
@@ -108,14 +117,8 @@ HINTS: dict[str, Any] = {
         "I can't go back there: VK ID has already accepted that step and does not return to it. "
         "To change something you gave earlier, press «Start over»."
     ),
-    "start_over_from_journal": __(
-        "Starting over from here needs a new linking: VK ID has already accepted the earlier "
-        "steps. Open me from the e-journal as described above — the new linking continues right "
-        "here in this chat. Or go back to your step."
-    ),
-    "start_over_after_cancel": __(
-        "Linking cancelled. To start again, open me from the e-journal as described above — the "
-        "new linking continues right here in this chat."
+    "expect_restart_confirm": __(
+        "Please answer with a button: «Yes, start over» or «↩️ Back to the step»."
     ),
     "expect_cancel_confirm": __(
         "Please answer with a button: «Yes, cancel the linking» or «No, back to linking»."
@@ -144,6 +147,7 @@ NOTES: dict[str, Any] = {
     "expired": __("The password restore session has expired. Please send your phone number again."),
     "sms_sent": __("A new SMS has been sent."),
     "email_sent": __("A new e-mail with the code has been sent."),
+    "friends_sent": __("New codes have been sent to the friends who have not given theirs yet."),
     "password_hidden": __("🔒 I deleted your message with the password from the chat."),
 }
 

@@ -12,11 +12,13 @@ from aiogram_dialog import Data, Dialog, DialogManager, Window
 from aiogram_dialog.widgets.kbd import Button, Row, Url
 from aiogram_dialog.widgets.text import Format
 
+from bot.deps import deps
 from bot.dialogs.context import start_data_of
 from bot.dialogs.guide import start_guide
 from bot.dialogs.inputs import any_input
 from bot.dialogs.navigation import help_button, nav_row
 from bot.dialogs.notices import notice_text, put_notice
+from bot.dialogs.restart import confirm_restart
 from bot.dialogs.states import Link, Onboarding
 from bot.dialogs.step_window import step_getter
 from bot.widgets.i18n import I18nConst, I18nFormat
@@ -31,9 +33,9 @@ def polite_name(mesh_full_name: str, fallback: str | None) -> str:
 
 
 async def onboarding_getter(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, Any]:
-    start = dict(dialog_manager.start_data or {})
+    start = dict(start_data_of(dialog_manager))
     profile = start.get("profile") or {}
-    settings = dialog_manager.middleware_data["settings"]
+    settings = deps(dialog_manager)["settings"]
     return {
         "name": html.escape(polite_name(start.get("mesh_name", ""), start.get("first_name"))),
         "mesh_name": html.escape(start.get("mesh_name", "")),
@@ -42,7 +44,7 @@ async def onboarding_getter(dialog_manager: DialogManager, **_kwargs: Any) -> di
         "profile_school": html.escape(profile.get("school", "")),
         "has_profile": bool(profile),
         "journal_url": settings.mesh_journal_url,
-        "can_return": bool(start.get("can_return")),
+        "past_code": bool(start.get("past_code")),
     }
 
 
@@ -52,6 +54,10 @@ async def _to_prechecks(callback: CallbackQuery, button: Any, manager: DialogMan
 
 async def _return_to_step(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
     await manager.done()
+
+
+async def _restart_confirmed(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
+    await confirm_restart(manager)
 
 
 async def _guide_self(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
@@ -65,7 +71,7 @@ async def _to_branch(callback: CallbackQuery, button: Any, manager: DialogManage
 
 async def _on_branch(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
     branch = button.widget_id.removeprefix("branch_")
-    start = dict(manager.start_data or {})
+    start = dict(start_data_of(manager))
     await manager.start(
         Link.phone,
         data={
@@ -157,15 +163,27 @@ def create_onboarding_dialog() -> Dialog:
             ),
             notice_text(),
             Url(I18nConst("Open the e-journal"), Format("{journal_url}"), id="journal"),
-            Button(
-                I18nConst("↩️ Back to the step"),
-                id="return_to_step",
-                on_click=_return_to_step,
-                when=F["can_return"],
-            ),
             help_button(),
             any_input(),
             state=Onboarding.how_to_open,
+        ),
+        Window(
+            I18nConst(
+                "<b>Start over?</b>\n"
+                "We will go through the linking again from the beginning: the phone number, "
+                "the VK ID sign-in and a new confirmation code. What you have given so far "
+                "will not be kept."
+            ),
+            I18nConst(
+                "This is also the way to link another phone number: you will give it at the "
+                "phone step.",
+                when=F["past_code"],
+            ),
+            notice_text(),
+            Button(I18nConst("Yes, start over"), id="restart_yes", on_click=_restart_confirmed),
+            Button(I18nConst("↩️ Back to the step"), id="return_to_step", on_click=_return_to_step),
+            any_input(),
+            state=Onboarding.restart_confirm,
         ),
         getter=[step_getter, onboarding_getter],
         on_start=_on_start,

@@ -16,6 +16,8 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.storage.base import StorageKey
 from aiogram_dialog import DialogManager
 
+from bot.deps import deps
+
 OPEN_TICKET = "open_ticket"
 CONTACT_KEYBOARD = "contact_keyboard"
 
@@ -23,7 +25,7 @@ CONTACT_KEYBOARD = "contact_keyboard"
 def _state(manager: DialogManager) -> FSMContext | None:
     """Her FSM context; background renders (a countdown's tick) get none from aiogram, so it is
     made from the storage and the event's chat and user, as aiogram would make it."""
-    data = manager.middleware_data
+    data = deps(manager)
     state = data.get("state")
     if isinstance(state, FSMContext):
         return state
@@ -63,7 +65,7 @@ async def open_ticket_id(manager: DialogManager) -> int | None:
     ticket_id = await _get(manager, OPEN_TICKET)
     if ticket_id is None:
         return None
-    relay = manager.middleware_data.get("helpdesk")
+    relay = deps(manager).get("helpdesk")
     tickets = getattr(relay, "tickets", None)
     ticket = await tickets.get(ticket_id) if tickets is not None else None
     if ticket is None or not ticket.is_open:

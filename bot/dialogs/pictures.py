@@ -16,6 +16,7 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.utils.i18n import lazy_gettext as __
 from aiogram_dialog import DialogManager, ShowMode
 
+from bot.deps import deps
 from bot.dialogs.backend_step import challenge_of
 from bot.dialogs.context import bot_of
 from bot.dialogs.steps import step_info
@@ -55,8 +56,8 @@ async def show_step_picture(manager: DialogManager) -> None:
         return
     if picture.only_if is not None and not CONDITIONS[picture.only_if](manager):
         return
-    sender = manager.middleware_data.get("pictures")
-    chat = manager.middleware_data.get("event_chat")
+    sender = deps(manager).get("pictures")
+    chat = deps(manager).get("event_chat")
     if sender is None or chat is None or picture.name not in sender.names:
         return
     shown.append(picture.name)

@@ -1,9 +1,11 @@
 """Scenario C: VK ID password recovery, as in the seed's «Восстановление пароля от VK ID».
 
 phone → SMS code → «Это ваш аккаунт?» → method (code-generator app / e-mail / trusted friends) →
-code from the app or the e-mail → new password → «Повторите новый пароль» with «Выйти на всех
-устройствах, кроме этого» → back to the step that sent the teacher here (`done` with
-{"password_changed": True}), or, when recovery was opened on its own, a closing «Пароль изменён».
+code from the app or the e-mail, or one code from each trusted friend (she asks them outside VK)
+→ new password (straight after «Это ваш аккаунт?» for a VK ID with nothing but its phone) →
+«Повторите новый пароль» with «Выйти на всех устройствах, кроме этого» → back to the step that
+sent the teacher here (`done` with {"password_changed": True}), or, when recovery was opened on
+its own, a closing «Пароль изменён».
 
 Start data: {"phone": E.164 | None, "flow_id": str | None}; with a phone the first screen is the
 SMS code. Every step runs through the step toolkit (bot/dialogs/backend_step.py) with `RECOVERY`:
@@ -92,11 +94,12 @@ async def _remember(manager: DialogManager, recovery: RecoveryView) -> None:
         data["masked_name"] = recovery.account.masked_name
     data["methods"] = list(recovery.methods)
     data["email_masked"] = recovery.email_masked
+    data["friends"] = [{"name": f.name, "confirmed": f.confirmed} for f in recovery.friends]
     await remember_challenge(manager, recovery.challenge)
 
 
 def _forget_recovery(manager: DialogManager) -> None:
-    for key in ("recovery_id", "masked_name", "methods", "email_masked", CHALLENGE):
+    for key in ("recovery_id", "masked_name", "methods", "email_masked", "friends", CHALLENGE):
         manager.dialog_data.pop(key, None)
 
 
@@ -206,15 +209,24 @@ async def _on_phone(message: Message, manager: DialogManager, phone: str) -> Non
 
 
 async def _resend(manager: DialogManager) -> None:
-    by_email = challenge_of(manager).get("channel") == "email"
+    channel = challenge_of(manager).get("channel")
     recovery = await step(
         manager,
         RECOVERY,
-        lambda c, r: c.resend_method_code(r) if by_email else c.resend_recovery_code(r),
+        lambda c, r: (
+            c.resend_method_code(r)
+            if channel == "email"
+            else c.resend_friend_codes(r)
+            if channel == "friend"
+            else c.resend_recovery_code(r)
+        ),
         retry="resend",
     )
     if recovery is not None:
-        show_note(manager, "email_sent" if by_email else "sms_sent")
+        show_note(
+            manager,
+            {"email": "email_sent", "friend": "friends_sent"}.get(channel or "", "sms_sent"),
+        )
 
 
 async def _on_resend(callback: CallbackQuery, button: Button, manager: DialogManager) -> None:
@@ -222,8 +234,11 @@ async def _on_resend(callback: CallbackQuery, button: Button, manager: DialogMan
 
 
 async def _on_code(manager: DialogManager, code: str) -> None:
-    if manager.current_context().state == Recovery.sms_code:
+    state = manager.current_context().state
+    if state == Recovery.sms_code:
         await step(manager, RECOVERY, lambda c, r: c.verify_recovery_code(r, code), retry="again")
+    elif state == Recovery.friends:
+        await step(manager, RECOVERY, lambda c, r: c.verify_friend_code(r, code), retry="again")
     else:
         await step(manager, RECOVERY, lambda c, r: c.verify_method_code(r, code), retry="again")
 
@@ -332,8 +347,14 @@ async def _on_done(callback: CallbackQuery, button: Button, manager: DialogManag
 async def _window_getter(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, Any]:
     data = dialog_manager.dialog_data
     methods = data.get("methods") or []
+    friends = data.get("friends") or []
+    waiting = [f["name"] for f in friends if not f["confirmed"]]
     return {
         **code_window_data(dialog_manager),
+        "friends_list": "\n".join(
+            ("✅ " if f["confirmed"] else "⏳ ") + html.escape(f["name"]) for f in friends
+        ),
+        "next_friend": html.escape(waiting[0]) if waiting else "",
         "phone_masked": html.escape(data.get("phone_masked") or ""),
         "masked_name": html.escape(data.get("masked_name") or ""),
         "email_masked": html.escape(data.get("email_masked") or ""),
@@ -473,9 +494,23 @@ def _friends_window() -> Window:
     return _step(
         I18nConst("🤝 <b>With friends you trust</b>"),
         I18nConst(
-            "Friends you trust confirm the account outside VK: you call them or write to them in "
-            "a messenger, and they confirm it is you. This cannot be done here in the chat — a "
-            "helpdesk specialist will help you with it."
+            "VK ID has sent a code to each of your friends below. Reach them outside VK — call "
+            "them or write in another messenger — and ask them to tell you the code from the "
+            "message."
+        ),
+        Format("{friends_list}"),
+        I18nFormat("Write the code <b>{next_friend}</b> got.", when="next_friend"),
+        Button(
+            I18nFormat("Send the codes again in {wait_clock}"),
+            id="friends_resend_wait",
+            on_click=_on_resend,
+            when="must_wait",
+        ),
+        Button(
+            I18nConst("Send the codes again"),
+            id="friends_resend",
+            on_click=_on_resend,
+            when="can_resend",
         ),
         Button(I18nConst("🙋 Call a specialist"), id="friends_human", on_click=_call_specialist),
         Button(
@@ -484,6 +519,7 @@ def _friends_window() -> Window:
             on_click=_other_method,
             when="has_other_methods",
         ),
+        code_input(_on_code),
         state=Recovery.friends,
     )
 

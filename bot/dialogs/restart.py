@@ -1,28 +1,36 @@
-"""«Начать заново»: the same linking again from the greeting, or — where the backend cannot go
-back any more — a new linking, which today only the e-journal's link can open.
+"""«Начать заново»: the linking starts again from the greeting, on a fresh flow the backend
+opens for the same e-journal account (`POST /v1/flows/{id}/restart`) — from any step, after a
+cancelled consent, and as the way to change the number once the code was accepted.
 
-The backend takes a (new) phone number while its flow waits for the phone, the password or the
-code, so there «Начать заново» replays the greeting on the same flow. Past the code, and after a
-cancelled consent, starting over needs a fresh flow; the bot cannot make one yet (a backend
-"restart flow" operation is planned), so it says how to get one — the e-journal's messenger icon →
-«Перейти к подключению» — and the new linking goes on in this same chat. A step still on screen
-stays below, one tap away («Вернуться к шагу»). `start_over` is the one place to change when the
-backend learns to restart a flow.
+Where something would be lost (the flow is past the phone), the teacher is asked first
+(«Начать заново?» with «↩️ Вернуться к шагу»); a flow still waiting for the phone just shows the
+greeting again, and a cancelled one restarts at once. The backend keeps every budget across the
+restart (cooldowns, codes, wrong codes, password locks), so starting over never buys fresh tries.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from aiogram_dialog import DialogManager, ShowMode, StartMode
 
 from bot.dialogs.context import linking_of, now, sessions_of, user_id_of
-from bot.dialogs.notices import hint_notice, refusal_notice, report_refusal
+from bot.dialogs.notices import hint_notice, put_notice, refusal_notice, report_refusal
 from bot.dialogs.states import Onboarding
-from services.linking_client import BackendUnavailable, Flow, FlowState, LinkingError
+from services.linking_client import (
+    AlreadyLinked,
+    BackendUnavailable,
+    Flow,
+    FlowState,
+    LinkingError,
+    Profile,
+)
 
-SAME_FLOW_STATES = frozenset({FlowState.PHONE, FlowState.PASSWORD, FlowState.CODE})
-"""The flow's states where the backend still takes a phone number: the greeting again."""
+logger = logging.getLogger(__name__)
+
+NOTHING_TO_LOSE = frozenset({FlowState.PHONE})
+"""The flow's states where the greeting on the same flow is already a clean start."""
 
 
 def flow_start_data(flow: Flow, first_name: str | None) -> dict[str, Any]:
@@ -41,8 +49,27 @@ async def _how_to_open(manager: DialogManager, notice: dict[str, Any] | None = N
     await manager.start(Onboarding.how_to_open, data=data, mode=StartMode.RESET_STACK)
 
 
+async def _already_linked(manager: DialogManager, profile: Profile | None) -> None:
+    data = (
+        {"profile": {"full_name": profile.full_name, "school": profile.school}} if profile else {}
+    )
+    await manager.start(Onboarding.already_linked, data=data, mode=StartMode.RESET_STACK)
+
+
+async def _greet(manager: DialogManager, flow: Flow) -> None:
+    await manager.start(
+        Onboarding.greeting,
+        data=flow_start_data(flow, manager.event.from_user.first_name),  # type: ignore[union-attr]
+        mode=StartMode.RESET_STACK,
+        show_mode=ShowMode.SEND,
+    )
+
+
 async def restart_linking(manager: DialogManager) -> None:
-    """«Начать заново» wherever it is pressed (see the module docstring)."""
+    """«Начать заново» wherever it is pressed or typed (see the module docstring)."""
+    if manager.has_context() and manager.current_context().state == Onboarding.restart_confirm:
+        await confirm_restart(manager)  # «начать заново» typed on «Начать заново?»: a yes
+        return
     sessions = sessions_of(manager)
     record = await sessions.get(user_id_of(manager)) if sessions is not None else None
     if record is None or not record.flow_id:
@@ -59,29 +86,53 @@ async def restart_linking(manager: DialogManager) -> None:
     except LinkingError:
         await _how_to_open(manager, hint_notice("flow_finished"))
         return
-    if flow.state is FlowState.LINKED and flow.linked_profile is not None:
-        profile = flow.linked_profile
-        data = {"profile": {"full_name": profile.full_name, "school": profile.school}}
-        await manager.start(Onboarding.already_linked, data=data, mode=StartMode.RESET_STACK)
-        return
-    if flow.state in SAME_FLOW_STATES:
+    if flow.state is FlowState.LINKED:
+        await _already_linked(manager, flow.linked_profile)
+    elif flow.state in NOTHING_TO_LOSE:
+        await _greet(manager, flow)
+    elif flow.state is FlowState.CANCELLED or not manager.has_context():
+        await start_over(manager, flow.flow_id)
+    else:
         await manager.start(
-            Onboarding.greeting,
-            data=flow_start_data(flow, manager.event.from_user.first_name),  # type: ignore[union-attr]
-            mode=StartMode.RESET_STACK,
+            Onboarding.restart_confirm,
+            data={"flow_id": flow.flow_id, "past_code": flow.state not in _BEFORE_THE_CODE},
             show_mode=ShowMode.SEND,
         )
-        return
-    await start_over(manager, cancelled=flow.state is FlowState.CANCELLED)
 
 
-async def start_over(manager: DialogManager, *, cancelled: bool) -> None:
-    """A new linking for the same e-journal account: today, through the e-journal's link."""
-    if cancelled or not manager.has_context():
-        await _how_to_open(manager, hint_notice("start_over_after_cancel"))
+_BEFORE_THE_CODE = frozenset({FlowState.PHONE, FlowState.PASSWORD, FlowState.CODE})
+
+
+async def confirm_restart(manager: DialogManager) -> None:
+    """«Да, начать заново» on the confirmation screen."""
+    flow_id = (manager.start_data or {}).get("flow_id")  # type: ignore[union-attr]
+    if not flow_id:
+        await _how_to_open(manager)
         return
-    await manager.start(
-        Onboarding.how_to_open,
-        data={"notice": hint_notice("start_over_from_journal"), "can_return": True},
-        show_mode=ShowMode.SEND,
-    )
+    await start_over(manager, flow_id)
+
+
+async def start_over(manager: DialogManager, flow_id: str) -> None:
+    """Ask the backend for a fresh flow in place of `flow_id` and greet the teacher on it."""
+    try:
+        fresh = await linking_of(manager).restart_flow(flow_id)
+    except AlreadyLinked as error:
+        await _already_linked(manager, error.profile)
+        return
+    except BackendUnavailable as error:
+        if manager.has_context():  # the screen stays: the same button tries again
+            put_notice(manager, refusal_notice(error, now(manager)))
+        else:
+            await _how_to_open(manager, refusal_notice(error, now(manager)))
+        return
+    except LinkingError as error:  # expired, or replaced by a newer link: the e-journal's link
+        logger.info("restart refused: %s", error.code)
+        await _how_to_open(manager, hint_notice("flow_finished"))
+        return
+    sessions = sessions_of(manager)
+    if sessions is not None:
+        try:
+            await sessions.switch_flow(user_id_of(manager), fresh.flow_id)
+        except Exception:  # the dialog carries the flow id itself; the record is bookkeeping
+            logger.exception("could not note the restarted flow")
+    await _greet(manager, fresh)

@@ -14,6 +14,7 @@ class Onboarding(StatesGroup):
     branch = State()  # «У вас уже есть учебный профиль Сферум?» Да / Нет / Не знаю
     already_linked = State()
     how_to_open = State()  # `/start` without a token: the seed's steps 1–2
+    restart_confirm = State()  # «Начать заново?» over the step, when something would be lost
 
 
 class Link(StatesGroup):

@@ -116,6 +116,7 @@ STEPS: Mapping[State, StepInfo] = {
         expects="expect_journal",
         picture=Picture("journal_messenger_icon"),  # steps 1–2 of the guide
     ),
+    Onboarding.restart_confirm: StepInfo(__("start over?"), expects="expect_restart_confirm"),
     Link.phone: StepInfo(
         __("phone"),
         help=(_T.EXISTING_PROFILE, _T.VPN, _T.BROWSER),
@@ -233,7 +234,9 @@ STEPS: Mapping[State, StepInfo] = {
     Recovery.friends: StepInfo(
         __("recovery: trusted friends"),
         help=(_T.FRIENDS,),
-        progress=Progress(4),
+        expects="code_format",
+        secret=True,  # the friends' codes are typed here
+        progress=Progress(5),
         back_to=frozenset({Recovery.method}),
     ),
     Recovery.new_password: StepInfo(

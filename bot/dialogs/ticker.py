@@ -24,19 +24,17 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from aiogram import Bot
 from aiogram_dialog import BgManagerFactory, ShowMode
+
+from services.clock import Clock
 
 logger = logging.getLogger(__name__)
 
 TICK_SECONDS = 15.0
 MAX_EDITS_PER_SECOND = 10
-
-
-class Clock(Protocol):
-    def now(self) -> datetime: ...
 
 
 Sleep = Callable[[float], Awaitable[Any]]

@@ -21,8 +21,8 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
 from bot.dialogs.steps import STEP_ORDER
-from bot.helpdesk_card import scenario_label, step_label
-from bot.helpdesk_report import render_helpdesk
+from bot.helpdesk.card import scenario_label, step_label
+from bot.helpdesk.report import render_helpdesk
 from services.analytics import (
     FunnelReport,
     Period,

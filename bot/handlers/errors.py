@@ -19,7 +19,7 @@ import logging
 from aiogram import Bot, Router
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import ExceptionTypeFilter
-from aiogram.types import ErrorEvent, InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import ErrorEvent, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram_dialog import DialogManager
 from aiogram_dialog.api.exceptions import OutdatedIntent, UnknownIntent, UnknownState
@@ -31,6 +31,7 @@ from bot.handlers.stale_buttons import (
     continue_or_restart_keyboard,
     stale_button_text,
 )
+from bot.observability.metrics import BotMetrics
 
 logger = logging.getLogger(__name__)
 
@@ -55,10 +56,15 @@ def try_again_keyboard() -> InlineKeyboardMarkup:
 
 
 async def on_unexpected(
-    event: ErrorEvent, bot: Bot, admin_alerts: AdminAlerts | None = None
+    event: ErrorEvent,
+    bot: Bot,
+    admin_alerts: AdminAlerts | None = None,
+    metrics: BotMetrics | None = None,
 ) -> None:
     """The last resort: log, answer the teacher with a retry button, alert the admins."""
     update = event.update
+    if metrics is not None:
+        metrics.last_resort.labels(update.event_type).inc()
     logger.error(
         "update %d failed: %s",
         update.update_id,
@@ -79,7 +85,7 @@ async def on_unexpected(
                 text,
                 message_thread_id=(
                     message.message_thread_id
-                    if getattr(message, "is_topic_message", None)
+                    if isinstance(message, Message) and message.is_topic_message
                     else None
                 ),
                 reply_markup=try_again_keyboard() if private else None,

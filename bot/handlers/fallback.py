@@ -12,8 +12,8 @@ from aiogram.utils.i18n import gettext as _
 from aiogram_dialog import DialogManager, ShowMode
 
 from bot.dialogs.free_text import handle_free_text
-from bot.dialogs.inputs import MAX_INPUT_LENGTH
 from bot.handlers.stale_buttons import answer_stale_button
+from bot.intents import MAX_TEXT_LENGTH
 
 FALLBACK_ROUTER_NAME = "teacher_fallback"
 
@@ -27,16 +27,17 @@ def _answer_for(message: Message) -> str:
         )
     if text.startswith("/"):
         return _("I don't know that command. Commands: /start, /help, /language.")
-    if len(text) > MAX_INPUT_LENGTH:
+    if len(text) > MAX_TEXT_LENGTH:
         return _("That message is too long for me.")
     return _("Please use the buttons under the message.")
 
 
 async def on_any_message(message: Message, dialog_manager: DialogManager) -> None:
-    is_plain_text = bool(message.text) and not message.text.startswith("/")  # type: ignore[union-attr]
+    text = message.text or ""
     if (
-        is_plain_text
-        and len(message.text) <= MAX_INPUT_LENGTH
+        text
+        and not text.startswith("/")
+        and len(text) <= MAX_TEXT_LENGTH
         and await handle_free_text(message, dialog_manager)
     ):
         return

@@ -43,7 +43,7 @@ async def on_language_chosen(
     await locale_middleware.remember(callback.from_user.id, locale)
     with i18n.use_locale(locale):
         await callback.answer()
-        if callback.message is not None:
+        if isinstance(callback.message, Message):  # not too old to edit
             await callback.message.edit_text(
                 _("Language: {name}").format(name=LANGUAGE_NAMES[locale])
             )

@@ -15,6 +15,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram_dialog import DialogManager, ShowMode, StartMode
 from aiogram_dialog.api.exceptions import UnregisteredDialogError
 
+from bot.deps import deps
 from bot.dialogs.context import step_name
 from bot.dialogs.notices import HINTS, refusal_notice, show_hint
 from bot.dialogs.refusals import explain_refusal
@@ -65,7 +66,7 @@ async def redeem_token(
     answer: Any,
 ) -> None:
     """Open the link flow for `token` and greet the teacher; explain every refusal."""
-    clock = manager.middleware_data["clock"]
+    clock = deps(manager)["clock"]
     try:
         flow = await linking.start_flow(token)
     except AlreadyLinked as error:
@@ -138,7 +139,7 @@ async def on_start(
         return
     if not TOKEN_PATTERN.match(token):
         error = TokenInvalid("token_invalid")
-        clock = dialog_manager.middleware_data["clock"]
+        clock = deps(dialog_manager)["clock"]
         await _start_with_notice(
             dialog_manager,
             Onboarding.how_to_open,

@@ -69,6 +69,9 @@ IDEMPOTENT_METHODS = frozenset(
 )
 
 
+_NEVER_RETRIED = frozenset({GetUpdates.__api_method__, AnswerCallbackQuery.__api_method__})
+
+
 def _never_reached_telegram(error: TelegramNetworkError) -> bool:
     return isinstance(error.__cause__, aiohttp.ClientConnectorError)
 
@@ -98,9 +101,9 @@ class RequestRetryMiddleware(BaseRequestMiddleware):
         method: TelegramMethod[TelegramType],
     ) -> Response[TelegramType]:
         # Long polling has its own backoff; a callback answer is worthless late.
-        if isinstance(method, GetUpdates | AnswerCallbackQuery):
-            return await make_request(bot, method)
         name = method.__api_method__
+        if name in _NEVER_RETRIED:
+            return await make_request(bot, method)
         attempt = 0
         while True:
             try:

@@ -36,9 +36,6 @@ from services.helpdesk import TranscriptStore, mask_bot_text, mask_message, mask
 
 logger = logging.getLogger(__name__)
 
-_TEXT_METHODS = (SendMessage, EditMessageText)
-_CAPTION_METHODS = (SendPhoto, EditMessageCaption)
-
 
 def _current_state(data: dict[str, Any]) -> State | None:
     context = data.get("aiogd_context")  # aiogram-dialog's current dialog context
@@ -102,10 +99,11 @@ class TranscriptRequestMiddleware(BaseRequestMiddleware):
     ) -> Response[TelegramType]:
         result = await make_request(bot, method)
         text: str | None = None
-        if isinstance(method, _TEXT_METHODS):
-            text = method.text
-        elif isinstance(method, _CAPTION_METHODS):
-            text = method.caption
+        sent: TelegramMethod[Any] = method  # widened: isinstance narrows it to one method
+        if isinstance(sent, SendMessage | EditMessageText):
+            text = sent.text
+        elif isinstance(sent, SendPhoto | EditMessageCaption):
+            text = sent.caption
         chat_id = getattr(method, "chat_id", None)
         if text and isinstance(chat_id, int) and chat_id > 0:
             try:

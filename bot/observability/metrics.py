@@ -33,6 +33,8 @@ from aiogram.methods.base import Response, TelegramType
 from aiogram.types import TelegramObject, Update
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from bot.observability.hooks import DeliveryCollector
+
 logger = logging.getLogger(__name__)
 
 PREFIX = "sferum_bot"
@@ -103,6 +105,15 @@ class BotMetrics:
             ["scenario"],
             registry=r,
         )
+        self.last_resort = Counter(
+            f"{PREFIX}_last_resort_answers_total",
+            "Updates that failed unexpectedly and got «Что-то пошло не так» with a retry button",
+            ["type"],
+            registry=r,
+        )
+        # De-duplication, write-behind, commits, breaker, alerts, outbox, polling, retention.
+        self.hooks = DeliveryCollector()
+        r.register(self.hooks)
         self._refreshers: list[Refresher] = []
 
     # --- wiring ---------------------------------------------------------------------------------

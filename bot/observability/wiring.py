@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aiogram.fsm.storage.base import BaseStorage
@@ -11,6 +12,11 @@ from bot.observability.health import Check, backend_check, database_check, redis
 from bot.observability.metrics import BotMetrics
 from services.linking_client import LinkingClient
 from services.storage.link_sessions import LinkSessionRepository
+from services.storage.write_behind import WriteBehind
+
+
+def _depth_of(writer: WriteBehind) -> Callable[[], int]:
+    return lambda: writer.pending
 
 
 def readiness_checks(
@@ -33,7 +39,9 @@ def export_runtime_gauges(
     if transcript is not None:
         writers.setdefault(id(transcript.writer), ("transcript", transcript.writer))
     for name, writer in writers.values():
-        metrics.watch_queue(name, lambda writer=writer: writer.pending)
+        metrics.watch_queue(name, _depth_of(writer))
+        metrics.hooks.writers[name] = writer
+    metrics.hooks.outbox = getattr(helpdesk, "outbox", None)
 
     async def linked() -> None:
         for scenario, count in (await sessions.linked_per_scenario()).items():

@@ -25,7 +25,10 @@ from typing import Any
 from sqlalchemy import (
     CTE,
     BigInteger,
+    ColumnElement,
+    CompoundSelect,
     Select,
+    Subquery,
     and_,
     case,
     cast,
@@ -40,6 +43,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from services.analytics.facts import catch_up
 from services.analytics.period import Period
 from services.analytics.report import (
     UNKNOWN_SCENARIO,
@@ -51,19 +55,23 @@ from services.analytics.report import (
 from services.analytics.sql import (
     LATEST_KEY_LENGTH,
     OrderStatistics,
+    Window,
     epoch_us,
     latest_key,
     order_statistic_rows,
 )
-from services.storage.models import AnalyticsEvent
+from services.storage.db import table_of
+from services.storage.models import AnalyticsEvent, FunnelFact, FunnelTeacher
 
 STARTED, STEP, LINKED = "started", "step", "linked"
 HANDOFF, REFUSAL, RATING = "handoff", "refusal", "rating"
 
-_events = AnalyticsEvent.__table__
+_events = table_of(AnalyticsEvent)
+_teachers = table_of(FunnelTeacher)
+_facts = table_of(FunnelFact)
 # Literal SQL, not parameters: PostgreSQL matches GROUP BY expressions textually.
-_UNKNOWN = literal_column(f"'{UNKNOWN_SCENARIO}'")
-_NO_STEP = literal_column("''")
+_UNKNOWN: ColumnElement[str] = literal_column(f"'{UNKNOWN_SCENARIO}'")
+_NO_STEP: ColumnElement[str] = literal_column("''")
 _NONE = null()
 
 
@@ -73,7 +81,7 @@ def _numbers(*values: Any) -> list[Any]:
     return [cast(v, BigInteger).label(f"n{i}") for i, v in enumerate(padded)]
 
 
-def _event_rows(period: Period) -> CTE:
+def _event_rows(period: Period, users: Select | None = None) -> CTE:
     """Every event of the period with what the funnel needs to know about its teacher.
 
     Window functions only (no joins), all over one ordering — by teacher, non-moves before
@@ -86,8 +94,8 @@ def _event_rows(period: Period) -> CTE:
     # Literal SQL again: with parameters, each window's ORDER BY would differ (`IN (?, ?)` is a
     # new pair of variables each time) and the database would sort once per window.
     is_move = e.kind.in_([literal_column(f"'{STEP}'"), literal_column(f"'{LINKED}'")])
-    ordered = {"partition_by": e.user_id, "order_by": (is_move, e.at, e.id)}
-    whole = {**ordered, "rows": (None, None)}
+    ordered: Window = {"partition_by": e.user_id, "order_by": (is_move, e.at, e.id)}
+    whole: Window = {**ordered, "rows": (None, None)}
     latest_named = case((e.scenario.is_not(None), latest_key(e.at, e.id) + e.scenario))
     rows = (
         select(
@@ -103,7 +111,7 @@ def _event_rows(period: Period) -> CTE:
             func.row_number().over(**ordered).label("head"),  # 1 on one event per teacher
             case((is_move, func.lead(e.at).over(**ordered))).label("left_at"),
         )
-        .where(e.at >= since, e.at < until)
+        .where(e.at >= since, e.at < until, *([e.user_id.in_(users)] if users is not None else []))
         .subquery("flagged")
     )
     r = rows.c
@@ -113,12 +121,18 @@ def _event_rows(period: Period) -> CTE:
     ).cte("event_rows")
 
 
-def _statement(period: Period, step_order: Sequence[str]) -> Select:
+def _statement(
+    period: Period, step_order: Sequence[str], users: Select | None = None
+) -> CompoundSelect:
     """One statement, its sections told apart by the first column (the CTE is computed once):
     `totals` per scenario, `counted` handoffs / refusals / ratings per scenario, step and kind,
     `reached` teachers per step, `stay` the rows a median needs, `position` for the steps
-    `step_order` does not know."""
-    rows = _event_rows(period)
+    `step_order` does not know.
+
+    From the events of `users` only when given (the teachers the period cuts through); the
+    others come from their facts (`_facts_sections`), and every stay of both goes into the
+    medians."""
+    rows = _event_rows(period, users)
     r = rows.c
     scenario = r.teacher_scenario
     in_cohort_step = and_(r.started == 1, r.kind == STEP, r.step.is_not(None))
@@ -156,19 +170,100 @@ def _statement(period: Period, step_order: Sequence[str]) -> Select:
         .where(in_cohort_step)
         .group_by(scenario, r.step)
     )
-    stays = (
-        select(
-            scenario.label("scenario"), r.step, (epoch_us(r.left_at) - epoch_us(r.at)).label("stay")
-        )
-        .where(in_cohort_step, r.left_at.is_not(None))
-        .subquery("stays")
-    )
+    from_events = select(
+        scenario.label("scenario"), r.step, (epoch_us(r.left_at) - epoch_us(r.at)).label("stay")
+    ).where(in_cohort_step, r.left_at.is_not(None))
+    every_stay: Select | CompoundSelect = from_events
+    if users is not None:
+        every_stay = union_all(from_events, _facts_stays(period))
+    stays = every_stay.subquery("stays")
     middles = order_statistic_rows(stays, stays.c.stay, (stays.c.scenario, stays.c.step)).subquery(
         "middles"
     )
     m = middles.c
     stay = select(section("stay"), m.scenario, m.step, _NONE, *_numbers(m.value, m.rank, m.count))
-    return union_all(totals, counted, reached, stay, _positions(period, rows, step_order))
+    sections = [totals, counted, reached, stay, _positions(period, rows, step_order)]
+    if users is not None:
+        sections += _facts_sections(period, step_order)
+    return union_all(*sections)
+
+
+def _held(table: Any, period: Period) -> ColumnElement[bool]:
+    """Rows of teachers whose every event lies in the period."""
+    since, until = period.utc_bounds
+    return and_(table.c.first_at >= since, table.c.last_at < until)
+
+
+def _cut(period: Period) -> Select:
+    """Teachers with events both in the period and outside it: read from their events."""
+    since, until = period.utc_bounds
+    t = _teachers.c
+    return select(t.user_id).where(
+        t.last_at >= since, t.first_at < until, or_(t.first_at < since, t.last_at >= until)
+    )
+
+
+def _facts_stays(period: Period) -> Select:
+    f = _facts.c
+    return select(f.scenario, f.step, f.stay_us).where(
+        _held(_facts, period), f.kind == STEP, f.stay_us.is_not(None)
+    )
+
+
+def _facts_sections(
+    period: Period, step_order: Sequence[str], *, whole: bool = False
+) -> list[Select]:
+    """The sections of `_statement` but `stay`, for the teachers the period holds whole
+    (`whole`: it holds every teacher, no condition needed)."""
+    held = true() if whole else _held(_facts, period)
+
+    def section(name: str) -> Any:
+        return literal_column(f"'{name}'").label("section")
+
+    t, f = _teachers.c, _facts.c
+    started, linked = case((t.started, 1), else_=0), case((t.linked, 1), else_=0)
+    totals = (
+        select(
+            section("totals"),
+            t.scenario,
+            _NONE,
+            _NONE,
+            *_numbers(func.count(), func.sum(started), func.sum(started * linked)),
+        )
+        .where(true() if whole else _held(_teachers, period))
+        .group_by(t.scenario)
+    )
+    step_or_none = func.coalesce(f.step, _NO_STEP)
+    counted = (
+        select(
+            section("counted"),
+            f.scenario,
+            step_or_none,
+            f.kind,
+            *_numbers(func.count(), func.count(f.value), func.sum(f.value)),
+        )
+        .where(held, f.kind.in_((HANDOFF, REFUSAL, RATING)))
+        .group_by(f.scenario, step_or_none, f.kind)
+    )
+    first_visit = and_(held, f.kind == STEP, f.first_visit == true())
+    reached = (
+        select(section("reached"), f.scenario, f.step, _NONE, *_numbers(func.count()))
+        .where(first_visit)
+        .group_by(f.scenario, f.step)
+    )
+    unknown = f.step.not_in(list(step_order)) if step_order else true()
+    positions = (
+        select(
+            section("position"),
+            f.scenario,
+            f.step,
+            _NONE,
+            *_numbers(func.sum(f.position), func.count()),
+        )
+        .where(first_visit, unknown)
+        .group_by(f.scenario, f.step)
+    )
+    return [totals, counted, reached, positions]
 
 
 def _positions(period: Period, rows: CTE, step_order: Sequence[str]) -> Select:
@@ -212,18 +307,119 @@ async def load_funnel(
     period: Period,
     *,
     step_order: Sequence[str] = (),
+    facts: bool = True,
 ) -> FunnelReport:
-    """The funnel report of `period`, aggregated by the database behind `db`."""
-    statement = _statement(period, step_order)
+    """The funnel report of `period`, aggregated by the database behind `db`.
+
+    With `facts` (the default) the per-teacher facts are caught up first (facts.py) and read
+    for the teachers the period holds whole; the others' events are read as they are.
+    Without, every event of the period is read (the reference the facts are tested against)."""
     if isinstance(db, AsyncEngine):
-        async with db.connect() as connection:
-            result = (await connection.execute(statement)).all()
+        async with db.begin() as connection:
+            result = await _read(connection, period, step_order, facts)
+    elif isinstance(db, AsyncSession):
+        result = await _read(await db.connection(), period, step_order, facts)
+        await db.commit()  # the facts caught up (a report's session holds nothing else)
     else:
-        result = (await db.execute(statement)).all()
+        result = await _read(db, period, step_order, facts)
+    return _assemble(period, _merged(result), step_order)
+
+
+async def _read(
+    connection: AsyncConnection, period: Period, step_order: Sequence[str], facts: bool
+) -> list[Any]:
+    if not facts:
+        return list((await connection.execute(_statement(period, step_order))).all())
+    await catch_up(connection)
+    cut = await connection.scalar(select(func.count()).select_from(_cut(period).subquery()))
+    if cut:  # her events for each teacher the period cuts through, the facts for the others
+        return list((await connection.execute(_statement(period, step_order, _cut(period)))).all())
+    # No teacher cut: the facts alone hold the figures, and the medians need no sort. When
+    # the period holds every teacher (all of time), no row needs its bounds compared.
+    outside = await connection.scalar(select(func.count()).select_from(_outside(period)))
+    held = _held(_facts, period) if outside else true()
+    totals, counted, _, _ = _facts_sections(period, step_order, whole=not outside)
+    result = list((await connection.execute(union_all(totals, counted))).all())
+    return (
+        result
+        + await _facts_visits(connection, held, step_order)
+        + await _facts_medians(connection, held)
+    )
+
+
+def _outside(period: Period) -> Subquery:
+    """Teachers with no event in the period (their facts are skipped, row by row)."""
+    since, until = period.utc_bounds
+    t = _teachers.c
+    return select(t.user_id).where(or_(t.last_at < since, t.first_at >= until)).subquery()
+
+
+async def _facts_visits(
+    connection: AsyncConnection, held: ColumnElement[bool], step_order: Sequence[str]
+) -> list[Any]:
+    """`reached` and `position` rows from one pass over the first visits."""
+    f = _facts.c
+    visits = await connection.execute(
+        select(f.scenario, f.step, func.count(), func.sum(f.position))
+        .where(held, f.kind == STEP, f.first_visit == true())
+        .group_by(f.scenario, f.step)
+    )
+    known = set(step_order)
+    rows: list[Any] = []
+    for scenario, step, teachers, positions in visits.all():
+        rows.append(("reached", scenario, step, None, teachers, None, None))
+        if step not in known:
+            rows.append(("position", scenario, step, None, positions, teachers, None))
+    return rows
+
+
+async def _facts_medians(connection: AsyncConnection, held: ColumnElement[bool]) -> list[Any]:
+    """`stay` rows from the facts: per scenario and step, the number of stays, then the one
+    or two middle ones read at their offset in the stays index (no sort, and no ranking of
+    every stay: that alone took longer than the rest of the report)."""
+    f = _facts.c
+    stays = and_(held, f.kind == STEP, f.stay_us.is_not(None))
+    counts = await connection.execute(
+        select(f.scenario, f.step, func.count()).where(stays).group_by(f.scenario, f.step)
+    )
+    rows: list[Any] = []
+    for scenario, step, count in counts.all():
+        middle = (count - 1) // 2  # 0-based: the middle one, or the lower of the two
+        values = await connection.scalars(
+            select(f.stay_us)
+            .where(stays, f.scenario == scenario, f.step == step)
+            .order_by(f.stay_us)
+            .limit(2 - count % 2)
+            .offset(middle)
+        )
+        for rank, value in enumerate(values, start=middle + 1):
+            rows.append(("stay", scenario, step, None, value, rank, count))
+    return rows
+
+
+_ADDITIVE = {"totals": 1, "counted": 3, "reached": 2, "position": 2}  # key columns per section
+
+
+def _merged(result: Sequence[Any]) -> dict[str, list[Any]]:
+    """Rows by section; a key that both the facts and the events gave is summed (their
+    teachers are disjoint, so counts and sums add up)."""
     sections: dict[str, list[Any]] = defaultdict(list)
+    sums: dict[tuple[str, tuple[Any, ...]], list[Any]] = {}
     for section, *row in result:
-        sections[section].append(row)
-    return _assemble(period, sections, step_order)
+        width = _ADDITIVE.get(section)
+        if width is None:
+            sections[section].append(row)
+            continue
+        key = (section, tuple(row[:width]))
+        if key not in sums:
+            sums[key] = list(row)
+            sections[section].append(sums[key])
+            continue
+        merged = sums[key]
+        for index in range(width, len(row)):
+            if row[index] is not None:
+                merged[index] = int(merged[index] or 0) + int(row[index])
+    return sections
 
 
 def _assemble(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import BigInteger, ColumnElement, FromClause, Select, String, func, or_, select
 from sqlalchemy.exc import CompileError
@@ -50,10 +50,11 @@ def _epoch_us_postgresql(element: epoch_us, compiler: Any, **kw: Any) -> str:
 @compiles(epoch_us, "sqlite")
 def _epoch_us_sqlite(element: epoch_us, compiler: Any, **kw: Any) -> str:
     moment = compiler.process(element.clauses, **kw)
-    # SQLAlchemy stores 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC here); strftime('%s') drops the
-    # fraction, characters 21-26 are the microseconds ('' → 0 when a value has none).
+    # SQLAlchemy stores 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC here): whole seconds from the first
+    # 19 characters (strftime('%s') given the fraction rounds .9995 and up to the next
+    # second), the microseconds from characters 21-26 ('' → 0 when a value has none).
     return (
-        f"(CAST(strftime('%s', {moment}) AS INTEGER) * 1000000"
+        f"(CAST(strftime('%s', substr({moment}, 1, 19)) AS INTEGER) * 1000000"
         f" + CAST(substr({moment}, 21, 6) AS INTEGER))"
     )
 
@@ -95,6 +96,14 @@ def nearest_rank(percentile: int, count: ColumnElement[int]) -> ColumnElement[in
     return (percentile * count + 99) // 100
 
 
+class Window(TypedDict, total=False):
+    """Keyword arguments of `FunctionElement.over`, shared by several window functions."""
+
+    partition_by: Any
+    order_by: Any
+    rows: tuple[int | None, int | None]
+
+
 def order_statistic_rows(
     source: FromClause,
     value: ColumnElement[int],
@@ -107,14 +116,15 @@ def order_statistic_rows(
     Columns: the keys (by their names), `value`, `rank` (1-based, ascending) and `count`.
     Feed the rows to `OrderStatistics`.
     """
-    window = {"partition_by": list(keys) or None, "order_by": value}
+    window: Window = {"partition_by": list(keys) or None, "order_by": value}
+    whole_group: Window = {**window, "rows": (None, None)}
     ranked = (
         select(
             *keys,
             value.label("value"),
             func.row_number().over(**window).label("rank"),
             # The same ordering with the whole group as frame: one sort serves both.
-            func.count().over(**window, rows=(None, None)).label("count"),
+            func.count().over(**whole_group).label("count"),
         )
         .select_from(source)
         .subquery("ranked")

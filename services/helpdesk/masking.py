@@ -1,8 +1,15 @@
 """Masking of anything that could be a secret before a text is stored or shown to operators.
 
 The bot never keeps passwords or confirmation codes. Texts typed in a secret step are replaced as a
-whole; elsewhere, digit runs (codes, the last digits of a calling number, dates), phone numbers and
-tokens that look like passwords (letters mixed with digits or symbols) are masked word by word.
+whole; elsewhere, word by word:
+- digit runs of three digits or more (codes, the last digits of a calling number, card numbers,
+  dates) become «•••»; phone numbers keep only their last two digits (+7 *** ***-**-67);
+- words that look like passwords (letters mixed with digits or symbols, 6+ characters);
+- long Latin single-word tokens (16+ characters: API keys, link tokens, letters-only passwords);
+- the Latin word right after «пароль», «password», «код», «pin»… («пароль: sunflower»);
+- a message that is one Latin word of 8+ characters (a password pasted alone);
+- the query of a link (…?•••), where tokens travel.
+Masking errs on the side of hiding: an operator can ask again, a leaked password cannot be unsent.
 """
 
 from __future__ import annotations
@@ -21,6 +28,15 @@ _COMMAND = re.compile(r"/[a-z_]+")
 _EDGE_PUNCTUATION = ".,!?;:()«»\"'"
 _SPECIALS = set("!@#$%^&*_+=~|<>?/\\{}[]`")
 _MIN_PASSWORD_LENGTH = 6
+_MIN_TOKEN_LENGTH = 16
+_MIN_LONE_WORD_LENGTH = 8
+_LATIN_WORD = re.compile(r"[A-Za-z0-9_\-.+/=~]+")
+_URL = re.compile(r"(?i)\b(https?://[^\s?#]+)\?\S+")
+# «пароль: Sunflower», «my password is sunflower», «код — abcd»: the next Latin word is the secret.
+_SECRET_AFTER = re.compile(
+    r"(?i)(?<!\w)(парол\w*|password|passwd|pass|pwd|код\w*|code|pin|пин)(?!\w)"
+    r"(\s*(?:[:=\-—–]|is|это)?\s*)([A-Za-z0-9][^\s,;]*)"
+)
 
 
 def _mask_phone_match(match: re.Match[str]) -> str:
@@ -39,19 +55,48 @@ def _looks_like_password(word: str) -> bool:
     return has_letter and (has_digit or has_symbol)
 
 
+def _looks_like_token(word: str) -> bool:
+    return len(word) >= _MIN_TOKEN_LENGTH and bool(_LATIN_WORD.fullmatch(word))
+
+
 def _mask_token(match: re.Match[str]) -> str:
     token = match.group(0)
     word = token.strip(_EDGE_PUNCTUATION)
-    if word and _looks_like_password(word):
+    if word and (_looks_like_password(word) or _looks_like_token(word)):
         return token.replace(word, SECRET_PLACEHOLDER)
     return token
 
 
+def _mask_after_keyword(match: re.Match[str]) -> str:
+    keyword, gap, word = match.groups()
+    if word.lower() in {"is", "from", "the", "sms"} or word.startswith(SECRET_PLACEHOLDER):
+        return match.group(0)
+    return f"{keyword}{gap}{SECRET_PLACEHOLDER}"
+
+
+def _is_lone_latin_word(text: str) -> bool:
+    word = text.strip().strip(_EDGE_PUNCTUATION)
+    return (
+        len(word) >= _MIN_LONE_WORD_LENGTH
+        and bool(_LATIN_WORD.fullmatch(word))
+        and any(ch.isalpha() for ch in word)  # a phone number alone is masked as a phone
+        and not word.startswith("/")
+    )
+
+
 def mask_secrets(text: str) -> str:
     """Return `text` with phone numbers masked and codes / password-like words replaced."""
+    if _is_lone_latin_word(text):
+        return SECRET_PLACEHOLDER
+    masked = _URL.sub(lambda m: f"{m.group(1)}?{SECRET_PLACEHOLDER}", text)
     # Password-like words first: a password needs a letter, so phone numbers are left whole.
-    masked = _TOKEN.sub(_mask_token, text)
-    return mask_bot_text(masked)
+    masked = mask_bot_text(_TOKEN.sub(_mask_token, masked))
+    return _SECRET_AFTER.sub(_mask_after_keyword, masked)
+
+
+def has_secrets(text: str) -> bool:
+    """Whether `mask_secrets` hides anything in `text` (the helpdesk says so under the copy)."""
+    return mask_secrets(text) != text
 
 
 def mask_bot_text(text: str) -> str:

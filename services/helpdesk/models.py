@@ -46,6 +46,7 @@ class Ticket(Base):
     user_id: Mapped[int] = mapped_column(BigInteger, index=True)
     chat_id: Mapped[int] = mapped_column(BigInteger)  # the teacher's private chat
     teacher_name: Mapped[str] = mapped_column(String(256))
+    telegram_name: Mapped[str | None] = mapped_column(String(256))  # «Мария @maria» in Telegram
     locale: Mapped[str | None] = mapped_column(String(8))
     scenario: Mapped[str | None] = mapped_column(String(32))
     step: Mapped[str | None] = mapped_column(String(64))

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.analytics.period import Period
 from services.analytics.sql import OrderStatistics, epoch_us, order_statistic_rows
 from services.helpdesk.models import OPEN, Ticket
+from services.storage.db import table_of
 from services.storage.models import AnalyticsEvent
 
 FIRST_RESPONSE_PERCENTILE = 90
@@ -73,8 +74,8 @@ class HelpdeskReport:
         return self.opened - self.answered
 
 
-_tickets = Ticket.__table__
-_events = AnalyticsEvent.__table__
+_tickets = table_of(Ticket)
+_events = table_of(AnalyticsEvent)
 
 
 def _week_origin(period: Period) -> datetime:

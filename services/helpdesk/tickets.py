@@ -68,6 +68,7 @@ class TicketService:
         user_id: int,
         chat_id: int,
         teacher_name: str,
+        telegram_name: str | None = None,
         locale: str | None = None,
         scenario: str | None = None,
         step: str | None = None,
@@ -85,6 +86,7 @@ class TicketService:
             user_id=user_id,
             chat_id=chat_id,
             teacher_name=teacher_name,
+            telegram_name=telegram_name,
             locale=locale,
             scenario=scenario,
             step=step,
@@ -102,6 +104,7 @@ class TicketService:
                     user_id=user_id,
                     chat_id=chat_id,
                     teacher_name=teacher_name,
+                    telegram_name=telegram_name,
                     locale=locale,
                     scenario=scenario,
                     step=step,
@@ -134,6 +137,25 @@ class TicketService:
                 .order_by(Ticket.id.desc())
                 .limit(1)
             )
+
+    async def relayed_message(
+        self,
+        ticket_id: int,
+        direction: MessageDirection,
+        *,
+        teacher_message_id: int | None = None,
+        helpdesk_message_id: int | None = None,
+    ) -> TicketMessage | None:
+        """The logged relay of one message, found by its id on either side (for edits)."""
+        query = select(TicketMessage).where(
+            TicketMessage.ticket_id == ticket_id, TicketMessage.direction == direction
+        )
+        if teacher_message_id is not None:
+            query = query.where(TicketMessage.teacher_message_id == teacher_message_id)
+        if helpdesk_message_id is not None:
+            query = query.where(TicketMessage.helpdesk_message_id == helpdesk_message_id)
+        async with self._sessions() as db:
+            return await db.scalar(query.order_by(TicketMessage.id.desc()).limit(1))
 
     async def by_helpdesk_message(self, helpdesk_chat_id: int, message_id: int) -> Ticket | None:
         """The ticket whose card, or one of whose relayed messages, is `message_id`."""

@@ -10,6 +10,9 @@ kept exactly as when each line had its own transaction:
 * only the last `keep` lines per teacher stay: one DELETE per teacher per batch, after all her
   new lines of that batch (a reader never sees more than `keep`, since it waits for the batch);
 * `recent` waits for the lines recorded before it.
+
+Lines also have a lifetime: `prune_transcripts` deletes those older than the retention (30 days by
+default, run by the bot's retention job, bot/retention.py).
 """
 
 from __future__ import annotations
@@ -21,12 +24,13 @@ from sqlalchemy import DateTime, String, Text, bindparam, delete, exists, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from services.helpdesk.models import TranscriptEntry
+from services.storage.db import table_of
 from services.storage.write_behind import WriteBehind, WritesBehind
 
 KEEP_PER_TEACHER = 40
 MAX_LINE = 500
 
-_lines = TranscriptEntry.__table__
+_lines = table_of(TranscriptEntry)
 _user = bindparam("p_user", type_=_lines.c.user_id.type)
 _author = bindparam("p_author", type_=String(8))
 _text = bindparam("p_text", type_=Text())
@@ -94,11 +98,13 @@ class TranscriptStore(WritesBehind):
             return
         params = {"p_user": user_id, "p_at": self._clock(), "p_author": author, "p_text": text}
         label = f"transcript line of user {user_id}"
-        await self.writer.submit(_INSERT_UNLESS_REPEAT, params, label=label)
+        # Both touch only her lines: they may share an executemany with other teachers' lines.
+        await self.writer.submit(_INSERT_UNLESS_REPEAT, params, order_key=user_id, label=label)
         await self.writer.submit(
             self._trim,
             {"p_user": user_id},
             once_per_batch=(id(self), user_id),
+            order_key=user_id,
             label=f"transcript trim of user {user_id}",
         )
 
@@ -113,3 +119,13 @@ class TranscriptStore(WritesBehind):
                 .limit(limit)
             )
             return list(reversed(list(rows)))
+
+
+async def prune_transcripts(session_factory: async_sessionmaker, before: datetime) -> int:
+    """Delete every transcript line recorded before `before`; how many went.
+
+    One DELETE by age: idempotent, so several bot replicas may run it at the same time.
+    """
+    async with session_factory() as db, db.begin():
+        result = await db.execute(delete(_lines).where(_lines.c.at < before))
+    return int(result.rowcount or 0)

@@ -4,8 +4,8 @@
 `services.linking.testing.serve_backend` serves it on loopback for tests.
 """
 
+from services.clock import Clock, FakeClock, SystemClock
 from services.linking.app import create_app
-from services.linking.clock import Clock, FakeClock, SystemClock
 from services.linking.settings import LinkingSettings
 
 __all__ = ["Clock", "FakeClock", "LinkingSettings", "SystemClock", "create_app"]

@@ -34,10 +34,11 @@ from services.linking.errors import (
     BadRequest,
     DomainError,
     NotFound,
+    ScenarioChanged,
     Unauthorized,
     ensure_plausible_id,
 )
-from services.linking.flow_events import MAX_WAIT, POLL_INTERVAL
+from services.linking.flow_events import MAX_WAIT, POLL_INTERVAL, Snapshot
 from services.linking.journal import confirm_phone, newest_flow
 from services.linking.models import LinkFlow, Recovery
 from services.linking.transport import BodyT, json_response, read_body, route_template
@@ -156,11 +157,31 @@ async def start_flow(request: web.Request) -> web.Response:
     return json_response(view, 201)
 
 
+async def restart_flow(request: web.Request) -> web.Response:
+    """«Начать заново»: the flow is abandoned; the answer is the fresh flow that replaces it."""
+    who = caller(request)
+    await body(request, schemas.Empty)
+    backend = request.app[BACKEND]
+    flow_id = request.match_info["flow_id"]
+    async with backend.transaction() as (session, now):
+        before = await backend.events.snapshot(session, flow_id)
+        flow = await backend.flows.restart(session, flow_id, who, now)
+        old = await session.get(LinkFlow, flow_id)
+        if old is not None and before is not None:  # its watchers hear that it ended
+            await session.refresh(old)
+            await backend.events.after_step(session, old, before, BOT, now)
+        await backend.events.after_step(session, flow, None, BOT, now)
+        view = await backend.flows.view(session, flow, now)
+    backend.events.notify()
+    return json_response(view, 201)
+
+
 async def _flow_answer(request: web.Request, step: FlowStep) -> web.Response:
     """Run one flow route for its caller; publish what changed, or the refusal, to the feed."""
     backend = request.app[BACKEND]
     flow_id = request.match_info["flow_id"]
     source = BOT
+    before = None
     try:
         async with backend.transaction() as (session, now):
             who, source = await flow_caller(request, session, flow_id)
@@ -169,11 +190,22 @@ async def _flow_answer(request: web.Request, step: FlowStep) -> web.Response:
             changed = await backend.events.after_step(session, flow, before, source, now)
             view = await backend.flows.view(session, flow, now)
     except DomainError as error:
+        if isinstance(error, ScenarioChanged) and before is not None:
+            await _publish_moved(request, flow_id, before, source)  # the step it moved to
         await _publish_refusal(request, flow_id, error, source)
         raise
     if changed:
         backend.events.notify()
     return json_response(view)
+
+
+async def _publish_moved(request: web.Request, flow_id: str, before: Snapshot, source: str) -> None:
+    """A refusal that moved the flow (`scenario_changed`, committed): its new step, too."""
+    backend = request.app[BACKEND]
+    async with backend.transaction() as (session, now):
+        flow = await session.get(LinkFlow, flow_id)
+        if flow is not None and await backend.events.after_step(session, flow, before, source, now):
+            backend.events.notify()
 
 
 async def _publish_refusal(
@@ -374,10 +406,17 @@ async def _recovery_answer(request: web.Request, step: RecoveryStep) -> web.Resp
             who, source, flow_id = await recovery_caller(request, session, recovery_id)
             known = await session.get(Recovery, recovery_id)
             before = known.state if known is not None else None
+            flow_before = await backend.events.snapshot(session, flow_id)
             recovery = await step(backend, session, recovery_id, who, now)
             published = flow_id is not None and await backend.events.recovery(
                 session, flow_id, recovery.state, before, source, now
             )
+            flow = await session.get(LinkFlow, flow_id) if flow_before is not None else None
+            if flow is not None and flow_before is not None:  # a finished recovery signs it in
+                published = (
+                    await backend.events.after_step(session, flow, flow_before, source, now)
+                    or published
+                )
             view: dict[str, Any] = await backend.recoveries.view(session, recovery, now)
     except DomainError as error:
         await _publish_refusal(request, flow_id, error, source)
@@ -439,6 +478,21 @@ async def verify_method_code(request: web.Request) -> web.Response:
     )
 
 
+async def resend_friend_codes(request: web.Request) -> web.Response:
+    await body(request, schemas.Empty)
+    return await _recovery_answer(
+        request, lambda b, s, rid, who, now: b.recoveries.resend_friend_codes(s, rid, who, now)
+    )
+
+
+async def verify_friend_code(request: web.Request) -> web.Response:
+    data = await body(request, schemas.CodeBody)
+    return await _recovery_answer(
+        request,
+        lambda b, s, rid, who, now: b.recoveries.verify_friend_code(s, rid, data.code, who, now),
+    )
+
+
 async def propose_new_password(request: web.Request) -> web.Response:
     data = await body(request, schemas.NewPasswordBody)
     return await _recovery_answer(
@@ -449,12 +503,17 @@ async def propose_new_password(request: web.Request) -> web.Response:
 
 async def confirm_new_password(request: web.Request) -> web.Response:
     data = await body(request, schemas.RepeatPasswordBody)
-    return await _recovery_answer(
-        request,
-        lambda b, s, rid, who, now: b.recoveries.confirm_password(
+
+    async def confirm(
+        b: Backend, s: AsyncSession, rid: str, who: Caller, now: datetime
+    ) -> Recovery:
+        recovery = await b.recoveries.confirm_password(
             s, rid, data.password, data.logout_other_sessions, who, now
-        ),
-    )
+        )
+        await b.flows.signed_in_by_recovery(s, recovery, who, now)  # its link flow goes on
+        return recovery
+
+    return await _recovery_answer(request, confirm)
 
 
 def add_routes(app: web.Application) -> None:
@@ -479,6 +538,7 @@ def add_routes(app: web.Application) -> None:
             web.post(f"{flow}/switch-account", switch_account),
             web.post(f"{flow}/personal-data", submit_personal_data),
             web.post(f"{flow}/consent", give_consent),
+            web.post(f"{flow}/restart", restart_flow),
             web.post("/v1/recoveries", start_recovery),
             web.get(recovery, get_recovery),
             web.post(f"{recovery}/code", resend_recovery_code),
@@ -487,6 +547,8 @@ def add_routes(app: web.Application) -> None:
             web.post(f"{recovery}/method", choose_recovery_method),
             web.post(f"{recovery}/method/code", resend_method_code),
             web.post(f"{recovery}/method/verify", verify_method_code),
+            web.post(f"{recovery}/friends/code", resend_friend_codes),
+            web.post(f"{recovery}/friends/verify", verify_friend_code),
             web.post(f"{recovery}/password", propose_new_password),
             web.post(f"{recovery}/password/confirm", confirm_new_password),
         ]

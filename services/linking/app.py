@@ -12,10 +12,10 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.typedefs import Middleware
 
+from services.clock import Clock, SystemClock
 from services.linking.api import BACKEND, JOURNAL_CLIENT, add_routes
 from services.linking.backend import Backend, build_backend
 from services.linking.budgets import Budgets
-from services.linking.clock import Clock, SystemClock
 from services.linking.db import create_schema
 from services.linking.demo import seed_demo
 from services.linking.dev_api import add_dev_routes

@@ -10,9 +10,9 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.clock import Clock
 from services.linking.budgets import Budgets
 from services.linking.callers import client_fingerprint
-from services.linking.clock import Clock
 from services.linking.codes import Challenges
 from services.linking.db import Database, create_engine
 from services.linking.delivery import Deliveries

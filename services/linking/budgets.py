@@ -27,6 +27,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.linking.db import rows_affected
 from services.linking.models import BudgetEvent, BudgetSubject
 
 # Events of these kinds are counted; the names are stored.
@@ -150,7 +151,7 @@ class Budgets:
             .where(BudgetSubject.touched_at <= cutoff)
             .execution_options(synchronize_session=False)
         )
-        return result.rowcount
+        return rows_affected(result)
 
 
 def _insert_for(session: AsyncSession):  # type: ignore[no-untyped-def]

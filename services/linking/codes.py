@@ -19,6 +19,7 @@ from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.linking.callers import Caller
+from services.linking.db import rows_affected
 from services.linking.delivery import Deliveries
 from services.linking.errors import (
     CodeBurnt,
@@ -31,7 +32,7 @@ from services.linking.limits import Limits
 from services.linking.models import Challenge
 from services.linking.settings import LinkingSettings
 
-CHANNELS = ("call", "sms", "email", "totp")
+CHANNELS = ("call", "sms", "email", "totp", "friend")
 
 
 def seconds_until(moment: datetime | None, now: datetime) -> int:
@@ -70,6 +71,7 @@ class Challenges:
             "sms": self._settings.sms_code_length,
             "email": self._settings.email_code_length,
             "totp": self._settings.totp_code_length,
+            "friend": self._settings.sms_code_length,  # a friend's code comes as an SMS
         }[channel]
 
     def _resend_after(self, channel: str) -> int | None:
@@ -78,6 +80,7 @@ class Challenges:
             "sms": self._settings.sms_code_resend_after,
             "email": self._settings.email_code_resend_after,
             "totp": None,
+            "friend": self._settings.sms_code_resend_after,
         }[channel]
 
     async def latest(
@@ -144,11 +147,14 @@ class Challenges:
         destination: str,
         caller: Caller,
         now: datetime,
+        requested_by: str | None = None,
     ) -> Challenge:
         """Send a new code on `channel` (or, for TOTP, expect one) and supersede older ones.
 
-        `destination` is the phone or e-mail, or for TOTP "account:<VK ID id>". Refused while
-        the destination's cooldown runs, while it is locked, or beyond any code quota.
+        `destination` is the phone or e-mail, for TOTP "account:<VK ID id>", for a trusted
+        friend "friend:<VK ID id>:<n>" (`requested_by`: the masked name the friend is told).
+        Refused while the destination's cooldown runs, while it is locked, or beyond any code
+        quota.
         """
         if channel != "totp":
             await self._limits.before_sending(session, destination, caller, now)
@@ -198,6 +204,8 @@ class Challenges:
             await self._deliveries.sms(session, destination, code, now)
         elif channel == "email":
             await self._deliveries.email(session, destination, code, now)
+        elif channel == "friend":
+            await self._deliveries.friend(session, destination, code, requested_by or "", now)
         await session.flush()
         return challenge
 
@@ -264,7 +272,7 @@ class Challenges:
                 .values(status="used")
                 .execution_options(synchronize_session=False)
             )
-            if result.rowcount != 1:
+            if rows_affected(result) != 1:
                 raise NoActiveCode("The code has already been used.")
             challenge.status = "used"
             return

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any, cast
 
-from sqlalchemy import Connection, event, inspect
+from sqlalchemy import Connection, CursorResult, Result, event, inspect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -15,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
 
 from services.linking.errors import DomainError
 from services.linking.models import LinkingBase
+from services.storage import sqlite_one_hop
 
 
 def create_engine(database_url: str) -> AsyncEngine:
@@ -30,6 +34,7 @@ def create_engine(database_url: str) -> AsyncEngine:
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+            sqlite_one_hop.install(dbapi_connection)  # a statement = one trip to its thread
             dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
@@ -43,6 +48,11 @@ def create_engine(database_url: str) -> AsyncEngine:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def rows_affected(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE changed (AsyncSession types every result as a plain Result)."""
+    return cast(CursorResult[Any], result).rowcount
 
 
 class OutdatedSchema(RuntimeError):
@@ -82,11 +92,18 @@ class Database:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        # SQLite runs one writing transaction at a time anyway (BEGIN IMMEDIATE): queueing them
+        # here instead of in SQLite's busy handler (which sleeps and retries) keeps one pooled
+        # connection busy instead of opening overflow connections — a new thread and four
+        # PRAGMAs each — for every request beyond the pool's 15 (bench/README.md, backend).
+        self._one_at_a_time = (
+            asyncio.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
+        )
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """Commit on success; roll back on any error except refusals that record an attempt."""
-        async with self._sessions() as session:
+        async with self._one_at_a_time, self._sessions() as session:
             try:
                 yield session
             except DomainError as error:

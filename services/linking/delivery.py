@@ -21,6 +21,12 @@ EMAIL_TEXT = (
     "Если вы не запрашивали код, просто проигнорируйте это письмо."
 )
 
+FRIEND_TEXT = (
+    "{name} восстанавливает доступ к VK ID и просит вас подтвердить, что это он или она. "
+    "Если {name} сам(а) попросил(а) вас об этом — по телефону или при встрече, — продиктуйте "
+    "код: {code}. Если нет, никому его не сообщайте."
+)
+
 
 class Deliveries:
     """The simulated telephone network and mail server; `keep_codes` only in demo mode."""
@@ -39,6 +45,13 @@ class Deliveries:
 
     async def email(self, session: AsyncSession, email: str, code: str, now: datetime) -> None:
         self._record(session, "email", email, code, EMAIL_TEXT.format(code=code), now)
+
+    async def friend(
+        self, session: AsyncSession, destination: str, code: str, name: str, now: datetime
+    ) -> None:
+        """A code for a trusted friend of the VK ID `name` (masked) that is being recovered."""
+        text = FRIEND_TEXT.format(name=name or "Ваш друг", code=code)
+        self._record(session, "friend", destination, code, text, now)
 
     def _record(
         self,

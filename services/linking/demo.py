@@ -35,7 +35,9 @@ CASES = (
     "forgot_password_app",
     "forgot_password_friends",
     "vpn",
+    "registered_no_password",
 )
+"""Every case a fresh teacher can be made of (POST /dev/accounts); the first nine are seeded."""
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,8 @@ class DemoTeacher:
     phone: str
     birth_date: date
     gender: str
-    vk_password: str | None = None  # None: no VK ID at all
+    vk_password: str | None = None  # None: no VK ID at all (unless `passwordless_vkid`)
+    passwordless_vkid: bool = False  # a VK ID made by registration: its phone, nothing else
     email: str | None = None
     with_totp: bool = False
     trusted_friends: int = 0
@@ -176,6 +179,27 @@ DEMO_TEACHERS: tuple[DemoTeacher, ...] = (
 )
 
 
+# Cases made on request only (POST /dev/accounts), not seeded: the seeded nine stay as they were.
+ON_REQUEST_TEMPLATES: tuple[DemoTeacher, ...] = (
+    DemoTeacher(
+        # She once registered VK ID with her phone alone (Sferum's «Регистрация») and never set
+        # a password; VK Messenger is signed out, so VK ID asks for the password she never had.
+        case="registered_no_password",
+        mesh_account_id="mesh-template",
+        full_name="Григорьева Дарья Олеговна",
+        school="ГБОУ Школа № 1517",
+        phone="+79990000000",
+        birth_date=date(1994, 7, 9),
+        gender="female",
+        passwordless_vkid=True,
+        has_profile=True,
+    ),
+)
+
+
+SEEDED_CASES = tuple(teacher.case for teacher in DEMO_TEACHERS)
+
+
 def demo_totp_secret(phone: str) -> str:
     """A stable base32 secret per phone, so the demo's authenticator is reproducible."""
     return base64.b32encode(hashlib.sha256(f"demo-totp:{phone}".encode()).digest()[:20]).decode()
@@ -217,7 +241,7 @@ _PATRONYMICS = (
 
 def template_for(case: str) -> DemoTeacher:
     """The seeded teacher whose shape a fresh teacher of `case` copies; KeyError if unknown."""
-    for teacher in DEMO_TEACHERS:
+    for teacher in (*DEMO_TEACHERS, *ON_REQUEST_TEMPLATES):
         if teacher.case == case:
             return teacher
     raise KeyError(case)
@@ -273,7 +297,7 @@ async def _insert_teacher(
     session.add(mesh)
     record = _notebook_record(number, teacher)
     session.add(record)
-    if teacher.vk_password is None:
+    if teacher.vk_password is None and not teacher.passwordless_vkid:
         await session.flush()
         return record
     account = VkAccount(
@@ -282,7 +306,9 @@ async def _insert_teacher(
         email=teacher.email,
         first_name=teacher.first_name,
         last_name=teacher.last_name,
-        password_hash=await hashing.hash(teacher.vk_password),
+        password_hash=(
+            await hashing.hash(teacher.vk_password) if teacher.vk_password is not None else None
+        ),
         totp_secret=demo_totp_secret(teacher.phone) if teacher.with_totp else None,
         trusted_friends=teacher.trusted_friends,
         created_at=now - timedelta(days=400),

@@ -18,7 +18,8 @@ from services.linking import schemas
 from services.linking.api import BACKEND, body
 from services.linking.demo import CASES, DemoTeacherRecord, create_demo_teacher
 from services.linking.errors import BadRequest, ChannelUnavailable, NotFound
-from services.linking.models import MeshAccount, Recovery, SferumProfile, VkAccount
+from services.linking.friends import friends_of
+from services.linking.models import Delivery, MeshAccount, Recovery, SferumProfile, VkAccount
 from services.linking.network import set_vpn
 from services.linking.transport import Handler, json_response
 from services.linking.views import iso, profile_view
@@ -151,6 +152,13 @@ async def link_token(request: web.Request) -> web.Response:
     )
 
 
+def _items(items: list[Delivery]) -> list[dict[str, Any]]:
+    return [
+        {"channel": item.channel, "code": item.code, "text": item.text, "at": iso(item.created_at)}
+        for item in items
+    ]
+
+
 async def _received(
     request: web.Request, parameter: str, channels: tuple[str, ...]
 ) -> web.Response:
@@ -158,17 +166,27 @@ async def _received(
     backend = request.app[BACKEND]
     async with backend.transaction() as (session, _now):
         items = await backend.deliveries.received(session, destination, channels)
-    return json_response(
-        [
+    return json_response(_items(items))
+
+
+async def friends(request: web.Request) -> web.Response:
+    """The trusted friends of the VK ID of a phone, each with the codes that reached them."""
+    phone = _query(request, "phone")
+    backend = request.app[BACKEND]
+    async with backend.transaction() as (session, _now):
+        account = await VkIdAccounts.by_phone(session, phone)
+        if account is None:
+            raise NotFound("No VK ID is registered to this phone.")
+        answer = [
             {
-                "channel": item.channel,
-                "code": item.code,
-                "text": item.text,
-                "at": iso(item.created_at),
+                "name": friend.name,
+                "inbox": _items(
+                    await backend.deliveries.received(session, friend.destination, ("friend",))
+                ),
             }
-            for item in items
+            for friend in friends_of(account)
         ]
-    )
+    return json_response(answer)
 
 
 async def inbox(request: web.Request) -> web.Response:
@@ -217,6 +235,7 @@ def add_dev_routes(app: web.Application) -> None:
             web.get("/dev/inbox", inbox),
             web.get("/dev/mailbox", mailbox),
             web.get("/dev/totp", totp),
+            web.get("/dev/friends", friends),
             web.post("/dev/vpn", vpn),
         ]
     )

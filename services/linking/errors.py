@@ -17,7 +17,7 @@ class DomainError(Exception):
     code: ClassVar[str] = "bad_request"
     status: ClassVar[int] = 400
     default_detail: ClassVar[str] = "The request is invalid."
-    keeps_changes: ClassVar[bool] = False
+    keeps_changes: bool = False  # a class default; one refusal may say otherwise
 
     def __init__(
         self, detail: str | None = None, *, keeps_changes: bool | None = None, **extra: Any
@@ -71,6 +71,21 @@ class TokenUsed(DomainError):
 class AlreadyLinked(DomainError):
     code, status = "already_linked", 409
     default_detail = "This MESH account is already linked to a Sferum profile."
+
+
+class ScenarioChanged(DomainError):
+    """The phone's VK ID or Sferum profile appeared while the teacher went through the steps;
+    the flow has been moved to the scenario that fits it now (recorded, so it keeps changes)."""
+
+    code, status = "scenario_changed", 409
+    default_detail = (
+        "A Sferum profile (or VK ID) appeared for this phone meanwhile; the flow continues in "
+        "the scenario that fits it now."
+    )
+    keeps_changes = True
+
+    def __init__(self, scenario: str, state: str) -> None:
+        super().__init__(scenario=scenario, state=state)
 
 
 class FlowExpired(DomainError):

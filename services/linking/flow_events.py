@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.linking.db import rows_affected
 from services.linking.errors import DomainError, ensure_plausible_id
 from services.linking.models import Challenge, FlowEvent, LinkFlow
 from services.linking.views import iso
@@ -258,7 +259,7 @@ class FlowEvents:
             .where(FlowEvent.at <= now - MAX_AGE)
             .execution_options(synchronize_session=False)
         )
-        return result.rowcount
+        return rows_affected(result)
 
 
 def event_view(row: FlowEvent) -> dict[str, Any]:

@@ -21,11 +21,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.linking.callers import Caller
 from services.linking.codes import Challenges
+from services.linking.db import rows_affected
 from services.linking.errors import (
     AlreadyLinked,
+    DomainError,
     FlowExpired,
     NotFound,
     PhoneMismatch,
+    ScenarioChanged,
     TokenUsed,
     WrongState,
     ensure_plausible_id,
@@ -36,6 +39,7 @@ from services.linking.models import (
     LinkFlow,
     LinkToken,
     MeshAccount,
+    Recovery,
     SferumProfile,
     VkAccount,
 )
@@ -93,11 +97,56 @@ class Flows:
             raise NotFound("The MESH account of this token no longer exists.")
         await self._refuse_if_linked(session, mesh)
         await self._tokens.redeem(session, row, now)
+        return await self._open(session, mesh, row, caller, now)
+
+    async def restart(
+        self, session: AsyncSession, flow_id: str, caller: Caller, now: datetime
+    ) -> LinkFlow:
+        """«Начать заново»: abandon the flow and open a fresh one (state `phone`) for the same
+        MESH account and the same end user, without a new link from the e-journal.
+
+        A flow that someone else's newer link replaced stays ended (`wrong_state`): restarting
+        never takes the account back from the one who opened it later (a teacher who opens
+        the assistant again from her e-journal keeps ending a flow a stranger may hold). The
+        caller's own newer flows simply end, as with a new link. Nothing is sent and no budget
+        starts afresh: codes, wrong codes and passwords are counted per number, address,
+        VK ID and end user, never per flow, and the old flow's codes keep their cooldown.
+        """
+        flow = await self.load(session, flow_id, caller, now)
+        mesh = await session.get(MeshAccount, flow.mesh_account_id)
+        assert mesh is not None
+        await self._refuse_if_linked(session, mesh)
+        replaced_by_another = await session.scalar(
+            select(LinkFlow.id)
+            .where(
+                LinkFlow.mesh_account_id == mesh.id,
+                LinkFlow.id != flow.id,
+                LinkFlow.created_at >= flow.created_at,
+                LinkFlow.end_user_id != caller.end_user,
+            )
+            .limit(1)
+        )
+        if replaced_by_another is not None:
+            raise WrongState(flow.state, "A newer link of this MESH account replaced the flow.")
+        ticket = self._tokens.restart_ticket(session, mesh.id, now)
+        fresh = await self._open(session, mesh, ticket, caller, now)
+        logger.info("flow %s restarted as %s", log_ref(flow.id), log_ref(fresh.id))
+        return fresh
+
+    async def _open(
+        self,
+        session: AsyncSession,
+        mesh: MeshAccount,
+        ticket: LinkToken,
+        caller: Caller,
+        now: datetime,
+    ) -> LinkFlow:
+        """A new flow in state `phone`; the MESH account's older open flows end here."""
         await self._cancel_open_flows(session, mesh.id)
         flow = LinkFlow(
             id=f"flow-{uuid.uuid4().hex}",
             mesh_account_id=mesh.id,
-            token_id=row.id,
+            token_id=ticket.id,
             end_user_id=caller.end_user,
             state="phone",
             code_verified=False,
@@ -227,6 +276,36 @@ class Flows:
         await self._enter_code(session, flow, caller, now)
         return flow
 
+    async def signed_in_by_recovery(
+        self, session: AsyncSession, recovery: Recovery, caller: Caller, now: datetime
+    ) -> None:
+        """A recovery started from this flow's password window has set a new password: as VK ID
+        does after a reset, the device is signed in, so the flow goes on to the code (a call is
+        sent) without asking the new password a third time.
+
+        Only the flow the recovery named, of the same end user and VK ID, waiting for the
+        password and still alive. A code that cannot be sent now (cooldown, a budget, a lock)
+        does not undo the new password: the flow waits at the code step without one, and the
+        teacher asks for it there (and hears why not yet).
+        """
+        if recovery.state != "done" or recovery.flow_id is None:
+            return
+        flow = await session.get(LinkFlow, recovery.flow_id)
+        if (
+            flow is None
+            or flow.end_user_id != caller.end_user
+            or flow.state != "password"
+            or flow.vk_account_id != recovery.vk_account_id
+            or now >= flow.expires_at
+        ):
+            return
+        flow.state = "code"
+        try:
+            await self._issue(session, flow, "call", caller, now)
+        except DomainError as refusal:
+            logger.info("flow %s: no code after the recovery (%s)", log_ref(flow.id), refusal.code)
+        logger.info("flow %s: signed in by a recovery", log_ref(flow.id))
+
     async def send_code(
         self, session: AsyncSession, flow_id: str, channel: str, caller: Caller, now: datetime
     ) -> LinkFlow:
@@ -323,7 +402,7 @@ class Flows:
             .values(linked_profile_id=profile.id, linked_at=now)
             .execution_options(synchronize_session=False)
         )
-        if linked.rowcount != 1:  # another flow of this MESH account linked first
+        if rows_affected(linked) != 1:  # another flow of this MESH account linked first
             await session.refresh(mesh)
             await self._refuse_if_linked(session, mesh)
         session.add(_consent(flow, profile.id, "link", now))
@@ -347,12 +426,11 @@ class Flows:
             )
             return profile
         if await self._vkid.profile_for_phone(session, flow.phone) is not None:
-            # Seed: never a second profile for one phone; the teacher must start over (→ B).
-            raise WrongState(
-                flow.state,
-                "A Sferum profile already exists for this phone; sign in with it instead.",
-            )
+            # Seed: never a second profile for one phone — she links the existing one (B).
+            await self._change_scenario(session, flow, now)
         if flow.scenario == REGISTRATION:
+            if await self._vkid.by_phone(session, flow.phone) is not None:
+                await self._change_scenario(session, flow, now)  # a VK ID without profile: A
             account = await self._register(session, flow, now)
         else:
             account = await self._account(session, flow)
@@ -370,11 +448,47 @@ class Flows:
         await session.flush()
         return profile
 
+    async def _change_scenario(self, session: AsyncSession, flow: LinkFlow, now: datetime) -> None:
+        """«Привязать», but the phone's VK ID or profile appeared after the scenario was decided
+        (e.g. she registered in VK Messenger meanwhile): move the flow to the scenario the phone
+        has now and answer `scenario_changed`, so she goes on there instead of looping.
+
+        The phone is proven (its code was right). A profile → B at `profile` (choose it); a
+        VK ID without a profile → A. A VK ID whose password this flow never checked, and whose
+        messenger is signed out, asks for it first, as the phone step would have.
+        """
+        assert flow.phone is not None
+        account = await self._vkid.by_phone(session, flow.phone)
+        assert account is not None
+        password_checked = flow.vk_account_id == account.id
+        flow.vk_account_id = account.id
+        flow.chosen_profile_id = None
+        has_profile = await self._vkid.profile_for_phone(session, flow.phone) is not None
+        flow.scenario = EXISTING_PROFILE if has_profile else NEW_PROFILE
+        needs_password = (
+            not password_checked
+            and account.password_hash is not None
+            and not await self._vkid.messenger_authorised(session, account)
+        )
+        if needs_password:
+            flow.code_verified = False
+            flow.state = "password"
+        elif has_profile:
+            flow.full_name = flow.birth_date = flow.gender = None
+            flow.state = "profile"
+            self._vkid.open_session(session, account, LINKING_CLIENT, LINKING_DEVICE, now)
+        else:
+            flow.state = "consent"  # A with her details as typed: «Привязать» again
+            self._vkid.open_session(session, account, LINKING_CLIENT, LINKING_DEVICE, now)
+        await session.flush()
+        logger.info(
+            "flow %s: scenario changed to %s, %s", log_ref(flow.id), flow.scenario, flow.state
+        )
+        raise ScenarioChanged(flow.scenario, flow.state)
+
     async def _register(self, session: AsyncSession, flow: LinkFlow, now: datetime) -> VkAccount:
         """Registration variant: the confirmed phone becomes a VK ID without a password."""
         assert flow.phone and flow.full_name
-        if await self._vkid.by_phone(session, flow.phone) is not None:
-            raise WrongState(flow.state, "A VK ID was registered to this phone meanwhile.")
         last_name, first_name = [*flow.full_name.split(), ""][:2]
         account = VkAccount(
             id=f"vk-{uuid.uuid4().hex[:12]}",
@@ -481,7 +595,7 @@ def _reset_identity(flow: LinkFlow) -> None:
     flow.vk_account_id = None
     flow.code_verified = False
     flow.chosen_profile_id = None
-    flow.full_name = flow.birth_date = flow.gender = None  # type: ignore[assignment]
+    flow.full_name = flow.birth_date = flow.gender = None
 
 
 def _consent(flow: LinkFlow, profile_id: str | None, decision: str, now: datetime) -> Consent:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.linking.db import rows_affected
 from services.linking.errors import NotFound, VpnDetected
 from services.linking.models import MeshAccount
 
@@ -38,5 +39,5 @@ async def set_vpn(
         .values(vpn_enabled=enabled)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount == 0:
+    if rows_affected(result) == 0:
         raise NotFound("No MESH account matches.")

@@ -1,8 +1,10 @@
 """VK ID password recovery («Забыли или не установили пароль?»).
 
-States: code (SMS sent) → confirm_account → method → method_code (totp/email) → new_password →
-repeat_password → done; `friends` when trusted friends are chosen; `cancelled` when the teacher
-says the account shown is not hers. The proposed new password is kept only as a hash until
+States: code (SMS sent) → confirm_account → method → method_code (totp/email) or friends (a code
+to each trusted friend, all of them needed) → new_password → repeat_password → done; an account
+with nothing but its phone (a VK ID made by registration) goes from confirm_account straight to
+new_password: the SMS code was its confirmation. `cancelled` when the teacher says the account
+shown is not hers. The proposed new password is kept only as a hash until
 the teacher repeats it, so the bot never has to hold it.
 
 A recovery belongs to the end user who started it. Starting one spends one of the VK ID's
@@ -32,6 +34,7 @@ from services.linking.errors import (
     WrongState,
     ensure_plausible_id,
 )
+from services.linking.friends import Friend, friend_name, friends_of
 from services.linking.limits import Limits
 from services.linking.models import Challenge, LinkFlow, Recovery, VkAccount
 from services.linking.network import ensure_no_vpn
@@ -43,13 +46,16 @@ from services.linking.vkid import LINKING_CLIENT, VkIdAccounts
 
 logger = logging.getLogger(__name__)
 
-SMS_OWNER, METHOD_OWNER = "recovery", "recovery_method"
+SMS_OWNER, METHOD_OWNER, FRIEND_OWNER = "recovery", "recovery_method", "recovery_friend"
+SMS_ONLY = "sms"
+"""The method of an account with no other: the SMS code that started the recovery."""
 FINISHED_STATES = ("done", "cancelled")
 RECOVERY_DEVICE = "Восстановление доступа VK ID (браузер)"
 
 
 def available_methods(account: VkAccount) -> list[str]:
-    """What this account offers, in the order of the seed's window."""
+    """What this account offers, in the order of the seed's window; ["sms"] when nothing else
+    (a VK ID made by registration has only its phone, as VK ID does it then)."""
     methods = []
     if account.totp_secret:
         methods.append("totp")
@@ -57,7 +63,11 @@ def available_methods(account: VkAccount) -> list[str]:
         methods.append("email")
     if account.trusted_friends > 0:
         methods.append("friends")
-    return methods
+    return methods or [SMS_ONLY]
+
+
+def _friend_owner(recovery: Recovery, friend: Friend) -> str:
+    return f"{recovery.id}:{friend.index}"
 
 
 class Recoveries:
@@ -156,7 +166,13 @@ class Recoveries:
     ) -> Recovery:
         recovery = await self.load(session, recovery_id, caller, now)
         _require(recovery, "confirm_account")
-        recovery.state = "method" if confirmed else "cancelled"
+        if not confirmed:
+            recovery.state = "cancelled"
+        elif available_methods(await self._account(session, recovery)) == [SMS_ONLY]:
+            recovery.method = SMS_ONLY
+            recovery.state = "new_password"
+        else:
+            recovery.state = "method"
         return recovery
 
     async def choose_method(
@@ -166,11 +182,12 @@ class Recoveries:
         recovery = await self.load(session, recovery_id, caller, now)
         _require(recovery, "method", "method_code", "friends")
         account = await self._account(session, recovery)
-        if method not in available_methods(account):
+        if method == SMS_ONLY or method not in available_methods(account):
             raise ChannelUnavailable(f"This account cannot be confirmed by '{method}'.")
         recovery.method = method
         if method == "friends":
             await self._challenges.end_active(session, METHOD_OWNER, recovery.id)
+            await self._ask_friends(session, recovery, account, caller, now, again=False)
             recovery.state = "friends"
             return recovery
         await self._issue_method_code(session, recovery, account, method, caller, now)
@@ -187,6 +204,35 @@ class Recoveries:
             raise ChannelUnavailable("The code-generator app shows its codes itself.")
         account = await self._account(session, recovery)
         await self._issue_method_code(session, recovery, account, "email", caller, now)
+        return recovery
+
+    async def resend_friend_codes(
+        self, session: AsyncSession, recovery_id: str, caller: Caller, now: datetime
+    ) -> Recovery:
+        """New codes for the friends who have not given theirs yet, once the cooldown is over."""
+        recovery = await self.load(session, recovery_id, caller, now)
+        _require(recovery, "friends")
+        account = await self._account(session, recovery)
+        await self._ask_friends(session, recovery, account, caller, now, again=True)
+        return recovery
+
+    async def verify_friend_code(
+        self, session: AsyncSession, recovery_id: str, code: str, caller: Caller, now: datetime
+    ) -> Recovery:
+        """The code of the next friend still waiting (in the window's order); the last one
+        confirms the account → `new_password`. Wrong codes count against that friend."""
+        recovery = await self.load(session, recovery_id, caller, now)
+        _require(recovery, "friends")
+        account = await self._account(session, recovery)
+        waiting = await self._friends_waiting(session, recovery, account)
+        if not waiting:  # cannot happen: the last code moves the state on
+            raise WrongState(recovery.state)
+        friend = waiting[0]
+        await self._challenges.verify_latest(
+            session, FRIEND_OWNER, _friend_owner(recovery, friend), code, caller, now
+        )
+        if len(waiting) == 1:
+            recovery.state = "new_password"
         return recovery
 
     async def verify_method_code(
@@ -261,6 +307,17 @@ class Recoveries:
             challenge = await self._challenges.latest(session, SMS_OWNER, recovery.id)
         elif recovery.state == "method_code":
             challenge = await self._challenges.latest(session, METHOD_OWNER, recovery.id)
+        friends: list[dict[str, Any]] = []
+        if disclosed and recovery.method == "friends":
+            waiting = await self._friends_waiting(session, recovery, account)
+            friends = [{"name": f.name, "confirmed": f not in waiting} for f in friends_of(account)]
+            if recovery.state == "friends" and waiting:
+                challenge = await self._challenges.latest(
+                    session, FRIEND_OWNER, _friend_owner(recovery, waiting[0])
+                )
+        view = challenge_view(challenge, now)
+        if view is not None and challenge is not None and challenge.channel == "friend":
+            view["sent_to"] = friend_name(challenge.destination, account)
         return {
             "recovery_id": recovery.id,
             "state": recovery.state,
@@ -272,7 +329,8 @@ class Recoveries:
             ),
             "methods": available_methods(account) if disclosed else [],
             "email_masked": mask_email(account.email) if disclosed else None,
-            "challenge": challenge_view(challenge, now),
+            "friends": friends,
+            "challenge": view,
             "logout_other_sessions": recovery.logout_other_sessions,
         }
 
@@ -288,6 +346,53 @@ class Recoveries:
             caller=caller,
             now=now,
         )
+
+    async def _friends_waiting(
+        self, session: AsyncSession, recovery: Recovery, account: VkAccount
+    ) -> list[Friend]:
+        """The friends asked whose code has not been entered yet, in order."""
+        waiting = []
+        for friend in friends_of(account):
+            latest = await self._challenges.latest(
+                session, FRIEND_OWNER, _friend_owner(recovery, friend)
+            )
+            if latest is None or latest.status != "used":
+                waiting.append(friend)
+        return waiting
+
+    async def _ask_friends(
+        self,
+        session: AsyncSession,
+        recovery: Recovery,
+        account: VkAccount,
+        caller: Caller,
+        now: datetime,
+        *,
+        again: bool,
+    ) -> None:
+        """A code to every friend still waiting, each within that friend's budgets.
+
+        Choosing friends again keeps the codes still alive (no second code, no cooldown hit);
+        `again` («Отправить коды повторно») sends new ones. All or none: one refusal (a cooldown,
+        a budget) rolls back the codes of the others.
+        """
+        name = mask_name(account.first_name, account.last_name)
+        for friend in await self._friends_waiting(session, recovery, account):
+            owner = _friend_owner(recovery, friend)
+            latest = await self._challenges.latest(session, FRIEND_OWNER, owner)
+            alive = latest is not None and latest.status == "active" and now < latest.expires_at
+            if alive and not again:
+                continue
+            await self._challenges.issue(
+                session,
+                owner_kind=FRIEND_OWNER,
+                owner_id=owner,
+                channel="friend",
+                destination=friend.destination,
+                caller=caller,
+                now=now,
+                requested_by=name,
+            )
 
     async def _issue_method_code(
         self,

@@ -21,8 +21,8 @@ from typing import Any
 
 from aiohttp import web
 
+from services.clock import Clock, FakeClock
 from services.linking.app import create_app
-from services.linking.clock import Clock, FakeClock
 from services.linking.settings import LinkingSettings
 
 # argon2id with 1 MiB and one pass: a real KDF, cheap enough for hundreds of test hashes.

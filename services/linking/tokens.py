@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.linking.db import rows_affected
 from services.linking.errors import (
     NotFound,
     TokenExpired,
@@ -107,6 +108,24 @@ class LinkTokens:
         assert len(token) <= TELEGRAM_START_PARAMETER_LIMIT
         return IssuedToken(token, mesh_account_id, expires_at)
 
+    def restart_ticket(
+        self, session: AsyncSession, mesh_account_id: str, now: datetime
+    ) -> LinkToken:
+        """The record a restarted flow is opened with: never handed out, used at once.
+
+        Every flow names the token that opened it; a restart («Начать заново») opens a flow
+        without the e-journal, so it gets a ticket of its own that nobody can present again.
+        """
+        row = LinkToken(
+            id=secrets.token_bytes(_ID_BYTES).hex(),
+            mesh_account_id=mesh_account_id,
+            issued_at=now,
+            expires_at=now,
+            used_at=now,
+        )
+        session.add(row)
+        return row
+
     async def find(self, session: AsyncSession, token: str, now: datetime) -> LinkToken:
         """The token's row once signature, expiry and existence are checked (used or not)."""
         token_id, expires_at = self._signer.open(token)
@@ -125,5 +144,5 @@ class LinkTokens:
             .values(used_at=now)
             .execution_options(synchronize_session=False)
         )
-        if result.rowcount != 1:
+        if rows_affected(result) != 1:
             raise TokenUsed()

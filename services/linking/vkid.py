@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.linking.callers import Caller
+from services.linking.db import rows_affected
 from services.linking.errors import WrongPassword
 from services.linking.limits import Limits
 from services.linking.models import DeviceSession, SferumProfile, VkAccount
@@ -108,4 +109,4 @@ class VkIdAccounts:
             .values(ended_at=now)
             .execution_options(synchronize_session=False)
         )
-        return result.rowcount
+        return rows_affected(result)

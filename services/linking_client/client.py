@@ -31,6 +31,7 @@ from services.linking_client.models import (
     DevAccount,
     Flow,
     FlowEvents,
+    FriendInbox,
     Gender,
     InboxItem,
     LinkToken,
@@ -387,6 +388,11 @@ class LinkingClient:
         """«Привязать» (`link=True`) or «Отмена» (`link=False`)."""
         return await self._flow_call(flow_id, "consent", {"decision": "link" if link else "cancel"})
 
+    async def restart_flow(self, flow_id: str) -> Flow:
+        """«Начать заново»: abandon the flow; returns the fresh flow (state `phone`) that
+        replaces it, for the same MESH account and end user. Budgets carry over."""
+        return await self._flow_call(flow_id, "restart", {})
+
     async def start_recovery(self, phone: str, *, flow_id: str | None = None) -> Recovery:
         """Start a VK ID password recovery; an SMS code is sent to `phone`."""
         data = await self._post("/v1/recoveries", {"phone": phone, "flow_id": flow_id})
@@ -422,6 +428,14 @@ class LinkingClient:
     async def verify_method_code(self, recovery_id: str, code: str) -> Recovery:
         """Check the app or e-mail code."""
         return await self._recovery_call(recovery_id, "method/verify", {"code": code})
+
+    async def resend_friend_codes(self, recovery_id: str) -> Recovery:
+        """New codes for the trusted friends who have not given theirs yet."""
+        return await self._recovery_call(recovery_id, "friends/code", {})
+
+    async def verify_friend_code(self, recovery_id: str, code: str) -> Recovery:
+        """The code of the next trusted friend still waiting (`Recovery.friends` order)."""
+        return await self._recovery_call(recovery_id, "friends/verify", {"code": code})
 
     async def propose_new_password(self, recovery_id: str, password: str) -> Recovery:
         """Propose the new password; the backend checks it against the policy."""
@@ -473,6 +487,11 @@ class LinkingClient:
             "/dev/totp", params={"phone": phone}, log_path=f"/dev/totp?phone={mask_phone(phone)}"
         )
         return _parse(lambda raw: _str(_obj(raw, "totp"), "code"), data)
+
+    async def dev_friends(self, phone: str) -> list[FriendInbox]:
+        """The trusted friends of the VK ID on `phone`, each with the codes they got (dev)."""
+        data = await self._get("/dev/friends", params={"phone": phone}, log_path="/dev/friends")
+        return _parse(lambda raw: [FriendInbox.from_json(item) for item in _as_list(raw)], data)
 
     async def dev_set_vpn(
         self, *, enabled: bool, phone: str | None = None, mesh_account_id: str | None = None

@@ -150,6 +150,18 @@ class AlreadyLinked(LinkingError):
             return None
 
 
+class ScenarioChanged(LinkingError):
+    """A profile (or VK ID) appeared for the phone meanwhile: the flow now goes on in
+    `scenario` at `state` (B: choose the existing profile). Read the flow and follow it."""
+
+    error_code = "scenario_changed"
+
+    @property
+    def scenario(self) -> str | None:
+        value = self.payload.get("scenario")
+        return value if isinstance(value, str) else None
+
+
 class FlowExpired(LinkingError):
     error_code = "flow_expired"
 

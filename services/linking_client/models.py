@@ -8,6 +8,8 @@ from enum import StrEnum
 from typing import Any, Literal, cast
 
 from services.linking_client.parsing import (
+    _as_list,
+    _bool,
     _choice,
     _date,
     _datetime,
@@ -24,9 +26,11 @@ from services.linking_client.parsing import (
 )
 from services.phones import mask_phone
 
-Channel = Literal["call", "sms", "email", "totp"]
+Channel = Literal["call", "sms", "email", "totp", "friend"]
 CodeChannel = Literal["call", "sms"]
 RecoveryMethod = Literal["totp", "email", "friends"]
+"""What a teacher may choose; `Recovery.methods` may also say "sms" (no other method: the SMS
+code that started the recovery was the confirmation)."""
 Gender = Literal["female", "male"]
 DemoCase = Literal[
     "no_vkid",
@@ -38,11 +42,12 @@ DemoCase = Literal[
     "forgot_password_app",
     "forgot_password_friends",
     "vpn",
+    "registered_no_password",
 ]
 
-_CHANNELS: frozenset[str] = frozenset({"call", "sms", "email", "totp"})
+_CHANNELS: frozenset[str] = frozenset({"call", "sms", "email", "totp", "friend"})
 _GENDERS: frozenset[str] = frozenset({"female", "male"})
-_RECOVERY_METHODS: frozenset[str] = frozenset({"totp", "email", "friends"})
+_RECOVERY_METHODS: frozenset[str] = frozenset({"totp", "email", "friends", "sms"})
 
 
 class FlowState(StrEnum):
@@ -259,6 +264,19 @@ class Flow:
 
 
 @dataclass(frozen=True, slots=True)
+class TrustedFriend:
+    """A trusted friend asked for a code, and whether the teacher has entered it."""
+
+    name: str
+    confirmed: bool
+
+    @classmethod
+    def from_json(cls, data: Any) -> TrustedFriend:
+        data = _obj(data, "friend")
+        return cls(name=_str(data, "name"), confirmed=_bool(data, "confirmed"))
+
+
+@dataclass(frozen=True, slots=True)
 class Recovery:
     """A VK ID password recovery."""
 
@@ -266,10 +284,11 @@ class Recovery:
     state: RecoveryState
     phone_masked: str
     account: VkAccountView | None
-    methods: tuple[RecoveryMethod, ...]
+    methods: tuple[str, ...]
     email_masked: str | None
     challenge: Challenge | None
     logout_other_sessions: bool | None
+    friends: tuple[TrustedFriend, ...] = ()
 
     @classmethod
     def from_json(cls, data: Any) -> Recovery:
@@ -288,12 +307,13 @@ class Recovery:
             email_masked=_opt_str(data, "email_masked"),
             challenge=None if challenge is None else Challenge.from_json(challenge),
             logout_other_sessions=_opt_bool(data, "logout_other_sessions"),
+            friends=tuple(TrustedFriend.from_json(f) for f in _as_list(data.get("friends") or [])),
         )
 
     @property
     def is_finished(self) -> bool:
-        """Done, cancelled, or handed over to trusted friends (outside the bot)."""
-        return self.state in (RecoveryState.DONE, RecoveryState.CANCELLED, RecoveryState.FRIENDS)
+        """Done or cancelled: no further step is possible."""
+        return self.state in (RecoveryState.DONE, RecoveryState.CANCELLED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -457,4 +477,20 @@ class InboxItem:
             code=_str(data, "code"),
             text=_str(data, "text"),
             at=_datetime(data, "at"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FriendInbox:
+    """A trusted friend of a demo VK ID and the codes that reached them (dev only)."""
+
+    name: str
+    inbox: tuple[InboxItem, ...]
+
+    @classmethod
+    def from_json(cls, data: Any) -> FriendInbox:
+        data = _obj(data, "friend inbox")
+        return cls(
+            name=_str(data, "name"),
+            inbox=tuple(InboxItem.from_json(item) for item in _list(data, "inbox")),
         )

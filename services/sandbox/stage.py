@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from services.linking.clock import SystemClock
+from services.clock import SystemClock
 from services.linking.testing import serve_backend
 from services.linking_client import LinkingClient
 from services.sandbox.botapi import TelegramWorld, create_botapi_app

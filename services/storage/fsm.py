@@ -11,7 +11,9 @@ makes persisted dialogs ~20x slower than MemoryStorage. This storage instead:
   update however many times the handler wrote it;
 * flushes with group commit: updates ending together (or while a transaction runs) share the
   next transaction, written by one background task;
-* talks SQL through Core statements over long-lived connections (fsm_records.py).
+* talks SQL through Core statements over long-lived connections (fsm_records.py);
+* stamps each row with the time of its last write, so that `prune` can delete the records of
+  dialogs abandoned for longer than the retention (bot/retention.py runs it).
 
 Guarantees. Reads see the latest value written in this process (like MemoryStorage), including
 writes of other updates whose flush is still pending — aiogram-dialog releases its per-chat lock
@@ -35,6 +37,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
@@ -51,10 +54,16 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["FsmRecord", "SQLStorage"]
 
-DEFAULT_CACHE_SIZE = 20_000
+# Entries, not teachers: aiogram-dialog keeps about five keys per teacher, so ~2,000 teachers'
+# dialogs stay in memory (bench/memory_bench.py: 10,000 teachers mid-dialog within 300 MB).
+DEFAULT_CACHE_SIZE = 10_000
 
 JsonDumps = Callable[[Any], str]
 JsonLoads = Callable[[str], Any]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 def _compact_json(value: Any) -> str:
@@ -132,11 +141,12 @@ class SQLStorage(BaseStorage):
         json_dumps: JsonDumps = _compact_json,
         json_loads: JsonLoads = json.loads,
         dispose_engine: bool = False,
+        clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         """Storage over `engine`, whose `fsm_records` table must exist (create_all or alembic).
 
         `cache_size` bounds the clean entries kept across updates (0: only per update);
-        `dispose_engine` makes close() dispose the engine too.
+        `dispose_engine` makes close() dispose the engine too; `clock` stamps the rows written.
         """
         if cache_size < 0:
             raise ValueError("cache_size must be >= 0")
@@ -146,7 +156,7 @@ class SQLStorage(BaseStorage):
         self._dumps = json_dumps
         self._loads_json = json_loads
         self._dispose_engine = dispose_engine
-        self._gateway = FsmRecordsGateway(engine)
+        self._gateway = FsmRecordsGateway(engine, clock=clock)
         self._entries: dict[str, _Entry] = {}
         self._loads: dict[str, _Load] = {}
         self._load_batcher = LoadBatcher(self._load_many)
@@ -188,6 +198,24 @@ class SQLStorage(BaseStorage):
     async def get_data(self, key: FsmKey) -> dict[str, Any]:
         raw = await self._read(self.key_builder.build(key, "data"))
         return {} if raw is None else self._loads_json(raw)
+
+    async def prune(self, before: datetime) -> int:
+        """Delete the records last written before `before` (abandoned dialogs); how many.
+
+        Pending writes are flushed first, so a record written since counts as fresh; the process
+        cache forgets what was deleted (a write meanwhile stays dirty and is written again, a read
+        in flight reads again). Safe to run while updates are handled.
+        """
+        await self.flush()
+        keys = await self._gateway.prune(before)
+        for key in keys:
+            entry = self._entries.get(key)
+            if entry is not None and not entry.dirty:
+                del self._entries[key]
+            load = self._loads.get(key)
+            if load is not None:
+                load.stale = True
+        return len(keys)
 
     async def close(self) -> None:
         """Flush what is pending, then release the connections (and the engine if owned)."""

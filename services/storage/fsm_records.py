@@ -2,6 +2,8 @@
 
 One row per storage key built by the key builder (`…:state` or `…:data`), the value as text:
 the state name, or the data dict as JSON. An absent row means "no state" / "empty data".
+`updated_at` is the time of the row's last write: the retention job deletes rows of dialogs
+abandoned for longer than the retention (`prune`).
 Statements are Core (not ORM) and built once, so SQLAlchemy's compiled cache serves them.
 """
 
@@ -9,14 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 
-from sqlalchemy import Text, bindparam, delete, select
+from sqlalchemy import DateTime, Table, Text, bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import Mapped, mapped_column
 
-from services.storage.db import Base
+from services.storage.db import Base, sqlite_write_lock, table_of
 
 
 class FsmRecord(Base):
@@ -26,10 +29,17 @@ class FsmRecord(Base):
 
     key: Mapped[str] = mapped_column(Text, primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+    # Nullable only for rows written before the column existed (the migration fills them).
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
 
 
-_TABLE = FsmRecord.__table__
-_INSERT_BY_DIALECT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+_TABLE = table_of(FsmRecord)
+_Upsert = Callable[[Table], sqlite.Insert | postgresql.Insert]
+_INSERT_BY_DIALECT: dict[str, _Upsert] = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 class _HeldConnection:
@@ -76,7 +86,8 @@ class FsmRecordsGateway:
     INSERT … ON CONFLICT DO UPDATE.
     """
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, clock: Callable[[], datetime] = _utcnow) -> None:
+        self._clock = clock
         try:
             insert = _INSERT_BY_DIALECT[engine.dialect.name]
         except KeyError:
@@ -85,14 +96,19 @@ class FsmRecordsGateway:
             ) from None
         upsert = insert(_TABLE)
         self._upsert = upsert.on_conflict_do_update(
-            index_elements=[_TABLE.c.key], set_={"value": upsert.excluded.value}
+            index_elements=[_TABLE.c.key],
+            set_={"value": upsert.excluded.value, "updated_at": upsert.excluded.updated_at},
         )
         self._delete = delete(_TABLE).where(_TABLE.c.key.in_(bindparam("keys", expanding=True)))
+        self._prune = (
+            delete(_TABLE).where(_TABLE.c.updated_at < bindparam("before")).returning(_TABLE.c.key)
+        )
         self._select = select(_TABLE.c.key, _TABLE.c.value).where(
             _TABLE.c.key.in_(bindparam("keys", expanding=True))
         )
         self._reader = _HeldConnection(engine, autocommit=True)
         self._writer = _HeldConnection(engine, autocommit=False)
+        self._write_lock = sqlite_write_lock(engine)  # shared with the write-behind
 
     async def load_many(self, keys: Sequence[str]) -> dict[str, str]:
         """Stored values of those `keys` that have a row."""
@@ -107,18 +123,32 @@ class FsmRecordsGateway:
 
     async def store(self, upserts: Sequence[tuple[str, str]], deletes: Sequence[str]) -> None:
         """Write `upserts` (key, value) and delete `deletes` in one transaction."""
-        async with self._writer.lock:
+        async with self._writer.lock, self._write_lock:
             connection = await self._writer.get()
             try:
                 async with connection.begin():
                     if upserts:
+                        now = self._clock()
                         await connection.execute(
-                            self._upsert, [{"key": key, "value": value} for key, value in upserts]
+                            self._upsert,
+                            [{"key": k, "value": v, "updated_at": now} for k, v in upserts],
                         )
                     if deletes:
                         await connection.execute(self._delete, {"keys": list(deletes)})
             except BaseException:
                 # Cancelled or failed mid-transaction: the connection's state is unknown.
+                await self._writer.drop()
+                raise
+
+    async def prune(self, before: datetime) -> list[str]:
+        """Delete the rows last written before `before`; their keys."""
+        async with self._writer.lock:
+            connection = await self._writer.get()
+            try:
+                async with connection.begin():
+                    result = await connection.execute(self._prune, {"before": before})
+                    return list(result.scalars().all())
+            except BaseException:
                 await self._writer.drop()
                 raise
 

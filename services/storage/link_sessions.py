@@ -20,6 +20,7 @@ from enum import StrEnum
 from sqlalchemy import DateTime, String, bindparam, case, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.storage.db import table_of
 from services.storage.models import AnalyticsEvent, LinkSession, Teacher
 from services.storage.write_behind import WriteBehind, WritesBehind
 
@@ -39,8 +40,8 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-_sessions_table = LinkSession.__table__
-_events_table = AnalyticsEvent.__table__
+_sessions_table = table_of(LinkSession)
+_events_table = table_of(AnalyticsEvent)
 _now = bindparam("p_now", type_=DateTime(timezone=True))
 _user = bindparam("p_user", type_=_sessions_table.c.user_id.type)
 _step = bindparam("p_step", type_=String(64))
@@ -154,7 +155,9 @@ class LinkSessionRepository(WritesBehind):
             else:
                 teacher.locale = locale
 
-        await self.writer.submit(write, label=f"set_locale user {user_id}", wait=True)
+        await self.writer.submit(
+            write, order_key=user_id, label=f"set_locale user {user_id}", wait=True
+        )
 
     async def begin(
         self,
@@ -190,7 +193,25 @@ class LinkSessionRepository(WritesBehind):
             record.updated_at = now
             db.add(AnalyticsEvent(at=now, user_id=user_id, kind=EventKind.STARTED, step=step))
 
-        await self.writer.submit(write, label=f"begin user {user_id}", wait=True)
+        await self.writer.submit(write, order_key=user_id, label=f"begin user {user_id}", wait=True)
+
+    async def switch_flow(self, user_id: int, flow_id: str) -> None:
+        """«Начать заново»: the record follows the fresh flow that replaced the old one.
+
+        The scenario and the number are decided again; the counts and the last errors stay,
+        for the helpdesk's context card. Nothing happens for a teacher without a record."""
+        now = self._clock()
+
+        async def write(db: AsyncSession) -> None:
+            record = await db.get(LinkSession, user_id)
+            if record is None:
+                return
+            record.flow_id = flow_id
+            record.scenario = None
+            record.phone_masked = None
+            record.updated_at = now
+
+        await self.writer.submit(write, label=f"switch_flow user {user_id}")
 
     async def enter_step(
         self,
@@ -212,13 +233,15 @@ class LinkSessionRepository(WritesBehind):
             "p_phone": phone_masked,
         }
         label = f"enter_step user {user_id}"
-        await self.writer.submit(_STEP_EVENT, params, label=label)
-        await self.writer.submit(_ENTER_STEP, params, label=label)
+        await self.writer.submit(_STEP_EVENT, params, order_key=user_id, label=label)
+        await self.writer.submit(_ENTER_STEP, params, order_key=user_id, label=label)
 
     async def code_requested(self, user_id: int) -> None:
         """Count one more confirmation code sent to the teacher."""
         params = {"p_now": self._clock(), "p_user": user_id}
-        await self.writer.submit(_CODE_REQUESTED, params, label=f"code_requested user {user_id}")
+        await self.writer.submit(
+            _CODE_REQUESTED, params, order_key=user_id, label=f"code_requested user {user_id}"
+        )
 
     async def record_refusal(self, user_id: int, code: str, step: str | None = None) -> None:
         """Remember a backend refusal for the context card and count it in the funnel."""
@@ -248,7 +271,9 @@ class LinkSessionRepository(WritesBehind):
                 )
             )
 
-        await self.writer.submit(write, label=f"record_refusal user {user_id} code {code}")
+        await self.writer.submit(
+            write, order_key=user_id, label=f"record_refusal user {user_id} code {code}"
+        )
 
     async def record_event(
         self,
@@ -276,4 +301,6 @@ class LinkSessionRepository(WritesBehind):
                 )
             )
 
-        await self.writer.submit(write, label=f"record_event {kind} user {user_id}")
+        await self.writer.submit(
+            write, order_key=user_id, label=f"record_event {kind} user {user_id}"
+        )

@@ -1,10 +1,11 @@
-"""Bot-side tables: teachers, their link sessions (where each one is), analytics events."""
+"""Bot-side tables: teachers, their link sessions (where each one is), analytics events, and the
+funnel's per-teacher facts derived from those events (services/analytics/facts.py)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, String
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.storage.db import Base
@@ -58,6 +59,80 @@ class AnalyticsEvent(Base):
     step: Mapped[str | None] = mapped_column(String(64))
     code: Mapped[str | None] = mapped_column(String(64))  # refusal code, or rating as text
     value: Mapped[int | None] = mapped_column(Integer)  # rating 1..5
+
+
+class FunnelTeacher(Base):
+    """What the funnel needs to know about one teacher, over all of her events.
+
+    Derived from `analytics_events` (services/analytics/facts.py recomputes the row from all of
+    her events whenever she has new ones), so it is right whatever order events arrived in.
+    A period that holds every event of hers (`first_at`..`last_at`) reads this row instead
+    of her events.
+    """
+
+    __tablename__ = "funnel_teachers"
+    __table_args__ = (
+        Index("ix_funnel_teachers_first_at", "first_at"),
+        Index("ix_funnel_teachers_last_at", "last_at"),
+    )
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    first_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    scenario: Mapped[str] = mapped_column(String(32))  # of her last event naming one
+    started: Mapped[bool] = mapped_column(Boolean)
+    linked: Mapped[bool] = mapped_column(Boolean)
+
+
+class FunnelFact(Base):
+    """One event of a teacher as the funnel counts it, with what her other events tell about
+    it: her scenario, how long she stayed on the step, whether it was her first visit there.
+
+    Rows: `step` events of teachers who started (reached, stays, positions) and every
+    handoff, refusal and rating. `first_at`/`last_at` repeat her FunnelTeacher bounds so a
+    report filters the rows of the teachers its period holds without a join.
+    """
+
+    __tablename__ = "funnel_facts"
+    __table_args__ = (
+        Index("ix_funnel_facts_user_id", "user_id"),
+        # Covering indexes: a report reads its sections from them alone, the stays already
+        # in the order the medians need.
+        Index(
+            "ix_funnel_facts_stays", "kind", "scenario", "step", "stay_us", "first_at", "last_at"
+        ),
+        Index(
+            "ix_funnel_facts_visits",
+            "kind",
+            "first_visit",
+            "scenario",
+            "step",
+            "first_at",
+            "last_at",
+            "position",
+        ),
+    )
+
+    event_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    first_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    scenario: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(32))
+    step: Mapped[str | None] = mapped_column(String(64))
+    stay_us: Mapped[int | None] = mapped_column(BigInteger)  # to her next move; None: none yet
+    first_visit: Mapped[bool] = mapped_column(Boolean)  # her first event on this step
+    position: Mapped[int | None] = mapped_column(Integer)  # first visit: steps visited before
+    value: Mapped[int | None] = mapped_column(Integer)  # rating 1..5
+
+
+class FunnelFactsState(Base):
+    """How far the funnel facts have read `analytics_events` (one row)."""
+
+    __tablename__ = "funnel_facts_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_event_id: Mapped[int] = mapped_column(Integer)
 
 
 class ProcessedUpdate(Base):

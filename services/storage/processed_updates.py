@@ -18,26 +18,28 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from services.storage.db import table_of
 from services.storage.models import ProcessedUpdate
 from services.storage.write_behind import WriteBehind
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_KEEP = timedelta(hours=24)
-_table = ProcessedUpdate.__table__
+_table = table_of(ProcessedUpdate)
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _insert_ignoring_duplicates(dialect: str):  # type: ignore[no-untyped-def]
-    values = {
+def _insert_ignoring_duplicates(dialect: str) -> postgresql.Insert | sqlite.Insert:
+    values: dict[str, Any] = {
         "bot_id": bindparam("p_bot"),
         "update_id": bindparam("p_update"),
         "done_at": bindparam("p_at"),
@@ -92,7 +94,12 @@ class ProcessedUpdates:
     async def mark_done(self, update_id: int) -> None:
         """Queue the marker (committed with the next write-behind batch)."""
         params = {"p_bot": self._bot_id, "p_update": update_id, "p_at": self._clock()}
-        await self._writer.submit(self._mark, params, label=f"processed update {update_id}")
+        await self._writer.submit(
+            self._mark,
+            params,
+            order_key=(self, update_id),  # its own row only: joins the batch's other markers
+            label=f"processed update {update_id}",
+        )
 
     async def purge(self) -> int:
         """Delete markers older than `keep`; returns how many went."""

@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from services.storage.db import sqlite_write_lock
 from services.storage.models import BotReplica
 
 logger = logging.getLogger(__name__)
@@ -124,7 +125,9 @@ class ReplicaLease:
 
     async def renew(self) -> None:
         """Mark this process alive now."""
-        async with self._sessions() as db, db.begin():
+        # In line with this process's other SQLite writers, not in SQLite's busy handler.
+        lock = sqlite_write_lock(self._sessions.kw.get("bind"))
+        async with lock, self._sessions() as db, db.begin():
             await db.execute(
                 update(BotReplica)
                 .where(BotReplica.instance_id == self.instance_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.linking_client import DevAccount, LinkingClient
+from services.linking_client import DemoCase, DevAccount, LinkingClient
 from tests.support.fake_telegram import Person
 
 
@@ -22,6 +22,12 @@ class Demo:
 
     def __getitem__(self, case: str) -> DevAccount:
         return self.accounts[case]
+
+    async def fresh(self, case: DemoCase) -> DevAccount:
+        """A new teacher of `case` (also the cases made on request only); `self[case]` is her."""
+        account = await self.linking.dev_create_account(case)
+        self.accounts[case] = account
+        return account
 
     async def token(self, case: str) -> str:
         """What the e-journal puts into t.me/<bot>?start=<token> for this teacher."""

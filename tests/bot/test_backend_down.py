@@ -66,3 +66,20 @@ async def test_outage_when_opening_the_link(app: BotApp, demo: Demo) -> None:
     app.dp["linking"] = app.linking
     await teacher.click("Повторить")
     assert "Здравствуйте, Андрей Сергеевич!" in teacher.last_text
+
+
+async def test_outage_on_start_over_keeps_the_question_and_the_same_button_retries(
+    app: BotApp, demo: Demo
+) -> None:
+    teacher = app.teacher(609)
+    await reach_password(teacher, demo)
+    await teacher.click("Начать заново")
+    assert "Начать заново?" in teacher.last_text
+    async with LinkingClient(closed_port_url(), retries=0) as dead:
+        app.dp["linking"] = dead
+        await teacher.click("Да, начать заново")
+        assert "Сервис привязки сейчас не отвечает" in teacher.last_text
+        assert "Начать заново?" in teacher.last_text  # the question stays, nothing lost
+    app.dp["linking"] = app.linking
+    await teacher.click("Да, начать заново")
+    assert "Здравствуйте, Андрей Сергеевич!" in teacher.last_text

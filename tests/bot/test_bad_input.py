@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.intents import MAX_TEXT_LENGTH
 from tests.bot.helpers import Demo, open_from_journal, reach_code
 from tests.support.bot_app import BotApp
 
@@ -30,6 +31,19 @@ async def test_very_long_text_is_refused_politely(app: BotApp, demo: Demo) -> No
     await teacher.send("1" * 5000)
     assert "слишком длинное" in teacher.last_text
     assert "Подтвердите вход" in teacher.last_text
+
+
+async def test_one_too_long_limit_on_a_step_and_outside_any_dialog(app: BotApp, demo: Demo) -> None:
+    outside = app.teacher(503)
+    await outside.send("а" * (MAX_TEXT_LENGTH + 1))
+    assert "слишком длинное" in outside.last_text
+    await outside.send("а" * MAX_TEXT_LENGTH)
+    assert "слишком длинное" not in outside.last_text
+
+    teacher = app.teacher(504)
+    await reach_code(teacher, demo)
+    await teacher.send("1" * (MAX_TEXT_LENGTH + 1))
+    assert "слишком длинное" in teacher.last_text
 
 
 async def test_unknown_command_mid_step(app: BotApp, demo: Demo) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.linking.clock import FakeClock
+from services.clock import FakeClock
 from tests.bot.helpers import Demo, open_from_journal, reach_code, reach_password
 from tests.support.bot_app import BotApp
 
@@ -35,8 +35,10 @@ async def test_start_over_goes_back_to_the_greeting_of_the_same_linking(
     teacher = app.teacher(402)
     await reach_code(teacher, demo)
     await teacher.click("Начать заново")
+    assert "Начать заново?" in teacher.last_text  # the password given would be lost: asked
+    await teacher.click("Да, начать заново")
     assert "Здравствуйте, Андрей Сергеевич!" in teacher.last_text
-    clock.advance(56)  # a new number may be given once the code's cooldown is over
+    clock.advance(56)  # the code's cooldown carries over into the fresh flow
     await teacher.click("Начнём")
     await teacher.click("VPN выключен, продолжить")
     await teacher.click("Нет")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.linking.clock import FakeClock
+from services.clock import FakeClock
 from tests.bot.helpers import Demo, open_from_journal
 from tests.support.bot_app import BotApp
 

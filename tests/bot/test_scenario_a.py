@@ -7,7 +7,7 @@ import logging
 from aiogram.methods import DeleteMessage
 from sqlalchemy import text
 
-from services.linking.clock import FakeClock
+from services.clock import FakeClock
 from tests.bot.helpers import (
     Demo,
     fill_personal_data,

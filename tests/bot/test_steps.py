@@ -33,6 +33,7 @@ def test_the_secret_steps_are_the_password_and_code_steps() -> None:
         Link.code,
         Recovery.sms_code,
         Recovery.method_code,
+        Recovery.friends,
         Recovery.new_password,
         Recovery.repeat_password,
         Guide.screen,  # guide mode: what she types may be meant for the e-journal's window
@@ -101,7 +102,7 @@ def test_progress_follows_the_scenario(scenario: str, authorised: bool) -> None:
 
 def test_recovery_counts_its_own_six_steps() -> None:
     assert step_position("Recovery:phone", "new_profile") == (1, 6)
-    assert step_position("Recovery:friends") == (4, 6)
+    assert step_position("Recovery:friends") == (5, 6)  # the friends' codes: like a method code
     assert step_position("Recovery:done") == (6, 6)
     assert step_position("Onboarding:greeting") is None
 

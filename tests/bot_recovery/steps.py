@@ -29,6 +29,11 @@ async def app_code(demo: Demo, case: str) -> str:
     return await demo.linking.dev_totp(demo[case].phone)
 
 
+async def friend_codes(demo: Demo, case: str) -> list[str]:
+    """The last code each trusted friend got, in the order the bot asks for them."""
+    return [friend.inbox[-1].code for friend in await demo.linking.dev_friends(demo[case].phone)]
+
+
 async def confirm_account(teacher: Person, demo: Demo, case: str) -> None:
     """From the SMS code window to the method window."""
     await teacher.send(await sms_code(demo, case))

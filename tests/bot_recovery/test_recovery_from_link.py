@@ -50,11 +50,10 @@ async def test_scenario_a_recovers_by_app_and_links_with_the_new_password(
     assert "☑️ Выйти на всех устройствах, кроме этого" in teacher.buttons()
     await teacher.send(NEW_PASSWORD)
 
-    # Back at the password step of A, which now takes the new password.
-    assert "Пароль изменён" in teacher.last_text
-    assert "Забыли или не установили пароль?" in teacher.buttons()
-    await teacher.send(NEW_PASSWORD)
+    # Back in A, signed in by the recovery as VK ID does: no third password, on to the code.
+    assert "Пароль изменён, и VK ID уже впустил вас" in teacher.last_text
     assert "последние 4 цифры" in teacher.last_text
+    assert "Пароль от VK ID" not in teacher.last_text
     await teacher.send(await demo.last_code(case))
     await fill_personal_data(teacher, "Волков Сергей Игоревич", "08.08.1983", "Мужской")
     await teacher.click("Всё верно, продолжить")
@@ -85,6 +84,6 @@ async def test_scenario_b_recovers_by_email_and_links_with_the_new_password(
     await set_new_password(teacher)
 
     assert "Пароль изменён" in teacher.last_text
-    await teacher.send(NEW_PASSWORD)
+    assert "Подтвердите вход" in teacher.last_text  # B goes on to the code as well
     await teacher.send(await demo.last_code(case))
     assert "Ваш профиль для связки" in teacher.last_text

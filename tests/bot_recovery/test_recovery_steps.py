@@ -8,7 +8,7 @@ from datetime import timedelta
 from aiogram.methods import DeleteMessage
 from sqlalchemy import text
 
-from services.linking.clock import FakeClock
+from services.clock import FakeClock
 from tests.bot.helpers import Demo
 from tests.bot_recovery.steps import (
     NEW_PASSWORD,
@@ -129,7 +129,7 @@ async def test_mismatch_goes_back_to_the_new_password(app: BotApp, demo: Demo) -
     assert "Придумайте новый пароль" in teacher.last_text
     await teacher.send("Другой#Пароль1")
     await teacher.send("Другой#Пароль1")
-    assert tr(app, "Password changed — please enter the new password.") in teacher.last_text
+    assert "Пароль изменён, и VK ID уже впустил вас" in teacher.last_text
 
 
 async def test_not_my_account_asks_for_another_number(app: BotApp, demo: Demo) -> None:
@@ -144,12 +144,15 @@ async def test_not_my_account_asks_for_another_number(app: BotApp, demo: Demo) -
     assert "SMS с кодом отправлено на телефон +7 *** ***-**-06" in teacher.last_text
 
 
-async def test_friends_are_explained_and_a_specialist_offered(app: BotApp, demo: Demo) -> None:
+async def test_friends_are_asked_for_codes_and_a_specialist_offered(
+    app: BotApp, demo: Demo
+) -> None:
     teacher = app.teacher(406)
     await open_recovery_from_password(teacher, demo, APP)
     await confirm_account(teacher, demo, APP)
     await teacher.click("С помощью друзей, которым доверяете")
-    assert "вне ВКонтакте" in teacher.last_text
+    assert "не через ВКонтакте" in teacher.last_text  # she asks them for their codes
+    assert "Напишите код от друга" in teacher.last_text
     assert "🙋 Позвать специалиста" in teacher.buttons()
 
     await teacher.click("Выбрать другой способ")

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from services.linking.clock import FakeClock
+from services.clock import FakeClock
 from services.linking.testing import serve_backend
 from services.linking_client import (
     AlreadyLinked,
@@ -268,12 +268,9 @@ async def test_forgotten_password_is_recovered_then_the_flow_links(
 
     await _recover_password(sandbox, account, flow, method)
 
-    # Back at the password step the recovery was started from.
-    assert (await sandbox.client.get_flow(flow.flow_id)).state is FlowState.PASSWORD
-    assert account.vk_password is not None
-    with pytest.raises(WrongPassword):  # the old password no longer opens the account
-        await sandbox.client.submit_password(flow.flow_id, account.vk_password)
-    flow = await sandbox.client.submit_password(flow.flow_id, NEW_PASSWORD)
+    # The flow the recovery was started from is signed in by it: on to the code, a call sent.
+    flow = await sandbox.client.get_flow(flow.flow_id)
+    assert flow.state is FlowState.CODE
     flow = await sandbox.confirm_phone(flow, account.phone)
     if flow.scenario is Scenario.EXISTING_PROFILE:
         assert flow.state is FlowState.PROFILE
@@ -293,7 +290,7 @@ async def test_vpn_blocks_the_phone_step_until_turned_off(sandbox: Sandbox) -> N
     assert flow.state in (FlowState.PASSWORD, FlowState.CODE)
 
 
-async def test_trusted_friends_recovery_ends_outside_the_bot(sandbox: Sandbox) -> None:
+async def test_trusted_friends_give_their_codes(sandbox: Sandbox) -> None:
     account = sandbox.accounts["forgot_password_friends"]
     client = sandbox.client
     recovery = await client.start_recovery(account.phone)
@@ -303,7 +300,15 @@ async def test_trusted_friends_recovery_ends_outside_the_bot(sandbox: Sandbox) -
     recovery = await client.confirm_recovery_account(recovery.recovery_id, confirmed=True)
     assert "friends" in recovery.methods
     recovery = await client.choose_recovery_method(recovery.recovery_id, "friends")
-    assert recovery.state is RecoveryState.FRIENDS and recovery.is_finished
+    assert recovery.state is RecoveryState.FRIENDS and not recovery.is_finished
+    assert [f.confirmed for f in recovery.friends] == [False, False, False]
+    assert recovery.challenge is not None and recovery.challenge.channel == "friend"
+    friends = await client.dev_friends(account.phone)
+    assert [f.name for f in friends] == [f.name for f in recovery.friends]
+    for friend in friends:
+        recovery = await client.verify_friend_code(recovery.recovery_id, friend.inbox[-1].code)
+    assert recovery.state is RecoveryState.NEW_PASSWORD
+    assert all(f.confirmed for f in recovery.friends)
 
 
 async def test_teacher_says_it_is_not_her_account(sandbox: Sandbox) -> None:

@@ -80,6 +80,7 @@ FLOW_CALLS: list[tuple[Call, str, str, Any]] = [
         "/v1/flows/fl-1/consent",
         {"decision": "cancel"},
     ),
+    (lambda c: c.restart_flow("fl-1"), "POST", "/v1/flows/fl-1/restart", {}),
 ]
 
 RECOVERY_CALLS: list[tuple[Call, str, str, Any]] = [
@@ -121,6 +122,13 @@ RECOVERY_CALLS: list[tuple[Call, str, str, Any]] = [
         "POST",
         "/v1/recoveries/rc-1/method/verify",
         {"code": "654321"},
+    ),
+    (lambda c: c.resend_friend_codes("rc-1"), "POST", "/v1/recoveries/rc-1/friends/code", {}),
+    (
+        lambda c: c.verify_friend_code("rc-1", "246810"),
+        "POST",
+        "/v1/recoveries/rc-1/friends/verify",
+        {"code": "246810"},
     ),
     (
         lambda c: c.propose_new_password("rc-1", "N3w-Pass!"),
@@ -313,6 +321,16 @@ async def test_dev_totp(start_stub: StartStub) -> None:
     async with LinkingClient(stub.url) as client:
         assert await client.dev_totp("+79161234567") == "004211"
     assert stub.requests[0].path == "/dev/totp"
+
+
+async def test_dev_friends(start_stub: StartStub) -> None:
+    item = {"channel": "friend", "code": "246810", "text": "…", "at": "2026-11-25T07:00:01Z"}
+    stub = await start_stub(json_answer([{"name": "Ольга К.", "inbox": [item]}]))
+    async with LinkingClient(stub.url) as client:
+        friends = await client.dev_friends("+79161234567")
+    assert [(f.name, [i.code for i in f.inbox]) for f in friends] == [("Ольга К.", ["246810"])]
+    assert stub.requests[0].path == "/dev/friends"
+    assert stub.requests[0].query == {"phone": "+79161234567"}
 
 
 async def test_dev_set_vpn_by_phone_or_account(start_stub: StartStub) -> None:

@@ -15,9 +15,9 @@ from aiogram.methods import CreateForumTopic, SendMessage
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.config import Settings
-from bot.helpdesk_relay import HelpdeskRelay
+from bot.helpdesk.outbox import Outbox
+from bot.helpdesk.relay import HelpdeskRelay
 from bot.i18n import create_i18n
-from bot.outbox import Outbox
 from bot.shared_state.pacing import MemoryPacingBudget, RedisPacingBudget
 from services.helpdesk import TicketService
 from services.helpdesk.models import TopicClaim

@@ -18,7 +18,7 @@ from aiogram.methods import SendMessage
 
 from bot.backend_breaker import BreakerLinkingClient, BreakerState, CircuitBreaker
 from bot.durability import Committer
-from services.linking.clock import FakeClock
+from services.clock import FakeClock
 from services.linking.testing import RunningBackend
 from services.linking_client import BackendUnavailable, LinkingClient
 from services.storage.transient import Backoff

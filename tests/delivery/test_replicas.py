@@ -29,7 +29,7 @@ from bot.config import Settings
 from bot.replica_guard import ReplicaConflict, hold_single_replica_lease
 from bot.shared_state import SharedState, in_process, in_redis
 from bot.shared_state.throttle_store import RedisThrottleStore
-from services.linking.clock import FakeClock
+from services.clock import FakeClock
 from services.linking.testing import RunningBackend
 from services.linking_client import LinkingClient
 from services.storage.db import create_all, create_engine, create_session_factory

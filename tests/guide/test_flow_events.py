@@ -14,7 +14,7 @@ from datetime import date
 import aiohttp
 import pytest
 
-from services.linking.clock import FakeClock
+from services.clock import FakeClock
 from services.linking.flow_events import KEEP_PER_FLOW
 from services.linking.testing import RunningBackend, serve_backend
 from services.linking_client import (
@@ -23,6 +23,7 @@ from services.linking_client import (
     Flow,
     LinkingClient,
     NotFound,
+    ScenarioChanged,
     Unauthorized,
     VpnDetected,
     WrongPassword,
@@ -230,3 +231,71 @@ async def test_only_the_accounts_window_reports_screens_and_a_repeat_is_one_even
         ("step", None, "bot"),
         ("screen", "vkid_phone", "journal"),
     ]
+
+
+async def test_a_restart_ends_the_old_feed_and_opens_a_new_one(demo) -> None:
+    _backend, client = demo
+    account, flow = await _open(client)
+    teacher = client.for_user(TEACHER)
+    await teacher.submit_phone(flow.flow_id, account.phone)
+    fresh = await teacher.restart_flow(flow.flow_id)  # «Начать заново»
+
+    old = [(e.kind, e.state) for e in (await teacher.flow_events(flow.flow_id)).events]
+    assert old[-1] == ("step", "cancelled")
+    new = [(e.kind, e.state) for e in (await teacher.flow_events(fresh.flow_id)).events]
+    assert new == [("step", "phone")]
+
+
+async def test_a_finished_recovery_publishes_that_the_flow_went_on_to_the_code(demo) -> None:
+    _backend, client = demo
+    account, flow = await _open(client, "forgot_password_email")
+    teacher = client.for_user(TEACHER)
+    await teacher.submit_phone(flow.flow_id, account.phone)
+    recovery = await teacher.start_recovery(account.phone, flow_id=flow.flow_id)
+    sms = (await client.dev_inbox(account.phone))[-1].code
+    recovery = await teacher.verify_recovery_code(recovery.recovery_id, sms)
+    recovery = await teacher.confirm_recovery_account(recovery.recovery_id, confirmed=True)
+    recovery = await teacher.choose_recovery_method(recovery.recovery_id, "email")
+    mail = (await client.dev_mailbox(account.email or ""))[-1].code
+    recovery = await teacher.verify_method_code(recovery.recovery_id, mail)
+    await teacher.propose_new_password(recovery.recovery_id, "Novyi#Parol2026")
+    await teacher.confirm_new_password(
+        recovery.recovery_id, "Novyi#Parol2026", logout_other_sessions=False
+    )
+
+    events = (await teacher.flow_events(flow.flow_id)).events
+    assert [(e.kind, e.state) for e in events[-2:]] == [("step", "code"), ("code_sent", "code")]
+
+
+async def test_a_profile_made_meanwhile_publishes_the_move_to_b_then_the_refusal(demo) -> None:
+    backend, client = demo
+    assert isinstance(backend.clock, FakeClock)
+    account, flow = await _open(client)
+    teacher = client.for_user(TEACHER)
+    await teacher.submit_phone(flow.flow_id, account.phone)
+    await teacher.submit_password(flow.flow_id, account.vk_password or "")
+    await teacher.verify_code(flow.flow_id, (await client.dev_inbox(account.phone))[-1].code)
+    details = {"full_name": account.full_name, "birth_date": date(1985, 3, 14)}
+    await teacher.submit_personal_data(flow.flow_id, **details, gender="female")
+    # Her second e-journal account, same number, links first (another Telegram account).
+    other_mesh = await client.dev_create_account("no_vkid")
+    await client.confirm_mesh_phone(other_mesh.mesh_account_id, account.phone)
+    other = client.for_user(TEACHER + 1)
+    token = await client.dev_link_token(other_mesh.mesh_account_id)
+    second = await other.start_flow(token.token)
+    await other.submit_phone(second.flow_id, account.phone)
+    await other.submit_password(second.flow_id, account.vk_password or "")
+    backend.clock.advance(56)  # her call's cooldown
+    await other.send_code(second.flow_id, "call")
+    await other.verify_code(second.flow_id, (await client.dev_inbox(account.phone))[-1].code)
+    await other.submit_personal_data(second.flow_id, **details, gender="female")
+    await other.give_consent(second.flow_id, link=True)
+
+    with pytest.raises(ScenarioChanged):
+        await teacher.give_consent(flow.flow_id, link=True)
+    page = await teacher.flow_events(flow.flow_id)
+    assert [(e.kind, e.state, e.code) for e in page.events[-2:]] == [
+        ("step", "profile", None),
+        ("refusal", "profile", "scenario_changed"),
+    ]
+    assert page.state == "profile"

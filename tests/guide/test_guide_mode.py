@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from aiogram.methods import SendPhoto
 
-from services.linking.clock import FakeClock
+from services.clock import FakeClock
 from services.linking_client import (
     CodeInvalid,
     LinkingClient,

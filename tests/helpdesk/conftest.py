@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from services.clock import FakeClock
 from services.helpdesk import TicketService, TranscriptStore
-from services.linking.clock import FakeClock
 from services.storage.db import create_all, create_engine, create_session_factory
 from services.storage.link_sessions import LinkSessionRepository
 

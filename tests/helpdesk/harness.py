@@ -9,16 +9,28 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.methods import CreateForumTopic, GetChatMember
-from aiogram.types import Chat, ChatMemberLeft, ChatMemberMember, ForumTopic, Message, User
+from aiogram.types import (
+    Chat,
+    ChatMemberAdministrator,
+    ChatMemberLeft,
+    ChatMemberMember,
+    ChatMemberUpdated,
+    ForumTopic,
+    Message,
+    Update,
+    User,
+)
 
 from bot.dialogs.steps import SECRET_STEPS
-from bot.helpdesk_relay import HelpdeskRelay
-from bot.outbox import Outbox
+from bot.helpdesk.outbox import Outbox
+from bot.helpdesk.relay import HelpdeskRelay
+from bot.middlewares.request_retry import RequestRetryMiddleware
 from services.storage.db import create_session_factory
 from tests.helpdesk.conftest import ManualTime
 from tests.support.bot_app import BotApp, make_bot_app
@@ -28,6 +40,17 @@ HELPDESK = -1009000
 ADMIN = 555
 
 
+def administrator(user: User) -> ChatMemberAdministrator:
+    # Every permission the type requires, taken from the type (aiogram adds them as Telegram does).
+    required = {
+        name
+        for name, field in ChatMemberAdministrator.model_fields.items()
+        if field.is_required() and name.startswith("can_") and name != "can_be_edited"
+    }
+    rights = dict.fromkeys(required, False)
+    return ChatMemberAdministrator(user=user, can_be_edited=False, is_anonymous=False, **rights)
+
+
 class HelpdeskChat:
     """The helpdesk supergroup as FakeTelegram shows it."""
 
@@ -35,6 +58,7 @@ class HelpdeskChat:
         self.telegram = telegram
         self.chat_id = chat_id
         self.members: set[int] = set()
+        self.admins: set[int] = set()
         self.chat = Chat(id=chat_id, type="supergroup", title="Поддержка", is_forum=forum or None)
         telegram.chat(chat_id, title="Поддержка", is_forum=forum or None)
         create_topic = telegram._CreateForumTopic
@@ -46,6 +70,8 @@ class HelpdeskChat:
 
         def _get_chat_member(method: GetChatMember) -> Any:
             user = User(id=method.user_id, is_bot=False, first_name="?")
+            if int(method.chat_id) == chat_id and method.user_id in self.admins:
+                return administrator(user)
             if int(method.chat_id) == chat_id and method.user_id in self.members:
                 return ChatMemberMember(user=user)
             return ChatMemberLeft(user=user)
@@ -97,9 +123,20 @@ class HelpdeskApp:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.app, name)
 
-    def operator(self, user_id: int, first_name: str = "Ольга", *, member: bool = True) -> Operator:
+    def operator(
+        self,
+        user_id: int,
+        first_name: str = "Ольга",
+        *,
+        member: bool = True,
+        admin: bool = True,
+    ) -> Operator:
+        """Someone in the helpdesk group: an administrator (an operator) unless `admin=False`,
+        a plain member, or (`member=False`) not even that."""
         if member:
             self.chat.members.add(user_id)
+        if member and admin:
+            self.chat.admins.add(user_id)
         person = Operator(
             self.app.dp,
             self.app.bot,
@@ -110,6 +147,26 @@ class HelpdeskApp:
         )
         self.app.people.append(person)
         return person
+
+    async def change_status(self, user_id: int, status: str) -> None:
+        """The group's status of `user_id` changes ("member": demoted, "left": removed), and
+        Telegram tells the bot with a chat_member update, as it does when the bot is an admin."""
+        was_admin = user_id in self.chat.admins
+        self.chat.admins.discard(user_id)
+        if status == "left":
+            self.chat.members.discard(user_id)
+        user = User(id=user_id, is_bot=False, first_name="?")
+        old = administrator(user) if was_admin else ChatMemberMember(user=user)
+        new = ChatMemberLeft(user=user) if status == "left" else ChatMemberMember(user=user)
+        changed = ChatMemberUpdated(
+            chat=self.chat.chat,
+            from_user=User(id=ADMIN, is_bot=False, first_name="Админ"),
+            date=datetime.now(UTC),
+            old_chat_member=old,
+            new_chat_member=new,
+        )
+        update = Update(update_id=next(Person._update_ids), chat_member=changed)
+        await self.app.dp.feed_update(self.app.bot, update)
 
     async def restart(self) -> None:
         await self.relay.transcript.flush()  # what a stopping bot commits
@@ -137,7 +194,8 @@ async def helpdesk_app(
         app.helpdesk = relay
         await app.restart()  # rebuild the Dispatcher with the relay in its workflow data
         relay.install_dispatcher(app.dp, secret_steps=SECRET_STEPS)
-        relay.install_session(app.bot, sleep=time.sleep)
+        relay.install_session(app.bot)
+        app.bot.session.middleware(RequestRetryMiddleware(sleep=time.sleep))
         try:
             yield HelpdeskApp(app, chat, relay, time)
         finally:

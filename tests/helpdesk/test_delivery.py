@@ -9,8 +9,9 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
 from aiogram.methods import EditMessageText, SendMessage
 
+from bot.helpdesk.outbox import DeliveryLimits, Outbox
 from bot.middlewares.request_retry import RequestRetryMiddleware
-from bot.outbox import DeliveryLimits, Outbox
+from bot.shared_state.pacing import MemoryPacingBudget
 from tests.helpdesk.conftest import ManualTime
 from tests.support.fake_telegram import FakeTelegram
 
@@ -60,6 +61,40 @@ async def test_private_chats_are_paced_per_chat_and_by_the_global_limit() -> Non
     await outbox.send(bot, 1, SendMessage(chat_id=1, text="again"))
     await outbox.send(bot, 1, SendMessage(chat_id=1, text="and again"))
     assert [at for at, _ in delivered[-2:]] == [1.0, 2.0]
+
+
+async def test_the_outbox_keeps_nothing_for_chats_it_is_done_with() -> None:
+    """Memory is bounded by what is waiting: 300 teachers, a busy group with lanes and a caller
+    who gave up leave no queue behind, and the pacing budget forgets them a minute later."""
+    time = ManualTime()
+    bot, _telegram, delivered = make_bot(time)
+    budget = MemoryPacingBudget(clock=time)
+    outbox = Outbox(budget=budget, sleep=time.sleep)
+
+    to_teachers = [
+        outbox.send(bot, chat, SendMessage(chat_id=chat, text=f"t{chat}")) for chat in range(1, 301)
+    ]
+    to_group = [
+        asyncio.create_task(
+            outbox.send(bot, GROUP, SendMessage(chat_id=GROUP, text=f"g{n}"), lane=n % 3)
+        )
+        for n in range(6)
+    ]
+    await asyncio.sleep(0)
+    gave_up = asyncio.create_task(
+        outbox.send(bot, GROUP, SendMessage(chat_id=GROUP, text="never"), lane=9)
+    )
+    await asyncio.sleep(0)
+    gave_up.cancel()
+    await asyncio.gather(*to_teachers, *to_group)
+
+    assert len(delivered) == 306 and "never" not in [text for _, text in delivered]
+    assert gave_up.cancelled()
+    assert outbox.chats_waiting == 0 and not outbox.pending(GROUP)
+    assert budget.tracked_chats == 301
+    time.now += 120  # two idle minutes later, one more message
+    await outbox.send(bot, 1, SendMessage(chat_id=1, text="again"))
+    assert budget.tracked_chats == 1 and outbox.chats_waiting == 0
 
 
 def flood(retry_after: int) -> TelegramRetryAfter:

@@ -11,6 +11,7 @@ from services.storage.link_sessions import EventKind
 from tests.helpdesk.harness import HELPDESK, only_topic, walk_to_phone_step
 
 TEACHER = 100
+HER = "👩‍🏫 <b>Кузнецов А.</b>\n"  # how the group shows her messages: hers, by name
 
 
 async def test_help_screen_opens_a_ticket_with_topic_and_context_card(hd, demo) -> None:
@@ -38,7 +39,8 @@ async def test_help_screen_opens_a_ticket_with_topic_and_context_card(hd, demo) 
         "Обращение #1",
         "Учитель: Кузнецов Андрей Сергеевич",
         "Сценарий: A: новый учебный профиль Сферум",
-        "Шаг: телефон <code>Link:phone</code>",  # where she asked for help
+        "Шаг: телефон\n",  # where she asked for help, in words (no state name)
+        'Учитель: Кузнецов Андрей Сергеевич · <a href="tg://user?id=100">Мария</a>',
         "Последние ошибки: code_invalid (код)",
         "Телефон: +7 *** ***-**-77",
         "Язык: ru",
@@ -48,6 +50,7 @@ async def test_help_screen_opens_a_ticket_with_topic_and_context_card(hd, demo) 
     ):
         assert line in card, line
     assert "Qwerty" not in card and "4321" not in card
+    assert "Link:" not in card and "<code>" not in card
     events = await hd.sessions.events(
         hd.clock.now().replace(year=2000), hd.clock.now().replace(year=2100)
     )
@@ -114,8 +117,8 @@ async def test_both_way_relay_of_text_photo_and_document(hd, demo) -> None:
     await teacher.send_document("ошибка.pdf")
 
     relayed = hd.chat.messages(thread)[1:]
-    assert relayed[0].text == "Не приходит код"
-    assert relayed[1].photo and relayed[1].caption == "вот скриншот"
+    assert relayed[0].text == HER + "Не приходит код"
+    assert relayed[1].photo and relayed[1].caption == HER + "вот скриншот"
     assert relayed[2].document.file_name == "ошибка.pdf"
     assert teacher.last_text.startswith("🙋 <b>Обращение #1")  # her window stays put
 
@@ -167,7 +170,7 @@ async def test_a_burst_of_first_messages_opens_one_ticket_and_one_topic(hd, demo
     assert await hd.relay.tickets.open_for_user(TEACHER) is not None
     assert await hd.relay.tickets.get(2) is None
     # The messages after the first one reached the topic instead of opening anything.
-    assert hd.chat.texts(thread)[1:] == ["позовите человека"] * 4
+    assert hd.chat.texts(thread)[1:] == [HER + "позовите человека"] * 4
 
 
 async def test_two_relays_racing_to_open_make_one_ticket(hd, demo) -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from aiogram.exceptions import TelegramRetryAfter
-from aiogram.methods import CopyMessage, CreateForumTopic
+from aiogram.methods import CreateForumTopic, SendMessage
 from aiogram.types import Chat
 
 from services.helpdesk import MessageDirection
 from tests.helpdesk.harness import HELPDESK, Operator, only_topic, walk_to_phone_step
 
 TEACHER = 100
+HER = "👩‍🏫 <b>Кузнецов А.</b>\n"  # how the group shows her messages: hers, by name
 
 
 async def open_ticket(hd, demo):  # type: ignore[no-untyped-def]
@@ -27,9 +28,15 @@ async def test_note_stays_internal_and_take_updates_the_card(hd, demo) -> None:
     seen_by_teacher = len(teacher.bot_messages())
 
     await operator.say("/note звонила в школу, ждём ответа", thread_id=thread)
+    assert len(teacher.bot_messages()) == seen_by_teacher  # the note did not reach the teacher
     await operator.say("/take", thread_id=thread)
 
-    assert len(teacher.bot_messages()) == seen_by_teacher  # nothing reached the teacher
+    # She is told, once, that a person handles her request.
+    assert teacher.last_text == (
+        "👤 Вашим обращением #1 занимается Ольга из службы поддержки — ответ придёт сюда."
+    )
+    await operator.say("/take", thread_id=thread)
+    assert len(teacher.bot_messages()) == seen_by_teacher + 1
     topic = hd.chat.texts(thread)
     assert "📝 Заметка сохранена. Учитель её не видит." in topic
     assert "👤 Ольга взял(а) обращение." in topic
@@ -82,8 +89,8 @@ async def test_no_topics_mode_reply_to_the_card_or_a_relayed_message(
 
     await teacher.send("Не приходит СМС")
     relayed = hd.chat.messages()[-1]
-    assert relayed.text == "Не приходит СМС"
-    copy_call = hd.telegram.calls_of(CopyMessage)[-1]
+    assert relayed.text == HER + "Не приходит СМС"
+    copy_call = hd.telegram.calls_of(SendMessage)[-1]
     assert copy_call.reply_parameters.message_id == card.message_id  # shown as a reply to the card
 
     operator = hd.operator(7)
@@ -111,7 +118,7 @@ async def test_a_deleted_topic_is_recreated_with_the_card_on_the_next_message(hd
     texts = hd.chat.texts(new_thread)
     assert texts[0].startswith("🆘 <b>Обращение #1</b>")  # the card, re-posted
     assert "♻️ Тема была удалена" in texts[1]
-    assert texts[2] == "Вы здесь?"
+    assert texts[2] == HER + "Вы здесь?"
     assert (await hd.relay.tickets.get(1)).thread_id == new_thread
 
     operator = hd.operator(7)
@@ -157,7 +164,7 @@ async def test_an_open_ticket_survives_a_restart(hd, demo) -> None:
     await hd.restart()  # new Dispatcher and storage, same database
 
     await teacher.send("Я всё ещё жду")
-    assert hd.chat.texts(thread)[-1] == "Я всё ещё жду"
+    assert hd.chat.texts(thread)[-1] == HER + "Я всё ещё жду"
     await operator.say("Уже отвечаю", thread_id=thread)
     assert teacher.last_text == "<b>Ольга, служба поддержки:</b>\nУже отвечаю"
     await operator.say("/close", thread_id=thread)
@@ -171,9 +178,9 @@ async def test_flood_control_while_relaying_waits_and_delivers(hd, demo) -> None
     teacher = await open_ticket(hd, demo)
     thread = only_topic(hd)
     hd.telegram.fail_next(
-        "CopyMessage",
+        "SendMessage",
         TelegramRetryAfter(
-            method=CopyMessage(chat_id=HELPDESK, from_chat_id=TEACHER, message_id=1),
+            method=SendMessage(chat_id=HELPDESK, text="x"),
             message="Too Many Requests: retry after 9",
             retry_after=9,
         ),
@@ -181,5 +188,5 @@ async def test_flood_control_while_relaying_waits_and_delivers(hd, demo) -> None
 
     await teacher.send("Сообщение в час пик")
 
-    assert hd.chat.texts(thread)[-1] == "Сообщение в час пик"
+    assert hd.chat.texts(thread)[-1] == HER + "Сообщение в час пик"
     assert 9.0 in hd.time.sleeps

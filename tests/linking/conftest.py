@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from services.linking.clock import FakeClock
+from services.clock import FakeClock
 from services.linking.testing import RunningBackend
 from tests.linking.http_api import Api, api_session
 

@@ -26,6 +26,7 @@ async def assert_hostile_bodies_get_4xx(api: Api) -> None:
                 "switch-account",
                 "personal-data",
                 "consent",
+                "restart",
             )
         ),
         "/v1/recoveries",
@@ -38,6 +39,8 @@ async def assert_hostile_bodies_get_4xx(api: Api) -> None:
                 "method",
                 "method/code",
                 "method/verify",
+                "friends/code",
+                "friends/verify",
                 "password",
                 "password/confirm",
             )

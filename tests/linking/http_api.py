@@ -7,7 +7,7 @@ from typing import Any
 
 import aiohttp
 
-from services.linking.clock import FakeClock
+from services.clock import FakeClock
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from services.linking.demo import CASES
+from services.linking.demo import SEEDED_CASES
 from services.linking.passwords import PasswordPolicy
 from services.linking.phones import validate_phone
 from services.linking.settings import LinkingSettings
@@ -58,7 +58,7 @@ async def link_in_scenario_a(api: Api, teacher: dict[str, Any]) -> dict[str, Any
 async def test_a_fresh_teacher_of_every_case_has_the_shape_of_the_seeded_one(api: Api) -> None:
     seeded = {account["case"]: account for account in await api.ok("GET", "/dev/accounts")}
     policy = PasswordPolicy(LinkingSettings())
-    created = [await new_teacher(api, case) for case in CASES]
+    created = [await new_teacher(api, case) for case in SEEDED_CASES]
     for fresh in created:
         template = seeded[fresh["case"]]
         assert set(fresh) == set(template) == ACCOUNT_FIELDS

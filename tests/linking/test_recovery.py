@@ -106,18 +106,88 @@ async def test_recovery_by_the_code_generator_app(api: Api) -> None:
     assert await password_works(api, teacher, NEW_PASSWORD)
 
 
-async def test_trusted_friends_only_explains_and_stops(api: Api) -> None:
-    _teacher, recovery = await up_to_method(api, "forgot_password_friends")
+async def friends_inbox(api: Api, phone: str) -> list[dict[str, Any]]:
+    reply = await api.call("GET", "/dev/friends", params={"phone": phone})
+    assert reply.status == 200, reply.body
+    return reply.body
+
+
+async def test_trusted_friends_each_give_a_code_and_the_password_changes(api: Api) -> None:
+    teacher, recovery = await up_to_method(api, "forgot_password_friends")
     assert recovery["methods"] == ["friends"]
     for method in ("email", "totp"):
         await api.refused(
             "POST", path(recovery, "method"), {"method": method}, "channel_unavailable", 422
         )
     recovery = await api.ok("POST", path(recovery, "method"), {"method": "friends"})
-    assert recovery["state"] == "friends" and recovery["challenge"] is None
+    assert recovery["state"] == "friends"
+    names = [friend["name"] for friend in recovery["friends"]]
+    assert len(names) == 3 and len(set(names)) == 3
+    assert not any(friend["confirmed"] for friend in recovery["friends"])
+    assert recovery["challenge"]["channel"] == "friend"
+    assert recovery["challenge"]["sent_to"] == names[0]  # the friend whose code comes next
     await api.refused(
         "POST", path(recovery, "password"), {"password": NEW_PASSWORD}, "wrong_state", 409
     )
+    inboxes = await friends_inbox(api, teacher["phone"])
+    assert [inbox["name"] for inbox in inboxes] == names
+    assert all(len(inbox["inbox"]) == 1 for inbox in inboxes)  # one code each, nothing to her
+    assert "Анна Л." in inboxes[0]["inbox"][0]["text"]  # the friend is told who asks
+    assert len(await api.inbox(teacher["phone"])) == 1  # only the recovery's own SMS
+
+    # A friend's code typed for the wrong friend is a wrong code for the one asked.
+    wrong = inboxes[1]["inbox"][0]["code"]
+    if wrong != inboxes[0]["inbox"][0]["code"]:
+        error = await api.refused(
+            "POST", path(recovery, "friends/verify"), {"code": wrong}, "code_invalid", 422
+        )
+        assert error["attempts_left"] == 4
+    for n, inbox in enumerate(inboxes):
+        recovery = await api.ok(
+            "POST", path(recovery, "friends/verify"), {"code": inbox["inbox"][-1]["code"]}
+        )
+        assert [f["confirmed"] for f in recovery["friends"]] == [i <= n for i in range(3)]
+        if n < 2:
+            assert recovery["state"] == "friends"
+            assert recovery["challenge"]["sent_to"] == names[n + 1]
+    assert recovery["state"] == "new_password"
+    recovery = await finish(api, recovery, logout=False)
+    assert recovery["state"] == "done"
+    assert await password_works(api, teacher, NEW_PASSWORD)
+
+
+async def test_friends_codes_are_sent_once_and_resent_only_after_the_cooldown(api: Api) -> None:
+    teacher, recovery = await up_to_method(api, "forgot_password_friends")
+    recovery = await api.ok("POST", path(recovery, "method"), {"method": "friends"})
+    first = await friends_inbox(api, teacher["phone"])
+    recovery = await api.ok(
+        "POST", path(recovery, "friends/verify"), {"code": first[0]["inbox"][0]["code"]}
+    )
+    # Choosing friends again (back from another method) keeps the codes in flight.
+    recovery = await api.ok("POST", path(recovery, "method"), {"method": "friends"})
+    assert [len(i["inbox"]) for i in await friends_inbox(api, teacher["phone"])] == [1, 1, 1]
+    error = await api.refused("POST", path(recovery, "friends/code"), {}, "resend_too_early", 429)
+    api.clock.advance(error["retry_after"])
+    recovery = await api.ok("POST", path(recovery, "friends/code"), {})
+    # Only the friends still waiting get a new code; the first one gave hers already.
+    assert [len(i["inbox"]) for i in await friends_inbox(api, teacher["phone"])] == [1, 2, 2]
+    assert [f["confirmed"] for f in recovery["friends"]] == [True, False, False]
+
+
+async def test_a_vk_id_made_by_registration_is_recovered_by_its_sms(api: Api) -> None:
+    created = await api.ok("POST", "/dev/accounts", {"case": "registered_no_password"}, 201)
+    assert created["vk_password"] is None and created["email"] is None
+    teacher, recovery = await start(api, "registered_no_password")
+    code = await api.last_code(teacher["phone"])
+    recovery = await api.ok("POST", path(recovery, "code/verify"), {"code": code})
+    assert recovery["methods"] == ["sms"]  # nothing else: the SMS code was the confirmation
+    recovery = await api.ok("POST", path(recovery, "confirm"), {"confirmed": True})
+    assert recovery["state"] == "new_password"
+    recovery = await finish(api, recovery, logout=False)
+    assert recovery["state"] == "done"
+    assert await password_works(api, teacher, NEW_PASSWORD)
+    now = await api.ok("GET", f"/dev/accounts/{teacher['mesh_account_id']}")
+    assert now["vk_password"] == NEW_PASSWORD  # the sandbox's phone shows what she set
 
 
 async def test_not_my_account_cancels(api: Api) -> None:
@@ -225,9 +295,10 @@ async def test_recovery_lifts_the_password_lock_from_a_flow(api: Api, backend) -
     mail = await api.last_email_code(teacher["email"])
     recovery = await api.ok("POST", path(recovery, "method/verify"), {"code": mail})
     await finish(api, recovery, logout=False)
-    # Back to the flow's password window: the new password opens it at once.
-    flow = await api.step(flow["flow_id"], "password", {"password": NEW_PASSWORD})
-    assert flow["state"] == "code"
+    # The flow the recovery came from is signed in by it; and the lock is gone for new ones.
+    assert (await api.get_flow(flow["flow_id"]))["state"] == "code"
+    api.clock.advance(56)  # the call it was sent has its cooldown
+    assert await password_works(api, teacher, NEW_PASSWORD)
 
 
 async def test_recovery_sms_resend_cooldown(api: Api) -> None:
@@ -257,3 +328,30 @@ async def test_recovery_expires(api: Api, backend) -> None:
     _teacher, recovery = await start(api, "forgot_password_app")
     api.clock.advance(backend.settings.recovery_lifetime)
     await api.refused("GET", path(recovery), None, "flow_expired", 410)
+
+
+async def test_a_recovery_from_the_password_window_signs_that_flow_in(api: Api) -> None:
+    teacher = await api.teacher("forgot_password_email")
+    flow = await api.start_flow(teacher["mesh_account_id"])
+    flow = await api.step(flow["flow_id"], "phone", {"phone": teacher["phone"]})
+    assert flow["state"] == "password"
+    recovery = await api.ok(
+        "POST",
+        "/v1/recoveries",
+        {"phone": teacher["phone"], "flow_id": flow["flow_id"]},
+        status=201,
+    )
+    code = await api.last_code(teacher["phone"])
+    recovery = await api.ok("POST", path(recovery, "code/verify"), {"code": code})
+    recovery = await api.ok("POST", path(recovery, "confirm"), {"confirmed": True})
+    recovery = await api.ok("POST", path(recovery, "method"), {"method": "email"})
+    code = await api.last_email_code(teacher["email"])
+    recovery = await api.ok("POST", path(recovery, "method/verify"), {"code": code})
+    recovery = await finish(api, recovery, logout=False)
+    assert recovery["state"] == "done"
+
+    flow = await api.get_flow(flow["flow_id"])  # no third password: on to the code
+    assert flow["state"] == "code" and flow["challenge"]["channel"] == "call"
+    assert (await api.inbox(teacher["phone"]))[-1]["channel"] == "call"
+    flow = await api.enter_code(flow, teacher["phone"])
+    assert flow["state"] == "profile"

@@ -182,9 +182,57 @@ async def test_a_second_profile_for_one_phone_is_never_created(api: Api) -> None
         flows.append(await api.step(flow["flow_id"], "personal-data", data))
     first = await api.step(flows[0]["flow_id"], "consent", {"decision": "link"})
     assert first["state"] == "linked"
-    await api.refused(
-        "POST", f"/v1/flows/{flows[1]['flow_id']}/consent", {"decision": "link"}, "wrong_state", 409
+    # The second flow's «Привязать»: no second profile. It moves on to B, where she chooses the
+    # profile that now exists (no loop back to «Привязать»).
+    error = await api.refused(
+        "POST",
+        f"/v1/flows/{flows[1]['flow_id']}/consent",
+        {"decision": "link"},
+        "scenario_changed",
+        409,
     )
+    assert (error["scenario"], error["state"]) == ("existing_profile", "profile")
+    second = await api.get_flow(flows[1]["flow_id"])
+    assert (second["state"], second["scenario"]) == ("profile", "existing_profile")
+    assert [p["profile_id"] for p in second["profiles"]] == [first["linked_profile"]["profile_id"]]
+    second = await api.step(
+        second["flow_id"], "profile", {"profile_id": second["profiles"][0]["profile_id"]}
+    )
+    second = await api.step(second["flow_id"], "personal-data", second["personal_data"])
+    second = await api.step(second["flow_id"], "consent", {"decision": "link"})
+    assert second["linked_profile"]["profile_id"] == first["linked_profile"]["profile_id"]
+
+
+async def test_registration_meets_a_vk_id_made_meanwhile_and_goes_on_in_a(api: Api) -> None:
+    # She started without a VK ID; before her «Привязать» another flow on the same number (her
+    # second MESH account) registered a VK ID and created a profile.
+    teacher = await api.teacher("no_vkid")
+    data = {
+        "full_name": "Смирнова Ольга Викторовна",
+        "birth_date": "1979-04-12",
+        "gender": "female",
+    }
+    other = await api.teacher("vkid_no_profile")
+    await api.confirm_phone(other["mesh_account_id"], teacher["phone"])
+    flows = []
+    for mesh_account_id in (teacher["mesh_account_id"], other["mesh_account_id"]):
+        flow = await api.start_flow(mesh_account_id)
+        flow = await api.step(flow["flow_id"], "phone", {"phone": teacher["phone"]})
+        assert flow["scenario"] == "registration"
+        flow = await api.enter_code(flow, teacher["phone"])
+        api.clock.advance(56)
+        flows.append(await api.step(flow["flow_id"], "personal-data", data))
+    first = await api.step(flows[0]["flow_id"], "consent", {"decision": "link"})
+    assert first["state"] == "linked"  # a VK ID and a profile now exist on the number
+    error = await api.refused(
+        "POST",
+        f"/v1/flows/{flows[1]['flow_id']}/consent",
+        {"decision": "link"},
+        "scenario_changed",
+        409,
+    )
+    # The VK ID made by registration has no password: the proven phone is enough.
+    assert (error["scenario"], error["state"]) == ("existing_profile", "profile")
 
 
 async def test_vpn_is_refused_at_phone_consent_and_recovery_until_turned_off(api: Api) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from aiogram.methods import SendMessage
+from aiogram.methods import DeleteWebhook, SendMessage, SetWebhook
 from pydantic import SecretStr
 from sqlalchemy import text
 
@@ -179,3 +179,18 @@ async def test_a_stopping_replica_answers_503_on_a_kept_alive_connection(
             # Not handled: Telegram keeps the update and delivers it to another replica.
             assert late.status == 503
         assert len(telegram.calls_of(SendMessage)) == 1
+
+
+async def test_a_replica_never_sets_the_webhook_only_the_deployment_command_does(
+    tmp_path: Path, backend: RunningBackend
+) -> None:
+    """Replicas start and stop (rolling updates, crashes) without touching Telegram's webhook:
+    `python -m bot set-webhook` sets it once (tests/ops/test_webhook_replicas.py)."""
+    settings = runtime_settings(tmp_path, backend.url)
+    async with fake_telegram_runtime(settings) as (runtime, telegram):
+        async with webhook_server(runtime, WEBHOOK_URL) as server:  # a replica's whole life
+            assert await post(server.port, text_update(TEACHER, "/start"), SECRET) == (200, "{}")
+
+        assert len(telegram.calls_of(SendMessage)) == 1
+        assert telegram.calls_of(SetWebhook) == []
+        assert telegram.calls_of(DeleteWebhook) == []

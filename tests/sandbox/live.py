@@ -260,7 +260,7 @@ async def live_sandbox() -> AsyncIterator[Live]:
         build_runtime(sandbox.bot_settings, create_tables=True) as runtime,
     ):
         # What bot.app.run_polling does, minus OS signal handlers, so the test can stop it.
-        await set_bot_commands(runtime.bot)
+        await set_bot_commands(runtime.bot, helpdesk_chat_id=sandbox.bot_settings.helpdesk_chat_id)
         tracker = UpdateTracker()
         runtime.dp.update.outer_middleware(tracker)
         poller = UpdatePoller(

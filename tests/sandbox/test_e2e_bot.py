@@ -55,7 +55,7 @@ async def test_scenario_b_existing_profile_is_chosen_and_linked(live: Live):
     await teacher.sees("успешно привязан")
 
 
-async def test_scenario_c_password_recovery_by_email_returns_to_the_password_step(live: Live):
+async def test_scenario_c_password_recovery_by_email_signs_her_in_and_goes_on(live: Live):
     teacher = live.teacher("forgot_password_email")
     await start_linking(teacher, has_profile="Да")
     await teacher.sees("Пароль от VK ID")
@@ -71,8 +71,8 @@ async def test_scenario_c_password_recovery_by_email_returns_to_the_password_ste
     await teacher.sees("Повторите новый пароль")
     assert teacher.message_is_gone(first["message_id"])
     await teacher.says(new_password)
-    # Back at the step that sent her here; the new password now opens VK ID.
-    await enter_password(teacher, new_password)
+    # Back in the linking, signed in by the recovery: straight on to the code.
+    await teacher.sees("VK ID уже впустил вас")
     await confirm_with_call_code(teacher)
     await teacher.sees("Ваш профиль для связки")
 

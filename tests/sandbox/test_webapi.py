@@ -112,6 +112,29 @@ async def test_totp_is_shown_for_the_authenticator_account(sandbox, http):
     assert (await get_json(http, f"{sandbox.url}/api/phone/{other.user_id}"))["totp"] is None
 
 
+async def test_phone_shows_the_codes_her_trusted_friends_got(sandbox, http, backend):
+    teacher = teacher_with_case(sandbox, "forgot_password_friends")
+    backend = backend.for_user(teacher.user_id)
+    recovery = await backend.start_recovery(teacher.phone)
+    sms = (await backend.dev_inbox(teacher.phone))[-1].code
+    recovery = await backend.verify_recovery_code(recovery.recovery_id, sms)
+    recovery = await backend.confirm_recovery_account(recovery.recovery_id, confirmed=True)
+    recovery = await backend.choose_recovery_method(recovery.recovery_id, "friends")
+
+    phone = await get_json(http, f"{sandbox.url}/api/phone/{teacher.user_id}")
+    codes = [item for item in phone["messages"] if item["channel"] == "friend"]
+    assert sorted(item["friend"] for item in codes) == sorted(f.name for f in recovery.friends)
+    for item in sorted(
+        codes, key=lambda item: [f.name for f in recovery.friends].index(item["friend"])
+    ):
+        recovery = await backend.verify_friend_code(recovery.recovery_id, item["code"])
+    assert recovery.state == "new_password"
+    without_vkid = teacher_with_case(sandbox, "no_vkid")  # no VK ID, no friends: no error
+    assert (await get_json(http, f"{sandbox.url}/api/phone/{without_vkid.user_id}"))[
+        "messages"
+    ] == []
+
+
 async def test_vpn_switch_reaches_the_backend(sandbox, http, backend):
     teacher = teacher_with_case(sandbox, "vkid_no_profile")
     answer = await post_json(

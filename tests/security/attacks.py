@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from services.linking.clock import FakeClock
+from services.clock import FakeClock
 from tests.linking.http_api import Api, Reply, api_session
 
 HOUR, DAY = 3600, 24 * 3600
@@ -137,6 +137,20 @@ async def by_new_flow(stranger: Stranger) -> str | Reply:
     """A new link from his e-journal each time, the victim's number in the phone window."""
     await stranger.say_my_number_is(stranger.victim)
     flow_id = await stranger.open_flow()
+    reply = await stranger.api.call(
+        "POST", f"/v1/flows/{flow_id}/phone", {"phone": stranger.victim}
+    )
+    return f"/v1/flows/{flow_id}" if reply.status == 200 else reply
+
+
+async def by_restarting(stranger: Stranger) -> str | Reply:
+    """«Начать заново» on his flow (no new link), then the victim's number in the fresh one."""
+    await stranger.say_my_number_is(stranger.victim)
+    flow_id = stranger.flow_id or await stranger.open_flow()
+    reply = await stranger.api.call("POST", f"/v1/flows/{flow_id}/restart", {})
+    if reply.status != 201:
+        return reply
+    stranger.flow_id = flow_id = reply.body["flow_id"]
     reply = await stranger.api.call(
         "POST", f"/v1/flows/{flow_id}/phone", {"phone": stranger.victim}
     )

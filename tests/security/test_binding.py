@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from services.linking.clock import FakeClock
+from services.clock import FakeClock
 from services.linking.testing import RunningBackend
 from tests.linking.http_api import Api, api_session
 from tests.security.attacks import VICTIM
@@ -24,6 +24,7 @@ FLOW_STEPS: list[tuple[str, dict[str, Any]]] = [
         {"full_name": "Попова Елена", "birth_date": "1990-11-21", "gender": "female"},
     ),
     ("consent", {"decision": "link"}),
+    ("restart", {}),
 ]
 RECOVERY_STEPS: list[tuple[str, dict[str, Any]]] = [
     ("code", {}),
@@ -32,6 +33,8 @@ RECOVERY_STEPS: list[tuple[str, dict[str, Any]]] = [
     ("method", {"method": "email"}),
     ("method/code", {}),
     ("method/verify", {"code": "123456"}),
+    ("friends/code", {}),
+    ("friends/verify", {"code": "123456"}),
     ("password", {"password": "Novyi#Parol2026"}),
     ("password/confirm", {"password": "Novyi#Parol2026", "logout_other_sessions": True}),
 ]
@@ -95,7 +98,11 @@ async def test_a_new_link_cancels_the_older_open_flow(api: Api, stranger: Api) -
     api.clock.advance(56)
     mine = await api.start_flow(teacher["mesh_account_id"])
     assert (await stranger.get_flow(stolen["flow_id"]))["state"] == "cancelled"
-    for action, body in [*FLOW_STEPS[:3], ("code/verify", {"code": his_code})]:
+    for action, body in [
+        *FLOW_STEPS[:3],
+        ("code/verify", {"code": his_code}),
+        ("restart", {}),  # «Начать заново» does not revive his flow over hers
+    ]:
         await stranger.refused(
             "POST", f"/v1/flows/{stolen['flow_id']}/{action}", body, "wrong_state", 409
         )

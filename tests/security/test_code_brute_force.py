@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.linking.clock import FakeClock
+from services.clock import FakeClock
 from services.linking.settings import LinkingSettings
 from services.linking.testing import RunningBackend
 from tests.linking.http_api import Api
@@ -22,6 +22,7 @@ from tests.security.attacks import (
     CodePath,
     by_new_flow,
     by_new_recovery,
+    by_restarting,
     by_switching_channels,
     by_switching_numbers,
     chance_of_a_right_guess,
@@ -38,10 +39,12 @@ PATHS: dict[str, list[CodePath]] = {
     "new flows": [by_new_flow],
     "new recoveries": [by_new_recovery],
     "switching channels": [by_switching_channels],
+    "restarting flows": [by_restarting],
     "every path in turn": [
         by_switching_numbers,
         by_new_recovery,
         by_new_flow,
+        by_restarting,
         by_switching_channels,
     ],
 }
@@ -56,6 +59,9 @@ def test_the_configured_limits_bound_a_guess_below_one_in_a_thousand_a_day() -> 
     shortest = min(settings.call_code_length, settings.sms_code_length)
     assert chance_of_a_right_guess(guesses_per_day, shortest) <= 1 / 1000
     assert chance_of_a_right_guess(guesses_per_day, shortest) == 10 / 10_000
+    # A trusted friend's code (an SMS-length code, a destination of its own) is no weaker,
+    # and recovering by friends needs every friend's code.
+    assert chance_of_a_right_guess(guesses_per_day, settings.sms_code_length) <= 1 / 1000
     # An honest teacher keeps two full rounds of attempts before the lock.
     assert guesses_per_day >= 2 * settings.code_max_attempts
 

@@ -26,7 +26,7 @@ import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from services.linking.clock import FakeClock
+from services.clock import FakeClock
 from services.linking.testing import RunningBackend, serve_backend
 
 # Refusals that record an attempt (DomainError.keeps_changes): their change is the point.
@@ -181,6 +181,8 @@ RECOVERY_ACTIONS = [
     "method",
     "method/code",
     "method/verify",
+    "friends/code",
+    "friends/verify",
     "password",
     "password/confirm",
 ]

@@ -16,9 +16,9 @@ import pytest
 from aiohttp import web
 from sqlalchemy import select
 
+from services.clock import FakeClock
 from services.linking.api import BACKEND
 from services.linking.app import RouteAccessLogger, create_app
-from services.linking.clock import FakeClock
 from services.linking.models import Challenge, Delivery, MeshAccount, VkAccount
 from services.linking.passwords import PasswordHashing, PasswordPolicy, normalize_password
 from services.linking.settings import InsecureSettings, LinkingSettings

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from services.clock import FakeClock
 from services.linking.api import BACKEND
 from services.linking.budgets import WRONG_PASSWORD
-from services.linking.clock import FakeClock
 from services.linking.models import BudgetEvent, VkAccount
 from services.linking.testing import RunningBackend
 from tests.linking.http_api import Api, api_session

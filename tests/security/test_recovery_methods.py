@@ -1,8 +1,9 @@
 """A thief who has the teacher's SIM (he reads her SMS) still cannot guess her second factor.
 
 He restarts recoveries and re-chooses the method to get fresh codes with fresh attempts; the
-wrong codes count against the code-generator app (per VK ID) or the e-mail address, so at most
-`destination_wrong_codes_per_day` are checked in any 24 hours, and e-mails are capped as calls.
+wrong codes count against the code-generator app (per VK ID), the e-mail address or the trusted
+friend whose code is asked for, so at most `destination_wrong_codes_per_day` are checked in any
+24 hours, and e-mails and friends' codes are capped as calls.
 """
 
 from __future__ import annotations
@@ -42,8 +43,16 @@ async def known_codes(api: Api, teacher: dict[str, Any], method: str) -> set[str
     """Codes that would be right now: avoided, so every guess is surely wrong."""
     if method == "totp":
         return valid_totp_codes(teacher["phone"], api.clock.now())
+    if method == "friends":
+        return {item["code"] for item in await first_friends_inbox(api, teacher)}
     mails = await api.call("GET", "/dev/mailbox", params={"email": teacher["email"]})
     return {item["code"] for item in mails.body}
+
+
+async def first_friends_inbox(api: Api, teacher: dict[str, Any]) -> list[dict[str, Any]]:
+    """The codes of the friend asked first (the one every guess is checked against)."""
+    friends = await api.call("GET", "/dev/friends", params={"phone": teacher["phone"]})
+    return friends.body[0]["inbox"]
 
 
 async def attack_the_method(
@@ -82,7 +91,8 @@ async def guess(
     for _ in range(attempts):
         before = (await api.ok("GET", path))["challenge"]
         wrong = unused_code(before["code_length"], await known_codes(api, teacher, method))
-        reply = await api.call("POST", f"{path}/method/verify", {"code": wrong})
+        verify = "friends/verify" if method == "friends" else "method/verify"
+        reply = await api.call("POST", f"{path}/{verify}", {"code": wrong})
         after = (await api.ok("GET", path))["challenge"]
         if after is not None and after["attempts_left"] < before["attempts_left"]:
             ledger.checked.append(api.clock.now())
@@ -94,7 +104,12 @@ async def guess(
 
 
 @pytest.mark.parametrize(
-    ("case", "method"), [("forgot_password_app", "totp"), ("forgot_password_email", "email")]
+    ("case", "method"),
+    [
+        ("forgot_password_app", "totp"),
+        ("forgot_password_email", "email"),
+        ("forgot_password_friends", "friends"),
+    ],
 )
 async def test_second_factor_guesses_are_bounded(
     api: Api, backend: RunningBackend, case: str, method: str
@@ -102,6 +117,11 @@ async def test_second_factor_guesses_are_bounded(
     settings = backend.settings
     teacher = await api.teacher(case)
     ledger, mails = await attack_the_method(api, teacher, method, settings.code_max_attempts)
+    if method == "friends":  # what reached the friend he guesses at
+        mails = [
+            datetime.fromisoformat(item["at"].replace("Z", "+00:00"))
+            for item in await first_friends_inbox(api, teacher)
+        ]
     assert ledger.refusals["confirmation_locked"] >= 1, describe(ledger)
     assert most_in_any_window(ledger.checked, DAY) <= settings.destination_wrong_codes_per_day
     assert len(ledger.checked) >= 2 * settings.destination_wrong_codes_per_day, describe(ledger)

@@ -20,7 +20,7 @@ from services.helpdesk.models import TranscriptEntry
 from services.storage.db import create_all, create_engine, create_session_factory
 from services.storage.link_sessions import EventKind, LinkSessionRepository
 from services.storage.models import AnalyticsEvent, Teacher
-from services.storage.write_behind import WriteBehind
+from services.storage.write_behind import WriteBehind, _Op, _plan
 
 _TABLES = ("helpdesk_transcript", "analytics_events", "link_sessions", "teachers")
 T0 = datetime(2025, 3, 12, 7, 0, tzinfo=UTC)
@@ -220,6 +220,72 @@ async def test_back_pressure_bounds_the_queue_without_dropping(
     await asyncio.gather(*submitters)
     await writer.close()
     assert await teacher_ids(factory) == list(range(10))
+
+
+async def test_interleaved_teachers_share_one_executemany_per_statement_in_order(
+    factory: async_sessionmaker, sql: SqlLog
+) -> None:
+    """Fifty teachers' steps and transcript lines, interleaved as concurrent updates submit
+    them, run as a handful of executemanys, and each teacher's writes still compose in order."""
+    clock = Clock()
+    writer = WriteBehind(factory, name="test")
+    sessions = LinkSessionRepository(factory, clock=clock, writer=writer)
+    transcript = TranscriptStore(factory, clock=clock, keep=3, writer=writer)
+    teachers = range(100, 150)
+    for user_id in teachers:
+        await begin(sessions, user_id)
+    sql.statements.clear()
+    for step in ("Link:phone", "Link:code", "Link:password"):
+        for user_id in teachers:  # one loop turn: everything lands in one batch
+            await sessions.enter_step(user_id, step)
+            await transcript.record(user_id, "bot", f"{step} for {user_id}")
+            await transcript.record(user_id, "teacher", "ok")
+    await writer.flush()
+
+    # enter_step is 2 statements, a line 1, the trim 1: 50 × 3 × 4 rows, in < 16 round trips.
+    assert len(sql.statements) < 16, sql.statements
+    for user_id in (100, 149):
+        record = await sessions.get(user_id)
+        assert record is not None and record.step == "Link:password"
+        assert await transcript_rows(factory, user_id) == [
+            ("teacher", "ok"),
+            ("bot", f"Link:password for {user_id}"),
+            ("teacher", "ok"),
+        ]
+    events = await sessions.events(T0, T0 + timedelta(hours=1))
+    steps = [e.step for e in events if e.user_id == 120 and e.kind == EventKind.STEP]
+    assert steps == ["Link:phone", "Link:code", "Link:password"]
+    await writer.close()
+
+
+def test_the_plan_moves_a_keyed_row_only_past_other_keys_and_never_past_a_keyless_op() -> None:
+    async def function(_db: AsyncSession) -> None:
+        return None
+
+    def row(label: str, key: object) -> _Op:
+        return _Op(None, _TEACHER_ROW, {}, label, order_key=key)
+
+    def keyed(label: str, key: object) -> _Op:
+        return _Op(function, None, None, label, order_key=key)
+
+    ops = [
+        row("a1", "a"),
+        keyed("fb", "b"),  # keyed: later rows of other keys may run before it
+        row("c1", "c"),
+        keyed("fa", "a"),
+        row("a2", "a"),  # after fa: must not join a1's run
+        _Op(function, None, None, "barrier"),  # keyless: nothing moves past it
+        row("d1", "d"),
+        row("e1", "e"),
+    ]
+    assert [[op.label for op in group] for group in _plan(ops)] == [
+        ["a1", "c1"],
+        ["fb"],
+        ["fa"],
+        ["a2"],
+        ["barrier"],
+        ["d1", "e1"],
+    ]
 
 
 async def test_once_per_batch_runs_last_and_once_per_key(writer: WriteBehind) -> None:

@@ -76,7 +76,7 @@ class BotApp:
     people: list[Person] = field(default_factory=list)
 
     def _build(self) -> None:
-        storage, _isolation = create_storage(self.settings, self.engine)
+        storage, _isolation = create_storage(self.settings, self.engine, now=self.clock.now)
         self.storage = storage
         self.dp = build_dispatcher(
             self.settings,
@@ -150,7 +150,8 @@ async def make_bot_app(
     helpdesk: Any = None,
     countdown_sleep: Any = None,
     linking_retries: int = 0,
-    linking_timeout: float = 5.0,
+    # Generous: a loaded machine is slow, and no test here is about the client's timeout.
+    linking_timeout: float = 30.0,
     engine_options: dict[str, Any] | None = None,
     writer_options: dict[str, Any] | None = None,
     shared: SharedState | None = None,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from services.linking.clock import FakeClock
+from services.clock import FakeClock
 from services.linking.testing import RunningBackend, serve_backend
 from tests.bot.helpers import Demo
 from tests.support.bot_app import BotApp, make_bot_app

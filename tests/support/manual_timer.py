@@ -15,7 +15,7 @@ import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from services.linking.clock import FakeClock
+from services.clock import FakeClock
 
 
 @dataclass

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from services.linking.clock import FakeClock
+from services.clock import FakeClock
 from services.linking.testing import RunningBackend
 from tests.helpdesk.harness import HelpdeskApp, helpdesk_app
 

@@ -180,8 +180,10 @@ async def test_restart_typed_on_the_gender_window(app: BotApp, demo: Demo) -> No
     await teacher.send("Кузнецов Андрей Сергеевич")
     await teacher.send("03.09.1986")
 
-    await teacher.send("начать заново")  # past the code: a new linking, from the e-journal
-    assert "новая привязка продолжится здесь же" in teacher.last_text
+    await teacher.send("начать заново")  # past the code: asked first
+    assert "Начать заново?" in teacher.last_text
+    await teacher.send("да")  # buttons only here
+    assert "Ответьте, пожалуйста, кнопкой" in teacher.last_text
     await teacher.click("Вернуться к шагу")  # she changed her mind
     assert "Выберите пол" in teacher.last_text
 

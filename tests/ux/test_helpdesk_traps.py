@@ -61,7 +61,7 @@ async def test_back_to_the_bot_keeps_the_ticket_open_while_she_links_on(
     await teacher.click("Написать специалисту")
     assert "Обращение #1" in teacher.last_text  # the same ticket, not a new one
     await teacher.send("Спасибо, номер приняли")
-    assert hd.chat.texts(thread)[-1] == "Спасибо, номер приняли"
+    assert hd.chat.texts(thread)[-1] == "👩\u200d🏫 <b>Кузнецов А.</b>\nСпасибо, номер приняли"
     await teacher.click("Вернуться к боту")
     assert "Создать учебный профиль" in teacher.buttons()
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from aiogram.methods import EditMessageText, SendMessage
 
-from services.linking.clock import FakeClock
+from services.clock import FakeClock
 from services.linking.testing import RunningBackend
 from tests.bot.helpers import Demo, open_from_journal, reach_code, reach_password
 from tests.bot_recovery.steps import open_recovery_from_password

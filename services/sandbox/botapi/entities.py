@@ -67,7 +67,9 @@ def _parse_error(reason: str) -> BotApiError:
     return bad_request(f"can't parse entities: {reason}")
 
 
-def _entity_for_tag(name: str, attrs: dict[str, str], stack: list[_OpenTag], at: int):
+def _entity_for_tag(
+    name: str, attrs: dict[str, str], stack: list[_OpenTag], at: int
+) -> dict[str, Any] | None:
     """The entity a start tag opens (None for tags that only carry data, like a nested code)."""
     if name == "a":
         href = attrs.get("href", "")

@@ -26,6 +26,7 @@ from services.sandbox.botapi.world import (
     TelegramWorld,
     Topic,
     media_content,
+    member_object,
     user_object,
 )
 
@@ -37,12 +38,6 @@ NOT_MODIFIED = (
     "message is not modified: specified new message content and reply markup are exactly the "
     "same as a current content and reply markup of the message"
 )
-_ADMIN_RIGHTS = (
-    "can_be_edited", "can_manage_chat", "can_delete_messages", "can_manage_video_chats",
-    "can_restrict_members", "can_promote_members", "can_change_info", "can_invite_users",
-    "can_post_stories", "can_edit_stories", "can_delete_stories", "can_pin_messages",
-    "can_manage_topics", "can_send_welcome_messages",
-)  # fmt: skip
 
 
 class BotApiMethods:
@@ -120,9 +115,25 @@ class BotApiMethods:
             raise bad_request("message can't be edited")
         return chat, message
 
-    def _text(self, p: Params, name: str, *, limit: int, entities_name: str):
+    def _with_mentioned_users(self, entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """A text_mention carries the whole user, as Telegram returns it; a mention of someone
+        the world does not know is dropped (Telegram shows it as plain text)."""
+        kept = []
+        for entity in entities:
+            if entity.get("type") == "text_mention":
+                user = self.world.users.get(int(entity.get("user", {}).get("id", 0)))
+                if user is None:
+                    continue
+                entity = {**entity, "user": user_object(user)}
+            kept.append(entity)
+        return kept
+
+    def _text(
+        self, p: Params, name: str, *, limit: int, entities_name: str
+    ) -> tuple[str, list[dict[str, Any]]]:
         raw = p.str(name) or ""
         text, entities = format_text(raw, p.str("parse_mode"), p.json(entities_name))
+        entities = self._with_mentioned_users(entities)
         if len(text) > limit:
             raise bad_request(
                 "message is too long" if name == "text" else "message caption is too long"
@@ -320,7 +331,7 @@ class BotApiMethods:
 
     async def m_sendContact(self, p: Params) -> dict[str, Any]:
         chat = self._chat(p)
-        contact = {
+        contact: dict[str, str | None] = {
             "phone_number": p.str("phone_number", required=True),
             "first_name": p.str("first_name", required=True),
         }
@@ -498,14 +509,7 @@ class BotApiMethods:
         user = self.world.users.get(user_id)
         if user is None:
             raise bad_request("user not found")
-        status = chat.members.get(user_id, "left")
-        member: dict[str, Any] = {"status": status, "user": user_object(user)}
-        if status == "creator":
-            member["is_anonymous"] = False
-        elif status == "administrator":
-            member.update({right: True for right in _ADMIN_RIGHTS}, is_anonymous=False)
-            member["can_be_edited"] = False
-        return member
+        return member_object(user, chat.members.get(user_id, "left"))
 
     async def m_getChatMember(self, p: Params) -> dict[str, Any]:
         chat = self._chat(p)

@@ -7,9 +7,10 @@ parameter's declared type rather than guessing from the string.
 
 from __future__ import annotations
 
+import builtins
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, overload
 
 from services.sandbox.botapi.errors import bad_request
 
@@ -26,14 +27,23 @@ class Upload:
 class Params:
     """Typed access to one request's parameters; absent or empty values read as None."""
 
-    def __init__(self, raw: dict[str, Any], uploads: dict[str, Upload] | None = None):
+    def __init__(
+        self, raw: dict[builtins.str, Any], uploads: dict[builtins.str, Upload] | None = None
+    ):
         self._raw = raw
         self._uploads = uploads or {}
 
-    def __contains__(self, name: str) -> bool:
+    def __contains__(self, name: builtins.str) -> builtins.bool:
         return self._raw.get(name) not in (None, "")
 
-    def str(self, name: str, *, required: bool = False) -> str | None:
+    # The accessors are named after the types they return, so annotations spell the builtins.
+    @overload
+    def str(self, name: builtins.str, *, required: Literal[True]) -> builtins.str: ...
+    @overload
+    def str(
+        self, name: builtins.str, *, required: builtins.bool = False
+    ) -> builtins.str | None: ...
+    def str(self, name: builtins.str, *, required: builtins.bool = False) -> builtins.str | None:
         value = self._raw.get(name)
         if value is None or value == "":
             if required:
@@ -41,7 +51,13 @@ class Params:
             return None
         return value if isinstance(value, str) else str(value)
 
-    def int(self, name: str, *, required: bool = False) -> int | None:
+    @overload
+    def int(self, name: builtins.str, *, required: Literal[True]) -> builtins.int: ...
+    @overload
+    def int(
+        self, name: builtins.str, *, required: builtins.bool = False
+    ) -> builtins.int | None: ...
+    def int(self, name: builtins.str, *, required: builtins.bool = False) -> builtins.int | None:
         value = self._raw.get(name)
         if value is None or value == "":
             if required:
@@ -54,7 +70,7 @@ class Params:
         except (TypeError, ValueError):
             raise bad_request(f'field "{name}" must be an integer') from None
 
-    def float(self, name: str) -> float | None:
+    def float(self, name: builtins.str) -> builtins.float | None:
         value = self._raw.get(name)
         if value is None or value == "":
             return None
@@ -63,7 +79,7 @@ class Params:
         except (TypeError, ValueError):
             raise bad_request(f'field "{name}" must be a number') from None
 
-    def bool(self, name: str) -> bool:
+    def bool(self, name: builtins.str) -> builtins.bool:
         value = self._raw.get(name)
         if isinstance(value, bool):
             return value
@@ -71,7 +87,7 @@ class Params:
             return False
         return str(value).lower() in {"true", "1"}
 
-    def json(self, name: str) -> Any:
+    def json(self, name: builtins.str) -> Any:
         value = self._raw.get(name)
         if value is None or value == "":
             return None
@@ -82,7 +98,7 @@ class Params:
         except ValueError:
             raise bad_request(f"can't parse {name} JSON object") from None
 
-    def chat_id(self, name: str = "chat_id") -> int | str:
+    def chat_id(self, name: builtins.str = "chat_id") -> builtins.int | builtins.str:
         value = self._raw.get(name)
         if value is None or value == "":
             raise bad_request("chat_id is empty")
@@ -96,7 +112,7 @@ class Params:
         except ValueError:
             raise bad_request("chat not found") from None
 
-    def input_file(self, name: str) -> Upload | str | None:
+    def input_file(self, name: builtins.str) -> Upload | builtins.str | None:
         """An uploaded file (directly or via `attach://<part>`) or a file_id/URL string."""
         if name in self._uploads:
             return self._uploads[name]

@@ -116,6 +116,25 @@ def user_object(user: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in user.items() if not k.startswith("_")}
 
 
+_ADMIN_RIGHTS = (
+    "can_be_edited", "can_manage_chat", "can_delete_messages", "can_manage_video_chats",
+    "can_restrict_members", "can_promote_members", "can_change_info", "can_invite_users",
+    "can_post_stories", "can_edit_stories", "can_delete_stories", "can_pin_messages",
+    "can_manage_topics", "can_send_welcome_messages",
+)  # fmt: skip
+
+
+def member_object(user: dict[str, Any], status: str) -> dict[str, Any]:
+    """A ChatMember of the Bot API for `user` with `status` (creator, administrator, member…)."""
+    member: dict[str, Any] = {"status": status, "user": user_object(user)}
+    if status == "creator":
+        member["is_anonymous"] = False
+    elif status == "administrator":
+        member.update({right: True for right in _ADMIN_RIGHTS}, is_anonymous=False)
+        member["can_be_edited"] = False
+    return member
+
+
 class TelegramWorld:
     """Everything one sandbox Telegram knows: one bot, its users, chats and pending updates."""
 
@@ -320,6 +339,57 @@ class TelegramWorld:
         self._after_reply_button(chat, plain in self._reply_keyboard_texts(chat))
         return message
 
+    def user_edits_text(
+        self, user_id: int, message_id: int, text: str, *, chat_id: int | None = None
+    ) -> dict[str, Any]:
+        """A person edits a text message of theirs: the chat shows it, the bot gets an
+        edited_message update (as Telegram sends it, with edit_date)."""
+        chat = self._chat_for_user(user_id, chat_id)
+        message = chat.messages.get(message_id)
+        if message is None or message.get("from", {}).get("id") != user_id:
+            raise bad_request("message can't be edited")
+        if "text" not in message:
+            raise bad_request("there is no text in the message to edit")
+        if len(text) > MAX_TEXT_LENGTH:
+            raise bad_request("message is too long")
+        plain, entities = format_text(text, None)
+        if not plain:
+            raise bad_request("message text is empty")
+        if plain == message["text"]:
+            raise bad_request("message is not modified")
+        edited = {k: v for k, v in message.items() if k != "entities"}
+        edited.update(text=plain, edit_date=self.now())
+        if entities:
+            edited["entities"] = entities
+        self.replace_message(chat, edited)
+        self.updates.push("edited_message", edited)
+        return edited
+
+    def change_member_status(self, chat_id: int, user_id: int, status: str) -> dict[str, Any]:
+        """An administrator promotes, demotes or removes `user_id` ("administrator", "member",
+        "left"): the bot, an administrator there, gets a chat_member update if it asked for
+        them in allowed_updates (Telegram's rule)."""
+        chat = self.chats.get(chat_id)
+        if chat is None or chat.type == "private":
+            raise bad_request("chat not found")
+        if status not in {"administrator", "member", "left"}:
+            raise bad_request("unsupported status")
+        user = self.user(user_id)
+        old = chat.members.get(user_id, "left")
+        if status == "left":
+            chat.members.pop(user_id, None)
+        else:
+            chat.members[user_id] = status
+        changed = {
+            "chat": chat.as_api(),
+            "from": user_object(self.bot),
+            "date": self.now(),
+            "old_chat_member": member_object(user, old),
+            "new_chat_member": member_object(user, status),
+        }
+        self.updates.push("chat_member", changed)
+        return changed
+
     def user_shares_contact(self, user_id: int) -> dict[str, Any]:
         """The «share my phone» reply button: a contact with the user's own number."""
         user = self.user(user_id)
@@ -378,14 +448,15 @@ class TelegramWorld:
             raise bad_request("message not found")
         if find_callback_button(message, data) is None:
             raise bad_request("the message has no button with this callback data")
+        query_id = str(next(self._query_ids))
         query = {
-            "id": str(next(self._query_ids)),
+            "id": query_id,
             "from": user_object(self.users[user_id]),
             "message": message,
             "chat_instance": chat.chat_instance,
             "data": data,
         }
-        self.callback_queries[query["id"]] = query
+        self.callback_queries[query_id] = query
         self.updates.push("callback_query", query)
         return query
 

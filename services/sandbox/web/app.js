@@ -10,7 +10,7 @@ const I18N = {
     bot_status: "бот", typing: "печатает…", you_are: "Вы:", operator: "Оператор:",
     message_placeholder: "Сообщение", operator_placeholder: "Ответ учителю или команда",
     chat_empty: "Откройте «Электронный журнал» и нажмите «Перейти к подключению».",
-    phone_empty: "Здесь появятся SMS, звонки-сбросы и письма.", vpn: "VPN",
+    phone_empty: "Здесь появятся SMS, звонки-сбросы, письма и коды, которые получили ваши друзья.", vpn: "VPN",
     totp_title: "Приложение-генератор кодов", offline: "Нет связи с песочницей…",
     messenger: "Мессенджер", open_chat: "Открыть чат", edited: "изменено",
     not_connected: "Мессенджер не подключен",
@@ -31,6 +31,8 @@ const I18N = {
     case_forgot_password_app: "Забыт пароль, приложение-генератор — сценарий C",
     case_forgot_password_friends: "Забыт пароль, помощь друзей — сценарий C",
     case_vpn: "Включён VPN",
+    case_registered_no_password: "VK ID без пароля (после регистрации) — восстановление по SMS",
+    friend: "Код другу", friend_title: "Друг, которому доверяете",
     tab_mesh_short: "Журнал", tab_chat_short: "Чат", tab_phone_short: "Телефон", tab_helpdesk_short: "Поддержка",
     linked: "Сферум подключён ✓", linked_card: "Сферум подключён ✓", not_linked_card: "Мессенджер не подключен",
     linked_profile: "Профиль Сферум:", linked_text: "Чаты школы и онлайн-звонки — в VK Мессенджере:",
@@ -48,7 +50,7 @@ const I18N = {
     bot_status: "bot", typing: "typing…", you_are: "You:", operator: "Operator:",
     message_placeholder: "Message", operator_placeholder: "Reply to the teacher or a command",
     chat_empty: "Open the e-journal and press «Перейти к подключению».",
-    phone_empty: "SMS, call-resets and e-mails will appear here.", vpn: "VPN",
+    phone_empty: "SMS, call-resets, e-mails and the codes your friends got will appear here.", vpn: "VPN",
     totp_title: "Code generator app", offline: "Lost connection to the sandbox…",
     messenger: "Messenger", open_chat: "Open chat", edited: "edited",
     not_connected: "Messenger is not connected",
@@ -69,6 +71,8 @@ const I18N = {
     case_forgot_password_app: "Forgot password, code generator app — scenario C",
     case_forgot_password_friends: "Forgot password, trusted friends — scenario C",
     case_vpn: "VPN is on",
+    case_registered_no_password: "VK ID without a password (from registration) — recovery by SMS",
+    friend: "Code to a friend", friend_title: "A trusted friend",
     tab_mesh_short: "Journal", tab_chat_short: "Chat", tab_phone_short: "Phone", tab_helpdesk_short: "Helpdesk",
     linked: "Sferum connected ✓", linked_card: "Sferum connected ✓", not_linked_card: "Messenger not connected",
     linked_profile: "Sferum profile:", linked_text: "School chats and online calls are in VK Messenger:",
@@ -129,6 +133,7 @@ const ICONS = {
   call: "M22 16.9v3a2 2 0 0 1-2.2 2 19.8 19.8 0 0 1-8.6-3.1 19.5 19.5 0 0 1-6-6A19.8 19.8 0 0 1 2.1 4.2 2 2 0 0 1 4.1 2h3a2 2 0 0 1 2 1.7c.1.9.4 1.8.7 2.7a2 2 0 0 1-.5 2.1L8 9.8a16 16 0 0 0 6 6l1.3-1.3a2 2 0 0 1 2.1-.4c.9.3 1.8.6 2.7.7a2 2 0 0 1 1.7 2z",
   email: "M4 4h16a2 2 0 0 1 2 2v12a2 2 0 0 1-2 2H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2zM22 6l-10 7L2 6",
   user: "M20 21v-2a4 4 0 0 0-4-4H8a4 4 0 0 0-4 4v2M12 11a4 4 0 1 0 0-8 4 4 0 0 0 0 8z",
+  friend: "M17 21v-2a4 4 0 0 0-4-4H5a4 4 0 0 0-4 4v2M9 11a4 4 0 1 0 0-8 4 4 0 0 0 0 8zM23 21v-2a4 4 0 0 0-3-3.9M16 3.1a4 4 0 0 1 0 7.8",
   file: "M14 2H6a2 2 0 0 0-2 2v16a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2V8zM14 2v6h6",
 };
 
@@ -773,7 +778,7 @@ function renderPhone(data) {
   $("totp-code").textContent = data.totp || "";
   const feed = $("phone-feed");
   feed.replaceChildren(...data.messages.map((item) => el("li", { class: `item ${item.channel}`, dataset: { channel: item.channel } },
-    el("div", { class: "kind" }, el("span", {}, icon(item.channel), t(item.channel)),
+    el("div", { class: "kind" }, el("span", {}, icon(item.channel), item.friend ? `${t(item.channel)}: ${item.friend}` : t(item.channel)),
       el("span", {}, new Date(item.at).toLocaleTimeString(state.lang))),
     el("div", { class: "code" }, item.code),
     el("div", { class: "text" }, formattedPlain(item.text)))));

@@ -63,6 +63,7 @@ const VKID_TEXT = {
     rec_new: "Придумайте новый пароль", rec_new_field: "Введите новый пароль", rec_repeat_field: "Повторите новый пароль",
     rec_rules: "Минимум 8 символов — заглавные и строчные буквы, цифры и спецсимволы (! \" # $ % ' () *)",
     rec_logout: "Выйти на всех устройствах, кроме этого", rec_done: "Пароль изменён. Войдите в VK ID с новым паролем.",
+    rec_done_in: "Пароль изменён, и VK ID впустил вас с ним. Остался код подтверждения.",
     rec_back: "Назад ко входу",
     err_weak_password: "Пароль слишком простой.", err_password_mismatch: "Пароли не совпадают.",
     err_unknown_account: "На этот номер нет VK ID.",
@@ -123,6 +124,7 @@ const VKID_TEXT = {
     rec_new: "Make up a new password", rec_new_field: "New password", rec_repeat_field: "Repeat the new password",
     rec_rules: "At least 8 characters: capital and small letters, digits and special characters (! \" # $ % ' () *)",
     rec_logout: "Sign out on every device but this one", rec_done: "The password is changed. Sign in to VK ID with the new password.",
+    rec_done_in: "The password is changed, and VK ID has let you in with it. Only the confirmation code is left.",
     rec_back: "Back to signing in",
     err_weak_password: "The password is too simple.", err_password_mismatch: "The passwords do not match.",
     err_unknown_account: "There is no VK ID on this number.",
@@ -176,7 +178,9 @@ async function vkidAct(action, fields = {}, quiet = false) {
       moved = moved || !vkid.recovery || answer.recovery.state !== vkid.recovery.state;
       vkid.recovery = answer.recovery;
       if (["done", "cancelled"].includes(answer.recovery.state)) {
-        vkid.note = answer.recovery.state === "done" ? vt("rec_done") : null;
+        // A recovery from this flow's password screen signs the flow in: on to the code.
+        const signedIn = answer.flow && answer.flow.state === "code";
+        vkid.note = answer.recovery.state === "done" ? vt(signedIn ? "rec_done_in" : "rec_done") : null;
         vkid.recovery = null;
         vkid.screen = "password";
       }
@@ -269,6 +273,7 @@ function vkidScreen() {
           byCall ? vt("vkid_again_call") : vt("vkid_to_call")));
       startTimer(challenge, byCall);
       return [vkidHeader(), el("h3", {}, "← ", vt("vkid_confirm")),
+        vkid.note ? el("div", { class: "vkid-note" }, vkid.note) : null,
         el("p", {}, byCall ? vt("vkid_call") : `${vt("vkid_sms")} ${challenge.sent_to || masked}.`),
         form((data) => vkidAct("verify_code", { code: data.get("code") }),
           field("code", byCall ? vt("vkid_code4") : vt("vkid_code"), { inputmode: "numeric", maxlength: String(challenge.code_length || 6) }),

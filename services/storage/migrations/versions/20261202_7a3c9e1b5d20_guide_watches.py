@@ -1,7 +1,7 @@
 """guide watches: which bot process follows a flow's events (guide mode)
 
 Revision ID: 7a3c9e1b5d20
-Revises: 5c1e7d2f9a10
+Revises: 7b3f0e9c4d21
 Create Date: 2026-12-02 10:00:00.000000
 
 """
@@ -13,7 +13,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "7a3c9e1b5d20"
-down_revision: str | Sequence[str] | None = "5c1e7d2f9a10"
+down_revision: str | Sequence[str] | None = "7b3f0e9c4d21"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

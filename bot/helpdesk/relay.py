@@ -19,35 +19,43 @@ import contextlib
 import logging
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Container, Hashable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from aiogram import Bot, Dispatcher
-from aiogram.enums import ChatMemberStatus, ParseMode
+from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError
 from aiogram.fsm.state import State
 from aiogram.methods import (
     CloseForumTopic,
-    CopyMessage,
     CreateForumTopic,
     EditMessageText,
     SendMessage,
 )
-from aiogram.types import Message, MessageId, ReplyParameters, User
+from aiogram.methods.base import TelegramMethod
+from aiogram.types import (
+    ForceReply,
+    InlineKeyboardMarkup,
+    Message,
+    MessageId,
+    ReplyParameters,
+    User,
+)
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.config import Settings
-from bot.helpdesk_card import CardData, TranscriptLine, render_card, topic_name
-from bot.helpdesk_signature import signed_answer
+from bot.helpdesk.card import CardData, TranscriptLine, render_card, short_name, topic_name
+from bot.helpdesk.card_buttons import card_keyboard
+from bot.helpdesk.outbox import Outbox
+from bot.helpdesk.rights import OperatorRights
+from bot.helpdesk.signature import signed_answer, signed_edit
+from bot.helpdesk.teacher_copy import MaskedText, copy_for, edit_for
 from bot.keyed_locks import KeyedLocks
-from bot.middlewares.request_retry import RequestRetryMiddleware
 from bot.middlewares.transcript import TranscriptMiddleware, TranscriptRequestMiddleware
-from bot.outbox import Outbox
 from services.helpdesk import (
     ClosedBy,
     MessageDirection,
@@ -64,19 +72,14 @@ from services.storage.link_sessions import EventKind, LinkSessionRepository
 
 logger = logging.getLogger(__name__)
 
-MEMBERSHIP_TTL = 300.0  # seconds a getChatMember answer is trusted
-MEMBERSHIP_CACHE_SIZE = 10_000
+TRANSCRIPT_LOOKBACK = 40  # transcript lines read to find those before the ticket
+CARD_TRANSCRIPT_LINES = 12
 CLAIM_WAIT = 0.5  # seconds between looks at a topic another process is creating
 WAIT_BASE_MINUTES = 10
 WAIT_PER_TICKET_AHEAD = 5
 WAIT_CAP_MINUTES = 120
 _TOPIC_GONE = ("thread not found", "topic_deleted", "topic_id_invalid", "message thread")
 _NOT_A_FORUM = ("not a forum", "chat_not_forum")
-_MEMBER_STATUSES = {
-    ChatMemberStatus.CREATOR,
-    ChatMemberStatus.ADMINISTRATOR,
-    ChatMemberStatus.MEMBER,
-}
 
 
 def _utcnow() -> datetime:
@@ -101,6 +104,11 @@ def message_kind(message: Message) -> str:
     if message.text is not None:
         return "text"
     return "other"
+
+
+def telegram_name(user: User) -> str:
+    """«Мария Иванова @maria»: how she appears in Telegram."""
+    return f"{user.full_name} @{user.username}" if user.username else user.full_name
 
 
 def display_name(user: User) -> str:
@@ -164,7 +172,9 @@ class HelpdeskRelay:
         self._sleep = sleep
         self._place_locks = KeyedLocks()
         self._not_forum: set[int] = set()
-        self._members: OrderedDict[tuple[int, int], tuple[bool, float]] = OrderedDict()
+        self.rights = OperatorRights(
+            settings.helpdesk_chat_id, settings.helpdesk_operator_ids, monotonic=self._monotonic
+        )
 
     @classmethod
     def create(
@@ -203,22 +213,9 @@ class HelpdeskRelay:
         typed in `secret_steps` (passwords, codes) is recorded only as «[•••]»."""
         dp.message.middleware(TranscriptMiddleware(self.transcript, secret_steps=secret_steps))
 
-    def install_session(
-        self,
-        bot: Bot,
-        *,
-        sleep: Callable[[float], Awaitable[Any]] | None = None,
-        on_retry: Callable[[str, str], None] | None = None,
-    ) -> None:
-        """Record what the bot says, and retry what Telegram did not perform (once per Bot).
-
-        `on_retry(method, reason)` is called before each retry (a metrics hook).
-        """
+    def install_session(self, bot: Bot) -> None:
+        """Record what the bot says in the teachers' transcripts (once per Bot)."""
         bot.session.middleware(TranscriptRequestMiddleware(self.transcript))
-        options: dict[str, Any] = {"on_retry": on_retry}
-        if sleep is not None:
-            options["sleep"] = sleep
-        bot.session.middleware(RequestRetryMiddleware(**options))
 
     # --- configuration --------------------------------------------------------------------
     @property
@@ -235,29 +232,6 @@ class HelpdeskRelay:
         with use_i18n(self.i18n, self.settings.default_locale):
             yield
 
-    async def is_member(self, bot: Bot, user: User) -> bool:
-        """Whether `user` belongs to the helpdesk chat (cached for a few minutes)."""
-        if self.chat_id is None:
-            return False
-        key = (self.chat_id, user.id)
-        now = self._monotonic()
-        cached = self._members.get(key)
-        if cached is not None and cached[1] > now:
-            return cached[0]
-        try:
-            member = await bot.get_chat_member(self.chat_id, user.id)
-        except TelegramAPIError:
-            return False
-        status = getattr(member, "status", None)
-        allowed = status in _MEMBER_STATUSES or (
-            status == ChatMemberStatus.RESTRICTED and bool(getattr(member, "is_member", False))
-        )
-        self._members[key] = (allowed, now + MEMBERSHIP_TTL)
-        self._members.move_to_end(key)
-        while len(self._members) > MEMBERSHIP_CACHE_SIZE:
-            self._members.popitem(last=False)
-        return allowed
-
     # --- teacher side -----------------------------------------------------------------------
     async def open_ticket(
         self, bot: Bot, *, user: User, chat_id: int, reason: str | None, step: str | None
@@ -268,6 +242,7 @@ class HelpdeskRelay:
             user_id=user.id,
             chat_id=chat_id,
             teacher_name=(session.teacher_name if session else None) or user.full_name,
+            telegram_name=telegram_name(user),
             locale=await self.sessions.get_locale(user.id) or user.language_code,
             scenario=session.scenario if session else None,
             step=step or (session.step if session else None),
@@ -291,7 +266,10 @@ class HelpdeskRelay:
         return ExpectedWait(minutes=minutes, opens_at=None)
 
     async def relay_from_teacher(self, bot: Bot, message: Message) -> bool:
-        """Copy the teacher's message into her ticket's topic; False if it could not be."""
+        """Show the teacher's message in her ticket's topic, masked; False if it could not be.
+
+        Her words are never copied raw: see bot/helpdesk/teacher_copy.py.
+        """
         assert message.from_user is not None
         ticket = await self.tickets.open_for_user(message.from_user.id)
         if ticket is None or self.chat_id is None:
@@ -300,14 +278,8 @@ class HelpdeskRelay:
         for _attempt in range(2):
             try:
                 ticket = await self.ensure_place(bot, ticket, stale_thread_id=stale)
-                copied = await self._copy(
-                    bot,
-                    message,
-                    self.chat_id,
-                    thread_id=ticket.thread_id,
-                    reply=self._reply_to_card(ticket),
-                    lane=ticket.id,
-                )
+                method, shown = self._teacher_copy(ticket, message)
+                copied = await self._send(bot, method, lane=ticket.id)
             except TelegramBadRequest as error:
                 if ticket.thread_id is not None and _topic_gone(error) and stale is None:
                     stale = ticket.thread_id  # deleted by an operator: recreate and resend
@@ -321,7 +293,7 @@ class HelpdeskRelay:
                 ticket.id,
                 MessageDirection.TEACHER,
                 kind=message_kind(message),
-                text=mask_secrets(message.text or message.caption or ""),
+                text=shown.masked,
                 author_id=message.from_user.id,
                 teacher_message_id=message.message_id,
                 helpdesk_chat_id=self.chat_id,
@@ -329,6 +301,19 @@ class HelpdeskRelay:
             )
             return True
         return False
+
+    def _teacher_copy(self, ticket: Ticket, message: Message) -> tuple[Any, MaskedText]:
+        assert self.chat_id is not None
+        with self.operator_language():
+            note = _("🔒 Something that looked like a password, code or card number was hidden.")
+        return copy_for(
+            message,
+            chat_id=self.chat_id,
+            thread_id=ticket.thread_id,
+            reply=self._reply_to_card(ticket),
+            author=short_name(ticket.teacher_name),
+            note=note,
+        )
 
     async def _log_teacher_refusal(
         self, ticket: Ticket, message: Message, error: TelegramAPIError
@@ -369,8 +354,11 @@ class HelpdeskRelay:
                 await self.post(bot, ticket, notice, reply_to=message.message_id)
             return False
         try:
-            for method in signed_answer(message, ticket.chat_id, self._signature(ticket, message)):
-                copied = await self.outbox.send(bot, ticket.chat_id, method)
+            answer = signed_answer(message, ticket.chat_id, self._signature(ticket, message))
+            for method in answer:  # in order, through the chat's queue
+                copied: Message | MessageId = await self.outbox.send(
+                    bot, ticket.chat_id, cast("TelegramMethod[Message | MessageId]", method)
+                )
         except TelegramAPIError as error:
             await self.tickets.log_message(
                 ticket.id,
@@ -407,6 +395,67 @@ class HelpdeskRelay:
         )
         return True
 
+    async def relay_operator_edit(self, bot: Bot, ticket: Ticket, message: Message) -> bool:
+        """The operator edited an answer: edit the teacher's copy the same way (signed)."""
+        assert self.chat_id is not None
+        logged = await self.tickets.relayed_message(
+            ticket.id, MessageDirection.OPERATOR, helpdesk_message_id=message.message_id
+        )
+        if logged is None or logged.teacher_message_id is None or not ticket.is_open:
+            return False
+        method = signed_edit(
+            message, ticket.chat_id, logged.teacher_message_id, self._signature(ticket, message)
+        )
+        if method is None:
+            return False
+        try:
+            await self.outbox.send(bot, ticket.chat_id, method)
+        except TelegramAPIError as error:
+            if "not modified" in error.message:
+                return True
+            logger.warning("ticket #%s: teacher's copy not edited: %s", ticket.id, error)
+            with self.operator_language():
+                await self.post(
+                    bot,
+                    ticket,
+                    _("⚠️ The edit did not reach the teacher: {reason}").format(
+                        reason=self._refusal_reason(error)
+                    ),
+                    reply_to=message.message_id,
+                )
+            return False
+        return True
+
+    async def relay_teacher_edit(self, bot: Bot, message: Message) -> bool:
+        """The teacher edited a message her ticket shows: edit the group's copy, masked."""
+        if message.from_user is None or self.chat_id is None:
+            return False
+        ticket = await self.tickets.open_for_user(message.from_user.id)
+        if ticket is None:
+            return False
+        logged = await self.tickets.relayed_message(
+            ticket.id, MessageDirection.TEACHER, teacher_message_id=message.message_id
+        )
+        if logged is None or logged.helpdesk_message_id is None:
+            return False
+        with self.operator_language():
+            note = _("🔒 Something that looked like a password, code or card number was hidden.")
+            edited = _("✏️ edited")
+        method, _shown = edit_for(
+            message,
+            chat_id=self.chat_id,
+            message_id=logged.helpdesk_message_id,
+            author=f"{short_name(ticket.teacher_name)} · {edited}",
+            note=note,
+        )
+        try:
+            await self._send(bot, method, lane=ticket.id)
+        except TelegramAPIError as error:
+            if "not modified" not in error.message:
+                logger.warning("ticket #%s: the group's copy not edited: %s", ticket.id, error)
+            return False
+        return True
+
     def _signature(self, ticket: Ticket, message: Message) -> str:
         """«Анна, служба поддержки:» in the teacher's language (an anonymous admin: no name)."""
         locale = ticket.locale if ticket.locale in self.i18n.available_locales else None
@@ -426,6 +475,13 @@ class HelpdeskRelay:
         return error.message
 
     async def take(self, bot: Bot, ticket: Ticket, operator: User) -> Ticket:
+        """Assign the ticket to `operator`; the teacher is told who handles her request (once
+        per operator: taking it again says nothing new)."""
+        if not ticket.is_open:
+            with self.operator_language():
+                await self.post(bot, ticket, _("The ticket is already closed."))
+            return ticket
+        already_hers = ticket.assignee_id == operator.id
         ticket = await self.tickets.assign(
             ticket.id, operator_id=operator.id, operator_name=display_name(operator)
         )
@@ -436,7 +492,23 @@ class HelpdeskRelay:
                 ticket,
                 _("👤 {operator} took the ticket.").format(operator=ticket.assignee_name),
             )
+        if not already_hers:
+            await self._tell_teacher_taken(bot, ticket, operator)
         return ticket
+
+    async def _tell_teacher_taken(self, bot: Bot, ticket: Ticket, operator: User) -> None:
+        locale = ticket.locale if ticket.locale in self.i18n.available_locales else None
+        with use_i18n(self.i18n, locale or self.i18n.default_locale):
+            text = _(
+                "👤 {name} from the helpdesk is now handling your request #{number} and will "
+                "answer here."
+            ).format(name=operator.first_name, number=ticket.id)
+        try:
+            await self.outbox.send(
+                bot, ticket.chat_id, SendMessage(chat_id=ticket.chat_id, text=text, parse_mode=None)
+            )
+        except TelegramAPIError as error:
+            logger.warning("ticket #%s: teacher not told it was taken: %s", ticket.id, error)
 
     async def note(self, bot: Bot, ticket: Ticket, operator: User, text: str) -> None:
         await self.tickets.add_note(
@@ -555,6 +627,7 @@ class HelpdeskRelay:
                 message_thread_id=thread_id,
                 text=await self._card_html(fresh, topics=thread_id is not None),
                 parse_mode=ParseMode.HTML,
+                reply_markup=self._card_keyboard(fresh),
             ),
             lane=fresh.id,
         )
@@ -599,7 +672,7 @@ class HelpdeskRelay:
 
     async def _card_html(self, ticket: Ticket, *, topics: bool) -> str:
         session = await self.sessions.get(ticket.user_id)
-        recent = await self.transcript.recent(ticket.user_id)
+        recent = await self._before_the_ticket(ticket)
         notes = [note.text or "" for note in await self.tickets.notes(ticket.id)]
         with self.operator_language():
             return render_card(
@@ -607,7 +680,8 @@ class HelpdeskRelay:
                     ticket_id=ticket.id,
                     is_open=ticket.is_open,
                     teacher_name=ticket.teacher_name,
-                    telegram_name=None,
+                    telegram_name=ticket.telegram_name,
+                    user_id=ticket.user_id,
                     scenario=ticket.scenario,
                     step=ticket.step,
                     reason=ticket.reason,
@@ -625,6 +699,23 @@ class HelpdeskRelay:
                 )
             )
 
+    async def _before_the_ticket(self, ticket: Ticket) -> list[Any]:
+        """The transcript up to the ticket's opening: what she wrote since is relayed below the
+        card (also dropped by text, for lines recorded in the same second)."""
+        opened = _as_utc(ticket.opened_at)
+        relayed = {m.text for m in await self.tickets.messages(ticket.id, MessageDirection.TEACHER)}
+        lines = [
+            entry
+            for entry in await self.transcript.recent(ticket.user_id, limit=TRANSCRIPT_LOOKBACK)
+            if (opened is None or (_as_utc(entry.at) or opened) <= opened)
+            and not (entry.author == "teacher" and entry.text in relayed)
+        ]
+        return lines[-CARD_TRANSCRIPT_LINES:]
+
+    def _card_keyboard(self, ticket: Ticket) -> InlineKeyboardMarkup | None:
+        with self.operator_language():
+            return card_keyboard(ticket)
+
     async def refresh_card(self, bot: Bot, ticket: Ticket) -> None:
         """Edit the card in place (assignee, status, notes); a vanished card is re-posted later."""
         if self.chat_id is None or ticket.card_message_id is None:
@@ -638,6 +729,7 @@ class HelpdeskRelay:
                     message_id=ticket.card_message_id,
                     text=text,
                     parse_mode=ParseMode.HTML,
+                    reply_markup=self._card_keyboard(ticket),
                 ),
                 lane=ticket.id,
             )
@@ -646,9 +738,17 @@ class HelpdeskRelay:
                 logger.warning("ticket #%s: card not updated: %s", ticket.id, error)
 
     async def post(
-        self, bot: Bot, ticket: Ticket, text: str, *, reply_to: int | None = None
+        self,
+        bot: Bot,
+        ticket: Ticket,
+        text: str,
+        *,
+        reply_to: int | None = None,
+        force_reply: bool = False,
     ) -> Message | None:
-        """A notice in the ticket's topic (or as a reply to its card); recreates a lost topic."""
+        """A notice in the ticket's topic (or as a reply to its card); recreates a lost topic.
+
+        `force_reply`: Telegram opens a reply to it (the «Заметка» prompt)."""
         if self.chat_id is None:
             return None
         for stale in (None, ticket.thread_id):
@@ -668,6 +768,7 @@ class HelpdeskRelay:
                         text=text,
                         reply_parameters=reply,
                         parse_mode=None,
+                        reply_markup=ForceReply() if force_reply else None,
                     ),
                     lane=ticket.id,
                 )
@@ -680,30 +781,6 @@ class HelpdeskRelay:
                 logger.error("ticket #%s: notice not posted: %s", ticket.id, error)
                 return None
         return None
-
-    async def _copy(
-        self,
-        bot: Bot,
-        message: Message,
-        chat_id: int,
-        *,
-        thread_id: int | None = None,
-        reply: ReplyParameters | None = None,
-        lane: Hashable = None,
-    ) -> MessageId:
-        """Copy `message` into `chat_id` (into a topic, or as a reply) through the outbox."""
-        return await self.outbox.send(
-            bot,
-            chat_id,
-            CopyMessage(
-                chat_id=chat_id,
-                from_chat_id=message.chat.id,
-                message_id=message.message_id,
-                message_thread_id=thread_id,
-                reply_parameters=reply,
-            ),
-            lane=lane,
-        )
 
     async def _send(self, bot: Bot, method, *, lane: Hashable = None):  # type: ignore[no-untyped-def]
         """A call into the helpdesk chat, in `lane` (the ticket's id) of the outbox."""

@@ -1,8 +1,10 @@
 """What operators see of a ticket: the topic name and the context card (HTML).
 
-Operator texts are rendered in the helpdesk's language (the caller sets the locale). Step names
-come from the step table (bot/dialogs/steps.py); step and scenario names are short and human, with
-the exact state name kept in the card for precision.
+Operator texts are rendered in the helpdesk's language (the caller sets the locale). They speak
+plainly: step names are the step table's human labels (bot/dialogs/steps.py), never internal state
+names; an unknown scenario is simply left out of the topic's name. The card's «recent
+conversation» is what happened before the ticket opened: what she writes afterwards is relayed
+below the card, so it is shown once.
 """
 
 from __future__ import annotations
@@ -40,13 +42,14 @@ SCENARIO_LABELS = {
 
 
 def step_label(step: str | None) -> str:
-    """The step's short name from the step table; the state name itself when unknown."""
+    """The step's short name from the step table (or the guide's window screen); «unknown
+    step», never a state name."""
     if not step:
         return _("unknown step")
     screen = step.removeprefix(GUIDE_STEP)
     if step.startswith(GUIDE_STEP) and screen in SCREENS:  # the exact screen of the window
         return screen_card_name(screen)
-    return steps.step_label(step) or step
+    return steps.step_label(step) or _("unknown step")
 
 
 def scenario_label(scenario: str | None) -> str:
@@ -71,9 +74,11 @@ def short_name(full_name: str) -> str:
 
 
 def topic_name(ticket_id: int, teacher_name: str, scenario: str | None, step: str | None) -> str:
-    """«#12 · Иванова М. · A: код», cut to Telegram's 128 characters."""
-    letter = SCENARIO_LETTERS.get(scenario or "", "?")
-    name = f"#{ticket_id} · {short_name(teacher_name)} · {letter}: {step_label(step)}"
+    """«#12 · Иванова М. · A: код» (without the letter while the scenario is unknown), cut to
+    Telegram's 128 characters."""
+    letter = SCENARIO_LETTERS.get(scenario or "")
+    where = f"{letter}: {step_label(step)}" if letter else step_label(step)
+    name = f"#{ticket_id} · {short_name(teacher_name)} · {where}"
     return name if len(name) <= TOPIC_NAME_LIMIT else name[: TOPIC_NAME_LIMIT - 1] + "…"
 
 
@@ -101,7 +106,8 @@ class CardData:
     ticket_id: int
     is_open: bool
     teacher_name: str
-    telegram_name: str | None
+    telegram_name: str | None  # «Мария @maria»
+    user_id: int | None  # for the link to her chat
     scenario: str | None
     step: str | None
     reason: str | None
@@ -127,18 +133,23 @@ def _errors_line(errors: Sequence[dict]) -> str:
     )
 
 
+def _telegram_link(card: CardData) -> str:
+    """« · <a href="tg://user?id=…">Мария @maria</a>»: her name in Telegram, a tap opens her."""
+    if card.user_id is None:
+        return f" · {html.escape(card.telegram_name)}" if card.telegram_name else ""
+    name = html.escape(card.telegram_name or _("Telegram profile"))
+    return f' · <a href="tg://user?id={card.user_id}">{name}</a>'
+
+
 def render_card(card: CardData) -> str:
     """The context card as Telegram HTML, kept under the message length limit."""
     esc = html.escape
     status = _("ticket open") if card.is_open else _("ticket closed")
     lines = [
         _("🆘 <b>Ticket #{number}</b> · {status}").format(number=card.ticket_id, status=status),
-        _("Teacher: {name}").format(name=esc(card.teacher_name))
-        + (f" ({esc(card.telegram_name)})" if card.telegram_name else ""),
+        _("Teacher: {name}").format(name=esc(card.teacher_name)) + _telegram_link(card),
         _("Scenario: {scenario}").format(scenario=esc(scenario_label(card.scenario))),
-        _("Step: {step} <code>{state}</code>").format(
-            step=esc(step_label(card.step)), state=esc(card.step or "—")
-        ),
+        _("Step: {step}").format(step=esc(step_label(card.step))),
         _("Last errors: {errors}").format(errors=_errors_line(card.last_errors)),
         _("Phone: {phone}").format(phone=esc(card.phone_masked or "—")),
         _("Language: {language}").format(language=esc(card.locale or "—")),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 
 from aiogram.enums import ParseMode
-from aiogram.methods import CopyMessage, SendMessage
+from aiogram.methods import CopyMessage, EditMessageCaption, EditMessageText, SendMessage
 from aiogram.types import Message
 
 _CAPTIONED = ("photo", "video", "document", "audio", "animation", "voice")
@@ -35,3 +35,27 @@ def signed_answer(
         copy.parse_mode = ParseMode.HTML
         return [copy]
     return [SendMessage(chat_id=chat_id, text=head, parse_mode=ParseMode.HTML), copy]
+
+
+def signed_edit(
+    message: Message, chat_id: int, message_id: int, signature: str
+) -> EditMessageText | EditMessageCaption | None:
+    """The call that makes the teacher's copy `message_id` show the edited `message`, signed;
+    None for what cannot change (a sticker)."""
+    head = f"<b>{html.escape(signature)}</b>"
+    if message.text is not None:
+        return EditMessageText(
+            chat_id=chat_id,
+            message_id=message_id,
+            text=f"{head}\n{message.html_text}",
+            parse_mode=ParseMode.HTML,
+        )
+    if any(getattr(message, kind) is not None for kind in _CAPTIONED):
+        caption = message.html_text if message.caption else ""
+        return EditMessageCaption(
+            chat_id=chat_id,
+            message_id=message_id,
+            caption=f"{head}\n{caption}" if caption else head,
+            parse_mode=ParseMode.HTML,
+        )
+    return None

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from aiogram.utils.i18n import gettext as _
 
-from bot.helpdesk_card import humanize_duration
+from bot.helpdesk.card import humanize_duration
 from services.helpdesk.stats import HelpdeskReport
 
 MAX_OPERATORS = 10

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from aiogram.utils.i18n import gettext as _
 
-from bot.helpdesk_card import (
+from bot.helpdesk.card import (
     SCENARIO_LETTERS,
     humanize_duration,
     reason_label,

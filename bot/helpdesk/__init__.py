@@ -1,0 +1,5 @@
+"""The Telegram side of the helpdesk: relay (topics, copies both ways), card, queue and report
+texts, the operator's signature, and the paced outbox every group call goes through.
+
+The domain (tickets, transcript, masking, working hours) lives in `services/helpdesk`.
+"""
