@@ -462,6 +462,9 @@ async def test_teacher_links_in_the_window_while_the_bot_guides_her(live: Live, 
     await window.get_by_text("Добавление профиля Сферум").wait_for()
     await person.sees("«Добавление профиля Сферум»")
     await live.bot_idle()
+    # The consent picture («Привязать» circled) above the bot's words: loaded, then in view.
+    await page.locator(".msg.in .bubble img").last.evaluate("img => img.decode()")
+    await scroll_chat_to_the_end(page)
     save_shot("guide-mode", await page.screenshot())
 
     await window.locator('[data-vkid="link"]').click()
