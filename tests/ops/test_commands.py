@@ -5,9 +5,14 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from sqlalchemy import func, select
+
+from bench.stats_data import generate, insert_dataset
 from bot.config import Settings
 from bot.webhook import GENERATE_SECRET
 from services.storage.db import create_all, create_engine
+from services.storage.models import FunnelTeacher
+from tests.analytics.conftest import NOW, SPREAD, START
 from tests.ops.replicas import MIGRATE, SERVE_WEBHOOK, run_command, settings_env
 
 
@@ -36,6 +41,27 @@ async def test_migrate_adopts_a_create_all_database(tmp_path: Path) -> None:
 
     assert code == 0
     assert any("adopted" in line["message"] for line in lines)
+
+
+async def test_migrate_backfills_the_funnel_facts(tmp_path: Path) -> None:
+    """The upgrade that adds the funnel facts leaves them caught up: /stats need not."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'b.db'}")
+    await create_all(engine)
+    async with engine.begin() as connection:
+        await insert_dataset(connection, generate(30, start=START, spread=SPREAD, seed=2), now=NOW)
+    await engine.dispose()
+
+    code, lines = await run_command([*MIGRATE], env_for(tmp_path), tmp_path)
+
+    assert code == 0
+    assert any(line["message"] == "funnel facts: 30 teachers caught up" for line in lines)
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'b.db'}")
+    try:
+        async with engine.connect() as connection:
+            teachers = await connection.scalar(select(func.count()).select_from(FunnelTeacher))
+    finally:
+        await engine.dispose()
+    assert teachers == 30
 
 
 async def test_migrate_refuses_a_database_it_does_not_recognise(tmp_path: Path) -> None:
