@@ -2,6 +2,7 @@
 
 `clock` is the FakeClock both the backend and the bot read; `backend` serves the demo backend on
 loopback; `app` is the bot wired to it (tests/support/bot_app.py); `demo` reads the demo teachers;
+`hd` is the bot with a helpdesk chat (tests/helpdesk/harness.py);
 `postgres_url` is a throwaway PostgreSQL database (tests/support/postgres.py).
 A folder's own conftest.py may override any of them by name.
 """
@@ -16,10 +17,11 @@ import pytest
 from services.clock import FakeClock
 from services.linking.testing import RunningBackend, serve_backend
 from tests.bot.helpers import Demo
+from tests.helpdesk.harness import HelpdeskApp, helpdesk_app
 from tests.support.bot_app import BotApp, make_bot_app
 from tests.support.postgres import postgres_url
 
-__all__ = ["app", "backend", "clock", "demo", "postgres_url"]
+__all__ = ["app", "backend", "clock", "demo", "hd", "postgres_url"]
 
 
 @pytest.fixture
@@ -42,3 +44,11 @@ async def app(tmp_path: Path, backend: RunningBackend, clock: FakeClock) -> Asyn
 @pytest.fixture
 async def demo(app: BotApp) -> Demo:
     return await Demo.load(app.linking)
+
+
+@pytest.fixture
+async def hd(
+    tmp_path: Path, backend: RunningBackend, clock: FakeClock
+) -> AsyncIterator[HelpdeskApp]:
+    async with helpdesk_app(tmp_path, backend.url, clock=clock) as with_helpdesk:
+        yield with_helpdesk
