@@ -1,4 +1,5 @@
-"""README promises: every setting is documented, and the two commands exist as written."""
+"""README promises: every setting is documented, the two commands exist as written, and every
+file the README and the docs name exists."""
 
 import re
 from pathlib import Path
@@ -35,6 +36,27 @@ def test_no_reference_leaves_the_repository_and_every_file_named_exists() -> Non
         if not (ROOT / path).exists() and ("/" in path or not (ROOT / "scripts" / path).exists())
     }
     assert missing == set()
+
+
+def test_every_file_the_docs_name_exists() -> None:
+    # Tests move between subject folders (tests/README.md); a doc must not point at the old place.
+    docs = [*sorted((ROOT / "docs").glob("*.md")), ROOT / "tests" / "README.md"]
+    pattern = r"(?<![\w/])((?:bot|services|tests|scripts|bench|docs)/[\w./-]+\.(?:py|md|sh|yaml))"
+    named = {
+        (doc.relative_to(ROOT).as_posix(), path)
+        for doc in docs
+        for path in re.findall(pattern, doc.read_text(encoding="utf-8"))
+    }
+    assert any(path.startswith("tests/") for _, path in named), "the docs name their tests"
+    assert {(doc, path) for doc, path in named if not (ROOT / path).exists()} == set()
+
+
+def test_every_test_folder_is_listed_by_its_subject() -> None:
+    listed = re.findall(
+        r"^\| `(\w+)/` \|", (ROOT / "tests" / "README.md").read_text(encoding="utf-8"), re.M
+    )
+    folders = {p.parent.name for p in (ROOT / "tests").glob("*/__init__.py")}
+    assert sorted(listed) == sorted(folders), "tests/README.md lists each folder once"
 
 
 def test_production_section_covers_deploying_tls_the_helpdesk_and_a_real_backend() -> None:

@@ -8,7 +8,7 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.methods import DeleteMessage
 
 from tests.bot.helpers import Demo, reach_password
-from tests.bot_recovery.steps import NEW_PASSWORD, reach_new_password
+from tests.recovery.steps import NEW_PASSWORD, reach_new_password
 from tests.support.bot_app import BotApp
 from tests.support.fake_telegram import Person
 

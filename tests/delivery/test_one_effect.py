@@ -27,7 +27,7 @@ from tests.bot.helpers import (
     reach_code,
     reach_password,
 )
-from tests.bot_recovery.steps import open_recovery_from_password, sms_code
+from tests.recovery.steps import open_recovery_from_password, sms_code
 from tests.support.bot_app import BotApp
 from tests.support.fake_telegram import Person
 

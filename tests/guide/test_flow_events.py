@@ -33,7 +33,7 @@ TEACHER = 4242
 
 
 @pytest.fixture
-async def demo() -> AsyncIterator[tuple[RunningBackend, LinkingClient]]:
+async def backend_and_client() -> AsyncIterator[tuple[RunningBackend, LinkingClient]]:
     async with (
         serve_backend(demo=True, clock=FakeClock()) as backend,
         LinkingClient(backend.url, retries=0) as client,
@@ -47,8 +47,8 @@ async def _open(client: LinkingClient, case: str = "vkid_no_profile") -> tuple[D
     return account, await client.for_user(TEACHER).start_flow(token.token)
 
 
-async def test_steps_codes_refusals_and_the_end_are_published(demo) -> None:
-    _backend, client = demo
+async def test_steps_codes_refusals_and_the_end_are_published(backend_and_client) -> None:
+    _backend, client = backend_and_client
     account, flow = await _open(client)
     teacher = client.for_user(TEACHER)
     await teacher.submit_phone(flow.flow_id, account.phone)
@@ -90,8 +90,8 @@ async def test_steps_codes_refusals_and_the_end_are_published(demo) -> None:
     assert [e.state for e in rest.events] == ["personal_data", "consent", "linked"]
 
 
-async def test_reading_the_feed_changes_nothing(demo) -> None:
-    _backend, client = demo
+async def test_reading_the_feed_changes_nothing(backend_and_client) -> None:
+    _backend, client = backend_and_client
     _account, flow = await _open(client)
     teacher = client.for_user(TEACHER)
     await teacher.get_flow(flow.flow_id)
@@ -99,8 +99,8 @@ async def test_reading_the_feed_changes_nothing(demo) -> None:
     assert [e.kind for e in (await teacher.flow_events(flow.flow_id)).events] == ["step"]
 
 
-async def test_vpn_refusal_reaches_the_feed(demo) -> None:
-    _backend, client = demo
+async def test_vpn_refusal_reaches_the_feed(backend_and_client) -> None:
+    _backend, client = backend_and_client
     account, flow = await _open(client)
     await client.dev_set_vpn(enabled=True, mesh_account_id=account.mesh_account_id)
     teacher = client.for_user(TEACHER)
@@ -110,8 +110,8 @@ async def test_vpn_refusal_reaches_the_feed(demo) -> None:
     assert (last.kind, last.code, last.state) == ("refusal", "vpn_detected", "phone")
 
 
-async def test_long_poll_wakes_when_the_window_acts(demo) -> None:
-    _backend, client = demo
+async def test_long_poll_wakes_when_the_window_acts(backend_and_client) -> None:
+    _backend, client = backend_and_client
     account, flow = await _open(client)
     teacher = client.for_user(TEACHER)
     after = (await teacher.flow_events(flow.flow_id)).next
@@ -123,8 +123,8 @@ async def test_long_poll_wakes_when_the_window_acts(demo) -> None:
     assert [(e.kind, e.state, e.source) for e in page.events] == [("step", "password", "journal")]
 
 
-async def test_long_poll_answers_empty_when_nothing_happens(demo) -> None:
-    _backend, client = demo
+async def test_long_poll_answers_empty_when_nothing_happens(backend_and_client) -> None:
+    _backend, client = backend_and_client
     _account, flow = await _open(client)
     teacher = client.for_user(TEACHER)
     after = (await teacher.flow_events(flow.flow_id)).next
@@ -132,8 +132,10 @@ async def test_long_poll_answers_empty_when_nothing_happens(demo) -> None:
     assert page.events == () and page.next == after and page.state == "phone"
 
 
-async def test_the_window_finds_and_drives_the_bots_flow_with_the_same_budgets(demo) -> None:
-    _backend, client = demo
+async def test_the_window_finds_and_drives_the_bots_flow_with_the_same_budgets(
+    backend_and_client,
+) -> None:
+    _backend, client = backend_and_client
     account, flow = await _open(client)
     window = client.for_journal(account.mesh_account_id)
     assert (await window.mesh_account_flow(account.mesh_account_id)).flow_id == flow.flow_id
@@ -148,8 +150,8 @@ async def test_the_window_finds_and_drives_the_bots_flow_with_the_same_budgets(d
     assert (await client.for_user(TEACHER).get_flow(flow.flow_id)).state.value == "password"
 
 
-async def test_a_stranger_reads_and_writes_nothing_in_her_feed(demo) -> None:
-    _backend, client = demo
+async def test_a_stranger_reads_and_writes_nothing_in_her_feed(backend_and_client) -> None:
+    _backend, client = backend_and_client
     account, flow = await _open(client)
     stranger = client.for_user(999)
     with pytest.raises(NotFound):
@@ -180,8 +182,8 @@ async def test_only_the_journal_key_may_name_a_mesh_account() -> None:
             assert moved.state.value == "password"
 
 
-async def test_bad_after_and_wait_are_bad_requests(demo) -> None:
-    backend, client = demo
+async def test_bad_after_and_wait_are_bad_requests(backend_and_client) -> None:
+    backend, client = backend_and_client
     _account, flow = await _open(client)
     async with aiohttp.ClientSession() as http:
         for query in ("after=-1", "after=x", "wait=26", "wait=1.5"):
@@ -193,8 +195,8 @@ async def test_bad_after_and_wait_are_bad_requests(demo) -> None:
                 assert (await response.json())["error"]["code"] == "bad_request"
 
 
-async def test_the_feed_keeps_the_newest_events_only(demo) -> None:
-    _backend, client = demo
+async def test_the_feed_keeps_the_newest_events_only(backend_and_client) -> None:
+    _backend, client = backend_and_client
     account, flow = await _open(client)
     teacher = client.for_user(TEACHER)
     await teacher.submit_phone(flow.flow_id, account.phone)
@@ -215,8 +217,10 @@ async def test_the_feed_keeps_the_newest_events_only(demo) -> None:
     assert page.state == "password"
 
 
-async def test_only_the_accounts_window_reports_screens_and_a_repeat_is_one_event(demo) -> None:
-    _backend, client = demo
+async def test_only_the_accounts_window_reports_screens_and_a_repeat_is_one_event(
+    backend_and_client,
+) -> None:
+    _backend, client = backend_and_client
     account, flow = await _open(client)
     with pytest.raises(NotFound):  # the bot (an end user) has no window
         await client.for_user(TEACHER).report_screen(flow.flow_id, "vkid_phone")
@@ -233,8 +237,8 @@ async def test_only_the_accounts_window_reports_screens_and_a_repeat_is_one_even
     ]
 
 
-async def test_a_restart_ends_the_old_feed_and_opens_a_new_one(demo) -> None:
-    _backend, client = demo
+async def test_a_restart_ends_the_old_feed_and_opens_a_new_one(backend_and_client) -> None:
+    _backend, client = backend_and_client
     account, flow = await _open(client)
     teacher = client.for_user(TEACHER)
     await teacher.submit_phone(flow.flow_id, account.phone)
@@ -246,8 +250,10 @@ async def test_a_restart_ends_the_old_feed_and_opens_a_new_one(demo) -> None:
     assert new == [("step", "phone")]
 
 
-async def test_a_finished_recovery_publishes_that_the_flow_went_on_to_the_code(demo) -> None:
-    _backend, client = demo
+async def test_a_finished_recovery_publishes_that_the_flow_went_on_to_the_code(
+    backend_and_client,
+) -> None:
+    _backend, client = backend_and_client
     account, flow = await _open(client, "forgot_password_email")
     teacher = client.for_user(TEACHER)
     await teacher.submit_phone(flow.flow_id, account.phone)

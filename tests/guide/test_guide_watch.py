@@ -4,11 +4,9 @@ after a restart; the real background loop long-polling the backend."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from sqlalchemy import update
 
 from bot.guide_watcher import GuideWatcher
@@ -18,16 +16,8 @@ from services.storage.db import create_session_factory
 from services.storage.guide_watches import GuideWatch, GuideWatches
 from tests.bot.helpers import Demo
 from tests.guide.test_guide_mode import CASE, Window, follow, guide_from_greeting
-from tests.helpdesk.harness import HELPDESK, HelpdeskApp, helpdesk_app, only_topic
+from tests.helpdesk.harness import HELPDESK, HelpdeskApp, only_topic
 from tests.support.bot_app import BotApp, make_bot_app
-
-
-@pytest.fixture
-async def hd(
-    tmp_path: Path, backend: RunningBackend, clock: FakeClock
-) -> AsyncIterator[HelpdeskApp]:
-    async with helpdesk_app(tmp_path, backend.url, clock=clock) as app:
-        yield app
 
 
 async def test_stuck_on_a_screen_offers_a_specialist_who_sees_the_screen(

@@ -85,7 +85,7 @@ def sessions(session_factory: async_sessionmaker, wall: WallClock) -> LinkSessio
     return LinkSessionRepository(session_factory, clock=wall)
 
 
-# --- the whole bot with a helpdesk ---------------------------------------------------------
+# --- the whole bot with a helpdesk: `hd`, `hd_without_topics`, `demo` (tests/support/fixtures.py)
 
 
 @pytest.fixture
@@ -95,31 +95,3 @@ def bot_clock(clock: FakeClock) -> FakeClock:
     It starts on Wednesday 10:00 in Moscow: inside working hours.
     """
     return clock
-
-
-@pytest.fixture
-async def hd(tmp_path: Path, backend, bot_clock):
-    from tests.helpdesk.harness import helpdesk_app
-
-    async with helpdesk_app(tmp_path, backend.url, clock=bot_clock) as app:
-        yield app
-
-
-@pytest.fixture
-async def hd_without_topics(tmp_path: Path, backend, bot_clock):
-    from tests.helpdesk.harness import helpdesk_app
-
-    async with helpdesk_app(tmp_path, backend.url, clock=bot_clock, forum=False) as app:
-        yield app
-
-
-@pytest.fixture
-async def demo(backend):
-    from services.linking_client import LinkingClient
-    from tests.bot.helpers import Demo
-
-    client = LinkingClient(backend.url, timeout=5.0, retries=0, backoff=0)
-    try:
-        yield await Demo.load(client)
-    finally:
-        await client.close()

@@ -8,8 +8,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.linking.testing import RunningBackend
 from tests.bot.helpers import Demo
-from tests.bot_recovery.steps import NEW_PASSWORD, reach_new_password
 from tests.helpdesk.harness import HelpdeskApp, only_topic
+from tests.recovery.steps import NEW_PASSWORD, reach_new_password
 from tests.support.bot_app import BotApp
 
 CASE = "forgot_password_app"

@@ -5,7 +5,7 @@ step of a linking through the real bot and backend to a linked profile."""
 from __future__ import annotations
 
 from tests.bot.helpers import Demo, open_from_journal
-from tests.bot_recovery.steps import confirm_account, friend_codes, set_new_password
+from tests.recovery.steps import confirm_account, friend_codes, set_new_password
 from tests.support.bot_app import BotApp
 from tests.support.fake_telegram import Person
 

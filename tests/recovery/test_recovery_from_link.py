@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.bot.helpers import Demo, fill_personal_data, open_from_journal, reach_password
-from tests.bot_recovery.steps import (
+from tests.recovery.steps import (
     NEW_PASSWORD,
     app_code,
     confirm_account,

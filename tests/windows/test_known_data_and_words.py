@@ -5,7 +5,7 @@ the password rule said once, VK ID and the study profile explained, the agreemen
 from __future__ import annotations
 
 from tests.bot.helpers import Demo, open_from_journal, reach_personal_data
-from tests.bot_recovery.steps import reach_new_password
+from tests.recovery.steps import reach_new_password
 from tests.support.bot_app import BotApp
 
 CASE = "vkid_no_profile"

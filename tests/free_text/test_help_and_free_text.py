@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.bot.helpers import Demo, open_from_journal, reach_code, reach_password
-from tests.bot_recovery.steps import NEW_PASSWORD, confirm_account, email_code, tr
+from tests.recovery.steps import NEW_PASSWORD, confirm_account, email_code, tr
 from tests.support.bot_app import BotApp
 
 CASE = "vkid_no_profile"  # scenario A; the account has an e-mail and trusted friends

@@ -13,8 +13,8 @@ from aiogram.methods import EditMessageText, SendMessage
 from services.clock import FakeClock
 from services.linking.testing import RunningBackend
 from tests.bot.helpers import Demo, open_from_journal, reach_code, reach_password
-from tests.bot_recovery.steps import open_recovery_from_password
 from tests.helpdesk.harness import helpdesk_app
+from tests.recovery.steps import open_recovery_from_password
 from tests.support.bot_app import BotApp, make_bot_app
 from tests.support.manual_timer import ManualTimer
 

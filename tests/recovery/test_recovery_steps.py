@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from services.clock import FakeClock
 from tests.bot.helpers import Demo
-from tests.bot_recovery.steps import (
+from tests.recovery.steps import (
     NEW_PASSWORD,
     app_code,
     confirm_account,
