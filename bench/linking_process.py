@@ -1,6 +1,6 @@
 """The simulated linking backend in a process of its own, with bench-only teachers.
 
-The backend is the real one (`services.linking.testing.serve_backend(demo=True)` over HTTP on
+The backend is the real one (`services.linking.in_process.serve_backend(demo=True)` over HTTP on
 127.0.0.1). Running it in a child process keeps its CPU (argon2, SQLite, JSON) out of the bot's
 event loop, as in production, and lets the bench read each side's CPU time separately.
 
@@ -28,7 +28,7 @@ from typing import Any
 from services.linking_client import DemoCase, LinkingClient
 
 # The two profiles of the backend's argon2id: the seed's settings (LinkingSettings defaults)
-# and the light one tests use (services.linking.testing.LIGHT_KDF).
+# and the light one tests use (services.linking.in_process.LIGHT_KDF).
 KDF_PROFILES = ("seed", "light")
 
 SCENARIOS = ("new_profile", "existing_profile", "registration")
@@ -164,8 +164,8 @@ def _time_argon2(hashing: Any, counters: _Counters) -> None:
 async def _serve(conn: Connection, kdf: str) -> None:
     from services.clock import SystemClock
     from services.linking.api import BACKEND
+    from services.linking.in_process import LIGHT_KDF, serve_backend
     from services.linking.settings import LinkingSettings
-    from services.linking.testing import LIGHT_KDF, serve_backend
 
     seed_kdf = {
         name: LinkingSettings.model_fields[name].default

@@ -1,7 +1,7 @@
 """Simulated linking backend: VK ID + Sferum + MESH, strict like the real services.
 
 `create_app` builds the aiohttp application; `python -m services.linking` runs it alone;
-`services.linking.testing.serve_backend` serves it on loopback for tests.
+`services.linking.in_process.serve_backend` serves it on loopback for tests.
 """
 
 from services.clock import Clock, FakeClock, SystemClock

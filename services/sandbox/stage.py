@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from services.clock import SystemClock
-from services.linking.testing import serve_backend
+from services.linking.in_process import serve_backend
 from services.linking_client import LinkingClient
 from services.sandbox.botapi import TelegramWorld, create_botapi_app
 from services.sandbox.guard import warn_if_exposed

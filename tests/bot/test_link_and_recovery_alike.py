@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from services.clock import FakeClock
-from services.linking.testing import RunningBackend
+from services.linking.in_process import RunningBackend
 from tests.bot.helpers import Demo, open_from_journal, reach_code, reach_password
 from tests.recovery.steps import open_recovery_from_password
 from tests.support.bot_app import BotApp, make_bot_app

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from services.clock import FakeClock
-from services.linking.testing import serve_backend
+from services.linking.in_process import serve_backend
 from services.linking_client import (
     AlreadyLinked,
     CodeBurnt,

@@ -19,7 +19,7 @@ from aiogram.methods import SendMessage
 from bot.backend_breaker import BreakerLinkingClient, BreakerState, CircuitBreaker
 from bot.durability import Committer
 from services.clock import FakeClock
-from services.linking.testing import RunningBackend
+from services.linking.in_process import RunningBackend
 from services.linking_client import BackendUnavailable, LinkingClient
 from services.storage.transient import Backoff
 from tests.bot.helpers import Demo, open_from_journal, reach_code

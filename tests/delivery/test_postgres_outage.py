@@ -16,7 +16,7 @@ import pytest
 
 from bot.durability import Committer
 from services.clock import FakeClock
-from services.linking.testing import RunningBackend
+from services.linking.in_process import RunningBackend
 from services.storage.transient import Backoff
 from tests.bot.helpers import Demo, reach_code
 from tests.delivery.conftest import SimulatedTime

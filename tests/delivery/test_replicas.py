@@ -30,7 +30,7 @@ from bot.replica_guard import ReplicaConflict, hold_single_replica_lease
 from bot.shared_state import SharedState, in_process, in_redis
 from bot.shared_state.throttle_store import RedisThrottleStore
 from services.clock import FakeClock
-from services.linking.testing import RunningBackend
+from services.linking.in_process import RunningBackend
 from services.linking_client import LinkingClient
 from services.storage.db import create_all, create_engine, create_session_factory
 from services.storage.link_sessions import LinkSessionRepository

@@ -16,7 +16,7 @@ import pytest
 
 from services.clock import FakeClock
 from services.linking.flow_events import KEEP_PER_FLOW
-from services.linking.testing import RunningBackend, serve_backend
+from services.linking.in_process import RunningBackend, serve_backend
 from services.linking_client import (
     CodeInvalid,
     DevAccount,

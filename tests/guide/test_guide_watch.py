@@ -11,7 +11,7 @@ from sqlalchemy import update
 
 from bot.guide_watcher import GuideWatcher
 from services.clock import FakeClock
-from services.linking.testing import RunningBackend
+from services.linking.in_process import RunningBackend
 from services.storage.db import create_session_factory
 from services.storage.guide_watches import GuideWatch, GuideWatches
 from tests.bot.helpers import Demo

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.linking.testing import RunningBackend
+from services.linking.in_process import RunningBackend
 from tests.bot.helpers import Demo, fill_personal_data
 from tests.helpdesk.harness import HelpdeskApp, only_topic, walk_to_phone_step
 from tests.support.bot_app import make_bot_app

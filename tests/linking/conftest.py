@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from services.clock import FakeClock
-from services.linking.testing import RunningBackend
+from services.linking.in_process import RunningBackend
 from tests.linking.http_api import Api, api_session
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from services.linking.testing import serve_backend
+from services.linking.in_process import serve_backend
 from tests.linking.http_api import Api
 
 

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from services.clock import FakeClock
-from services.linking.testing import serve_backend
+from services.linking.in_process import serve_backend
 from tests.linking.hostile import assert_hostile_bodies_get_4xx
 from tests.linking.http_api import Api, api_session
 

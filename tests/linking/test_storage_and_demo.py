@@ -9,11 +9,11 @@ from sqlalchemy import select
 
 from services.linking.api import BACKEND
 from services.linking.db import OutdatedSchema, create_engine, create_schema
+from services.linking.in_process import RunningBackend
 from services.linking.models import Challenge, VkAccount
 from services.linking.passwords import PasswordPolicy
 from services.linking.phones import validate_phone
 from services.linking.settings import LinkingSettings
-from services.linking.testing import RunningBackend
 from tests.linking.hostile import assert_hostile_bodies_get_4xx
 from tests.linking.http_api import Api
 

@@ -23,7 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot.observability.routes import serve_operations
 from bot.polling import UpdatePoller
 from services.helpdesk.models import TranscriptEntry
-from services.linking.testing import RunningBackend
+from services.linking.in_process import RunningBackend
 from services.storage.db import create_session_factory
 from tests.bot.helpers import Demo
 from tests.ops.harness import fake_telegram_runtime, runtime_settings, text_update

@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot.observability.logs import JsonFormatter, mask_user_id, update_id_var, user_var
 from bot.observability.routes import serve_operations
-from services.linking.testing import RunningBackend
+from services.linking.in_process import RunningBackend
 from services.storage.link_sessions import EventKind
 from tests.bot.helpers import Demo
 from tests.ops.harness import fake_telegram_runtime, runtime_settings

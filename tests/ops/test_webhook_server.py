@@ -18,7 +18,7 @@ from bot.webhook import (
     webhook_secret,
     webhook_server,
 )
-from services.linking.testing import RunningBackend
+from services.linking.in_process import RunningBackend
 from services.storage.db import create_engine
 from tests.ops.harness import (
     SECRET,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from services.linking.testing import RunningBackend
+from services.linking.in_process import RunningBackend
 from tests.bot.helpers import Demo
 from tests.helpdesk.harness import HelpdeskApp, only_topic
 from tests.recovery.steps import NEW_PASSWORD, reach_new_password

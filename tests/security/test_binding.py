@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from services.clock import FakeClock
-from services.linking.testing import RunningBackend
+from services.linking.in_process import RunningBackend
 from tests.linking.http_api import Api, api_session
 from tests.security.attacks import VICTIM
 

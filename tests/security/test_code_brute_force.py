@@ -12,8 +12,8 @@ from __future__ import annotations
 import pytest
 
 from services.clock import FakeClock
+from services.linking.in_process import RunningBackend
 from services.linking.settings import LinkingSettings
-from services.linking.testing import RunningBackend
 from tests.linking.http_api import Api
 from tests.security.attacks import (
     DAY,

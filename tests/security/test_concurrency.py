@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from services.clock import FakeClock
-from services.linking.testing import RunningBackend, serve_backend
+from services.linking.in_process import RunningBackend, serve_backend
 from tests.linking.http_api import Api, api_session
 from tests.security.attacks import VICTIM, unused_code
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import aiohttp
 
 from services.clock import FakeClock
-from services.linking.testing import RunningBackend, serve_backend
+from services.linking.in_process import RunningBackend, serve_backend
 from tests.linking.http_api import Api, Reply, api_session
 from tests.security.attacks import (
     DAY,

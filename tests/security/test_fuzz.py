@@ -27,7 +27,7 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 
 from services.clock import FakeClock
-from services.linking.testing import RunningBackend, serve_backend
+from services.linking.in_process import RunningBackend, serve_backend
 
 # Refusals that record an attempt (DomainError.keeps_changes): their change is the point.
 RECORDED_REFUSALS = {

@@ -19,10 +19,10 @@ from sqlalchemy import select
 from services.clock import FakeClock
 from services.linking.api import BACKEND
 from services.linking.app import RouteAccessLogger, create_app
+from services.linking.in_process import LIGHT_KDF, RunningBackend, serve_backend
 from services.linking.models import Challenge, Delivery, MeshAccount, VkAccount
 from services.linking.passwords import PasswordHashing, PasswordPolicy, normalize_password
 from services.linking.settings import InsecureSettings, LinkingSettings
-from services.linking.testing import LIGHT_KDF, RunningBackend, serve_backend
 from services.phones import normalize_ru_phone
 from tests.linking.http_api import Api, api_session
 

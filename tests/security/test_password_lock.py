@@ -13,8 +13,8 @@ from sqlalchemy import select
 from services.clock import FakeClock
 from services.linking.api import BACKEND
 from services.linking.budgets import WRONG_PASSWORD
+from services.linking.in_process import RunningBackend
 from services.linking.models import BudgetEvent, VkAccount
-from services.linking.testing import RunningBackend
 from tests.linking.http_api import Api, api_session
 from tests.security.attacks import DAY, FIRST_STRANGER_ID, most_in_any_window
 

@@ -15,7 +15,7 @@ import pyotp
 import pytest
 
 from services.linking.demo import demo_totp_secret
-from services.linking.testing import RunningBackend
+from services.linking.in_process import RunningBackend
 from tests.linking.http_api import Api, Reply
 from tests.security.attacks import DAY, HOUR, Ledger, describe, most_in_any_window, unused_code
 

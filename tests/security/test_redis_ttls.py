@@ -13,7 +13,7 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from services.linking.testing import RunningBackend
+from services.linking.in_process import RunningBackend
 from tests.bot.helpers import Demo
 from tests.ops.harness import fake_telegram_runtime, runtime_settings
 from tests.storage.conftest import REDIS_URL, _unavailable

@@ -6,7 +6,8 @@
         await app.restart()          # new Dispatcher and storage, same database
 
 Telegram is FakeTelegram (tests/support/fake_telegram.py); the backend is whatever `backend_url`
-points at (usually `services.linking.testing.serve_backend`). `settings_overrides` go to Settings.
+points at (usually `services.linking.in_process.serve_backend`). `settings_overrides` go to
+Settings.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from services.clock import FakeClock
-from services.linking.testing import RunningBackend, serve_backend
+from services.linking.in_process import RunningBackend, serve_backend
 from services.linking_client import LinkingClient
 from tests.bot.helpers import Demo
 from tests.helpdesk.harness import HelpdeskApp, helpdesk_app

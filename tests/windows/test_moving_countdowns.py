@@ -11,7 +11,7 @@ import pytest
 from aiogram.methods import EditMessageText, SendMessage
 
 from services.clock import FakeClock
-from services.linking.testing import RunningBackend
+from services.linking.in_process import RunningBackend
 from tests.bot.helpers import Demo, open_from_journal, reach_code, reach_password
 from tests.helpdesk.harness import helpdesk_app
 from tests.recovery.steps import open_recovery_from_password

@@ -1,4 +1,4 @@
-"""Serve the linking backend on loopback for tests: `async with serve_backend(...) as backend`.
+"""The linking backend served in this process on loopback: the sandbox's stage, tests, benches.
 
     async with serve_backend(demo=True, clock=FakeClock(), settings_overrides={...}) as backend:
         backend.url     # http://127.0.0.1:<free port>
