@@ -273,8 +273,10 @@ async def test_a_finished_recovery_publishes_that_the_flow_went_on_to_the_code(
     assert [(e.kind, e.state) for e in events[-2:]] == [("step", "code"), ("code_sent", "code")]
 
 
-async def test_a_profile_made_meanwhile_publishes_the_move_to_b_then_the_refusal(demo) -> None:
-    backend, client = demo
+async def test_a_profile_made_meanwhile_publishes_the_move_to_b_then_the_refusal(
+    backend_and_client,
+) -> None:
+    backend, client = backend_and_client
     assert isinstance(backend.clock, FakeClock)
     account, flow = await _open(client)
     teacher = client.for_user(TEACHER)
