@@ -14,8 +14,10 @@ events, so events arriving out of order, late or twice come out as if they had b
 in order. The first catch-up is the backfill (all teachers); later ones cost what was written
 since the previous report.
 
-Assumes event ids become visible in increasing order (one writer per database: the bot's
-write-behind commits one batch at a time). Definitions: funnel.py's docstring.
+Event ids need not become visible in increasing order: with several writers (replicas on
+PostgreSQL) a lower id may commit after a higher one was caught up. So each catch-up also looks
+`LATE_COMMIT_MARGIN` ids below the last one it saw and recomputes a teacher there whose events
+no longer number what her row was made from. Definitions: funnel.py's docstring.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import delete, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.analytics.report import UNKNOWN_SCENARIO
@@ -36,6 +38,7 @@ from services.storage.models import AnalyticsEvent, FunnelFact, FunnelFactsState
 STARTED, STEP, LINKED = "started", "step", "linked"
 COUNTED = ("handoff", "refusal", "rating")
 CHUNK = 2_000  # teachers recomputed per statement (a bound IN list)
+LATE_COMMIT_MARGIN = 5_000  # ids below the last one seen where a late commit is looked for
 _MICROSECOND = timedelta(microseconds=1)
 _ADVISORY_LOCK = 0x66756E6E  # PostgreSQL: one catch-up at a time across processes
 
@@ -68,6 +71,7 @@ def teacher_facts(
         "scenario": scenario,
         "started": started,
         "linked": any(e.kind == LINKED for e in ordered),
+        "events": len(ordered),
     }
     common = {"user_id": user_id, "first_at": first_at, "last_at": last_at, "scenario": scenario}
     facts: list[dict[str, Any]] = []
@@ -123,8 +127,9 @@ async def catch_up(connection: AsyncConnection) -> int:
             await connection.execute(text(f"SELECT pg_advisory_xact_lock({_ADVISORY_LOCK})"))
         seen = await connection.scalar(select(_state.c.last_event_id).where(_state.c.id == 1))
         newest = await connection.scalar(select(func.max(_events.c.id)))
-        if newest is None or (seen is not None and newest <= seen):
+        if newest is None:
             return 0
+        newest = max(newest, seen or 0)
         users = list(
             await connection.scalars(
                 select(_events.c.user_id)
@@ -132,6 +137,10 @@ async def catch_up(connection: AsyncConnection) -> int:
                 .distinct()
             )
         )
+        if seen is not None:
+            users = sorted(set(users) | set(await _late_commits(connection, seen)))
+        if not users and newest == seen:
+            return 0
         for first in range(0, len(users), CHUNK):
             await _recompute(connection, users[first : first + CHUNK])
         if seen is None:
@@ -141,6 +150,25 @@ async def catch_up(connection: AsyncConnection) -> int:
                 update(_state).where(_state.c.id == 1).values(last_event_id=newest)
             )
         return len(users)
+
+
+async def _late_commits(connection: AsyncConnection, seen: int) -> list[int]:
+    """Teachers with an event just below `seen` whose events outnumber what her row was made
+    from: an event that committed after a higher id had been caught up."""
+    e, t = _events.c, _teachers.c
+    near = select(e.user_id).where(e.id > seen - LATE_COMMIT_MARGIN, e.id <= seen).distinct()
+    counts = (
+        select(e.user_id, func.count().label("n"))
+        .where(e.user_id.in_(near))
+        .group_by(e.user_id)
+        .subquery()
+    )
+    stale = (
+        select(counts.c.user_id)
+        .select_from(counts.outerjoin(_teachers, t.user_id == counts.c.user_id))
+        .where(or_(t.events.is_(None), t.events != counts.c.n))
+    )
+    return list(await connection.scalars(stale))
 
 
 async def _recompute(connection: AsyncConnection, users: Sequence[int]) -> None:

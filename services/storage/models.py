@@ -82,6 +82,7 @@ class FunnelTeacher(Base):
     scenario: Mapped[str] = mapped_column(String(32))  # of her last event naming one
     started: Mapped[bool] = mapped_column(Boolean)
     linked: Mapped[bool] = mapped_column(Boolean)
+    events: Mapped[int] = mapped_column(Integer)  # how many of her events the row was made from
 
 
 class FunnelFact(Base):

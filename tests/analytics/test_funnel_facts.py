@@ -120,3 +120,30 @@ async def test_catch_up_recomputes_only_the_teachers_with_new_events(
         )
     assert linked
     await _assert_report_right(engine, EVERYTHING)
+
+
+async def test_an_event_committed_after_a_higher_id_is_still_caught_up(
+    engine: AsyncEngine,
+) -> None:
+    """Two replicas writing: one commits id n+2 and a report catches up to it; the other then
+    commits id n+1 (taken earlier, committed later). That teacher's facts must follow."""
+    events = generate(40, start=START, spread=SPREAD, seed=7).events
+    await _write(engine, events)
+    async with engine.connect() as connection:
+        top = await connection.scalar(select(func.max(AnalyticsEvent.id)))
+    assert top is not None
+    first, late = events[0], events[-1]
+    assert first["user_id"] != late["user_id"]
+    await _write(engine, [{**first, "id": top + 2, "at": NOW - timedelta(hours=2)}])
+    async with engine.begin() as connection:
+        await catch_up(connection)  # seen: top + 2
+
+    late_linked = {**late, "id": top + 1, "kind": "linked", "at": NOW - timedelta(hours=1)}
+    await _write(engine, [late_linked])  # the slower replica's commit, below what was seen
+    async with engine.begin() as connection:
+        assert await catch_up(connection) == 1  # her, and only her
+        linked = await connection.scalar(
+            select(FunnelTeacher.linked).where(FunnelTeacher.user_id == late["user_id"])
+        )
+    assert linked
+    await _assert_report_right(engine, EVERYTHING)

@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("scenario", sa.String(length=32), nullable=False),
         sa.Column("started", sa.Boolean(), nullable=False),
         sa.Column("linked", sa.Boolean(), nullable=False),
+        sa.Column("events", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("user_id"),
     )
     op.create_index("ix_funnel_teachers_first_at", "funnel_teachers", ["first_at"])
