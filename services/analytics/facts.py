@@ -139,7 +139,7 @@ async def catch_up(connection: AsyncConnection) -> int:
         )
         if seen is not None:
             users = sorted(set(users) | set(await _late_commits(connection, seen)))
-        if not users and newest == seen:
+        if not users:
             return 0
         for first in range(0, len(users), CHUNK):
             await _recompute(connection, users[first : first + CHUNK])
