@@ -30,7 +30,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.admin_alerts import AdminAlerts
 from bot.config import Settings
 from bot.delivery import Delivery, start_delivery
-from bot.deps import Deps
 from bot.dialog_ids import install_unique_dialog_ids
 from bot.dialogs import get_dialogs
 from bot.dialogs.forget import forget_after_render
@@ -149,7 +148,7 @@ def build_dispatcher(
     """
     install_unique_dialog_ids()
     shared = shared or in_process()
-    workflow: Deps = {  # what handlers read back through bot.deps.deps()
+    workflow: dict[str, Any] = {
         "settings": settings,
         "linking": linking,
         "sessions": sessions,
