@@ -14,19 +14,14 @@ from pydantic import SecretStr
 
 from bot.app import run_polling
 from bot.config import Settings
-from services.sandbox.botapi import TelegramWorld
-from services.sandbox.people import SANDBOX_BOT_TOKEN, Cast
+from services.sandbox.people import SANDBOX_BOT_TOKEN
 from services.sandbox.stage import Stage, start_stage
 
 
 @dataclass
-class Sandbox:
-    """A running sandbox: its world, people, addresses and the settings the bot must run with."""
+class Sandbox(Stage):
+    """A running stage and the settings the bot must run with on it."""
 
-    world: TelegramWorld
-    cast: Cast
-    url: str
-    backend_url: str
     bot_settings: Settings
 
 
@@ -57,9 +52,7 @@ async def start_sandbox(
     async with start_stage(
         settings.sandbox_host, settings.sandbox_port, bot_token=bot_token
     ) as stage:
-        yield Sandbox(
-            stage.world, stage.cast, stage.url, stage.backend_url, bot_settings_for(stage, settings)
-        )
+        yield Sandbox(**vars(stage), bot_settings=bot_settings_for(stage, settings))
 
 
 async def run_sandbox(settings: Settings) -> None:
