@@ -29,12 +29,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.admin_alerts import AdminAlerts
 from bot.config import Settings
+from bot.countdowns import CountdownTicker, Sleep
 from bot.delivery import Delivery, start_delivery
+from bot.deps import Deps
 from bot.dialog_ids import install_unique_dialog_ids
-from bot.dialogs import get_dialogs
+from bot.dialogs.all import get_dialogs
 from bot.dialogs.forget import forget_after_render
 from bot.dialogs.steps import SECRET_STEPS
-from bot.dialogs.ticker import CountdownTicker, Sleep
 from bot.guide_watcher import GuideWatcher
 from bot.handlers import get_routers
 from bot.handlers.errors import create_errors_router
@@ -148,7 +149,7 @@ def build_dispatcher(
     """
     install_unique_dialog_ids()
     shared = shared or in_process()
-    workflow: dict[str, Any] = {
+    workflow: Deps = {  # what handlers read back through bot.deps.deps()
         "settings": settings,
         "linking": linking,
         "sessions": sessions,

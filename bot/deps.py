@@ -17,7 +17,7 @@ from aiogram_dialog import BgManagerFactory, DialogManager
 
 from bot.admin_alerts import AdminAlerts
 from bot.config import Settings
-from bot.dialogs.ticker import CountdownTicker
+from bot.countdowns import CountdownTicker
 from bot.helpdesk.relay import HelpdeskRelay
 from bot.i18n import CatalogI18n
 from bot.pictures import PictureSender

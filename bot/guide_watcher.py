@@ -10,7 +10,7 @@ One watcher per flow across replicas and restarts: before each round the task ta
 the flow's lease in the bot's database (services/storage/guide_watches.py), which also keeps the
 feed's cursor; a replica that finds the lease held by a live process leaves the flow to it. A
 process that starts picks up the flows whose holder died (`resume`), and every render of a Guide
-window asks again (`follow`), as the moving countdowns do (bot/dialogs/ticker.py).
+window asks again (`follow`), as the moving countdowns do (bot/countdowns.py).
 
 The watcher stops when the flow ends (linked, cancelled), when she leaves guide mode («Сделай за
 меня», /start), or when the flow is gone for her (another linking replaced it).

@@ -7,6 +7,8 @@ hidden inside functions, which are how cycles usually sneak back in.
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,19 +37,35 @@ def _imported(tree: ast.AST, known: set[str], *, top_level_only: bool) -> Iterat
             yield from found or [node.module]
 
 
+def _with_packages(importer: str, target: str, known: set[str]) -> set[str]:
+    """`target` and the packages whose `__init__` importing it runs first: importing
+    `bot.dialogs.x` from outside `bot.dialogs` runs `bot/dialogs/__init__.py`, and whatever that
+    imports, before `x` (a cycle through a package `__init__` is a real one)."""
+    edges = {target}
+    parts = target.split(".")
+    for end in range(1, len(parts)):
+        package = ".".join(parts[:end])
+        inside = importer == package or importer.startswith(package + ".")
+        if package in known and not inside:  # a module's own packages already ran
+            edges.add(package)
+    return edges
+
+
 def _graph(package: str, *, top_level_only: bool) -> dict[str, set[str]]:
     modules = _modules(package)
     known = set(modules)
-    return {
-        name: {
-            target
-            for target in _imported(
-                ast.parse(path.read_text(encoding="utf-8")), known, top_level_only=top_level_only
-            )
-            if target in known and target != name
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        targets = _imported(tree, known, top_level_only=top_level_only)
+        graph[name] = {
+            edge
+            for target in targets
+            if target in known
+            for edge in _with_packages(name, target, known)
+            if edge != name
         }
-        for name, path in modules.items()
-    }
+    return graph
 
 
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -91,6 +109,18 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
     assert _cycles({"a": {"b"}, "b": set()}) == []
 
 
+def test_importing_a_submodule_runs_its_packages_init_first() -> None:
+    known = {"bot", "bot.dialogs", "bot.dialogs.ticker", "bot.dialogs.guide", "bot.deps"}
+    assert _with_packages("bot.deps", "bot.dialogs.ticker", known) == {
+        "bot.dialogs",
+        "bot.dialogs.ticker",
+    }
+    # A sibling inside the package: the package's __init__ is already running.
+    assert _with_packages("bot.dialogs.guide", "bot.dialogs.ticker", known) == {
+        "bot.dialogs.ticker"
+    }
+
+
 def test_no_import_cycle_within_bot() -> None:
     graph = _graph("bot", top_level_only=False)
     assert "bot.dialogs.steps" in graph  # the walk found the modules
@@ -113,3 +143,30 @@ def test_services_never_import_bot() -> None:
         if any(name == "bot" or name.startswith("bot.") for name in names):
             offenders.add(path.relative_to(ROOT).as_posix())
     assert offenders == set()
+
+
+def test_every_bot_module_imports_first() -> None:
+    """Each module of bot/ imported first in a fresh `bot` package (what `python -m bot` or a
+    test does when it starts from that module) — catches the cycles the graph might not see."""
+    script = (
+        "import importlib, sys\n"
+        "failed = []\n"
+        "for name in sys.argv[1:]:\n"
+        "    for loaded in [m for m in sys.modules if m == 'bot' or m.startswith('bot.')]:\n"
+        "        del sys.modules[loaded]\n"
+        "    try:\n"
+        "        importlib.import_module(name)\n"
+        "    except Exception as error:\n"
+        "        failed.append(f'{name}: {error!r}')\n"
+        "print('\\n'.join(failed))\n"
+        "sys.exit(1 if failed else 0)\n"
+    )
+    modules = sorted(name for name in _modules("bot") if not name.endswith("__main__"))
+    done = subprocess.run(
+        [sys.executable, "-c", script, *modules],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr

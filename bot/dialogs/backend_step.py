@@ -22,7 +22,7 @@ The bot then reads the process and shows the window of the backend's state with 
 пройден. Вот где вы сейчас.» as a hint, not as an error: the teacher simply goes on.
 
 Codes in flight are remembered with their countdown on the bot's clock (bot/dialogs/countdown.py);
-the window on screen counts down by itself (`keep_moving`, bot/dialogs/ticker.py).
+the window on screen counts down by itself (`keep_moving`, bot/countdowns.py).
 """
 
 from __future__ import annotations
@@ -256,7 +256,7 @@ def code_window_data(manager: DialogManager) -> dict[str, Any]:
 
 
 def keep_moving(manager: DialogManager, until: str) -> None:
-    """Let the window on screen count down to `until` by itself (bot/dialogs/ticker.py)."""
+    """Let the window on screen count down to `until` by itself (bot/countdowns.py)."""
     ticker = deps(manager).get("countdowns")
     chat = deps(manager).get("event_chat")
     if ticker is None or chat is None:

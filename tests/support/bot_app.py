@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import Clock, build_dispatcher, create_storage
 from bot.config import Settings
-from bot.dialogs.ticker import CountdownTicker
+from bot.countdowns import CountdownTicker
 from bot.guide_watcher import GuideWatcher
 from bot.i18n import CatalogI18n, create_i18n
 from bot.pictures import PictureSender
