@@ -114,7 +114,7 @@ class LinkingProcess:
         """Start pyinstrument in the backend process; with a path again, stop and write it."""
         assert self._conn is not None
         self._conn.send(("profile", path))
-        self._receive(60.0)
+        self._receive(300.0)  # rendering a long profile on a busy machine takes a while
 
     def _receive(self, timeout: float) -> Any:
         assert self._conn is not None and self._process is not None
