@@ -54,6 +54,7 @@ from bot.helpdesk.outbox import Outbox
 from bot.helpdesk.rights import OperatorRights
 from bot.helpdesk.signature import signed_answer, signed_edit
 from bot.helpdesk.teacher_copy import MaskedText, copy_for, edit_for
+from bot.i18n import use_i18n
 from bot.keyed_locks import KeyedLocks
 from bot.middlewares.transcript import TranscriptMiddleware, TranscriptRequestMiddleware
 from services.helpdesk import (
@@ -113,21 +114,6 @@ def telegram_name(user: User) -> str:
 
 def display_name(user: User) -> str:
     return f"@{user.username}" if user.username else user.full_name
-
-
-@contextlib.contextmanager
-def use_i18n(i18n: I18n, locale: str) -> Iterator[None]:
-    """Make aiogram's `gettext` speak `locale` outside a locale middleware.
-
-    `I18n.set_current` on the base class: a subclass's own `.context()` sets a different context
-    variable than the one aiogram's `gettext` reads.
-    """
-    token = I18n.set_current(i18n)
-    try:
-        with i18n.use_locale(locale):
-            yield
-    finally:
-        I18n.reset_current(token)
 
 
 @dataclass(frozen=True)
