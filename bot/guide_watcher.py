@@ -32,7 +32,7 @@ from aiogram_dialog import BgManagerFactory, ShowMode
 from bot.dialogs.guide import apply_events
 from bot.dialogs.guide_screens import FINISHED, STUCK_AFTER
 from bot.dialogs.states import Guide, Handoff, Help
-from bot.helpdesk.relay import use_i18n
+from bot.i18n import use_i18n
 from services.linking_client import BackendUnavailable, FlowEvent, LinkingClient, LinkingError
 from services.storage.guide_watches import GuideWatches
 

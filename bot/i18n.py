@@ -5,8 +5,10 @@ Keeping no compiled `.mo` in the repository means a catalog can never be stale a
 
 from __future__ import annotations
 
+import contextlib
 import gettext
 import io
+from collections.abc import Iterator
 from pathlib import Path
 
 from aiogram.utils.i18n import I18n
@@ -43,3 +45,18 @@ CatalogI18n._ContextInstanceMixin__context_instance = I18n._ContextInstanceMixin
 
 def create_i18n(default_locale: str = "ru") -> CatalogI18n:
     return CatalogI18n(path=LOCALES_DIR, default_locale=default_locale, domain=DOMAIN)
+
+
+@contextlib.contextmanager
+def use_i18n(i18n: I18n, locale: str) -> Iterator[None]:
+    """Make aiogram's `gettext` speak `locale` outside a locale middleware.
+
+    `I18n.set_current` on the base class: a subclass's own `.context()` sets a different context
+    variable than the one aiogram's `gettext` reads.
+    """
+    token = I18n.set_current(i18n)
+    try:
+        with i18n.use_locale(locale):
+            yield
+    finally:
+        I18n.reset_current(token)

@@ -39,7 +39,8 @@ from bot.dialogs.open_ticket import (
     set_contact_keyboard,
 )
 from bot.dialogs.states import Handoff
-from bot.helpdesk.relay import HelpdeskRelay, use_i18n
+from bot.helpdesk.relay import HelpdeskRelay
+from bot.i18n import use_i18n
 from bot.widgets.i18n import I18nConst
 from services.helpdesk import ClosedBy
 from services.helpdesk.models import Ticket

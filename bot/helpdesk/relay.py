@@ -1,14 +1,12 @@
-"""The helpdesk's Telegram side: topics, context cards, relaying both ways, refusals reported.
+"""The helpdesk's conversations: relaying both ways, edits, take/note/close, ratings.
 
 `HelpdeskRelay` is the `helpdesk` object in the dispatcher's workflow data. It turns the domain
-(`services.helpdesk`) into forum topics in `settings.helpdesk_chat_id` and copied messages, all
-group traffic paced by the `Outbox`. Robustness rules it implements:
-- one topic per ticket even under a burst or across replicas (one open ticket per teacher in the
-  DB; a per-ticket lock in the process and a claim row in the database around creating its topic,
-  services/helpdesk/topic_claims.py);
+(`services.helpdesk`) into messages between a teacher's chat and her ticket's place in
+`settings.helpdesk_chat_id`; the place itself (the forum topic and the context card, made once,
+recreated when deleted) is its `TicketTopics` (bot/helpdesk/topics.py). Robustness rules it
+implements:
 - fair pacing: every call into the helpdesk group goes through the `Outbox` in its ticket's lane,
   so one busy ticket cannot hold back the others;
-- a topic deleted by an operator is recreated, with the card, on the next message;
 - every delivery Telegram refuses is logged with the ticket and reported where a person sees it.
 """
 
@@ -25,19 +23,15 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from aiogram import Bot, Dispatcher
-from aiogram.enums import ParseMode
-from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError
+from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
 from aiogram.fsm.state import State
 from aiogram.methods import (
     CloseForumTopic,
-    CreateForumTopic,
-    EditMessageText,
     SendMessage,
 )
-from aiogram.methods.base import TelegramMethod
+from aiogram.methods.base import TelegramMethod, TelegramType
 from aiogram.types import (
     ForceReply,
-    InlineKeyboardMarkup,
     Message,
     MessageId,
     ReplyParameters,
@@ -48,13 +42,13 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.config import Settings
-from bot.helpdesk.card import CardData, TranscriptLine, render_card, short_name, topic_name
-from bot.helpdesk.card_buttons import card_keyboard
+from bot.helpdesk.card import short_name
 from bot.helpdesk.outbox import Outbox
 from bot.helpdesk.rights import OperatorRights
 from bot.helpdesk.signature import signed_answer, signed_edit
 from bot.helpdesk.teacher_copy import MaskedText, copy_for, edit_for
-from bot.keyed_locks import KeyedLocks
+from bot.helpdesk.topics import TicketTopics, reply_to_card
+from bot.i18n import use_i18n
 from bot.middlewares.transcript import TranscriptMiddleware, TranscriptRequestMiddleware
 from services.helpdesk import (
     ClosedBy,
@@ -72,28 +66,13 @@ from services.storage.link_sessions import EventKind, LinkSessionRepository
 
 logger = logging.getLogger(__name__)
 
-TRANSCRIPT_LOOKBACK = 40  # transcript lines read to find those before the ticket
-CARD_TRANSCRIPT_LINES = 12
-CLAIM_WAIT = 0.5  # seconds between looks at a topic another process is creating
 WAIT_BASE_MINUTES = 10
 WAIT_PER_TICKET_AHEAD = 5
 WAIT_CAP_MINUTES = 120
-_TOPIC_GONE = ("thread not found", "topic_deleted", "topic_id_invalid", "message thread")
-_NOT_A_FORUM = ("not a forum", "chat_not_forum")
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def _as_utc(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-
-
-def _topic_gone(error: TelegramAPIError) -> bool:
-    return any(marker in error.message.lower() for marker in _TOPIC_GONE)
 
 
 def message_kind(message: Message) -> str:
@@ -113,21 +92,6 @@ def telegram_name(user: User) -> str:
 
 def display_name(user: User) -> str:
     return f"@{user.username}" if user.username else user.full_name
-
-
-@contextlib.contextmanager
-def use_i18n(i18n: I18n, locale: str) -> Iterator[None]:
-    """Make aiogram's `gettext` speak `locale` outside a locale middleware.
-
-    `I18n.set_current` on the base class: a subclass's own `.context()` sets a different context
-    variable than the one aiogram's `gettext` reads.
-    """
-    token = I18n.set_current(i18n)
-    try:
-        with i18n.use_locale(locale):
-            yield
-    finally:
-        I18n.reset_current(token)
 
 
 @dataclass(frozen=True)
@@ -168,12 +132,19 @@ class HelpdeskRelay:
         )
         self._clock = clock
         self._monotonic = monotonic or time.monotonic
-        self.claims = claims
-        self._sleep = sleep
-        self._place_locks = KeyedLocks()
-        self._not_forum: set[int] = set()
         self.rights = OperatorRights(
             settings.helpdesk_chat_id, settings.helpdesk_operator_ids, monotonic=self._monotonic
+        )
+        self.topics = TicketTopics(
+            settings=settings,
+            tickets=tickets,
+            transcript=transcript,
+            sessions=sessions,
+            outbox=self.outbox,
+            operator_language=self.operator_language,
+            clock=clock,
+            claims=claims,
+            sleep=sleep,
         )
 
     @classmethod
@@ -251,7 +222,7 @@ class HelpdeskRelay:
         if opened.created:
             await self.sessions.record_event(user.id, EventKind.HANDOFF, step=opened.ticket.step)
         try:
-            ticket = await self.ensure_place(bot, opened.ticket)
+            ticket = await self.topics.ensure_place(bot, opened.ticket)
         except TelegramAPIError as error:  # the next message tries again; nothing is lost
             logger.error("ticket #%s: cannot reach the helpdesk chat: %s", opened.ticket.id, error)
             return opened
@@ -268,39 +239,34 @@ class HelpdeskRelay:
     async def relay_from_teacher(self, bot: Bot, message: Message) -> bool:
         """Show the teacher's message in her ticket's topic, masked; False if it could not be.
 
-        Her words are never copied raw: see bot/helpdesk/teacher_copy.py.
+        Her words are never copied raw: see bot/helpdesk/teacher_copy.py. A topic deleted by an
+        operator is recreated (with the card) and the copy sent there.
         """
         assert message.from_user is not None
         ticket = await self.tickets.open_for_user(message.from_user.id)
         if ticket is None or self.chat_id is None:
             return False
-        stale: int | None = None
-        for _attempt in range(2):
-            try:
-                ticket = await self.ensure_place(bot, ticket, stale_thread_id=stale)
-                method, shown = self._teacher_copy(ticket, message)
-                copied = await self._send(bot, method, lane=ticket.id)
-            except TelegramBadRequest as error:
-                if ticket.thread_id is not None and _topic_gone(error) and stale is None:
-                    stale = ticket.thread_id  # deleted by an operator: recreate and resend
-                    continue
-                await self._log_teacher_refusal(ticket, message, error)
-                return False
-            except TelegramAPIError as error:
-                await self._log_teacher_refusal(ticket, message, error)
-                return False
-            await self.tickets.log_message(
-                ticket.id,
-                MessageDirection.TEACHER,
-                kind=message_kind(message),
-                text=shown.masked,
-                author_id=message.from_user.id,
-                teacher_message_id=message.message_id,
-                helpdesk_chat_id=self.chat_id,
-                helpdesk_message_id=copied.message_id,
-            )
-            return True
-        return False
+
+        async def send(placed: Ticket) -> tuple[Message | MessageId, MaskedText]:
+            method, shown = self._teacher_copy(placed, message)
+            return await self._send(bot, method, lane=placed.id), shown
+
+        try:
+            copied, shown = await self.topics.deliver(bot, ticket, send)
+        except TelegramAPIError as error:
+            await self._log_teacher_refusal(ticket, message, error)
+            return False
+        await self.tickets.log_message(
+            ticket.id,
+            MessageDirection.TEACHER,
+            kind=message_kind(message),
+            text=shown.masked,
+            author_id=message.from_user.id,
+            teacher_message_id=message.message_id,
+            helpdesk_chat_id=self.chat_id,
+            helpdesk_message_id=copied.message_id,
+        )
+        return True
 
     def _teacher_copy(self, ticket: Ticket, message: Message) -> tuple[Any, MaskedText]:
         assert self.chat_id is not None
@@ -310,7 +276,7 @@ class HelpdeskRelay:
             message,
             chat_id=self.chat_id,
             thread_id=ticket.thread_id,
-            reply=self._reply_to_card(ticket),
+            reply=reply_to_card(ticket),
             author=short_name(ticket.teacher_name),
             note=note,
         )
@@ -485,7 +451,7 @@ class HelpdeskRelay:
         ticket = await self.tickets.assign(
             ticket.id, operator_id=operator.id, operator_name=display_name(operator)
         )
-        await self.refresh_card(bot, ticket)
+        await self.topics.refresh_card(bot, ticket)
         with self.operator_language():
             await self.post(
                 bot,
@@ -514,7 +480,7 @@ class HelpdeskRelay:
         await self.tickets.add_note(
             ticket.id, author_id=operator.id, author_name=display_name(operator), text=text
         )
-        await self.refresh_card(bot, ticket)
+        await self.topics.refresh_card(bot, ticket)
 
     async def close(
         self,
@@ -541,7 +507,7 @@ class HelpdeskRelay:
             else:
                 notice = _("↩️ The teacher went back to the bot; the ticket is closed.")
             await self.post(bot, closed, notice)
-        await self.refresh_card(bot, closed)
+        await self.topics.refresh_card(bot, closed)
         if closed.thread_id is not None and self.chat_id is not None:
             with contextlib.suppress(TelegramAPIError):
                 await self.outbox.send(
@@ -561,7 +527,7 @@ class HelpdeskRelay:
             await self.post(
                 bot, ticket, _("⭐ The teacher rated the help: {rating}/5").format(rating=rating)
             )
-        await self.refresh_card(bot, ticket)
+        await self.topics.refresh_card(bot, ticket)
 
     async def record_comment(self, bot: Bot, ticket_id: int, comment: str) -> None:
         masked = mask_secrets(comment)
@@ -569,174 +535,7 @@ class HelpdeskRelay:
         with self.operator_language():
             await self.post(bot, ticket, _("💬 The teacher's comment: {text}").format(text=masked))
 
-    # --- topics, cards and notices ------------------------------------------------------------
-    def _reply_to_card(self, ticket: Ticket) -> ReplyParameters | None:
-        if ticket.thread_id is not None or ticket.card_message_id is None:
-            return None
-        return ReplyParameters(message_id=ticket.card_message_id, allow_sending_without_reply=True)
-
-    async def ensure_place(
-        self, bot: Bot, ticket: Ticket, *, stale_thread_id: int | None = None
-    ) -> Ticket:
-        """The ticket with its topic and card in the helpdesk chat, creating them if missing.
-
-        `stale_thread_id`: a topic Telegram said is gone; a new one is made unless another task
-        already replaced it.
-        """
-        assert self.chat_id is not None
-        async with self._place_locks.hold(ticket.id):
-            fresh = await self._wait_for_place_or_claim(ticket.id, stale_thread_id)
-            if fresh is not None:
-                return fresh
-            try:
-                fresh = await self.tickets.get(ticket.id)  # it may have been placed meanwhile
-                assert fresh is not None
-                if self._is_placed(fresh, stale_thread_id):
-                    return fresh
-                return await self._place(bot, fresh, stale_thread_id)
-            finally:
-                if self.claims is not None:
-                    await self.claims.release(ticket.id, stale_thread_id)
-
-    def _is_placed(self, ticket: Ticket, stale_thread_id: int | None) -> bool:
-        placed = ticket.helpdesk_chat_id == self.chat_id and ticket.card_message_id is not None
-        return placed and (stale_thread_id is None or ticket.thread_id != stale_thread_id)
-
-    async def _wait_for_place_or_claim(
-        self, ticket_id: int, stale_thread_id: int | None
-    ) -> Ticket | None:
-        """The ticket if it already has its place; None once this process holds the claim."""
-        while True:
-            fresh = await self.tickets.get(ticket_id)
-            assert fresh is not None
-            if self._is_placed(fresh, stale_thread_id):
-                return fresh
-            if self.claims is None or await self.claims.claim(ticket_id, stale_thread_id):
-                return None
-            # Another replica is creating the topic right now: wait for it to appear (its claim
-            # lapses if that replica dies, and then this one takes over).
-            await self._sleep(CLAIM_WAIT)
-
-    async def _place(self, bot: Bot, fresh: Ticket, stale_thread_id: int | None) -> Ticket:
-        assert self.chat_id is not None
-        thread_id = await self._create_topic(bot, fresh)
-        card = await self._send(
-            bot,
-            SendMessage(
-                chat_id=self.chat_id,
-                message_thread_id=thread_id,
-                text=await self._card_html(fresh, topics=thread_id is not None),
-                parse_mode=ParseMode.HTML,
-                reply_markup=self._card_keyboard(fresh),
-            ),
-            lane=fresh.id,
-        )
-        fresh = await self.tickets.set_topic(
-            fresh.id,
-            helpdesk_chat_id=self.chat_id,
-            thread_id=thread_id,
-            card_message_id=card.message_id,
-        )
-        if stale_thread_id is not None:
-            logger.warning("ticket #%s: topic %s was deleted, recreated", fresh.id, stale_thread_id)
-            with self.operator_language():
-                await self._send(
-                    bot,
-                    SendMessage(
-                        chat_id=self.chat_id,
-                        message_thread_id=thread_id,
-                        text=_("♻️ The topic was deleted; recreated with the card."),
-                    ),
-                    lane=fresh.id,
-                )
-        return fresh
-
-    async def _create_topic(self, bot: Bot, ticket: Ticket) -> int | None:
-        """A new forum topic for the ticket, or None when the chat has no topics."""
-        assert self.chat_id is not None
-        if self.chat_id in self._not_forum:
-            return None
-        with self.operator_language():
-            name = topic_name(ticket.id, ticket.teacher_name, ticket.scenario, ticket.step)
-        try:
-            topic = await self._send(
-                bot, CreateForumTopic(chat_id=self.chat_id, name=name), lane=ticket.id
-            )
-        except TelegramBadRequest as error:
-            # No topics (or no right to manage them): reply-to-card mode still works.
-            logger.warning("helpdesk chat: no forum topics (%s), using replies to cards", error)
-            if any(marker in error.message.lower() for marker in _NOT_A_FORUM):
-                self._not_forum.add(self.chat_id)
-            return None
-        return topic.message_thread_id
-
-    async def _card_html(self, ticket: Ticket, *, topics: bool) -> str:
-        session = await self.sessions.get(ticket.user_id)
-        recent = await self._before_the_ticket(ticket)
-        notes = [note.text or "" for note in await self.tickets.notes(ticket.id)]
-        with self.operator_language():
-            return render_card(
-                CardData(
-                    ticket_id=ticket.id,
-                    is_open=ticket.is_open,
-                    teacher_name=ticket.teacher_name,
-                    telegram_name=ticket.telegram_name,
-                    user_id=ticket.user_id,
-                    scenario=ticket.scenario,
-                    step=ticket.step,
-                    reason=ticket.reason,
-                    last_errors=list(session.last_errors or []) if session else [],
-                    phone_masked=session.phone_masked if session else None,
-                    locale=ticket.locale,
-                    started_at=_as_utc(session.started_at) if session else None,
-                    codes_requested=session.codes_requested if session else 0,
-                    assignee_name=ticket.assignee_name,
-                    notes=notes,
-                    transcript=[TranscriptLine(e.author, e.text) for e in recent],
-                    now=self._clock(),
-                    topics=topics,
-                    rating=ticket.rating,
-                )
-            )
-
-    async def _before_the_ticket(self, ticket: Ticket) -> list[Any]:
-        """The transcript up to the ticket's opening: what she wrote since is relayed below the
-        card (also dropped by text, for lines recorded in the same second)."""
-        opened = _as_utc(ticket.opened_at)
-        relayed = {m.text for m in await self.tickets.messages(ticket.id, MessageDirection.TEACHER)}
-        lines = [
-            entry
-            for entry in await self.transcript.recent(ticket.user_id, limit=TRANSCRIPT_LOOKBACK)
-            if (opened is None or (_as_utc(entry.at) or opened) <= opened)
-            and not (entry.author == "teacher" and entry.text in relayed)
-        ]
-        return lines[-CARD_TRANSCRIPT_LINES:]
-
-    def _card_keyboard(self, ticket: Ticket) -> InlineKeyboardMarkup | None:
-        with self.operator_language():
-            return card_keyboard(ticket)
-
-    async def refresh_card(self, bot: Bot, ticket: Ticket) -> None:
-        """Edit the card in place (assignee, status, notes); a vanished card is re-posted later."""
-        if self.chat_id is None or ticket.card_message_id is None:
-            return
-        text = await self._card_html(ticket, topics=ticket.thread_id is not None)
-        try:
-            await self._send(
-                bot,
-                EditMessageText(
-                    chat_id=self.chat_id,
-                    message_id=ticket.card_message_id,
-                    text=text,
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=self._card_keyboard(ticket),
-                ),
-                lane=ticket.id,
-            )
-        except TelegramBadRequest as error:
-            if "not modified" not in error.message:
-                logger.warning("ticket #%s: card not updated: %s", ticket.id, error)
-
+    # --- notices in the ticket's topic -------------------------------------------------------
     async def post(
         self,
         bot: Bot,
@@ -749,40 +548,38 @@ class HelpdeskRelay:
         """A notice in the ticket's topic (or as a reply to its card); recreates a lost topic.
 
         `force_reply`: Telegram opens a reply to it (the «Заметка» prompt)."""
-        if self.chat_id is None:
+        chat_id = self.chat_id
+        if chat_id is None:
             return None
-        for stale in (None, ticket.thread_id):
-            try:
-                if stale is not None:
-                    ticket = await self.ensure_place(bot, ticket, stale_thread_id=stale)
-                reply = (
-                    ReplyParameters(message_id=reply_to, allow_sending_without_reply=True)
-                    if reply_to is not None
-                    else self._reply_to_card(ticket)
-                )
-                return await self._send(
-                    bot,
-                    SendMessage(
-                        chat_id=self.chat_id,
-                        message_thread_id=ticket.thread_id,
-                        text=text,
-                        reply_parameters=reply,
-                        parse_mode=None,
-                        reply_markup=ForceReply() if force_reply else None,
-                    ),
-                    lane=ticket.id,
-                )
-            except TelegramBadRequest as error:
-                if stale is None and ticket.thread_id is not None and _topic_gone(error):
-                    continue
-                logger.error("ticket #%s: notice not posted: %s", ticket.id, error)
-                return None
-            except TelegramAPIError as error:
-                logger.error("ticket #%s: notice not posted: %s", ticket.id, error)
-                return None
-        return None
 
-    async def _send(self, bot: Bot, method, *, lane: Hashable = None):  # type: ignore[no-untyped-def]
+        async def send(placed: Ticket) -> Message:
+            reply = (
+                ReplyParameters(message_id=reply_to, allow_sending_without_reply=True)
+                if reply_to is not None
+                else reply_to_card(placed)
+            )
+            return await self._send(
+                bot,
+                SendMessage(
+                    chat_id=chat_id,
+                    message_thread_id=placed.thread_id,
+                    text=text,
+                    reply_parameters=reply,
+                    parse_mode=None,
+                    reply_markup=ForceReply() if force_reply else None,
+                ),
+                lane=placed.id,
+            )
+
+        try:
+            return await self.topics.deliver(bot, ticket, send, place_first=False)
+        except TelegramAPIError as error:
+            logger.error("ticket #%s: notice not posted: %s", ticket.id, error)
+            return None
+
+    async def _send(
+        self, bot: Bot, method: TelegramMethod[TelegramType], *, lane: Hashable = None
+    ) -> TelegramType:
         """A call into the helpdesk chat, in `lane` (the ticket's id) of the outbox."""
         assert self.chat_id is not None
         return await self.outbox.send(bot, self.chat_id, method, lane=lane)

@@ -1,10 +1,11 @@
 """Claims on creating a ticket's forum topic, so that two processes never create two topics.
 
-`ensure_place` in the bot finds a ticket without its topic (or with a topic Telegram says is
-gone) and creates one. Inside one process a lock per ticket serialises that; across replicas the
-database decides: the first to insert the claim row for (ticket, replaced thread) creates the
-topic, the others wait for the ticket to show it. A claim is a lease: if its owner dies before
-finishing, it expires after `ttl` and another process may claim it.
+`TicketTopics.ensure_place` (bot/helpdesk/topics.py) finds a ticket without its topic (or with a
+topic Telegram says is gone) and creates one. Inside one process a lock per ticket serialises
+that; across replicas the database decides: the first to insert the claim row for (ticket,
+replaced thread) creates the topic, the others wait for the ticket to show it. A claim is a
+lease: if its owner dies before finishing, it expires after `ttl` and another process may claim
+it.
 """
 
 from __future__ import annotations

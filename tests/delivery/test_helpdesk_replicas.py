@@ -67,7 +67,7 @@ async def test_two_replicas_placing_one_ticket_create_one_topic(factory) -> None
     replica_b = relay(factory, "replica-b", sleep=yield_turn)
 
     placed_a, placed_b = await asyncio.gather(
-        replica_a.ensure_place(bot, ticket), replica_b.ensure_place(bot, ticket)
+        replica_a.topics.ensure_place(bot, ticket), replica_b.topics.ensure_place(bot, ticket)
     )
 
     assert len(telegram.calls_of(CreateForumTopic)) == 1
@@ -76,7 +76,7 @@ async def test_two_replicas_placing_one_ticket_create_one_topic(factory) -> None
     assert waits  # the loser waited for the winner instead of creating its own
     async with factory() as db:
         assert await db.get(TopicClaim, (ticket.id, 0)) is None  # the claim was given back
-    assert len(replica_a._place_locks) == 0 and len(replica_b._place_locks) == 0
+    assert len(replica_a.topics._place_locks) == 0 and len(replica_b.topics._place_locks) == 0
 
 
 async def test_the_claim_of_a_replica_that_died_lapses(factory) -> None:  # type: ignore[no-untyped-def]
@@ -90,8 +90,8 @@ async def test_the_claim_of_a_replica_that_died_lapses(factory) -> None:  # type
         moment[0] += timedelta(seconds=61)
 
     survivor = relay(factory, "survivor", sleep=time_passes)
-    survivor.claims = TopicClaims(factory, owner="survivor", clock=lambda: moment[0])
-    placed = await survivor.ensure_place(bot, ticket)
+    survivor.topics.claims = TopicClaims(factory, owner="survivor", clock=lambda: moment[0])
+    placed = await survivor.topics.ensure_place(bot, ticket)
 
     assert placed.thread_id is not None
     assert len(telegram.calls_of(CreateForumTopic)) == 1
