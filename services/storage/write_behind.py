@@ -53,7 +53,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql import Executable
 
 from services.storage.db import sqlite_write_lock
-from services.storage.fsm_batching import consume_exception
+from services.storage.group_commit import consume_exception
 from services.storage.transient import Backoff, is_transient
 
 logger = logging.getLogger(__name__)
