@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import gc
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
 
+from services.storage.fsm_batching import LoadBatcher
 from services.storage.group_commit import GroupCommit
 
 
@@ -210,3 +212,31 @@ async def test_a_failed_batch_nobody_waits_for_is_not_reported_as_unretrieved() 
     finally:
         loop.set_exception_handler(previous)
     assert reports == []
+
+
+async def test_the_load_batcher_splits_by_max_keys_and_a_failed_query_fails_its_readers() -> None:
+    queries: list[list[str]] = []
+    gate = asyncio.Event()
+    querying = asyncio.Event()
+
+    async def load_many(keys: Sequence[str]) -> dict[str, str]:
+        queries.append(list(keys))
+        querying.set()
+        await gate.wait()
+        if "bad" in keys:
+            raise ConnectionError("lost")
+        return {key: key.upper() for key in keys if key != "missing"}
+
+    loads = LoadBatcher(load_many, max_keys=2)
+    first = [loads.request(key) for key in ("a", "b", "c")]
+    assert loads.request("a") is first[0]  # one future per key queued
+    await querying.wait()  # the first query takes a and b; c is left for the next
+    later = [loads.request(key) for key in ("x", "bad", "missing")]  # while the query runs
+    gate.set()
+
+    assert await asyncio.gather(*first) == ["A", "B", "C"]
+    results = await asyncio.gather(*later, return_exceptions=True)
+    assert queries == [["a", "b"], ["c", "x"], ["bad", "missing"]]
+    assert results[0] == "X"
+    assert isinstance(results[1], ConnectionError) and results[2] is results[1]
+    assert await loads.request("missing") is None  # the next query runs; a missing row is None
