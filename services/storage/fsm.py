@@ -10,7 +10,7 @@ makes persisted dialogs ~20x slower than MemoryStorage. This storage instead:
   flushes them once, at the end of the update, in one transaction: one row write per key per
   update however many times the handler wrote it;
 * flushes with group commit: updates ending together (or while a transaction runs) share the
-  next transaction, written by one background task;
+  next transaction, written by one background task (services/storage/group_commit.py);
 * talks SQL through Core statements over long-lived connections (fsm_records.py);
 * stamps each row with the time of its last write, so that `prune` can delete the records of
   dialogs abandoned for longer than the retention (bot/retention.py runs it).
@@ -47,8 +47,9 @@ from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder, KeyBuilder,
 from aiogram.fsm.storage.base import StorageKey as FsmKey
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.storage.fsm_batching import LoadBatcher, consume_exception
+from services.storage.fsm_batching import LoadBatcher
 from services.storage.fsm_records import FsmRecord, FsmRecordsGateway
+from services.storage.group_commit import GroupCommit
 
 logger = logging.getLogger(__name__)
 
@@ -160,9 +161,8 @@ class SQLStorage(BaseStorage):
         self._entries: dict[str, _Entry] = {}
         self._loads: dict[str, _Load] = {}
         self._load_batcher = LoadBatcher(self._load_many)
-        self._ready: set[str] = set()
-        self._next_batch: asyncio.Future[None] | None = None
-        self._flusher: asyncio.Task[None] | None = None
+        self._ready: set[str] = set()  # dirty keys whose scope has ended: the next batch's
+        self._writer = GroupCommit(self._write_ready, name="fsm writer")
         self._scope_var: ContextVar[_Scope | None] = ContextVar(
             f"sql_storage_scope_{id(self)}", default=None
         )
@@ -250,45 +250,19 @@ class SQLStorage(BaseStorage):
         A failed batch raises in each caller and leaves its values dirty for the next one.
         """
         if not self._ready:
-            if self._flusher is not None:  # e.g. close(): let the batch in flight finish
-                await asyncio.shield(self._flusher)
+            # e.g. close(): let the batch in flight finish (its error raises here too).
+            await self._writer.settle()
             return
-        if self._next_batch is None:
-            self._next_batch = asyncio.get_running_loop().create_future()
-            # Every caller may have been cancelled by the time a batch fails.
-            self._next_batch.add_done_callback(consume_exception)
-        batch_done = self._next_batch
-        if self._flusher is None:
-            self._flusher = asyncio.create_task(self._write_batches())
-        # Shielded: the batch is shared, cancelling one update must not cancel it.
-        await asyncio.shield(batch_done)
+        await self._writer.join()
 
-    async def _write_batches(self) -> None:
+    async def _write_ready(self) -> None:
+        """One batch of the group commit: the keys whose scope has ended, in one transaction."""
+        keys, self._ready = self._ready, set()
         try:
-            while self._next_batch is not None:
-                # One loop turn lets the updates that are finishing right now join this batch.
-                await asyncio.sleep(0)
-                batch_done, self._next_batch = self._next_batch, None
-                keys, self._ready = self._ready, set()
-                try:
-                    await self._write_batch(keys)
-                except Exception as error:
-                    self._ready.update(keys)  # still dirty: the next batch retries them
-                    batch_done.set_exception(error)
-                except BaseException:  # cancelled (loop shutting down): so are its waiters
-                    self._ready.update(keys)
-                    batch_done.cancel()
-                    raise
-                else:
-                    batch_done.set_result(None)
-        except BaseException:
-            # Cancelled between batches: the waiters of the batch not started must not hang.
-            if self._next_batch is not None:
-                self._next_batch.cancel()
-                self._next_batch = None
+            await self._write_batch(keys)
+        except BaseException:  # failed or cancelled: still dirty, the next batch retries them
+            self._ready.update(keys)
             raise
-        finally:
-            self._flusher = None
 
     async def _write_batch(self, keys: set[str]) -> None:
         batch = {

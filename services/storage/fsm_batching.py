@@ -1,7 +1,9 @@
-"""Coalescing of concurrent FSM reads into one query, and the future plumbing writes share.
+"""Coalescing of concurrent FSM reads into one query.
 
 Under load many updates miss the cache in the same event-loop turn (a burst of /start after a
 restart). One `SELECT … WHERE key IN (…)` for all of them costs about what one SELECT costs.
+The batching is the group commit of services/storage/group_commit.py; each key has its own
+future for its value.
 """
 
 from __future__ import annotations
@@ -10,15 +12,11 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from itertools import islice
 
+from services.storage.group_commit import GroupCommit, consume_exception
+
 LoadMany = Callable[[Sequence[str]], Awaitable[dict[str, str]]]
 
 MAX_KEYS_PER_QUERY = 500  # well under SQLite's bound-parameter limit
-
-
-def consume_exception(future: asyncio.Future) -> None:
-    """Done-callback: mark a shared future's exception as seen, whoever awaited it."""
-    if not future.cancelled():
-        future.exception()
 
 
 class LoadBatcher:
@@ -31,7 +29,7 @@ class LoadBatcher:
         self._load_many = load_many
         self._max_keys = max_keys
         self._queued: dict[str, asyncio.Future[str | None]] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._loads = GroupCommit(self._load_batch, name="fsm loads")
 
     def request(self, key: str) -> asyncio.Future[str | None]:
         """Future of the stored value of `key` (shared by requests queued together)."""
@@ -40,30 +38,27 @@ class LoadBatcher:
             future = asyncio.get_running_loop().create_future()
             future.add_done_callback(consume_exception)
             self._queued[key] = future
-            if self._task is None:
-                self._task = asyncio.create_task(self._run())
+            self._loads.schedule()
         return future
 
-    async def _run(self) -> None:
+    async def _load_batch(self) -> None:
+        """One batch: up to `max_keys` of the keys queued, in one query; the rest go next."""
+        batch = {key: self._queued[key] for key in islice(self._queued, self._max_keys)}
+        for key in batch:
+            del self._queued[key]
+        if self._queued:
+            self._loads.schedule()
         try:
-            while self._queued:
-                await asyncio.sleep(0)  # let every reader of this loop turn queue its key
-                batch = {key: self._queued[key] for key in islice(self._queued, self._max_keys)}
-                for key in batch:
-                    del self._queued[key]
-                try:
-                    rows = await self._load_many(list(batch))
-                except Exception as error:
-                    for future in batch.values():
-                        if not future.done():
-                            future.set_exception(error)
-                    continue
-                except BaseException:  # cancelled (loop shutting down): so are its readers
-                    for future in batch.values():
-                        future.cancel()
-                    raise
-                for key, future in batch.items():
-                    if not future.done():
-                        future.set_result(rows.get(key))
-        finally:
-            self._task = None
+            rows = await self._load_many(list(batch))
+        except Exception as error:  # each reader gets it; the batch itself has no waiter
+            for future in batch.values():
+                if not future.done():
+                    future.set_exception(error)
+            return
+        except BaseException:  # cancelled (loop shutting down): so are its readers
+            for future in batch.values():
+                future.cancel()
+            raise
+        for key, future in batch.items():
+            if not future.done():
+                future.set_result(rows.get(key))

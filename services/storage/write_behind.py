@@ -3,7 +3,7 @@
 Every update used to pay a few short transactions of its own for these rows. Here callers
 `submit()` an operation and go on at once; one background task commits everything submitted
 since its previous batch in ONE transaction, while whatever arrives during that commit waits for
-the next one (the same group commit as `SQLStorage`'s writer, services/storage/fsm.py).
+the next one (the group commit of services/storage/group_commit.py, as `SQLStorage`'s writer).
 
 Operations are either a function taking the batch's `AsyncSession` or a Core statement with its
 parameters. Operations run in submission order; an operation given `once_per_batch=key` runs at the
@@ -43,7 +43,6 @@ stays away past `close_timeout` does it give up, logging every write it could no
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass
@@ -53,7 +52,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql import Executable
 
 from services.storage.db import sqlite_write_lock
-from services.storage.fsm_batching import consume_exception
+from services.storage.group_commit import GroupCommit, consume_exception
 from services.storage.transient import Backoff, is_transient
 
 logger = logging.getLogger(__name__)
@@ -129,13 +128,11 @@ class WriteBehind:
         self._on_retry = on_retry
         self._pending: list[_Op] = []
         self._at_end: dict[Hashable, _Op] = {}
-        self._next_batch: asyncio.Future[None] | None = None  # done when pending ops are
-        self._in_flight: asyncio.Future[None] | None = None  # done when the running batch is
+        self._batches = GroupCommit(self._run_batch, name=f"write-behind {name}")
+        self._uncommitted: list[_Op] = []  # ops of the batch in flight not committed yet
         self._taken: asyncio.Event = asyncio.Event()  # set whenever a batch takes the queue
-        self._task: asyncio.Task[None] | None = None
         self._closed = False
         self._retrying = False
-        self._give_up = False  # close() ran out of time: stop retrying
         self.batches = 0  # committed batches (for tests and benchmarks)
         self.failed = 0  # operations dropped after failing on their own
         self.retries = 0  # times a batch was retried because the database was away
@@ -193,11 +190,7 @@ class WriteBehind:
         else:
             self._at_end.pop(once_per_batch, None)  # re-added last: after every op before it
             self._at_end[once_per_batch] = item
-        if self._next_batch is None:
-            self._next_batch = asyncio.get_running_loop().create_future()
-            self._next_batch.add_done_callback(consume_exception)
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name=f"write-behind {self._name}")
+        self._batches.schedule()
         if item.committed is not None:
             try:
                 await asyncio.wait_for(asyncio.shield(item.committed), self._write_through_timeout)
@@ -209,14 +202,9 @@ class WriteBehind:
 
     async def flush(self) -> None:
         """Return when every write submitted so far is committed (or logged as failed)."""
-        if self._next_batch is not None:
-            waiting = self._next_batch
-        elif self._in_flight is not None:
-            waiting = self._in_flight
-        else:
-            return
-        # Shielded: the batch is shared, cancelling one reader must not cancel it.
-        await asyncio.shield(waiting)
+        # The batch due if any (it runs after the one in flight), else the one in flight; shared,
+        # so cancelling one reader does not cancel it.
+        await self._batches.settle()
 
     async def close(self) -> None:
         """Commit what is pending, then refuse new writes.
@@ -227,51 +215,24 @@ class WriteBehind:
         try:
             await asyncio.wait_for(self.flush(), self._close_timeout)
         except TimeoutError:
-            self._give_up = True
-            task = self._task
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await self._batches.cancel()  # stop retrying
+            self._report_unwritten([*self._uncommitted, *self._pending, *self._at_end.values()])
         finally:
             self._closed = True
             self._taken.set()  # submitters blocked on back-pressure get the error
 
-    async def _run(self) -> None:
-        ops: list[_Op] = []
-        try:
-            while self._next_batch is not None:
-                # One loop turn lets every update finishing right now join this batch.
-                await asyncio.sleep(0)
-                batch_done, self._next_batch = self._next_batch, None
-                ops = [*self._pending, *self._at_end.values()]
-                self._pending, self._at_end = [], {}
-                self._in_flight = batch_done
-                self._taken.set()
-                try:
-                    await self._write_until_done(ops)
-                except BaseException:  # cancelled (the loop is shutting down, or close gave up)
-                    batch_done.cancel()
-                    raise
-                finally:
-                    self._in_flight = None
-                ops = []
-                batch_done.set_result(None)
-        except BaseException:
-            unwritten = [*ops, *self._pending, *self._at_end.values()]
-            if unwritten:
-                self._report_unwritten(unwritten)
-            if self._next_batch is not None:  # its waiters must not hang
-                self._next_batch.cancel()
-                self._next_batch = None
-            raise
-        finally:
-            self._task = None
+    async def _run_batch(self) -> None:
+        """One batch of the group commit: everything submitted since the last, one transaction."""
+        ops = [*self._pending, *self._at_end.values()]
+        self._pending, self._at_end = [], {}
+        self._taken.set()
+        await self._write_until_done(ops)
 
     async def _write_until_done(self, ops: list[_Op]) -> None:
         """Commit `ops`; while the database is away, wait and retry what is not committed yet."""
         attempt = 0
         while ops:
+            self._uncommitted = ops  # what close() reports if it gives up now
             try:
                 await self._write(ops)
                 ops = []
@@ -296,6 +257,7 @@ class WriteBehind:
                 if self._on_retry is not None:
                     self._on_retry(cause)
                 await self._sleep(delay)
+        self._uncommitted = []
         if attempt:
             logger.info("write-behind %s: database back after %d retries", self._name, attempt)
         self._retrying = False
@@ -341,8 +303,8 @@ class WriteBehind:
             op.committed.set_exception(WriteFailed(op.label))
 
     def _report_unwritten(self, ops: list[_Op]) -> None:
-        if not self._give_up:
-            return  # plain cancellation of the loop: nothing to report beyond the cancel
+        if not ops:
+            return
         self.unwritten_at_close += len(ops)
         logger.error(
             "write-behind %s: closed while the database was away; %d writes NOT committed: %s",
