@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 
 from services.linking.errors import DomainError
 from services.linking.models import LinkingBase
@@ -86,12 +87,30 @@ def _missing_columns(connection: Connection) -> list[str]:
     ]
 
 
+class RequestSession(Session):
+    """A session that keeps every row it loaded for its one request.
+
+    SQLAlchemy's identity map holds unchanged objects weakly: a row read by one step of a
+    request (the flow's snapshot, the MESH account, the VK ID) was dropped as soon as that step
+    let go of it, and the next `session.get` of the same row queried the database again. A
+    request's session lives for one transaction, so keeping them costs nothing and every later
+    `get` of a row is answered from the identity map, as it would be if someone still held it.
+    """
+
+
+@event.listens_for(RequestSession, "loaded_as_persistent")
+def _keep_loaded(session: Session, instance: object) -> None:
+    session.info.setdefault("loaded", []).append(instance)
+
+
 class Database:
     """The engine plus a transaction per unit of work."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._sessions = async_sessionmaker(
+            engine, expire_on_commit=False, sync_session_class=RequestSession
+        )
         # SQLite runs one writing transaction at a time anyway (BEGIN IMMEDIATE): queueing them
         # here instead of in SQLite's busy handler (which sleeps and retries) keeps one pooled
         # connection busy instead of opening overflow connections — a new thread and four
