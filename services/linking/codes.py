@@ -195,7 +195,7 @@ class Challenges:
         )
         session.add(challenge)
         if channel != "totp":
-            self._limits.sent(session, destination, caller, now)
+            await self._limits.sent(session, destination, caller, now)
         if channel == "call":
             # The code is the last digits of a random Russian number that "calls" the teacher.
             calling_number = "+79" + random_digits(9 - length) + code
