@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 import pyotp
 from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from services.linking.callers import Caller
 from services.linking.db import rows_affected
@@ -290,7 +291,7 @@ class Challenges:
             )
             if rows_affected(result) != 1:
                 raise NoActiveCode("The code has already been used.")
-            challenge.status = "used"
+            set_committed_value(challenge, "status", "used")  # as written: no second UPDATE
             return
         left = await session.scalar(
             update(Challenge)
