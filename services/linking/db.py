@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
-from sqlalchemy import Connection, CursorResult, Result, event, inspect
+from sqlalchemy import Connection, CursorResult, Result, event, inspect, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -29,20 +29,29 @@ def create_engine(database_url: str) -> AsyncEngine:
     is stale, which would surface as "database is locked" under concurrent requests.
     `BEGIN IMMEDIATE` makes writers queue on the busy timeout instead. PostgreSQL keeps its
     default READ COMMITTED; the conditional UPDATEs in the domain code hold there as well.
+
+    On SQLite the statements, commits and rollbacks run in the event loop's thread
+    (`sqlite_one_hop.install_in_loop`): every transaction holds the write lock from its BEGIN,
+    and a BEGIN that has to wait for another process does so in aiosqlite's thread.
     """
-    engine = create_async_engine(database_url)
-    if engine.dialect.name == "sqlite":
+    sqlite = make_url(database_url).get_backend_name() == "sqlite"
+    # The sqlite3 connection is opened in aiosqlite's thread and then also used from the loop's.
+    engine = create_async_engine(
+        database_url, connect_args={"check_same_thread": False} if sqlite else {}
+    )
+    if sqlite:
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
-            sqlite_one_hop.install(dbapi_connection)  # a statement = one trip to its thread
+            sqlite_one_hop.install(dbapi_connection)  # the PRAGMAs: one trip each
             dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA busy_timeout=10000")
+            cursor.execute(f"PRAGMA busy_timeout={sqlite_one_hop.BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
+            sqlite_one_hop.install_in_loop(dbapi_connection)  # then no trip to the thread
 
         @event.listens_for(engine.sync_engine, "begin")
         def _sqlite_begin(connection) -> None:  # type: ignore[no-untyped-def]
