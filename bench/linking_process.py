@@ -114,7 +114,7 @@ class LinkingProcess:
         """Start pyinstrument in the backend process; with a path again, stop and write it."""
         assert self._conn is not None
         self._conn.send(("profile", path))
-        self._receive(300.0)  # rendering a long profile on a busy machine takes a while
+        self._receive(600.0)  # writing a long run's profile takes a while on a busy machine
 
     def _receive(self, timeout: float) -> Any:
         assert self._conn is not None and self._process is not None

@@ -19,11 +19,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -61,14 +61,52 @@ class Budgets:
         return hmac.new(self._key, f"{scope}:{value}".encode(), hashlib.sha256).hexdigest()
 
     async def hold(self, session: AsyncSession, subjects: Iterable[str], now: datetime) -> None:
-        """Take the write lock of every subject (see the module docstring), in sorted order."""
-        for subject in sorted(set(subjects)):
-            insert = _insert_for(session)(BudgetSubject).values(subject=subject, touched_at=now)
-            await session.execute(
-                insert.on_conflict_do_update(
-                    index_elements=[BudgetSubject.subject], set_={"touched_at": now}
-                )
+        """Take the write lock of every subject (see the module docstring), in sorted order.
+
+        One multi-row upsert: PostgreSQL inserts (or updates) the rows of its VALUES list in
+        the order given, so the row locks are still taken in sorted order.
+        """
+        rows = [{"subject": subject, "touched_at": now} for subject in sorted(set(subjects))]
+        if not rows:
+            return
+        insert = _insert_for(session)(BudgetSubject).values(rows)
+        await session.execute(
+            insert.on_conflict_do_update(
+                index_elements=[BudgetSubject.subject],
+                set_={"touched_at": insert.excluded.touched_at},
             )
+        )
+
+    async def waits(
+        self,
+        session: AsyncSession,
+        checks: Sequence[tuple[str, Limit]],
+        now: datetime,
+        *,
+        since: datetime | None = None,
+    ) -> list[int]:
+        """For each (subject, limit): seconds until one more event fits the limit (0: it fits
+        now). One query reads the events of every check; each limit counts its own window.
+
+        Only events after `since` count (e.g. wrong passwords before a password change do not).
+        """
+        return [wait for wait, _used in await self.counted(session, checks, now, since=since)]
+
+    async def counted(
+        self,
+        session: AsyncSession,
+        checks: Sequence[tuple[str, Limit]],
+        now: datetime,
+        *,
+        since: datetime | None = None,
+    ) -> list[tuple[int, int]]:
+        """`waits`, each with how many events its window holds now (after `since`)."""
+        times = await self._times(session, checks, now, since)
+        counted = []
+        for subject, limit in checks:
+            within = _within(times, subject, limit, now)
+            counted.append((_wait(within, limit, now), len(within)))
+        return counted
 
     async def wait(
         self,
@@ -79,17 +117,9 @@ class Budgets:
         *,
         since: datetime | None = None,
     ) -> int:
-        """Seconds until one more event fits the limit (0: it fits now).
-
-        Only events after `since` count (e.g. wrong passwords before a password change do not).
-        """
-        times = await self._times(session, subject, limit, now, since)
-        over = len(times) - limit.max_events
-        if over < 0:
-            return 0
-        # The event whose ageing out brings the count below the limit.
-        frees_at = times[over] + timedelta(seconds=limit.window)
-        return max(1, math.ceil((frees_at - now).total_seconds()))
+        """`waits` of one subject and limit."""
+        [wait] = await self.waits(session, ((subject, limit),), now, since=since)
+        return wait
 
     async def used(
         self,
@@ -101,32 +131,48 @@ class Budgets:
         since: datetime | None = None,
     ) -> int:
         """How many events of the limit's kind its window holds now (after `since`)."""
-        return len(await self._times(session, subject, limit, now, since))
+        [(_wait, used)] = await self.counted(session, ((subject, limit),), now, since=since)
+        return used
 
     @staticmethod
     async def _times(
         session: AsyncSession,
-        subject: str,
-        limit: Limit,
+        checks: Iterable[tuple[str, Limit]],
         now: datetime,
         since: datetime | None,
-    ) -> list[datetime]:
+    ) -> dict[tuple[str, str], list[datetime]]:
+        """The times of the events each (subject, kind) of `checks` has in its longest window,
+        oldest first."""
+        windows: dict[tuple[str, str], int] = {}
+        for subject, limit in checks:
+            key = (subject, limit.kind)
+            windows[key] = max(windows.get(key, 0), limit.window)
         conditions = [
-            BudgetEvent.subject == subject,
-            BudgetEvent.kind == limit.kind,
-            BudgetEvent.at > now - timedelta(seconds=limit.window),
+            and_(
+                BudgetEvent.subject == subject,
+                BudgetEvent.kind == kind,
+                BudgetEvent.at > now - timedelta(seconds=window),
+            )
+            for (subject, kind), window in windows.items()
         ]
-        if since is not None:
-            conditions.append(BudgetEvent.at > since)
-        rows = await session.scalars(
-            select(BudgetEvent.at).where(*conditions).order_by(BudgetEvent.at)
+        query = select(BudgetEvent.subject, BudgetEvent.kind, BudgetEvent.at).where(
+            or_(*conditions)
         )
-        return list(rows)
+        if since is not None:
+            query = query.where(BudgetEvent.at > since)
+        times: dict[tuple[str, str], list[datetime]] = {key: [] for key in windows}
+        for subject, kind, at in await session.execute(query.order_by(BudgetEvent.at)):
+            times[(subject, kind)].append(at)
+        return times
 
     @staticmethod
-    def record(session: AsyncSession, subjects: Iterable[str], kind: str, now: datetime) -> None:
-        """Count one event of `kind` for each subject."""
-        session.add_all(BudgetEvent(subject=s, kind=kind, at=now) for s in set(subjects))
+    async def record(
+        session: AsyncSession, subjects: Iterable[str], kind: str, now: datetime
+    ) -> None:
+        """Count one event of `kind` for each subject (one INSERT of all rows)."""
+        rows = [{"subject": s, "kind": kind, "at": now} for s in sorted(set(subjects))]
+        if rows:
+            await session.execute(insert(BudgetEvent), rows)
 
     @staticmethod
     async def clear(session: AsyncSession, subject: str, kind: str) -> None:
@@ -152,6 +198,24 @@ class Budgets:
             .execution_options(synchronize_session=False)
         )
         return rows_affected(result)
+
+
+def _within(
+    times: dict[tuple[str, str], list[datetime]], subject: str, limit: Limit, now: datetime
+) -> list[datetime]:
+    """The times of `subject`'s events that count for `limit` now (its own window)."""
+    start = now - timedelta(seconds=limit.window)
+    return [at for at in times[(subject, limit.kind)] if at > start]
+
+
+def _wait(times: list[datetime], limit: Limit, now: datetime) -> int:
+    """Seconds until one more event fits `limit`, given the times counted, oldest first."""
+    over = len(times) - limit.max_events
+    if over < 0:
+        return 0
+    # The event whose ageing out brings the count below the limit.
+    frees_at = times[over] + timedelta(seconds=limit.window)
+    return max(1, math.ceil((frees_at - now).total_seconds()))
 
 
 def _insert_for(session: AsyncSession):  # type: ignore[no-untyped-def]

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 import pyotp
 from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from services.linking.callers import Caller
 from services.linking.db import rows_affected
@@ -33,6 +34,18 @@ from services.linking.models import Challenge
 from services.linking.settings import LinkingSettings
 
 CHANNELS = ("call", "sms", "email", "totp", "friend")
+_ISSUED = "challenges_issued"  # session.info: the challenges this transaction issued, in order
+
+
+def issued_in(session: AsyncSession, owner_kind: str, owner_id: str) -> Challenge | None:
+    """The newest challenge this session's transaction issued for the owner, if any.
+
+    Issuing takes the owner's next serial, so it is also the owner's newest challenge.
+    """
+    for challenge in reversed(session.info.get(_ISSUED, ())):
+        if challenge.owner_kind == owner_kind and challenge.owner_id == owner_id:
+            return challenge
+    return None
 
 
 def seconds_until(moment: datetime | None, now: datetime) -> int:
@@ -87,6 +100,9 @@ class Challenges:
         self, session: AsyncSession, owner_kind: str, owner_id: str
     ) -> Challenge | None:
         """The owner's most recent challenge, whatever its status."""
+        issued = issued_in(session, owner_kind, owner_id)
+        if issued is not None:
+            return issued
         return await session.scalar(
             select(Challenge)
             .where(Challenge.owner_kind == owner_kind, Challenge.owner_id == owner_id)
@@ -194,8 +210,9 @@ class Challenges:
             ),
         )
         session.add(challenge)
+        session.info.setdefault(_ISSUED, []).append(challenge)
         if channel != "totp":
-            self._limits.sent(session, destination, caller, now)
+            await self._limits.sent(session, destination, caller, now)
         if channel == "call":
             # The code is the last digits of a random Russian number that "calls" the teacher.
             calling_number = "+79" + random_digits(9 - length) + code
@@ -274,7 +291,7 @@ class Challenges:
             )
             if rows_affected(result) != 1:
                 raise NoActiveCode("The code has already been used.")
-            challenge.status = "used"
+            set_committed_value(challenge, "status", "used")  # as written: no second UPDATE
             return
         left = await session.scalar(
             update(Challenge)

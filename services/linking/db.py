@@ -8,13 +8,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
-from sqlalchemy import Connection, CursorResult, Result, event, inspect
+from sqlalchemy import Connection, CursorResult, Result, event, inspect, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 
 from services.linking.errors import DomainError
 from services.linking.models import LinkingBase
@@ -28,20 +29,29 @@ def create_engine(database_url: str) -> AsyncEngine:
     is stale, which would surface as "database is locked" under concurrent requests.
     `BEGIN IMMEDIATE` makes writers queue on the busy timeout instead. PostgreSQL keeps its
     default READ COMMITTED; the conditional UPDATEs in the domain code hold there as well.
+
+    On SQLite the statements, commits and rollbacks run in the event loop's thread
+    (`sqlite_one_hop.install_in_loop`): every transaction holds the write lock from its BEGIN,
+    and a BEGIN that has to wait for another process does so in aiosqlite's thread.
     """
-    engine = create_async_engine(database_url)
-    if engine.dialect.name == "sqlite":
+    sqlite = make_url(database_url).get_backend_name() == "sqlite"
+    # The sqlite3 connection is opened in aiosqlite's thread and then also used from the loop's.
+    engine = create_async_engine(
+        database_url, connect_args={"check_same_thread": False} if sqlite else {}
+    )
+    if sqlite:
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
-            sqlite_one_hop.install(dbapi_connection)  # a statement = one trip to its thread
+            sqlite_one_hop.install(dbapi_connection)  # the PRAGMAs: one trip each
             dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA busy_timeout=10000")
+            cursor.execute(f"PRAGMA busy_timeout={sqlite_one_hop.BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
+            sqlite_one_hop.install_in_loop(dbapi_connection)  # then no trip to the thread
 
         @event.listens_for(engine.sync_engine, "begin")
         def _sqlite_begin(connection) -> None:  # type: ignore[no-untyped-def]
@@ -86,12 +96,30 @@ def _missing_columns(connection: Connection) -> list[str]:
     ]
 
 
+class RequestSession(Session):
+    """A session that keeps every row it loaded for its one request.
+
+    SQLAlchemy's identity map holds unchanged objects weakly: a row read by one step of a
+    request (the flow's snapshot, the MESH account, the VK ID) was dropped as soon as that step
+    let go of it, and the next `session.get` of the same row queried the database again. A
+    request's session lives for one transaction, so keeping them costs nothing and every later
+    `get` of a row is answered from the identity map, as it would be if someone still held it.
+    """
+
+
+@event.listens_for(RequestSession, "loaded_as_persistent")
+def _keep_loaded(session: Session, instance: object) -> None:
+    session.info.setdefault("loaded", []).append(instance)
+
+
 class Database:
     """The engine plus a transaction per unit of work."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._sessions = async_sessionmaker(
+            engine, expire_on_commit=False, sync_session_class=RequestSession
+        )
         # SQLite runs one writing transaction at a time anyway (BEGIN IMMEDIATE): queueing them
         # here instead of in SQLite's busy handler (which sleeps and retries) keeps one pooled
         # connection busy instead of opening overflow connections — a new thread and four

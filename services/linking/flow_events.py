@@ -27,9 +27,10 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.linking.codes import issued_in
 from services.linking.db import rows_affected
 from services.linking.errors import DomainError, ensure_plausible_id
-from services.linking.models import Challenge, FlowEvent, LinkFlow
+from services.linking.models import FlowEvent, LinkFlow
 from services.linking.views import iso
 
 KEEP_PER_FLOW = 200
@@ -55,11 +56,11 @@ _NOT_PUBLISHED = frozenset(
 
 @dataclass(frozen=True)
 class Snapshot:
-    """What the feed compares: the flow's state, scenario and newest challenge."""
+    """What the feed compares: the flow's state and scenario (a code sent shows by itself: the
+    challenges the request's transaction issued, `codes.issued_in`)."""
 
     state: str
     scenario: str | None
-    challenge_id: str | None
 
 
 class FlowEvents:
@@ -77,7 +78,7 @@ class FlowEvents:
         flow = await session.get(LinkFlow, ensure_plausible_id(flow_id, "flow"))
         if flow is None:
             return None
-        return Snapshot(flow.state, flow.scenario, await _newest_challenge(session, flow.id))
+        return Snapshot(flow.state, flow.scenario)
 
     async def after_step(
         self,
@@ -87,7 +88,11 @@ class FlowEvents:
         source: str,
         now: datetime,
     ) -> bool:
-        """Record what changed since `before` (a step, a code sent); whether anything did."""
+        """Record what changed since `before` (a step, a code sent); whether anything did.
+
+        A code was sent if this request's transaction issued the flow's newest challenge and it
+        is still active.
+        """
         recorded = False
         if before is None or before.state != flow.state or before.scenario != flow.scenario:
             data: dict[str, Any] = {"scenario": flow.scenario}
@@ -95,12 +100,8 @@ class FlowEvents:
                 data["from"] = before.state
             self._add(session, flow.id, "step", flow.state, source, data, now)
             recorded = True
-        challenge = await _newest_challenge_row(session, flow.id)
-        if (
-            challenge is not None
-            and challenge.status == "active"
-            and (before is None or challenge.id != before.challenge_id)
-        ):
+        challenge = issued_in(session, "flow", flow.id)
+        if challenge is not None and challenge.status == "active":
             data = {"channel": challenge.channel}
             if challenge.resend_available_at is not None:
                 data["resend_after"] = max(
@@ -272,17 +273,3 @@ def event_view(row: FlowEvent) -> dict[str, Any]:
         "source": row.source,
         "at": iso(row.at),
     }
-
-
-async def _newest_challenge_row(session: AsyncSession, flow_id: str) -> Challenge | None:
-    return await session.scalar(
-        select(Challenge)
-        .where(Challenge.owner_kind == "flow", Challenge.owner_id == flow_id)
-        .order_by(Challenge.serial.desc())
-        .limit(1)
-    )
-
-
-async def _newest_challenge(session: AsyncSession, flow_id: str) -> str | None:
-    row = await _newest_challenge_row(session, flow_id)
-    return row.id if row is not None else None

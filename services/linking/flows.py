@@ -30,6 +30,7 @@ from services.linking.errors import (
     PhoneMismatch,
     ScenarioChanged,
     TokenUsed,
+    VpnDetected,
     WrongState,
     ensure_plausible_id,
 )
@@ -43,7 +44,6 @@ from services.linking.models import (
     SferumProfile,
     VkAccount,
 )
-from services.linking.network import ensure_no_vpn
 from services.linking.personal_data import validate_personal_data
 from services.linking.phones import mask_name, mask_phone, validate_phone
 from services.linking.settings import LinkingSettings
@@ -216,9 +216,7 @@ class Flows:
         flow = await self.load(session, flow_id, caller, now)
         _require(flow, "phone", "password", "code")
         phone = validate_phone(phone)
-        await ensure_no_vpn(session, mesh_account_id=flow.mesh_account_id)
-        mesh = await session.get(MeshAccount, flow.mesh_account_id)
-        assert mesh is not None
+        mesh = await self._mesh_without_vpn(session, flow)
         if mesh.phone != phone:
             raise PhoneMismatch(mesh_phone_masked=mask_phone(mesh.phone))
         if flow.state == "code" and flow.phone == phone:
@@ -231,10 +229,15 @@ class Flows:
                 destination=phone,
                 now=now,
             )
+        # What the number has in VK ID is read before the flow changes (one UPDATE of it).
+        account = await self._vkid.by_phone(session, phone)
+        has_profile = (
+            account is not None and await self._vkid.profile_for_phone(session, phone) is not None
+        )
         await self._challenges.end_active(session, OWNER, flow.id)
         _reset_identity(flow)
         flow.phone = phone
-        await self._decide_scenario(session, flow, phone, caller, now)
+        await self._decide_scenario(session, flow, account, has_profile, caller, now)
         logger.info(
             "flow %s: phone %s → %s, %s",
             log_ref(flow.id),
@@ -245,16 +248,21 @@ class Flows:
         return flow
 
     async def _decide_scenario(
-        self, session: AsyncSession, flow: LinkFlow, phone: str, caller: Caller, now: datetime
+        self,
+        session: AsyncSession,
+        flow: LinkFlow,
+        account: VkAccount | None,
+        has_profile: bool,
+        caller: Caller,
+        now: datetime,
     ) -> None:
         """No VK ID → registration; VK ID without a profile → A; with a profile → B."""
-        account = await self._vkid.by_phone(session, phone)
         if account is None:
             flow.scenario = REGISTRATION
             await self._enter_code(session, flow, caller, now)
             return
         flow.vk_account_id = account.id
-        if await self._vkid.profile_for_phone(session, phone) is None:
+        if not has_profile:
             flow.scenario = NEW_PROFILE
             flow.state = "password"
             return
@@ -322,10 +330,10 @@ class Flows:
         flow = await self.load(session, flow_id, caller, now)
         _require(flow, "code")
         await self._challenges.verify_latest(session, OWNER, flow.id, code, caller, now)
-        flow.code_verified = True
         if flow.vk_account_id is not None:
             account = await self._account(session, flow)
             self._vkid.open_session(session, account, LINKING_CLIENT, LINKING_DEVICE, now)
+        flow.code_verified = True
         flow.state = "profile" if flow.scenario == EXISTING_PROFILE else "personal_data"
         return flow
 
@@ -391,9 +399,7 @@ class Flows:
             session.add(_consent(flow, None, "cancel", now))
             flow.state = "cancelled"
             return flow
-        await ensure_no_vpn(session, mesh_account_id=flow.mesh_account_id)
-        mesh = await session.get(MeshAccount, flow.mesh_account_id)
-        assert mesh is not None
+        mesh = await self._mesh_without_vpn(session, flow)
         await self._refuse_if_linked(session, mesh)
         profile = await self._profile_to_link(session, flow, mesh, now)
         linked = await session.execute(
@@ -551,6 +557,15 @@ class Flows:
             "linked_profile": profile_view(linked) if linked else None,
             "expires_at": iso(flow.expires_at),
         }
+
+    @staticmethod
+    async def _mesh_without_vpn(session: AsyncSession, flow: LinkFlow) -> MeshAccount:
+        """The flow's MESH account; `vpn_detected` while the teacher's network is on VPN."""
+        mesh = await session.get(MeshAccount, flow.mesh_account_id)
+        assert mesh is not None
+        if mesh.vpn_enabled:
+            raise VpnDetected()
+        return mesh
 
     async def _refuse_if_linked(self, session: AsyncSession, mesh: MeshAccount) -> None:
         if mesh.linked_profile_id is None:

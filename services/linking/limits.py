@@ -9,6 +9,7 @@ and the guessing bound they imply.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -93,19 +94,24 @@ class Limits:
         destination_subject = self._destination(destination)
         end_user, client = self._end_user(caller), self._client(caller)
         await self.budgets.hold(session, (destination_subject, end_user, client), now)
-        await self._refuse_if_locked(session, destination_subject, now)
-        await self._refuse_beyond(
-            session,
-            now,
+        quotas = (
             *((destination_subject, limit) for limit in self.destination_codes),
             *((end_user, limit) for limit in self.end_user_codes),
             (client, self.api_key_codes),
         )
+        locked, *waits = await self.budgets.waits(
+            session, ((destination_subject, self.destination_wrong_codes), *quotas), now
+        )
+        if locked:
+            raise ConfirmationLocked(retry_after=locked)
+        _refuse_beyond(zip(waits, (limit for _subject, limit in quotas), strict=True))
 
-    def sent(self, session: AsyncSession, destination: str, caller: Caller, now: datetime) -> None:
+    async def sent(
+        self, session: AsyncSession, destination: str, caller: Caller, now: datetime
+    ) -> None:
         """Count a code sent to `destination` on behalf of `caller`."""
         subjects = (self._destination(destination), self._end_user(caller), self._client(caller))
-        self.budgets.record(session, subjects, CODE_SENT, now)
+        await self.budgets.record(session, subjects, CODE_SENT, now)
 
     async def before_checking(
         self, session: AsyncSession, destination: str, caller: Caller, now: datetime
@@ -113,26 +119,30 @@ class Limits:
         """Refuse to check a code for a locked destination or from an end user out of tries."""
         destination_subject, end_user = self._destination(destination), self._end_user(caller)
         await self.budgets.hold(session, (destination_subject, end_user), now)
-        await self._refuse_if_locked(session, destination_subject, now)
-        await self._refuse_beyond(session, now, (end_user, self.end_user_wrong_codes))
+        locked, tries = await self.budgets.waits(
+            session,
+            (
+                (destination_subject, self.destination_wrong_codes),
+                (end_user, self.end_user_wrong_codes),
+            ),
+            now,
+        )
+        if locked:
+            raise ConfirmationLocked(retry_after=locked)
+        _refuse_beyond(((tries, self.end_user_wrong_codes),))
 
     async def wrong_code(
         self, session: AsyncSession, destination: str, caller: Caller, now: datetime
     ) -> None:
         """Count a wrong code; the one that reaches the limit locks the destination."""
         destination_subject = self._destination(destination)
-        self.budgets.record(session, (destination_subject, self._end_user(caller)), WRONG_CODE, now)
-        await session.flush()
+        subjects = (destination_subject, self._end_user(caller))
+        await self.budgets.record(session, subjects, WRONG_CODE, now)
         wait = await self.budgets.wait(
             session, destination_subject, self.destination_wrong_codes, now
         )
         if wait:
             raise ConfirmationLocked(retry_after=wait, keeps_changes=True)
-
-    async def _refuse_if_locked(self, session: AsyncSession, subject: str, now: datetime) -> None:
-        wait = await self.budgets.wait(session, subject, self.destination_wrong_codes, now)
-        if wait:
-            raise ConfirmationLocked(retry_after=wait)
 
     # ------------------------------------------------------------------- VK ID
 
@@ -140,8 +150,9 @@ class Limits:
         """Spend one of the VK ID's recoveries of the day, or refuse with `rate_limited`."""
         subject = self._account(account_id)
         await self.budgets.hold(session, (subject,), now)
-        await self._refuse_beyond(session, now, (subject, self.account_recoveries))
-        self.budgets.record(session, (subject,), RECOVERY_STARTED, now)
+        [wait] = await self.budgets.waits(session, ((subject, self.account_recoveries),), now)
+        _refuse_beyond(((wait, self.account_recoveries),))
+        await self.budgets.record(session, (subject,), RECOVERY_STARTED, now)
 
     async def before_password(
         self,
@@ -154,8 +165,8 @@ class Limits:
         """Refuse while this end user's lock or the VK ID's daily lock lasts."""
         own, account = self._account_client(account_id, caller), self._account(account_id)
         await self.budgets.hold(session, (own, account), now)
-        for subject, limit in ((own, self.client_passwords), (account, self.account_passwords)):
-            wait = await self.budgets.wait(session, subject, limit, now, since=since)
+        checks = ((own, self.client_passwords), (account, self.account_passwords))
+        for wait in await self.budgets.waits(session, checks, now, since=since):
             if wait:
                 raise PasswordLocked(retry_after=wait, keeps_changes=False)
 
@@ -169,26 +180,22 @@ class Limits:
     ) -> int:
         """Count a wrong password; return the end user's attempts left, or raise the lock."""
         own, account = self._account_client(account_id, caller), self._account(account_id)
-        self.budgets.record(session, (own, account), WRONG_PASSWORD, now)
-        await session.flush()
-        for subject, limit in ((own, self.client_passwords), (account, self.account_passwords)):
-            wait = await self.budgets.wait(session, subject, limit, now, since=since)
+        await self.budgets.record(session, (own, account), WRONG_PASSWORD, now)
+        checks = ((own, self.client_passwords), (account, self.account_passwords))
+        counted = await self.budgets.counted(session, checks, now, since=since)
+        for wait, _used in counted:
             if wait:
                 raise PasswordLocked(retry_after=wait)
-        used = await self.budgets.used(session, own, self.client_passwords, now, since=since)
+        _wait, used = counted[0]
         return self.client_passwords.max_events - used
 
     async def right_password(self, session: AsyncSession, account_id: str, caller: Caller) -> None:
         """The end user knows the password: their series of wrong ones ends (the VK ID's not)."""
         await self.budgets.clear(session, self._account_client(account_id, caller), WRONG_PASSWORD)
 
-    # ------------------------------------------------------------------- helpers
 
-    async def _refuse_beyond(
-        self, session: AsyncSession, now: datetime, *checks: tuple[str, Limit]
-    ) -> None:
-        """Refuse with the longest wait among the spent limits (when all have room again)."""
-        waits = [(await self.budgets.wait(session, s, limit, now), limit) for s, limit in checks]
-        wait, limit = max(waits, key=lambda pair: pair[0])
-        if wait:
-            raise RateLimited(wait, limit.name)
+def _refuse_beyond(waits: Iterable[tuple[int, Limit]]) -> None:
+    """Refuse with the longest wait among the spent limits (when all have room again)."""
+    wait, limit = max(waits, key=lambda pair: pair[0])
+    if wait:
+        raise RateLimited(wait, limit.name)
