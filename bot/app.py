@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.admin_alerts import AdminAlerts
 from bot.config import Settings
 from bot.countdowns import CountdownTicker, Sleep
-from bot.delivery import Delivery, start_delivery
+from bot.delivery import Delivery, RealTime, TelegramTime, start_delivery
 from bot.deps import Deps
 from bot.dialog_ids import install_unique_dialog_ids
 from bot.dialogs.all import get_dialogs
@@ -71,6 +71,7 @@ from services.storage.guide_watches import GuideWatches
 from services.storage.link_sessions import LinkSessionRepository
 from services.storage.schema import require_head
 from services.storage.telegram_files import TelegramFileIds
+from services.storage.write_behind import WriteBehind
 
 logger = logging.getLogger(__name__)
 
@@ -314,6 +315,13 @@ async def build_runtime(
     clock: Clock | None = None,
     helpdesk: Any = None,
     create_tables: bool = False,
+    engine_options: dict[str, Any] | None = None,
+    writer_options: dict[str, Any] | None = None,
+    shared: SharedState | None = None,
+    telegram_time: TelegramTime | None = None,
+    countdown_sleep: Sleep | None = None,
+    guide_autostart: bool = True,
+    retention_autostart: bool = True,
 ) -> AsyncIterator[Runtime]:
     """Engine, storage, client, Dispatcher and Bot, released on exit.
 
@@ -321,14 +329,24 @@ async def build_runtime(
     `create_tables=True` (create_all on a fresh database). Without REDIS_URL the process then
     takes the database's single-replica lease, and refuses to start (`ReplicaConflict`) while
     another live process holds it (bot/replica_guard.py).
+
+    The rest have production defaults; tests (tests/support/bot_app.py) inject through them:
+    `bot` (e.g. on FakeTelegram), `linking`, `clock` and `helpdesk` (a relay made elsewhere is
+    neither installed nor closed here) replace what would be built; `engine_options` go to
+    `create_engine`, `writer_options` to the sessions' `WriteBehind`; `shared` replaces the
+    shared state (bot/delivery.py); `telegram_time` is the clock and sleep of Telegram waits (the
+    helpdesk outbox's pacing, retries after 429/5xx); `countdown_sleep` the moving countdowns'
+    sleep; `guide_autostart=False` leaves guide mode's rounds to the caller and
+    `retention_autostart=False` the retention job (`runtime.retention.run_once()`).
     """
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, **(engine_options or {}))
     try:
         await (create_all(engine) if create_tables else require_head(engine))
     except BaseException:
         await engine.dispose()
         raise
     the_clock = clock or SystemClock()
+    waits = telegram_time or RealTime()
     storage, isolation = create_storage(settings, engine, now=the_clock.now)
     metrics = BotMetrics()
     own_linking = linking is None
@@ -341,10 +359,16 @@ async def build_runtime(
             observer=metrics.observe_backend_call,
         )
     session_factory = create_session_factory(engine)
-    sessions = LinkSessionRepository(session_factory, clock=the_clock.now)
+    sessions = LinkSessionRepository(
+        session_factory,
+        clock=the_clock.now,
+        writer=WriteBehind(session_factory, **writer_options) if writer_options else None,
+    )
     bot = bot or create_bot(settings)
     try:
-        delivery = await start_delivery(settings, bot, session_factory, sessions, storage)
+        delivery = await start_delivery(
+            settings, bot, session_factory, sessions, storage, shared=shared, telegram_time=waits
+        )
     except BaseException:  # e.g. ReplicaConflict: another live process holds the database
         await bot.session.close()
         await engine.dispose()
@@ -359,7 +383,7 @@ async def build_runtime(
             sessions,
             i18n,
             clock=the_clock.now,
-            outbox=Outbox(budget=delivery.shared.pacing),
+            outbox=Outbox(budget=delivery.shared.pacing, sleep=waits.sleep),
         )
     dp = build_dispatcher(
         settings,
@@ -372,16 +396,18 @@ async def build_runtime(
         events_isolation=isolation,
         metrics=metrics,
         shared=delivery.shared,
+        countdown_sleep=countdown_sleep,
         pictures=pictures,
         # One name per process: its leases are its own.
         guide_leases=GuideWatches(session_factory, owner=f"bot-{uuid.uuid4().hex}"),
+        guide_autostart=guide_autostart,
     )
     if own_helpdesk:
         # The teachers' transcript for context cards, and the bot's replies in it.
         helpdesk.install_dispatcher(dp, secret_steps=SECRET_STEPS)
         helpdesk.install_session(bot)
     # Telegram 429 / 5xx retries on every Bot API call, whoever made the helpdesk.
-    bot.session.middleware(RequestRetryMiddleware())
+    bot.session.middleware(RequestRetryMiddleware(sleep=waits.sleep))
     install_telegram_metrics(bot, metrics)
     export_runtime_gauges(metrics, sessions=sessions, helpdesk=helpdesk)
     health = Health(readiness_checks(engine, storage, linking))
@@ -389,7 +415,8 @@ async def build_runtime(
     metrics.hooks.commit = delivery.commit
     metrics.hooks.breaker = delivery.breaker
     metrics.hooks.retention = retention
-    retention.start()
+    if retention_autostart:
+        retention.start()
     try:
         yield Runtime(
             settings,

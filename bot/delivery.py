@@ -10,9 +10,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from aiogram import Bot
 from aiogram.fsm.storage.base import BaseStorage
@@ -26,6 +28,25 @@ from bot.shared_state import SharedState, in_process, in_redis
 from services.linking_client import LinkingClient
 from services.storage.link_sessions import LinkSessionRepository
 from services.storage.processed_updates import ProcessedUpdates
+
+
+class TelegramTime(Protocol):
+    """The time the bot waits on Telegram by: a monotonic clock and its sleep (pacing of the
+    helpdesk's calls, waits before a retried call). Real by default; tests pass simulated time."""
+
+    def __call__(self) -> float: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class RealTime:
+    """`time.monotonic` and `asyncio.sleep`."""
+
+    def __call__(self) -> float:
+        return time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
 
 
 @dataclass
@@ -50,10 +71,17 @@ async def start_delivery(
     session_factory: async_sessionmaker,
     sessions: LinkSessionRepository,
     storage: BaseStorage,
+    *,
+    shared: SharedState | None = None,
+    telegram_time: TelegramTime | None = None,
 ) -> Delivery:
-    """Take the lease (or raise `ReplicaConflict`), build the shared state and the committer."""
+    """Take the lease (or raise `ReplicaConflict`), build the shared state and the committer.
+
+    `shared` replaces the shared state this builds (tests: Redis structures on a fixed clock);
+    it is started and closed here all the same. `telegram_time` is the in-process pacing's clock.
+    """
     async with contextlib.AsyncExitStack() as stack:
-        if settings.redis_url:
+        if settings.redis_url and shared is None:
             from redis.asyncio import Redis
 
             redis = Redis.from_url(settings.redis_url)
@@ -65,11 +93,13 @@ async def start_delivery(
                 prefix=settings.redis_prefix,
                 claim_lease=settings.event_lock_timeout,
             )
-        else:
+        elif not settings.redis_url:
             lease = await hold_single_replica_lease(session_factory)
             stack.push_async_callback(lease.release)
-            processed = ProcessedUpdates(session_factory, sessions.writer, bot_id=bot.id)
-            shared = in_process(processed)
+            if shared is None:
+                processed = ProcessedUpdates(session_factory, sessions.writer, bot_id=bot.id)
+                shared = in_process(processed, clock=telegram_time or time.monotonic)
+        assert shared is not None
         stack.push_async_callback(shared.close)
         await shared.start()
         commit = Committer([("write-behind", sessions.flush)])

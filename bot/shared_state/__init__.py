@@ -8,6 +8,8 @@ with both implementations in its module, so handlers and middlewares never know 
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,13 +49,16 @@ class SharedState:
         await self.ledger.close()
 
 
-def in_process(processed: ProcessedUpdates | None = None) -> SharedState:
-    """For one process; `processed` makes de-duplication survive a restart."""
+def in_process(
+    processed: ProcessedUpdates | None = None, *, clock: Callable[[], float] = time.monotonic
+) -> SharedState:
+    """For one process; `processed` makes de-duplication survive a restart, `clock` (monotonic)
+    is the helpdesk pacing's."""
     return SharedState(
         ledger=MemoryUpdateLedger(processed=processed),
         locale_cache=MemoryLocaleCache(),
         throttle=MemoryThrottleStore(),
-        pacing=MemoryPacingBudget(),
+        pacing=MemoryPacingBudget(clock=clock),
         alerts_gate=MemoryOncePerWindow(ALERT_WINDOW),
     )
 

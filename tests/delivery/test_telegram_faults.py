@@ -1,20 +1,24 @@
 """Telegram answering 429 or 5xx: sent later, in order, once — never twice.
 
 FakeTelegram (tests/support) refuses chosen calls the way Telegram does; the retry middleware's
-sleep is injected, so waiting `retry_after` costs nothing.
+sleep is the runtime's Telegram time, manual here, so waiting `retry_after` costs nothing.
 """
 
 from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 import pytest
 from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
 from aiogram.methods import AnswerCallbackQuery, EditMessageText, SendMessage
 
-from bot.middlewares.request_retry import RequestRetryMiddleware
+from services.clock import FakeClock
+from services.linking.in_process import RunningBackend
 from tests.bot.helpers import Demo, open_from_journal
 from tests.helpdesk.conftest import ManualTime
-from tests.support.bot_app import BotApp
+from tests.support.bot_app import BotApp, make_bot_app
 
 CASE = "vkid_no_profile"
 
@@ -27,16 +31,23 @@ def flood(seconds: int, method=None) -> TelegramRetryAfter:  # type: ignore[no-u
     )
 
 
-def with_retries(app: BotApp) -> ManualTime:
-    time = ManualTime()
-    app.bot.session.middleware(RequestRetryMiddleware(sleep=time.sleep))
-    return time
+@pytest.fixture
+def time() -> ManualTime:
+    return ManualTime()
+
+
+@pytest.fixture
+async def app(
+    tmp_path: Path, backend: RunningBackend, clock: FakeClock, time: ManualTime
+) -> AsyncIterator[BotApp]:
+    """The runtime's own retry middleware, waiting on manual time."""
+    async with make_bot_app(tmp_path, backend.url, clock=clock, telegram_time=time) as bot_app:
+        yield bot_app
 
 
 async def test_flood_control_delays_the_answers_which_arrive_in_order_once(
-    app: BotApp, demo: Demo
+    app: BotApp, demo: Demo, time: ManualTime
 ) -> None:
-    time = with_retries(app)
     teacher = app.teacher(900)
     await open_from_journal(teacher, demo, CASE, "Нет")
     before = len(app.telegram.calls_of(SendMessage))
@@ -53,9 +64,8 @@ async def test_flood_control_delays_the_answers_which_arrive_in_order_once(
 
 
 async def test_a_send_that_may_have_gone_out_is_not_repeated_the_teacher_gets_a_retry(
-    app: BotApp, demo: Demo
+    app: BotApp, demo: Demo, time: ManualTime
 ) -> None:
-    time = with_retries(app)
     teacher = app.teacher(901)
     await open_from_journal(teacher, demo, CASE, "Нет")
     before = len(app.telegram.calls_of(SendMessage))
@@ -74,9 +84,8 @@ async def test_a_send_that_may_have_gone_out_is_not_repeated_the_teacher_gets_a_
 
 
 async def test_an_edit_is_idempotent_so_a_5xx_is_retried_and_shown_once(
-    app: BotApp, demo: Demo
+    app: BotApp, demo: Demo, time: ManualTime
 ) -> None:
-    time = with_retries(app)
     teacher = app.teacher(902)
     await teacher.send("/start " + await demo.token(CASE))
     app.telegram.fail_next(
@@ -90,8 +99,7 @@ async def test_an_edit_is_idempotent_so_a_5xx_is_retried_and_shown_once(
     assert len(teacher.bot_messages()) == 1
 
 
-async def test_answer_callback_query_is_never_retried(app: BotApp) -> None:
-    time = with_retries(app)
+async def test_answer_callback_query_is_never_retried(app: BotApp, time: ManualTime) -> None:
     method = AnswerCallbackQuery(callback_query_id="q1")
     app.telegram.fail_next("AnswerCallbackQuery", flood(1, method))
 
@@ -101,8 +109,9 @@ async def test_answer_callback_query_is_never_retried(app: BotApp) -> None:
     assert time.sleeps == [] and len(app.telegram.calls_of(AnswerCallbackQuery)) == 1
 
 
-async def test_a_connection_that_never_opened_is_retried_even_for_a_send(app: BotApp) -> None:
-    time = with_retries(app)
+async def test_a_connection_that_never_opened_is_retried_even_for_a_send(
+    app: BotApp, time: ManualTime
+) -> None:
     refused = TelegramNetworkError(SendMessage(chat_id=1, text="x"), "ClientConnectorError")
     refused.__cause__ = aiohttp.ClientConnectorError.__new__(aiohttp.ClientConnectorError)
     timed_out = TelegramNetworkError(SendMessage(chat_id=1, text="x"), "Request timeout error")

@@ -27,11 +27,7 @@ from aiogram.types import (
     User,
 )
 
-from bot.dialogs.steps import SECRET_STEPS
-from bot.helpdesk.outbox import Outbox
 from bot.helpdesk.relay import HelpdeskRelay
-from bot.middlewares.request_retry import RequestRetryMiddleware
-from services.storage.db import create_session_factory
 from tests.helpdesk.conftest import ManualTime
 from tests.support.bot_app import BotApp, make_bot_app
 from tests.support.fake_telegram import FakeTelegram, Person
@@ -115,10 +111,13 @@ class Operator(Person):
 class HelpdeskApp:
     """`BotApp` plus the helpdesk chat, its relay and people in it."""
 
-    def __init__(
-        self, app: BotApp, chat: HelpdeskChat, relay: HelpdeskRelay, time: ManualTime
-    ) -> None:
-        self.app, self.chat, self.relay, self.time = app, chat, relay, time
+    def __init__(self, app: BotApp, chat: HelpdeskChat, time: ManualTime) -> None:
+        self.app, self.chat, self.time = app, chat, time
+
+    @property
+    def relay(self) -> HelpdeskRelay:
+        """The running bot's relay (a new one after `restart`)."""
+        return self.app.helpdesk
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.app, name)
@@ -169,37 +168,22 @@ class HelpdeskApp:
         await self.app.dp.feed_update(self.app.bot, update)
 
     async def restart(self) -> None:
-        await self.relay.transcript.flush()  # what a stopping bot commits
         await self.app.restart()
-        self.relay.install_dispatcher(self.app.dp, secret_steps=SECRET_STEPS)
 
 
 @contextlib.asynccontextmanager
 async def helpdesk_app(
     tmp_path: Path, backend_url: str, *, clock: Any, forum: bool = True, **overrides: Any
 ) -> AsyncIterator[HelpdeskApp]:
-    """The bot wired with a helpdesk chat; time in the outbox is manual (no real waiting)."""
+    """The bot wired with a helpdesk chat; time on Telegram is manual (no real waiting): the
+    outbox's pacing and the retries after a 429."""
     settings = {"helpdesk_chat_id": HELPDESK, "admin_ids": [ADMIN], **overrides}
-    async with make_bot_app(tmp_path, backend_url, clock=clock, **settings) as app:
-        time = ManualTime()
-        relay = HelpdeskRelay.create(
-            app.settings,
-            create_session_factory(app.engine),
-            app.sessions,
-            app.i18n,
-            clock=clock.now,
-            outbox=Outbox(clock=time, sleep=time.sleep),
-        )
+    time = ManualTime()
+    async with make_bot_app(
+        tmp_path, backend_url, clock=clock, telegram_time=time, **settings
+    ) as app:
         chat = HelpdeskChat(app.telegram, HELPDESK, forum=forum)
-        app.helpdesk = relay
-        await app.restart()  # rebuild the Dispatcher with the relay in its workflow data
-        relay.install_dispatcher(app.dp, secret_steps=SECRET_STEPS)
-        relay.install_session(app.bot)
-        app.bot.session.middleware(RequestRetryMiddleware(sleep=time.sleep))
-        try:
-            yield HelpdeskApp(app, chat, relay, time)
-        finally:
-            await relay.transcript.close()  # before make_bot_app disposes of the engine
+        yield HelpdeskApp(app, chat, time)
 
 
 async def walk_to_phone_step(teacher: Person, token: str) -> None:

@@ -1,13 +1,15 @@
-"""The whole bot wired for tests: real Dispatcher, SQL storage on a temp file, real backend client.
+"""The whole bot for tests, built by production's `bot.app.build_runtime` on FakeTelegram.
 
     async with make_bot_app(tmp_path, backend.url, clock=backend.clock) as app:
         teacher = app.teacher(100)
         await teacher.send("/start " + token)
-        await app.restart()          # new Dispatcher and storage, same database
+        await app.restart()          # the runtime closed, a new one on the same database
 
 Telegram is FakeTelegram (tests/support/fake_telegram.py); the backend is whatever `backend_url`
 points at (usually `services.linking.in_process.serve_backend`). `settings_overrides` go to
-Settings.
+Settings. What differs from production is only what `build_runtime` lets a caller inject: the
+Bot's session, the linking client (no retries, a generous timeout), the clock, simulated time for
+Telegram waits, countdowns and guide rounds that tests drive, no retention job running by itself.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,24 +27,17 @@ from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseStorage
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.app import Clock, build_dispatcher, create_storage
+from bot.app import Clock, Runtime, build_runtime
 from bot.config import Settings
 from bot.countdowns import CountdownTicker
+from bot.delivery import TelegramTime
 from bot.guide_watcher import GuideWatcher
-from bot.i18n import CatalogI18n, create_i18n
+from bot.i18n import CatalogI18n
 from bot.pictures import PictureSender
 from bot.shared_state import SharedState
 from services.linking_client import LinkingClient
-from services.storage.db import create_all, create_engine, create_session_factory
-from services.storage.guide_watches import GuideWatches
 from services.storage.link_sessions import LinkSessionRepository
-from services.storage.telegram_files import TelegramFileIds
-from services.storage.write_behind import WriteBehind
 from tests.support.fake_telegram import FakeTelegram, Person
-
-
-def new_pictures(engine: AsyncEngine, clock: Clock) -> PictureSender:
-    return PictureSender(TelegramFileIds(create_session_factory(engine), clock=clock.now))
 
 
 async def _never(seconds: float) -> None:
@@ -56,43 +50,92 @@ class _WallClock:
         return datetime.now(UTC)
 
 
-@dataclass
 class BotApp:
-    settings: Settings
-    engine: AsyncEngine
-    linking: LinkingClient
-    sessions: LinkSessionRepository
-    i18n: CatalogI18n
-    telegram: FakeTelegram
-    bot: Bot
-    clock: Clock
-    helpdesk: Any = None
-    countdown_sleep: Any = None  # tests drive the moving countdowns (tests/support/manual_timer.py)
-    pictures: PictureSender | None = None
-    shared: SharedState | None = None
-    storage: BaseStorage | None = None
-    guide_autostart: bool = False  # guide mode's watcher: tests pump its rounds unless True
-    guide_owner: str = "test-process"
-    dp: Dispatcher = field(init=False)
-    people: list[Person] = field(default_factory=list)
+    """One running bot (`runtime`) and the people talking to it; `restart()` replaces the
+    runtime by a new one on the same database, FakeTelegram and backend."""
 
-    def _build(self) -> None:
-        storage, _isolation = create_storage(self.settings, self.engine, now=self.clock.now)
-        self.storage = storage
-        self.dp = build_dispatcher(
-            self.settings,
-            storage=storage,
-            linking=self.linking,
-            sessions=self.sessions,
-            i18n=self.i18n,
-            helpdesk=self.helpdesk,
-            clock=self.clock,
-            countdown_sleep=self.countdown_sleep,
-            pictures=self.pictures,
-            shared=self.shared,
-            guide_leases=GuideWatches(create_session_factory(self.engine), owner=self.guide_owner),
-            guide_autostart=self.guide_autostart,
+    def __init__(
+        self,
+        settings: Settings,
+        telegram: FakeTelegram,
+        linking: LinkingClient,
+        clock: Clock,
+        options: dict[str, Any],
+    ) -> None:
+        self.settings = settings
+        self.telegram = telegram
+        self.linking = linking
+        self.clock = clock
+        self._options = options
+        self.people: list[Person] = []
+        self._stack: contextlib.AsyncExitStack | None = None
+        self.runtime: Runtime
+
+    async def _start(self) -> None:
+        # A new process: a new Bot, its session's middlewares installed afresh by the runtime.
+        for middleware in list(self.telegram.middleware):
+            self.telegram.middleware.unregister(middleware)
+        bot = Bot(
+            "42:TEST",
+            session=self.telegram,
+            default=DefaultBotProperties(parse_mode=ParseMode.HTML),
         )
+        async with contextlib.AsyncExitStack() as stack:
+            self.runtime = await stack.enter_async_context(
+                build_runtime(
+                    self.settings,
+                    bot=bot,
+                    linking=self.linking,
+                    clock=self.clock,
+                    create_tables=True,
+                    **self._options,
+                )
+            )
+            self._stack = stack.pop_all()
+        for person in self.people:
+            person.dp, person.bot = self.dp, self.bot
+
+    async def _stop(self) -> None:
+        if self._stack is not None:
+            stack, self._stack = self._stack, None
+            await stack.aclose()
+
+    # --- the running bot's parts, as tests read them -----------------------------------------
+    @property
+    def dp(self) -> Dispatcher:
+        return self.runtime.dp
+
+    @property
+    def bot(self) -> Bot:
+        return self.runtime.bot
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self.runtime.engine
+
+    @property
+    def storage(self) -> BaseStorage:
+        return self.runtime.storage
+
+    @property
+    def sessions(self) -> LinkSessionRepository:
+        return self.runtime.sessions
+
+    @property
+    def i18n(self) -> CatalogI18n:
+        return self.runtime.i18n
+
+    @property
+    def helpdesk(self) -> Any:
+        return self.dp["helpdesk"]
+
+    @property
+    def pictures(self) -> PictureSender:
+        return self.dp["pictures"]
+
+    @property
+    def shared(self) -> SharedState:
+        return self.runtime.delivery.shared
 
     @property
     def countdowns(self) -> CountdownTicker:
@@ -123,23 +166,10 @@ class BotApp:
         return person
 
     async def restart(self) -> None:
-        """Simulate a bot restart: new Dispatcher and storage over the same database."""
-        await self.countdowns.close()
-        await self.guide.close()
-        if self.storage is not None:
-            await self.storage.close()
-        await self.sessions.flush()  # what a stopping bot commits (build_runtime closes it)
-        self.pictures = new_pictures(self.engine, self.clock)  # a new process remembers nothing
-        self._build()
-        for person in self.people:
-            person.dp = self.dp
-
-    async def close(self) -> None:
-        await self.countdowns.close()
-        await self.guide.close()
-        if self.storage is not None:
-            await self.storage.close()
-        await self.sessions.close()
+        """A bot restart: this runtime stops as production's does (commits its write-behind,
+        releases its lease), then a new one starts on the same database."""
+        await self._stop()
+        await self._start()
 
 
 @contextlib.asynccontextmanager
@@ -148,8 +178,8 @@ async def make_bot_app(
     backend_url: str,
     *,
     clock: Clock | None = None,
-    helpdesk: Any = None,
     countdown_sleep: Any = None,
+    telegram_time: TelegramTime | None = None,
     linking_retries: int = 0,
     # Generous: a loaded machine is slow, and no test here is about the client's timeout.
     linking_timeout: float = 30.0,
@@ -161,8 +191,9 @@ async def make_bot_app(
 ) -> AsyncIterator[BotApp]:
     """Build the bot against `backend_url`; everything is closed when the block ends.
 
-    `engine_options` go to `create_engine` (e.g. `sqlite_busy_timeout_ms`), `writer_options` to
-    the sessions' `WriteBehind` (e.g. an injected `sleep`), `shared` to `build_dispatcher`.
+    `countdown_sleep` drives the moving countdowns (they stand still by default), `telegram_time`
+    the waits on Telegram (real by default); `engine_options`, `writer_options` and `shared`
+    go to `build_runtime` (e.g. `sqlite_busy_timeout_ms`, an injected `sleep`).
     """
     values: dict[str, Any] = {
         "bot_token": "42:TEST",
@@ -172,40 +203,22 @@ async def make_bot_app(
         **settings_overrides,
     }
     settings = Settings(_env_file=None, **values)  # type: ignore[call-arg]
-    engine = create_engine(settings.database_url, **(engine_options or {}))
-    with contextlib.suppress(ImportError):
-        import services.storage.fsm_records  # noqa: F401  (registers the FSM table)
-    await create_all(engine)
-    the_clock = clock or _WallClock()
     linking = LinkingClient(
         backend_url, timeout=linking_timeout, retries=linking_retries, backoff=0
     )
-    telegram = FakeTelegram()
-    factory = create_session_factory(engine)
-    bot = Bot("42:TEST", session=telegram, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
-    app = BotApp(
-        settings=settings,
-        engine=engine,
-        linking=linking,
-        sessions=LinkSessionRepository(
-            factory,
-            clock=the_clock.now,
-            writer=WriteBehind(factory, **(writer_options or {})) if writer_options else None,
-        ),
-        i18n=create_i18n(settings.default_locale),
-        telegram=telegram,
-        bot=bot,
-        clock=the_clock,
-        helpdesk=helpdesk,
-        countdown_sleep=countdown_sleep or _never,
-        pictures=new_pictures(engine, the_clock),
-        shared=shared,
-        guide_autostart=guide_autostart,
-    )
-    app._build()
+    options: dict[str, Any] = {
+        "engine_options": engine_options,
+        "writer_options": writer_options,
+        "shared": shared,
+        "telegram_time": telegram_time,
+        "countdown_sleep": countdown_sleep or _never,
+        "guide_autostart": guide_autostart,
+        "retention_autostart": False,
+    }
+    app = BotApp(settings, FakeTelegram(), linking, clock or _WallClock(), options)
     try:
+        await app._start()
         yield app
     finally:
-        await app.close()
+        await app._stop()
         await linking.close()
-        await engine.dispose()
