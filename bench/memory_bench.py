@@ -29,6 +29,7 @@ from linking_process import LinkingProcess
 from scenario_bench import FIRST_TEACHER_ID, load_average, real_bot
 from teacher_walks import TimedPerson
 
+from bot.helpdesk.rights import RIGHTS_CACHE_SIZE
 from services.linking_client import LinkingClient
 
 TARGET_MB = 300
@@ -72,11 +73,9 @@ def cache_sizes(dp: Any) -> list[tuple[str, int, int | None]]:
         shared.append(("update ledger (done ids)", len(ledger._done), ledger.capacity))
         shared.append(("update ledger (in flight)", len(ledger._in_flight), None))
     helpdesk = dp.workflow_data.get("helpdesk")
-    members = getattr(helpdesk, "_members", None)
-    if members is not None:
-        from bot.helpdesk_relay import MEMBERSHIP_CACHE_SIZE
-
-        shared.append(("helpdesk membership cache", len(members), MEMBERSHIP_CACHE_SIZE))
+    rights = getattr(helpdesk, "rights", None)
+    if rights is not None:
+        shared.append(("helpdesk rights cache", len(rights._admins), RIGHTS_CACHE_SIZE))
     shared.append(("countdown tasks", len(dp["countdowns"]._tasks), None))
     return shared
 
