@@ -30,6 +30,7 @@ from services.linking.callers import (
     client_fingerprint,
     plausible_end_user_id,
 )
+from services.linking.db import get
 from services.linking.errors import (
     BadRequest,
     DomainError,
@@ -99,7 +100,7 @@ async def flow_caller(
     mesh = journal_account(request)
     if mesh is None:
         return caller(request), BOT
-    flow = await session.get(LinkFlow, ensure_plausible_id(flow_id, "flow"))
+    flow = await get(session, LinkFlow, ensure_plausible_id(flow_id, "flow"))
     if flow is None or flow.mesh_account_id != mesh:
         raise NotFound(f"Unknown flow '{flow_id}'.")
     return _journal_caller(request, flow.end_user_id), JOURNAL
@@ -110,11 +111,11 @@ async def recovery_caller(
 ) -> tuple[Caller, str, str | None]:
     """As `flow_caller`, for a recovery; also the flow it was started from (its feed)."""
     mesh = journal_account(request)
-    recovery = await session.get(Recovery, ensure_plausible_id(recovery_id, "recovery"))
+    recovery = await get(session, Recovery, ensure_plausible_id(recovery_id, "recovery"))
     flow_id = recovery.flow_id if recovery is not None else None
     if mesh is None:
         return caller(request), BOT, flow_id
-    flow = await session.get(LinkFlow, flow_id) if flow_id else None
+    flow = await get(session, LinkFlow, flow_id) if flow_id else None
     if recovery is None or flow is None or flow.mesh_account_id != mesh:
         raise NotFound(f"Unknown recovery '{recovery_id}'.")
     return _journal_caller(request, recovery.end_user_id), JOURNAL, flow_id
@@ -166,7 +167,7 @@ async def restart_flow(request: web.Request) -> web.Response:
     async with backend.transaction() as (session, now):
         before = await backend.events.snapshot(session, flow_id)
         flow = await backend.flows.restart(session, flow_id, who, now)
-        old = await session.get(LinkFlow, flow_id)
+        old = await get(session, LinkFlow, flow_id)
         if old is not None and before is not None:  # its watchers hear that it ended
             await session.refresh(old)
             await backend.events.after_step(session, old, before, BOT, now)
@@ -203,7 +204,7 @@ async def _publish_moved(request: web.Request, flow_id: str, before: Snapshot, s
     """A refusal that moved the flow (`scenario_changed`, committed): its new step, too."""
     backend = request.app[BACKEND]
     async with backend.transaction() as (session, now):
-        flow = await session.get(LinkFlow, flow_id)
+        flow = await get(session, LinkFlow, flow_id)
         if flow is not None and await backend.events.after_step(session, flow, before, source, now):
             backend.events.notify()
 
@@ -404,14 +405,14 @@ async def _recovery_answer(request: web.Request, step: RecoveryStep) -> web.Resp
     try:
         async with backend.transaction() as (session, now):
             who, source, flow_id = await recovery_caller(request, session, recovery_id)
-            known = await session.get(Recovery, recovery_id)
+            known = await get(session, Recovery, recovery_id)
             before = known.state if known is not None else None
             flow_before = await backend.events.snapshot(session, flow_id)
             recovery = await step(backend, session, recovery_id, who, now)
             published = flow_id is not None and await backend.events.recovery(
                 session, flow_id, recovery.state, before, source, now
             )
-            flow = await session.get(LinkFlow, flow_id) if flow_before is not None else None
+            flow = await get(session, LinkFlow, flow_id) if flow_before is not None else None
             if flow is not None and flow_before is not None:  # a finished recovery signs it in
                 published = (
                     await backend.events.after_step(session, flow, flow_before, source, now)

@@ -22,8 +22,9 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import and_, delete, insert, or_, select
+from sqlalchemy import Executable, Table, and_, bindparam, delete, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -66,16 +67,12 @@ class Budgets:
         One multi-row upsert: PostgreSQL inserts (or updates) the rows of its VALUES list in
         the order given, so the row locks are still taken in sorted order.
         """
-        rows = [{"subject": subject, "touched_at": now} for subject in sorted(set(subjects))]
-        if not rows:
+        held = sorted(set(subjects))
+        if not held:
             return
-        insert = _insert_for(session)(BudgetSubject).values(rows)
-        await session.execute(
-            insert.on_conflict_do_update(
-                index_elements=[BudgetSubject.subject],
-                set_={"touched_at": insert.excluded.touched_at},
-            )
-        )
+        params: dict[str, Any] = {f"subject_{i}": subject for i, subject in enumerate(held)}
+        params["now"] = now
+        await session.execute(_hold_statement(session, len(held)), params)
 
     async def waits(
         self,
@@ -147,21 +144,16 @@ class Budgets:
         for subject, limit in checks:
             key = (subject, limit.kind)
             windows[key] = max(windows.get(key, 0), limit.window)
-        conditions = [
-            and_(
-                BudgetEvent.subject == subject,
-                BudgetEvent.kind == kind,
-                BudgetEvent.at > now - timedelta(seconds=window),
-            )
-            for (subject, kind), window in windows.items()
-        ]
-        query = select(BudgetEvent.subject, BudgetEvent.kind, BudgetEvent.at).where(
-            or_(*conditions)
-        )
+        params: dict[str, Any] = {}
+        for i, ((subject, kind), window) in enumerate(windows.items()):
+            params[f"subject_{i}"] = subject
+            params[f"kind_{i}"] = kind
+            params[f"after_{i}"] = now - timedelta(seconds=window)
         if since is not None:
-            query = query.where(BudgetEvent.at > since)
+            params["since"] = since
+        query = _times_statement(len(windows), since is not None)
         times: dict[tuple[str, str], list[datetime]] = {key: [] for key in windows}
-        for subject, kind, at in await session.execute(query.order_by(BudgetEvent.at)):
+        for subject, kind, at in await session.execute(query, params):
             times[(subject, kind)].append(at)
         return times
 
@@ -172,16 +164,12 @@ class Budgets:
         """Count one event of `kind` for each subject (one INSERT of all rows)."""
         rows = [{"subject": s, "kind": kind, "at": now} for s in sorted(set(subjects))]
         if rows:
-            await session.execute(insert(BudgetEvent), rows)
+            await session.execute(_RECORD, rows)
 
     @staticmethod
     async def clear(session: AsyncSession, subject: str, kind: str) -> None:
         """Forget the subject's events of `kind` (a right password ends a series of wrong ones)."""
-        await session.execute(
-            delete(BudgetEvent)
-            .where(BudgetEvent.subject == subject, BudgetEvent.kind == kind)
-            .execution_options(synchronize_session=False)
-        )
+        await session.execute(_CLEAR, {"subject": subject, "kind": kind})
 
     @staticmethod
     async def prune(session: AsyncSession, now: datetime) -> int:
@@ -218,7 +206,62 @@ def _wait(times: list[datetime], limit: Limit, now: datetime) -> int:
     return max(1, math.ceil((frees_at - now).total_seconds()))
 
 
-def _insert_for(session: AsyncSession):  # type: ignore[no-untyped-def]
-    """The dialect's INSERT, which knows ON CONFLICT (SQLite and PostgreSQL spell it alike)."""
-    name = session.get_bind().dialect.name
-    return postgresql.insert if name == "postgresql" else sqlite.insert
+# The statements are built once per shape (how many subjects or (subject, kind) windows, with
+# or without `since`) and executed with parameters: SQLAlchemy neither builds them nor computes
+# their cache keys per request (bench/README.md, backend CPU, stop 18).
+_RECORD = insert(BudgetEvent)
+_CLEAR = (
+    delete(BudgetEvent)
+    .where(BudgetEvent.subject == bindparam("subject"), BudgetEvent.kind == bindparam("kind"))
+    .execution_options(synchronize_session=False)
+)
+_HOLD: dict[tuple[str, int], Executable] = {}
+_TIMES: dict[tuple[int, bool], Executable] = {}
+
+
+def _hold_statement(session: AsyncSession, subjects: int) -> Executable:
+    """The upsert of `subjects` rows of budget_subjects (parameters subject_<i>, now)."""
+    dialect = session.get_bind().dialect.name
+    statement = _HOLD.get((dialect, subjects))
+    if statement is None:
+        # The dialect's INSERT, which knows ON CONFLICT (SQLite and PostgreSQL spell it alike).
+        insert_for = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        # Typed as their columns: in a multi-row VALUES only the first row's are inferred.
+        columns = BudgetSubject.__table__.c
+        rows: list[dict[str, Any]] = [
+            {
+                "subject": bindparam(f"subject_{i}", type_=columns.subject.type),
+                "touched_at": bindparam("now", type_=columns.touched_at.type),
+            }
+            for i in range(subjects)
+        ]
+        # The table, not the entity: with parameters, an ORM INSERT would be a bulk insert.
+        upsert = insert_for(cast(Table, BudgetSubject.__table__)).values(rows)
+        statement = _HOLD[(dialect, subjects)] = upsert.on_conflict_do_update(
+            index_elements=[BudgetSubject.subject],
+            set_={"touched_at": upsert.excluded.touched_at},
+        )
+    return statement
+
+
+def _times_statement(windows: int, since: bool) -> Executable:
+    """The events of `windows` (subject, kind) pairs, each after its own moment, oldest first
+    (parameters subject_<i>, kind_<i>, after_<i>, and since if `since`)."""
+    statement = _TIMES.get((windows, since))
+    if statement is None:
+        query = select(BudgetEvent.subject, BudgetEvent.kind, BudgetEvent.at).where(
+            or_(
+                *(
+                    and_(
+                        BudgetEvent.subject == bindparam(f"subject_{i}"),
+                        BudgetEvent.kind == bindparam(f"kind_{i}"),
+                        BudgetEvent.at > bindparam(f"after_{i}"),
+                    )
+                    for i in range(windows)
+                )
+            )
+        )
+        if since:
+            query = query.where(BudgetEvent.at > bindparam("since"))
+        statement = _TIMES[(windows, since)] = query.order_by(BudgetEvent.at)
+    return statement

@@ -21,6 +21,7 @@ from sqlalchemy import Date, Integer, String, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from services.linking.db import get
 from services.linking.models import DeviceSession, MeshAccount, SferumProfile, VkAccount
 from services.linking.passwords import PasswordHashing
 from services.linking.vkid import MESSENGER_CLIENT
@@ -373,7 +374,7 @@ async def _note_seeded_teachers(session: AsyncSession) -> None:
     if await session.scalar(select(func.count()).select_from(DemoTeacherRecord)):
         return
     for number, teacher in enumerate(DEMO_TEACHERS, start=1):
-        if await session.get(MeshAccount, teacher.mesh_account_id) is not None:
+        if await get(session, MeshAccount, teacher.mesh_account_id) is not None:
             session.add(_notebook_record(number, teacher))
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.linking import schemas
 from services.linking.api import BACKEND, body
+from services.linking.db import get
 from services.linking.demo import CASES, DemoTeacherRecord, create_demo_teacher
 from services.linking.errors import BadRequest, ChannelUnavailable, NotFound
 from services.linking.friends import friends_of
@@ -50,7 +51,9 @@ async def _account_view(
     """One demo teacher as the sandbox sees her: who she is, what she knows, what is linked."""
     vk = await VkIdAccounts.by_phone(session, mesh.phone) if mesh.phone else None
     linked = (
-        await session.get(SferumProfile, mesh.linked_profile_id) if mesh.linked_profile_id else None
+        await get(session, SferumProfile, mesh.linked_profile_id)
+        if mesh.linked_profile_id
+        else None
     )
     known = request.app[KNOWN_PASSWORDS].get(vk.phone, record.vk_password) if vk else None
     return {
@@ -87,8 +90,8 @@ async def account(request: web.Request) -> web.Response:
     backend = request.app[BACKEND]
     mesh_account_id = request.match_info["mesh_account_id"]
     async with backend.transaction() as (session, _now):
-        record = await session.get(DemoTeacherRecord, mesh_account_id)
-        mesh = await session.get(MeshAccount, mesh_account_id) if record else None
+        record = await get(session, DemoTeacherRecord, mesh_account_id)
+        mesh = await get(session, MeshAccount, mesh_account_id) if record else None
         if record is None or mesh is None:
             raise NotFound("No demo teacher has this MESH account id.")
         view = await _account_view(request, session, record, mesh)
@@ -105,7 +108,7 @@ async def create_account(request: web.Request) -> web.Response:
         try:
             async with backend.transaction() as (session, now):
                 record = await create_demo_teacher(session, backend.hashing, data.case, now)
-                mesh = await session.get(MeshAccount, record.mesh_account_id)
+                mesh = await get(session, MeshAccount, record.mesh_account_id)
                 assert mesh is not None
                 view = await _account_view(request, session, record, mesh)
             return json_response(view, status=201)
@@ -130,8 +133,8 @@ async def note_new_passwords(request: web.Request, handler: Handler) -> web.Stre
     password = json.loads(await request.read())["password"]  # the body aiohttp already read
     backend = request.app[BACKEND]
     async with backend.transaction() as (session, _now):
-        recovery = await session.get(Recovery, match.group(1))
-        vk = await session.get(VkAccount, recovery.vk_account_id) if recovery else None
+        recovery = await get(session, Recovery, match.group(1))
+        vk = await get(session, VkAccount, recovery.vk_account_id) if recovery else None
     if vk is not None:
         request.app[KNOWN_PASSWORDS][vk.phone] = password
     return response

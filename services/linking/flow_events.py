@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.linking.codes import issued_in
-from services.linking.db import rows_affected
+from services.linking.db import get, rows_affected
 from services.linking.errors import DomainError, ensure_plausible_id
 from services.linking.models import FlowEvent, LinkFlow
 from services.linking.views import iso
@@ -38,6 +38,21 @@ MAX_AGE = timedelta(days=2)
 MAX_WAIT = 25  # seconds a long-poll may hold the request
 POLL_INTERVAL = 0.5
 PAGE = 100
+
+# The trim after every recorded event, built once (SQLAlchemy neither builds them nor computes
+# their cache keys per request): the seq below which a flow's events go, then the delete.
+_TRIM_CUTOFF = (
+    select(FlowEvent.seq)
+    .where(FlowEvent.flow_id == bindparam("flow_id"))
+    .order_by(FlowEvent.seq.desc())
+    .offset(KEEP_PER_FLOW)
+    .limit(1)
+)
+_TRIM = (
+    delete(FlowEvent)
+    .where(FlowEvent.flow_id == bindparam("flow_id"), FlowEvent.seq <= bindparam("cutoff"))
+    .execution_options(synchronize_session=False)
+)
 
 # Refusals that say nothing about the teacher's progress: malformed or unauthorised requests,
 # unknown ids, our own failures.
@@ -75,7 +90,7 @@ class FlowEvents:
         """The flow as it is now, before a route changes it (None: no such flow)."""
         if not flow_id:
             return None
-        flow = await session.get(LinkFlow, ensure_plausible_id(flow_id, "flow"))
+        flow = await get(session, LinkFlow, ensure_plausible_id(flow_id, "flow"))
         if flow is None:
             return None
         return Snapshot(flow.state, flow.scenario)
@@ -125,7 +140,7 @@ class FlowEvents:
         """Record a refusal of the owner's request on this flow; whether it was published."""
         if error.code in _NOT_PUBLISHED:
             return False
-        flow = await session.get(LinkFlow, flow_id)
+        flow = await get(session, LinkFlow, flow_id)
         if flow is None:
             return False
         body = error.body()["error"]
@@ -151,7 +166,7 @@ class FlowEvents:
         """A password recovery started from this flow moved (the window's recovery screens)."""
         if before == recovery_state:
             return False
-        flow = await session.get(LinkFlow, flow_id)
+        flow = await get(session, LinkFlow, flow_id)
         if flow is None:
             return False
         data = {"recovery_state": recovery_state}
@@ -204,19 +219,9 @@ class FlowEvents:
     async def _bound(session: AsyncSession, flow_id: str) -> None:
         """Keep the flow's newest KEEP_PER_FLOW events."""
         await session.flush()
-        cutoff = await session.scalar(
-            select(FlowEvent.seq)
-            .where(FlowEvent.flow_id == flow_id)
-            .order_by(FlowEvent.seq.desc())
-            .offset(KEEP_PER_FLOW)
-            .limit(1)
-        )
+        cutoff = await session.scalar(_TRIM_CUTOFF, {"flow_id": flow_id})
         if cutoff is not None:
-            await session.execute(
-                delete(FlowEvent)
-                .where(FlowEvent.flow_id == flow_id, FlowEvent.seq <= cutoff)
-                .execution_options(synchronize_session=False)
-            )
+            await session.execute(_TRIM, {"flow_id": flow_id, "cutoff": cutoff})
 
     def notify(self) -> None:
         """Wake the long-polls of this process (call after the recording transaction commits)."""

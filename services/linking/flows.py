@@ -16,12 +16,12 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.linking.callers import Caller
 from services.linking.codes import Challenges
-from services.linking.db import rows_affected
+from services.linking.db import get, rows_affected
 from services.linking.errors import (
     AlreadyLinked,
     DomainError,
@@ -92,7 +92,7 @@ class Flows:
         row = await self._tokens.find(session, token, now)
         if row.used_at is not None:
             raise await self._used(session, row, caller)
-        mesh = await session.get(MeshAccount, row.mesh_account_id)
+        mesh = await get(session, MeshAccount, row.mesh_account_id)
         if mesh is None:
             raise NotFound("The MESH account of this token no longer exists.")
         await self._refuse_if_linked(session, mesh)
@@ -113,7 +113,7 @@ class Flows:
         VK ID and end user, never per flow, and the old flow's codes keep their cooldown.
         """
         flow = await self.load(session, flow_id, caller, now)
-        mesh = await session.get(MeshAccount, flow.mesh_account_id)
+        mesh = await get(session, MeshAccount, flow.mesh_account_id)
         assert mesh is not None
         await self._refuse_if_linked(session, mesh)
         replaced_by_another = await session.scalar(
@@ -167,30 +167,11 @@ class Flows:
 
     async def _cancel_open_flows(self, session: AsyncSession, mesh_account_id: str) -> None:
         """A newer link of the same MESH account wins: its older unfinished flows end here."""
-        open_flows = select(LinkFlow.id).where(
-            LinkFlow.mesh_account_id == mesh_account_id,
-            LinkFlow.state.not_in(TERMINAL_STATES),
-        )
         await session.execute(
-            update(Challenge)
-            .where(
-                Challenge.owner_kind == OWNER,
-                Challenge.owner_id.in_(open_flows),
-                Challenge.status == "active",
-            )
-            .values(status="superseded")
-            .execution_options(synchronize_session=False)
+            _SUPERSEDE_CODES_OF_OPEN_FLOWS, {"b_mesh_account_id": mesh_account_id}
         )
         # The version moves too: a request on an old flow in flight fails as a concurrent change.
-        await session.execute(
-            update(LinkFlow)
-            .where(
-                LinkFlow.mesh_account_id == mesh_account_id,
-                LinkFlow.state.not_in(TERMINAL_STATES),
-            )
-            .values(state="cancelled", version=LinkFlow.version + 1)
-            .execution_options(synchronize_session=False)
-        )
+        await session.execute(_CANCEL_OPEN_FLOWS, {"b_mesh_account_id": mesh_account_id})
 
     async def load(
         self, session: AsyncSession, flow_id: str, caller: Caller, now: datetime
@@ -199,7 +180,7 @@ class Flows:
 
         Another end user's flow is as unknown as one that does not exist.
         """
-        flow = await session.get(LinkFlow, ensure_plausible_id(flow_id, "flow"))
+        flow = await get(session, LinkFlow, ensure_plausible_id(flow_id, "flow"))
         if flow is None or flow.end_user_id != caller.end_user:
             raise NotFound(f"Unknown flow '{flow_id}'.")
         if flow.state not in TERMINAL_STATES and now >= flow.expires_at:
@@ -298,7 +279,7 @@ class Flows:
         """
         if recovery.state != "done" or recovery.flow_id is None:
             return
-        flow = await session.get(LinkFlow, recovery.flow_id)
+        flow = await get(session, LinkFlow, recovery.flow_id)
         if (
             flow is None
             or flow.end_user_id != caller.end_user
@@ -345,7 +326,7 @@ class Flows:
         _require(flow, "profile", "personal_data", "consent")
         if flow.scenario != EXISTING_PROFILE:
             raise WrongState(flow.state, "There is no existing profile to choose in this flow.")
-        profile = await session.get(SferumProfile, ensure_plausible_id(profile_id, "profile"))
+        profile = await get(session, SferumProfile, ensure_plausible_id(profile_id, "profile"))
         if profile is None or profile.phone != flow.phone:
             raise NotFound(f"Unknown profile '{profile_id}'.")
         flow.chosen_profile_id = profile.id
@@ -423,7 +404,7 @@ class Flows:
         """B: the chosen profile, corrected; A and registration: a new profile (and VK ID)."""
         assert flow.phone and flow.full_name and flow.birth_date and flow.gender
         if flow.scenario == EXISTING_PROFILE:
-            profile = await session.get(SferumProfile, flow.chosen_profile_id)
+            profile = await get(session, SferumProfile, flow.chosen_profile_id)
             assert profile is not None
             profile.full_name, profile.birth_date, profile.gender = (
                 flow.full_name,
@@ -515,7 +496,7 @@ class Flows:
 
     async def view(self, session: AsyncSession, flow: LinkFlow, now: datetime) -> dict[str, Any]:
         """The Flow object of the API."""
-        mesh = await session.get(MeshAccount, flow.mesh_account_id)
+        mesh = await get(session, MeshAccount, flow.mesh_account_id)
         assert mesh is not None
         vk_account = None
         if flow.vk_account_id is not None and flow.scenario != REGISTRATION:
@@ -540,7 +521,7 @@ class Flows:
                 "gender": flow.gender,
             }
         linked = (
-            await session.get(SferumProfile, flow.linked_profile_id)
+            await get(session, SferumProfile, flow.linked_profile_id)
             if flow.linked_profile_id
             else None
         )
@@ -561,7 +542,7 @@ class Flows:
     @staticmethod
     async def _mesh_without_vpn(session: AsyncSession, flow: LinkFlow) -> MeshAccount:
         """The flow's MESH account; `vpn_detected` while the teacher's network is on VPN."""
-        mesh = await session.get(MeshAccount, flow.mesh_account_id)
+        mesh = await get(session, MeshAccount, flow.mesh_account_id)
         assert mesh is not None
         if mesh.vpn_enabled:
             raise VpnDetected()
@@ -570,11 +551,11 @@ class Flows:
     async def _refuse_if_linked(self, session: AsyncSession, mesh: MeshAccount) -> None:
         if mesh.linked_profile_id is None:
             return
-        profile = await session.get(SferumProfile, mesh.linked_profile_id)
+        profile = await get(session, SferumProfile, mesh.linked_profile_id)
         raise AlreadyLinked(profile=profile_view(profile) if profile else None)
 
     async def _account(self, session: AsyncSession, flow: LinkFlow) -> VkAccount:
-        account = await session.get(VkAccount, flow.vk_account_id) if flow.vk_account_id else None
+        account = await get(session, VkAccount, flow.vk_account_id) if flow.vk_account_id else None
         if account is None:
             raise WrongState(flow.state, "The flow has no VK ID account.")
         return account
@@ -621,3 +602,27 @@ def _consent(flow: LinkFlow, profile_id: str | None, decision: str, now: datetim
         decision=decision,
         decided_at=now,
     )
+
+
+# A new flow's cancelling of the MESH account's open ones, built once (no statement building or
+# cache key per request; an UPDATE's parameter may not be named as a column of its table).
+_OPEN_FLOWS = (
+    LinkFlow.mesh_account_id == bindparam("b_mesh_account_id"),
+    LinkFlow.state.not_in(TERMINAL_STATES),
+)
+_SUPERSEDE_CODES_OF_OPEN_FLOWS = (
+    update(Challenge)
+    .where(
+        Challenge.owner_kind == OWNER,
+        Challenge.owner_id.in_(select(LinkFlow.id).where(*_OPEN_FLOWS)),
+        Challenge.status == "active",
+    )
+    .values(status="superseded")
+    .execution_options(synchronize_session=False)
+)
+_CANCEL_OPEN_FLOWS = (
+    update(LinkFlow)
+    .where(*_OPEN_FLOWS)
+    .values(state="cancelled", version=LinkFlow.version + 1)
+    .execution_options(synchronize_session=False)
+)

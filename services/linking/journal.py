@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.linking.db import get
 from services.linking.errors import NotFound, ensure_plausible_id
 from services.linking.models import LinkFlow, MeshAccount
 from services.linking.phones import mask_phone, validate_phone
@@ -23,7 +24,7 @@ logger = logging.getLogger(__name__)
 async def confirm_phone(session: AsyncSession, mesh_account_id: str, phone: str) -> dict[str, Any]:
     """Record `phone` as the MESH account's number; answers the account id and masked phone."""
     phone = validate_phone(phone)
-    mesh = await session.get(MeshAccount, ensure_plausible_id(mesh_account_id, "MESH account"))
+    mesh = await get(session, MeshAccount, ensure_plausible_id(mesh_account_id, "MESH account"))
     if mesh is None:
         raise NotFound(f"Unknown MESH account '{mesh_account_id}'.")
     mesh.phone = phone

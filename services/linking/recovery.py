@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.linking.callers import Caller
 from services.linking.codes import Challenges
+from services.linking.db import get
 from services.linking.errors import (
     ChannelUnavailable,
     FlowExpired,
@@ -101,7 +102,7 @@ class Recoveries:
         phone = validate_phone(phone)
         mesh_account_id = None
         if flow_id is not None:
-            flow = await session.get(LinkFlow, ensure_plausible_id(flow_id, "flow"))
+            flow = await get(session, LinkFlow, ensure_plausible_id(flow_id, "flow"))
             if flow is None or flow.end_user_id != caller.end_user:
                 raise NotFound(f"Unknown flow '{flow_id}'.")
             mesh_account_id = flow.mesh_account_id
@@ -130,7 +131,7 @@ class Recoveries:
         self, session: AsyncSession, recovery_id: str, caller: Caller, now: datetime
     ) -> Recovery:
         """The caller's recovery (another end user's is unknown), unless it has expired."""
-        recovery = await session.get(Recovery, ensure_plausible_id(recovery_id, "recovery"))
+        recovery = await get(session, Recovery, ensure_plausible_id(recovery_id, "recovery"))
         if recovery is None or recovery.end_user_id != caller.end_user:
             raise NotFound(f"Unknown recovery '{recovery_id}'.")
         if recovery.state not in FINISHED_STATES and now >= recovery.expires_at:
@@ -422,7 +423,7 @@ class Recoveries:
 
     @staticmethod
     async def _account(session: AsyncSession, recovery: Recovery) -> VkAccount:
-        account = await session.get(VkAccount, recovery.vk_account_id)
+        account = await get(session, VkAccount, recovery.vk_account_id)
         assert account is not None
         return account
 

@@ -17,10 +17,10 @@ import struct
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.linking.db import rows_affected
+from services.linking.db import get, rows_affected
 from services.linking.errors import (
     NotFound,
     TokenExpired,
@@ -90,7 +90,7 @@ class LinkTokens:
     ) -> IssuedToken:
         """Issue a token for an existing MESH account (the e-journal's «Перейти к подключению»)."""
         mesh_account_id = ensure_plausible_id(mesh_account_id, "MESH account")
-        if await session.get(MeshAccount, mesh_account_id) is None:
+        if await get(session, MeshAccount, mesh_account_id) is None:
             raise NotFound(f"Unknown MESH account '{mesh_account_id}'.")
         token_id = secrets.token_bytes(_ID_BYTES)
         # Whole seconds: the token carries the expiry as unix seconds.
@@ -131,18 +131,22 @@ class LinkTokens:
         token_id, expires_at = self._signer.open(token)
         if now >= expires_at:
             raise TokenExpired()
-        row = await session.get(LinkToken, token_id)
+        row = await get(session, LinkToken, token_id)
         if row is None:
             raise TokenInvalid("The link token is unknown.")
         return row
 
     async def redeem(self, session: AsyncSession, row: LinkToken, now: datetime) -> None:
         """Mark the token used; a conditional UPDATE so two redemptions cannot both win."""
-        result = await session.execute(
-            update(LinkToken)
-            .where(LinkToken.id == row.id, LinkToken.used_at.is_(None))
-            .values(used_at=now)
-            .execution_options(synchronize_session=False)
-        )
+        result = await session.execute(_REDEEM, {"token_id": row.id, "now": now})
         if rows_affected(result) != 1:
             raise TokenUsed()
+
+
+# Built once: no statement building or cache key per redemption.
+_REDEEM = (
+    update(LinkToken)
+    .where(LinkToken.id == bindparam("token_id"), LinkToken.used_at.is_(None))
+    .values(used_at=bindparam("now"))
+    .execution_options(synchronize_session=False)
+)

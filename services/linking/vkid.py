@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.linking.callers import Caller
@@ -19,6 +19,19 @@ MESSENGER_CLIENT = "vk_messenger"
 # The device the teacher goes through the VK ID windows on (the bot's simulated browser).
 LINKING_CLIENT = "vk_id_web"
 
+# Look-ups of every flow view, built once (no statement building or cache key per request).
+_BY_PHONE = select(VkAccount).where(VkAccount.phone == bindparam("phone"))
+_PROFILE_FOR_PHONE = select(SferumProfile).where(SferumProfile.phone == bindparam("phone"))
+_MESSENGER_SESSION = (
+    select(DeviceSession.id)
+    .where(
+        DeviceSession.vk_account_id == bindparam("account_id"),
+        DeviceSession.client == MESSENGER_CLIENT,
+        DeviceSession.ended_at.is_(None),
+    )
+    .limit(1)
+)
+
 
 class VkIdAccounts:
     """Rules of VK ID that flows and recoveries share."""
@@ -29,24 +42,16 @@ class VkIdAccounts:
 
     @staticmethod
     async def by_phone(session: AsyncSession, phone: str) -> VkAccount | None:
-        return await session.scalar(select(VkAccount).where(VkAccount.phone == phone))
+        return await session.scalar(_BY_PHONE, {"phone": phone})
 
     @staticmethod
     async def profile_for_phone(session: AsyncSession, phone: str) -> SferumProfile | None:
-        return await session.scalar(select(SferumProfile).where(SferumProfile.phone == phone))
+        return await session.scalar(_PROFILE_FOR_PHONE, {"phone": phone})
 
     @staticmethod
     async def messenger_authorised(session: AsyncSession, account: VkAccount) -> bool:
         """Whether VK Messenger is signed in with this VK ID on some device (seed B, step 3)."""
-        found = await session.scalar(
-            select(DeviceSession.id)
-            .where(
-                DeviceSession.vk_account_id == account.id,
-                DeviceSession.client == MESSENGER_CLIENT,
-                DeviceSession.ended_at.is_(None),
-            )
-            .limit(1)
-        )
+        found = await session.scalar(_MESSENGER_SESSION, {"account_id": account.id})
         return found is not None
 
     async def check_password(
