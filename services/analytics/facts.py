@@ -33,19 +33,28 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.analytics.report import UNKNOWN_SCENARIO
 from services.storage.db import table_of
-from services.storage.models import AnalyticsEvent, FunnelFact, FunnelFactsState, FunnelTeacher
+from services.storage.models import (
+    AnalyticsEvent,
+    FunnelCount,
+    FunnelFact,
+    FunnelFactsState,
+    FunnelTeacher,
+)
 
 STARTED, STEP, LINKED = "started", "step", "linked"
 COUNTED = ("handoff", "refusal", "rating")
 CHUNK = 2_000  # teachers recomputed per statement (a bound IN list)
 LATE_COMMIT_MARGIN = 5_000  # ids below the last one seen where a late commit is looked for
 _MICROSECOND = timedelta(microseconds=1)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+DAY = timedelta(days=1)
 _ADVISORY_LOCK = 0x66756E6E  # PostgreSQL: one catch-up at a time across processes
 
 _events = table_of(AnalyticsEvent)
 _teachers = table_of(FunnelTeacher)
 _facts = table_of(FunnelFact)
 _state = table_of(FunnelFactsState)
+_counts = table_of(FunnelCount)
 # SQLite: one catch-up at a time per engine in this process (its writers are serialised anyway).
 _locks: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()
 
@@ -53,6 +62,45 @@ _locks: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary
 def _utc(moment: datetime) -> datetime:
     # SQLite hands back naive datetimes; every moment stored here is UTC.
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def day_of(moment: datetime) -> int:
+    """The UTC day of `moment`, as days since the epoch (`funnel_counts`' days)."""
+    return (_utc(moment) - EPOCH) // DAY
+
+
+CountKey = tuple[int, int, str, str, str]  # first_day, last_day, section, scenario, step
+
+
+def add_counts(
+    counts: dict[CountKey, list[int]],
+    teacher: Any,
+    facts: Iterable[Any],
+    sign: int = 1,
+) -> None:
+    """Add (`sign` 1) or take away (-1) one teacher's `funnel_counts` contributions: her
+    `funnel_teachers` row and `funnel_facts` rows, as mappings."""
+    days = (day_of(teacher["first_at"]), day_of(teacher["last_at"]))
+    scenario = teacher["scenario"]
+
+    def add(section: str, step: str | None, n: int, a: int = 0, b: int = 0) -> None:
+        figures = counts.setdefault((*days, section, scenario, step or ""), [0, 0, 0])
+        figures[0] += sign * n
+        figures[1] += sign * a
+        figures[2] += sign * b
+
+    started = bool(teacher["started"])
+    add("teachers", None, 1, int(started), int(started and bool(teacher["linked"])))
+    for fact in facts:
+        kind = fact["kind"]
+        if kind != STEP:
+            value = fact["value"]
+            add(kind, fact["step"], 1, int(value is not None), value or 0)
+            continue
+        if fact["first_visit"]:
+            add("visit", fact["step"], 1, fact["position"] or 0)
+        if fact["stay_us"] is not None:
+            add("stay", fact["step"], 1)
 
 
 def teacher_facts(
@@ -139,16 +187,20 @@ async def catch_up(connection: AsyncConnection) -> int:
         )
         if seen is not None:
             users = sorted(set(users) | set(await _late_commits(connection, seen)))
+        else:  # the backfill (or a migration reset the state): every teacher from scratch
+            for table in (_facts, _teachers, _counts):
+                await connection.execute(delete(table))
         if not users:
             return 0
         for first in range(0, len(users), CHUNK):
-            await _recompute(connection, users[first : first + CHUNK])
+            await _recompute(connection, users[first : first + CHUNK], fresh=seen is None)
         if seen is None:
             await connection.execute(insert(_state).values(id=1, last_event_id=newest))
         else:
             await connection.execute(
                 update(_state).where(_state.c.id == 1).values(last_event_id=newest)
             )
+            await connection.execute(delete(_counts).where(_counts.c.n == 0))
         return len(users)
 
 
@@ -171,8 +223,13 @@ async def _late_commits(connection: AsyncConnection, seen: int) -> list[int]:
     return list(await connection.scalars(stale))
 
 
-async def _recompute(connection: AsyncConnection, users: Sequence[int]) -> None:
+async def _recompute(connection: AsyncConnection, users: Sequence[int], *, fresh: bool) -> None:
+    """Recompute `users`' facts from all of their events, and their share of `funnel_counts`
+    (`fresh`: they have no facts yet)."""
     e = _events.c
+    counts: dict[CountKey, list[int]] = {}
+    if not fresh:
+        await _take_away(connection, users, counts)
     rows = await connection.execute(
         select(e.id, e.at, e.user_id, e.kind, e.scenario, e.step, e.value)
         .where(e.user_id.in_(users))
@@ -184,12 +241,62 @@ async def _recompute(connection: AsyncConnection, users: Sequence[int]) -> None:
         teacher, hers = teacher_facts(user_id, events)
         teachers.append(teacher)
         facts.extend(hers)
-    await connection.execute(delete(_facts).where(_facts.c.user_id.in_(users)))
-    await connection.execute(delete(_teachers).where(_teachers.c.user_id.in_(users)))
+        add_counts(counts, teacher, hers)
+    if not fresh:
+        await connection.execute(delete(_facts).where(_facts.c.user_id.in_(users)))
+        await connection.execute(delete(_teachers).where(_teachers.c.user_id.in_(users)))
     if teachers:
         await connection.execute(insert(_teachers), teachers)
     if facts:
         await connection.execute(insert(_facts), facts)
+    changed = [
+        {
+            "first_day": key[0],
+            "last_day": key[1],
+            "section": key[2],
+            "scenario": key[3],
+            "step": key[4],
+            "n": n,
+            "a": a,
+            "b": b,
+        }
+        for key, (n, a, b) in counts.items()
+        if n or a or b
+    ]
+    if changed:
+        await connection.execute(_add_to_counts(connection.dialect.name), changed)
+
+
+async def _take_away(
+    connection: AsyncConnection, users: Sequence[int], counts: dict[CountKey, list[int]]
+) -> None:
+    """Subtract what `users`' current facts contribute to `funnel_counts`."""
+    t, f = _teachers.c, _facts.c
+    facts: dict[int, list[Any]] = {}
+    for row in await connection.execute(
+        select(f.user_id, f.kind, f.step, f.value, f.first_visit, f.position, f.stay_us).where(
+            f.user_id.in_(users)
+        )
+    ):
+        facts.setdefault(row.user_id, []).append(row._mapping)
+    for row in await connection.execute(
+        select(t.user_id, t.first_at, t.last_at, t.scenario, t.started, t.linked).where(
+            t.user_id.in_(users)
+        )
+    ):
+        add_counts(counts, row._mapping, facts.get(row.user_id, ()), -1)
+
+
+def _add_to_counts(dialect: str) -> Any:
+    """INSERT … ON CONFLICT DO UPDATE adding to `funnel_counts`' figures (both databases)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    statement = (postgresql if dialect == "postgresql" else sqlite).insert(_counts)
+    c, new = _counts.c, statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=[c.first_day, c.last_day, c.section, c.scenario, c.step],
+        set_={"n": c.n + new.n, "a": c.a + new.a, "b": c.b + new.b},
+    )
 
 
 def _by_user(rows: Iterable[Any]) -> Iterable[tuple[int, list[Any]]]:

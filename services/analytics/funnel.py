@@ -28,7 +28,6 @@ from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
     Select,
-    Subquery,
     and_,
     case,
     cast,
@@ -39,11 +38,12 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    union,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from services.analytics.facts import catch_up
+from services.analytics.facts import DAY, EPOCH, catch_up
 from services.analytics.period import Period
 from services.analytics.report import (
     UNKNOWN_SCENARIO,
@@ -61,7 +61,7 @@ from services.analytics.sql import (
     order_statistic_rows,
 )
 from services.storage.db import table_of
-from services.storage.models import AnalyticsEvent, FunnelFact, FunnelTeacher
+from services.storage.models import AnalyticsEvent, FunnelCount, FunnelFact, FunnelTeacher
 
 STARTED, STEP, LINKED = "started", "step", "linked"
 HANDOFF, REFUSAL, RATING = "handoff", "refusal", "rating"
@@ -69,6 +69,7 @@ HANDOFF, REFUSAL, RATING = "handoff", "refusal", "rating"
 _events = table_of(AnalyticsEvent)
 _teachers = table_of(FunnelTeacher)
 _facts = table_of(FunnelFact)
+_counts = table_of(FunnelCount)
 # Literal SQL, not parameters: PostgreSQL matches GROUP BY expressions textually.
 _UNKNOWN: ColumnElement[str] = literal_column(f"'{UNKNOWN_SCENARIO}'")
 _NO_STEP: ColumnElement[str] = literal_column("''")
@@ -130,8 +131,8 @@ def _statement(
     `step_order` does not know.
 
     From the events of `users` only when given (the teachers the period cuts through); the
-    others come from their facts (`_facts_sections`), and every stay of both goes into the
-    medians."""
+    others come from the counts and their facts (`_read`), and every stay of both goes into
+    the medians."""
     rows = _event_rows(period, users)
     r = rows.c
     scenario = r.teacher_scenario
@@ -182,10 +183,7 @@ def _statement(
     )
     m = middles.c
     stay = select(section("stay"), m.scenario, m.step, _NONE, *_numbers(m.value, m.rank, m.count))
-    sections = [totals, counted, reached, stay, _positions(period, rows, step_order)]
-    if users is not None:
-        sections += _facts_sections(period, step_order)
-    return union_all(*sections)
+    return union_all(totals, counted, reached, stay, _positions(period, rows, step_order))
 
 
 def _held(table: Any, period: Period) -> ColumnElement[bool]:
@@ -208,62 +206,6 @@ def _facts_stays(period: Period) -> Select:
     return select(f.scenario, f.step, f.stay_us).where(
         _held(_facts, period), f.kind == STEP, f.stay_us.is_not(None)
     )
-
-
-def _facts_sections(
-    period: Period, step_order: Sequence[str], *, whole: bool = False
-) -> list[Select]:
-    """The sections of `_statement` but `stay`, for the teachers the period holds whole
-    (`whole`: it holds every teacher, no condition needed)."""
-    held = true() if whole else _held(_facts, period)
-
-    def section(name: str) -> Any:
-        return literal_column(f"'{name}'").label("section")
-
-    t, f = _teachers.c, _facts.c
-    started, linked = case((t.started, 1), else_=0), case((t.linked, 1), else_=0)
-    totals = (
-        select(
-            section("totals"),
-            t.scenario,
-            _NONE,
-            _NONE,
-            *_numbers(func.count(), func.sum(started), func.sum(started * linked)),
-        )
-        .where(true() if whole else _held(_teachers, period))
-        .group_by(t.scenario)
-    )
-    step_or_none = func.coalesce(f.step, _NO_STEP)
-    counted = (
-        select(
-            section("counted"),
-            f.scenario,
-            step_or_none,
-            f.kind,
-            *_numbers(func.count(), func.count(f.value), func.sum(f.value)),
-        )
-        .where(held, f.kind.in_((HANDOFF, REFUSAL, RATING)))
-        .group_by(f.scenario, step_or_none, f.kind)
-    )
-    first_visit = and_(held, f.kind == STEP, f.first_visit == true())
-    reached = (
-        select(section("reached"), f.scenario, f.step, _NONE, *_numbers(func.count()))
-        .where(first_visit)
-        .group_by(f.scenario, f.step)
-    )
-    unknown = f.step.not_in(list(step_order)) if step_order else true()
-    positions = (
-        select(
-            section("position"),
-            f.scenario,
-            f.step,
-            _NONE,
-            *_numbers(func.sum(f.position), func.count()),
-        )
-        .where(first_visit, unknown)
-        .group_by(f.scenario, f.step)
-    )
-    return [totals, counted, reached, positions]
 
 
 def _positions(period: Period, rows: CTE, step_order: Sequence[str]) -> Select:
@@ -331,63 +273,168 @@ async def _read(
     if not facts:
         return list((await connection.execute(_statement(period, step_order))).all())
     await catch_up(connection)
-    cut = await connection.scalar(select(func.count()).select_from(_cut(period).subquery()))
-    if cut:  # her events for each teacher the period cuts through, the facts for the others
-        return list((await connection.execute(_statement(period, step_order, _cut(period)))).all())
-    # No teacher cut: the facts alone hold the figures, and the medians need no sort. When
-    # the period holds every teacher (all of time), no row needs its bounds compared.
-    outside = await connection.scalar(select(func.count()).select_from(_outside(period)))
+    # The teachers the period holds whole: those whose days lie in its whole days from the
+    # counts summed per day, the others (her first or last day cut by a bound) from her facts.
+    figures: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+    await _add_counts(connection, period, figures)
+    await _add_edges(connection, period, figures)
+    rows, stays = _rows(figures, step_order)
+    if await _any_cut(connection, period):
+        # Her events for each teacher the period cuts through; the medians rank every stay.
+        cut = _statement(period, step_order, _cut(period))
+        return rows + list((await connection.execute(cut)).all())
+    # No teacher cut: the medians need no sort, one or two stays read at their offset in the
+    # stays index. When the period holds every teacher, no row needs its bounds compared.
+    outside = await _exists(connection, _outside(period))
     held = _held(_facts, period) if outside else true()
-    totals, counted, _, _ = _facts_sections(period, step_order, whole=not outside)
-    result = list((await connection.execute(union_all(totals, counted))).all())
-    return (
-        result
-        + await _facts_visits(connection, held, step_order)
-        + await _facts_medians(connection, held)
+    return rows + await _facts_medians(connection, held, stays)
+
+
+def _whole_days(period: Period) -> tuple[int, int]:
+    """The first whole UTC day of the period and the day after its last whole one."""
+    since, until = period.utc_bounds
+    return -((EPOCH - since) // DAY), (until - EPOCH) // DAY
+
+
+async def _add_counts(
+    connection: AsyncConnection, period: Period, figures: dict[tuple[str, str, str], list[int]]
+) -> None:
+    """The counts of the teachers whose first and last days lie in the period's whole days."""
+    first, after = _whole_days(period)
+    c = _counts.c
+    summed = await connection.execute(
+        select(c.section, c.scenario, c.step, func.sum(c.n), func.sum(c.a), func.sum(c.b))
+        .where(c.first_day >= first, c.last_day < after)
+        .group_by(c.section, c.scenario, c.step)
+    )
+    for section, scenario, step, n, a, b in summed.all():
+        _add(figures[(section, scenario, step)], int(n), int(a), int(b))
+
+
+def _edges(period: Period) -> CompoundSelect:
+    """Teachers the period holds whole but whose first or last day it cuts."""
+    first, after = _whole_days(period)
+    t = _teachers.c
+    held = _held(_teachers, period)
+    return union(
+        select(t.user_id).where(held, t.first_at < EPOCH + first * DAY),
+        select(t.user_id).where(held, t.last_at >= EPOCH + after * DAY),
     )
 
 
-def _outside(period: Period) -> Subquery:
+async def _add_edges(
+    connection: AsyncConnection, period: Period, figures: dict[tuple[str, str, str], list[int]]
+) -> None:
+    """The figures of the `_edges` teachers, from their facts."""
+    edges = _edges(period).subquery("edges")
+    t, f = _teachers.c, _facts.c
+    started, linked = case((t.started, 1), else_=0), case((t.linked, 1), else_=0)
+    totals = await connection.execute(
+        select(t.scenario, func.count(), func.sum(started), func.sum(started * linked))
+        .where(t.user_id.in_(select(edges.c.user_id)))
+        .group_by(t.scenario)
+    )
+    for scenario, n, a, b in totals.all():
+        _add(figures[("teachers", scenario, "")], int(n), int(a), int(b))
+    stayed = case((f.stay_us.is_not(None), 1), else_=0).label("stayed")
+    grouped = await connection.execute(
+        select(
+            f.kind,
+            f.scenario,
+            f.step,
+            f.first_visit,
+            stayed,
+            func.count(),
+            func.count(f.value),
+            func.sum(f.value),
+            func.sum(f.position),
+        )
+        .where(f.user_id.in_(select(edges.c.user_id)))
+        .group_by(f.kind, f.scenario, f.step, f.first_visit, stayed)
+    )
+    for kind, scenario, step, first_visit, stay, n, valued, values, positions in grouped.all():
+        if kind != STEP:
+            _add(figures[(kind, scenario, step or "")], int(n), int(valued), int(values or 0))
+            continue
+        if first_visit:
+            _add(figures[("visit", scenario, step)], int(n), int(positions or 0))
+        if stay:
+            _add(figures[("stay", scenario, step)], int(n))
+
+
+def _add(figure: list[int], n: int, a: int = 0, b: int = 0) -> None:
+    figure[0] += n
+    figure[1] += a
+    figure[2] += b
+
+
+def _rows(
+    figures: dict[tuple[str, str, str], list[int]], step_order: Sequence[str]
+) -> tuple[list[Any], dict[tuple[str, str], int]]:
+    """The figures as `_statement`'s section rows, and the number of stays per scenario and
+    step."""
+    known = set(step_order)
+    rows: list[Any] = []
+    stays: dict[tuple[str, str], int] = {}
+    for (section, scenario, step), (n, a, b) in figures.items():
+        if not n:
+            continue
+        if section == "teachers":
+            rows.append(("totals", scenario, None, None, n, a, b))
+        elif section == "visit":
+            rows.append(("reached", scenario, step, None, n, None, None))
+            if step not in known:
+                rows.append(("position", scenario, step, None, a, n, None))
+        elif section == "stay":
+            stays[(scenario, step)] = n
+        else:
+            rows.append(("counted", scenario, step, section, n, a, b if a else None))
+    return rows, stays
+
+
+async def _exists(connection: AsyncConnection, teachers: Select) -> bool:
+    return (await connection.scalar(teachers.limit(1))) is not None
+
+
+async def _any_cut(connection: AsyncConnection, period: Period) -> bool:
+    """Whether `_cut` holds a teacher: one who started before the period and was still there
+    in it, or one who started in it and was still there after. Each look-up walks one index
+    range (the other bound inside CASE, where no planner uses it for a wider range)."""
+    since, until = period.utc_bounds
+    t = _teachers.c
+    before = select(t.user_id).where(t.first_at < since, case((t.last_at >= since, 1)) == 1)
+    after = select(t.user_id).where(
+        t.last_at >= until, case((and_(t.first_at >= since, t.first_at < until), 1)) == 1
+    )
+    return await _exists(connection, before) or await _exists(connection, after)
+
+
+def _outside(period: Period) -> Select:
     """Teachers with no event in the period (their facts are skipped, row by row)."""
     since, until = period.utc_bounds
     t = _teachers.c
-    return select(t.user_id).where(or_(t.last_at < since, t.first_at >= until)).subquery()
+    return select(t.user_id).where(or_(t.last_at < since, t.first_at >= until))
 
 
-async def _facts_visits(
-    connection: AsyncConnection, held: ColumnElement[bool], step_order: Sequence[str]
+async def _facts_medians(
+    connection: AsyncConnection, held: ColumnElement[bool], stays: dict[tuple[str, str], int]
 ) -> list[Any]:
-    """`reached` and `position` rows from one pass over the first visits."""
+    """`stay` rows from the facts: per scenario and step, the one or two middle stays read at
+    their offset in the stays index (no sort, and no ranking of every stay: that alone took
+    longer than the rest of the report); `stays` counts them."""
     f = _facts.c
-    visits = await connection.execute(
-        select(f.scenario, f.step, func.count(), func.sum(f.position))
-        .where(held, f.kind == STEP, f.first_visit == true())
-        .group_by(f.scenario, f.step)
-    )
-    known = set(step_order)
     rows: list[Any] = []
-    for scenario, step, teachers, positions in visits.all():
-        rows.append(("reached", scenario, step, None, teachers, None, None))
-        if step not in known:
-            rows.append(("position", scenario, step, None, positions, teachers, None))
-    return rows
-
-
-async def _facts_medians(connection: AsyncConnection, held: ColumnElement[bool]) -> list[Any]:
-    """`stay` rows from the facts: per scenario and step, the number of stays, then the one
-    or two middle ones read at their offset in the stays index (no sort, and no ranking of
-    every stay: that alone took longer than the rest of the report)."""
-    f = _facts.c
-    stays = and_(held, f.kind == STEP, f.stay_us.is_not(None))
-    counts = await connection.execute(
-        select(f.scenario, f.step, func.count()).where(stays).group_by(f.scenario, f.step)
-    )
-    rows: list[Any] = []
-    for scenario, step, count in counts.all():
+    for (scenario, step), count in stays.items():
         middle = (count - 1) // 2  # 0-based: the middle one, or the lower of the two
         values = await connection.scalars(
             select(f.stay_us)
-            .where(stays, f.scenario == scenario, f.step == step)
+            .where(
+                held,
+                f.kind == STEP,
+                f.scenario == scenario,
+                f.step == step,
+                f.stay_us.is_not(None),
+            )
             .order_by(f.stay_us)
             .limit(2 - count % 2)
             .offset(middle)

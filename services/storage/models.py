@@ -127,6 +127,28 @@ class FunnelFact(Base):
     value: Mapped[int | None] = mapped_column(Integer)  # rating 1..5
 
 
+class FunnelCount(Base):
+    """The funnel facts summed per UTC day a teacher's events begin and end, and per scenario
+    and step: what a report reads for the teachers whose days lie wholly in its period.
+
+    Kept by services/analytics/facts.py as it recomputes teachers (her old rows subtracted,
+    the new ones added). `section`: `teachers` (n teachers, a started, b started and linked),
+    `handoff` / `refusal` / `rating` (n events, a with a value, b their sum), `visit` (n first
+    visits, a their positions summed), `stay` (n stays).
+    """
+
+    __tablename__ = "funnel_counts"
+
+    first_day: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_day: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    section: Mapped[str] = mapped_column(String(32), primary_key=True)
+    scenario: Mapped[str] = mapped_column(String(32), primary_key=True)
+    step: Mapped[str] = mapped_column(String(64), primary_key=True)  # '' for none
+    n: Mapped[int] = mapped_column(BigInteger)
+    a: Mapped[int] = mapped_column(BigInteger)
+    b: Mapped[int] = mapped_column(BigInteger)
+
+
 class FunnelFactsState(Base):
     """How far the funnel facts have read `analytics_events` (one row)."""
 

@@ -9,11 +9,12 @@ or hold nothing.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
 from sqlalchemy import select
 
+from bench.stats_data import Dataset
 from bot.dialogs.steps import STEP_ORDER
 from services.analytics import Period, load_funnel
 from services.storage.db import create_engine, create_session_factory
@@ -79,3 +80,28 @@ async def test_the_data_set_exercises_every_rule(stats_db: StatsDatabase) -> Non
     half, _ = await _both(stats_db, PERIODS["second half"])
     active = {e["user_id"] for e in events if e["at"] >= START + SPREAD / 2}
     assert sum(f.started for f in half.scenarios) < len(active)  # some started before it
+
+
+def _quiet_moment(dataset: Dataset, after: datetime) -> datetime:
+    """The first teacher's start after `after` that no other teacher's events straddle."""
+    spans: dict[int, list[datetime]] = {}
+    for event in dataset.events:
+        span = spans.setdefault(event["user_id"], [event["at"], event["at"]])
+        span[0], span[1] = min(span[0], event["at"]), max(span[1], event["at"])
+    for first, _last in sorted(spans.values()):
+        if first > after and not any(f < first <= last for f, last in spans.values()):
+            return first
+    raise AssertionError("no quiet moment in the data set")
+
+
+async def test_a_period_that_cuts_no_teacher_but_cuts_days(stats_db: StatsDatabase) -> None:
+    """Bounds no teacher's events straddle, in the middle of UTC days: every teacher is read
+    from her facts, those of the whole days inside from the counts per day (funnel_counts),
+    those of the two cut days from their facts; teachers outside it are skipped."""
+    since = _quiet_moment(stats_db.dataset, START + timedelta(days=2, hours=3))
+    until = _quiet_moment(stats_db.dataset, START + timedelta(days=9, hours=3))
+    assert since.time() != time() and until.time() != time()
+    sql, python = await _both(stats_db, Period(since, until, "quiet"))
+
+    assert sql == python
+    assert sql.scenarios and any(s.median_seconds for f in sql.scenarios for s in f.steps)
