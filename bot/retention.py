@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.shared_state.once import OncePerWindow
 from services.helpdesk.transcript import prune_transcripts
+from services.storage.sqlite_one_hop import off_the_loop
 
 logger = logging.getLogger(__name__)
 
@@ -71,11 +72,13 @@ class RetentionJob:
     async def run_once(self) -> Pruned:
         """Delete everything past its retention as of now."""
         now = self._now()
-        lines = await prune_transcripts(self._sessions, now - self.transcripts)
-        records = 0
-        prune = getattr(self._storage, "prune", None)
-        if prune is not None:
-            records = await prune(now - self.dialogs)
+        # Sweeps over many rows: in the database's own thread, not the event loop's.
+        with off_the_loop():
+            lines = await prune_transcripts(self._sessions, now - self.transcripts)
+            records = 0
+            prune = getattr(self._storage, "prune", None)
+            if prune is not None:
+                records = await prune(now - self.dialogs)
         self.deleted["transcript_lines"] += lines
         self.deleted["dialog_records"] += records
         if lines or records:

@@ -32,6 +32,7 @@ from services.analytics import (
     parse_period,
 )
 from services.helpdesk.stats import load_helpdesk_report
+from services.storage.sqlite_one_hop import off_the_loop
 
 ADMIN_ROUTER_NAME = "admin"
 TEXT_LIMIT = 4000
@@ -122,8 +123,9 @@ def _chart_labels(report: FunnelReport) -> dict[str, str]:
 
 async def _helpdesk_text(period: Period, settings: Settings, data: dict[str, Any]) -> str | None:
     """The helpdesk section, when there is a helpdesk or there were tickets."""
-    async with data["sessions"].session_factory() as db:
-        report = await load_helpdesk_report(db, period, now=_now(data))
+    with off_the_loop():  # aggregates over the period's tickets: not in the event loop's thread
+        async with data["sessions"].session_factory() as db:
+            report = await load_helpdesk_report(db, period, now=_now(data))
     if settings.helpdesk_chat_id is None and not (report.opened or report.open_now):
         return None
     return render_helpdesk(report)

@@ -19,6 +19,7 @@ from services.analytics.report import (
     StepStats,
 )
 from services.storage.link_sessions import LinkSessionRepository
+from services.storage.sqlite_one_hop import off_the_loop
 
 __all__ = [
     "CSV_HEADER",
@@ -40,5 +41,7 @@ async def load_report(
 ) -> FunnelReport:
     """The funnel of `period`, after the events queued before this call are written."""
     await sessions.writer.flush()
-    async with sessions.session_factory() as db:
-        return await load_funnel(db, period, step_order=step_order)
+    # Aggregates over the period's facts (and catches them up): not in the event loop's thread.
+    with off_the_loop():
+        async with sessions.session_factory() as db:
+            return await load_funnel(db, period, step_order=step_order)

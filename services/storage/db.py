@@ -8,7 +8,7 @@ import weakref
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from sqlalchemy import MetaData, Table, event
+from sqlalchemy import MetaData, Table, event, make_url
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
@@ -37,19 +37,31 @@ def create_engine(
 
     `sqlite_busy_timeout_ms` is how long a write waits for another connection's lock before it
     fails with "database is locked" (callers such as the write-behind then retry later).
+
+    On SQLite the statements, commits and rollbacks run in the event loop's thread
+    (`sqlite_one_hop.install_loop_first`): one that meets another connection's lock fails at
+    once and waits for it in aiosqlite's thread, up to that busy timeout. Work that may take
+    long (reports over many rows, retention sweeps) runs inside `sqlite_one_hop.off_the_loop()`.
     """
-    engine = create_async_engine(database_url, echo=echo)
-    if engine.dialect.name == "sqlite":
+    sqlite = make_url(database_url).get_backend_name() == "sqlite"
+    # The sqlite3 connection is opened in aiosqlite's thread and then also used from the loop's.
+    engine = create_async_engine(
+        database_url, echo=echo, connect_args={"check_same_thread": False} if sqlite else {}
+    )
+    if sqlite:
+        busy_timeout_ms = int(sqlite_busy_timeout_ms)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
-            sqlite_one_hop.install(dbapi_connection)  # a statement = one trip to its thread
+            sqlite_one_hop.install(dbapi_connection)  # the PRAGMAs: one trip each
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute(f"PRAGMA busy_timeout={int(sqlite_busy_timeout_ms)}")
+            cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
+            # Then no trip to the thread, unless a lock has to be waited for.
+            sqlite_one_hop.install_loop_first(dbapi_connection, busy_timeout_ms)
 
     return engine
 

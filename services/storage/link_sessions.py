@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.storage.db import table_of
 from services.storage.models import AnalyticsEvent, LinkSession, Teacher
+from services.storage.sqlite_one_hop import off_the_loop
 from services.storage.write_behind import WriteBehind, WritesBehind
 
 MAX_REMEMBERED_ERRORS = 5
@@ -120,6 +121,10 @@ class LinkSessionRepository(WritesBehind):
 
     async def events(self, since: datetime, until: datetime) -> list[AnalyticsEvent]:
         await self.writer.flush()
+        with off_the_loop():  # every event of the period: not in the event loop's thread
+            return await self._events(since, until)
+
+    async def _events(self, since: datetime, until: datetime) -> list[AnalyticsEvent]:
         async with self._sessions() as db:
             rows = await db.scalars(
                 select(AnalyticsEvent)
@@ -132,13 +137,15 @@ class LinkSessionRepository(WritesBehind):
         """Teachers ever linked, by scenario (`unknown` when none was recorded)."""
         await self.writer.flush()
         scenario = func.coalesce(AnalyticsEvent.scenario, "unknown")
-        async with self._sessions() as db:
-            rows = await db.execute(
-                select(scenario, func.count(func.distinct(AnalyticsEvent.user_id)))
-                .where(AnalyticsEvent.kind == EventKind.LINKED.value)
-                .group_by(scenario)
-            )
-            return {name: count for name, count in rows.tuples()}
+        # Counts over every linked teacher: not in the event loop's thread.
+        with off_the_loop():
+            async with self._sessions() as db:
+                rows = await db.execute(
+                    select(scenario, func.count(func.distinct(AnalyticsEvent.user_id)))
+                    .where(AnalyticsEvent.kind == EventKind.LINKED.value)
+                    .group_by(scenario)
+                )
+                return {name: count for name, count in rows.tuples()}
 
     # --- writes -------------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from services.storage.db import table_of
 from services.storage.models import ProcessedUpdate
+from services.storage.sqlite_one_hop import off_the_loop
 from services.storage.write_behind import WriteBehind
 
 logger = logging.getLogger(__name__)
@@ -104,10 +105,12 @@ class ProcessedUpdates:
     async def purge(self) -> int:
         """Delete markers older than `keep`; returns how many went."""
         cutoff = self._clock() - self._keep
-        async with self._sessions() as db, db.begin():
-            result = await db.execute(
-                delete(ProcessedUpdate).where(
-                    ProcessedUpdate.bot_id == self._bot_id, ProcessedUpdate.done_at < cutoff
+        # Up to days of markers at once: not in the event loop's thread.
+        with off_the_loop():
+            async with self._sessions() as db, db.begin():
+                result = await db.execute(
+                    delete(ProcessedUpdate).where(
+                        ProcessedUpdate.bot_id == self._bot_id, ProcessedUpdate.done_at < cutoff
+                    )
                 )
-            )
         return int(result.rowcount or 0)

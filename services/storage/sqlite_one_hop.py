@@ -10,13 +10,22 @@ lastrowid); server-side cursors (`stream_results`) keep the adapter's own behavi
 
 `install(dbapi_connection)` is called from the engine's "connect" event: it switches that one
 connection to the one-hop cursor; other engines in the process are not touched.
+
+Cheaper still is no trip at all: `install_in_loop` (the linking backend, whose every transaction
+starts with `BEGIN IMMEDIATE`) and `install_loop_first` (the bot's database) run statements in
+the event loop's thread with a busy timeout of 0, and only what meets another connection's lock
+waits for it in aiosqlite's thread. `off_the_loop()` sends the statements of a block (big reads,
+sweeps over many rows) to aiosqlite's thread instead.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections import deque
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, cast
 
 from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
@@ -168,3 +177,155 @@ def install_in_loop(dbapi_connection: Any) -> None:
         cursor.execute("PRAGMA busy_timeout=0")
         cursor.close()
         dbapi_connection.__class__ = InLoopConnection
+
+
+# --- The bot's database: every statement in the loop first (`install_loop_first`) ---
+
+_OFF_LOOP: ContextVar[bool] = ContextVar("sqlite_off_the_loop", default=False)
+
+
+@contextmanager
+def off_the_loop() -> Iterator[None]:
+    """Statements, commits and rollbacks issued inside run in aiosqlite's thread.
+
+    For work that may take long on the bot's database (`install_loop_first`): reports that
+    aggregate many rows, retention sweeps. The event loop goes on meanwhile, as it did before
+    statements ran in it. Tasks created inside inherit it (a context variable). No effect on
+    other connections (PostgreSQL, the one-hop cursor).
+    """
+    token = _OFF_LOOP.set(True)
+    try:
+        yield
+    finally:
+        _OFF_LOOP.reset(token)
+
+
+def _busy(error: Exception) -> bool:
+    """SQLITE_BUSY in any of its variants: another connection holds a lock we need."""
+    return (
+        isinstance(error, sqlite3.OperationalError)
+        and error.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
+    )
+
+
+def _waiting(busy_timeout_ms: int, function: Any, raw: Any, *args: Any) -> Any:
+    """In aiosqlite's thread: `function(raw, *args)` waiting up to the busy timeout for locks."""
+    raw.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+    try:
+        return function(raw, *args)
+    finally:
+        raw.execute("PRAGMA busy_timeout=0")
+
+
+def _commit(raw: Any) -> None:
+    raw.commit()
+
+
+def _rollback(raw: Any) -> None:
+    raw.rollback()
+
+
+class LoopFirstCursor(OneHopCursor):
+    """A statement runs in the event loop's thread; if it meets a lock, in aiosqlite's thread.
+
+    The connection's busy timeout is 0, so a statement that needs a lock another connection
+    holds (a write while another process or pooled connection writes) fails at once with
+    SQLITE_BUSY, having changed nothing; it is then run again in aiosqlite's thread with the
+    engine's busy timeout — what every statement did before. Inside `off_the_loop()` statements
+    go to the thread straight away.
+    """
+
+    __slots__ = ()
+
+    def _one_hop(self, operation: Any, parameters: Any, many: bool) -> None:
+        connection = self._connection
+        raw = connection._conn
+        adapt = cast("LoopFirstConnection", self._adapt_connection)
+        waiting = (_waiting, adapt.busy_timeout_ms, _run, raw, operation, parameters, many)
+        try:
+            if _OFF_LOOP.get():
+                result = self.await_(connection._execute(*waiting))
+            else:
+                changes = raw.total_changes
+                try:
+                    # Awaited, though it never suspends: SQLAlchemy's AsyncConnection.execute
+                    # insists that a statement awaited something (AwaitRequired otherwise).
+                    result = self.await_(_at_once(_run, raw, operation, parameters, many))
+                except sqlite3.OperationalError as error:
+                    # An executemany that wrote rows before it met the lock is not run again.
+                    wrote = raw.total_changes != changes
+                    if not _busy(error) or not adapt.busy_timeout_ms or wrote:
+                        raise
+                    result = self.await_(connection._execute(*waiting))
+        except Exception as error:
+            adapt._handle_exception(error)
+        description, rows, lastrowid, rowcount = result
+        self.description = description
+        self.lastrowid, self.rowcount = lastrowid, rowcount
+        self._rows = deque(rows) if rows is not None else deque()
+
+
+class LoopFirstConnection(AsyncAdapt_aiosqlite_connection):
+    """The bot's SQLite connection: statements, commits and rollbacks as `LoopFirstCursor`."""
+
+    __slots__ = ()
+    busy_timeout_ms = 0  # how long a statement that met a lock waits in the thread (per engine)
+
+    def cursor(self, server_side: bool = False) -> AsyncAdapt_aiosqlite_cursor:
+        if server_side:
+            return super().cursor(server_side=True)
+        return LoopFirstCursor(self)
+
+    def _end(self, function: Any) -> None:
+        connection = self._connection
+        raw = connection._conn
+        try:
+            # Off the loop: a big transaction's commit may checkpoint the WAL.
+            if _OFF_LOOP.get():
+                self.await_(connection._execute(_waiting, self.busy_timeout_ms, function, raw))
+                return
+            try:
+                function(raw)
+            except sqlite3.OperationalError as error:
+                if not _busy(error) or not self.busy_timeout_ms:
+                    raise
+                self.await_(connection._execute(_waiting, self.busy_timeout_ms, function, raw))
+        except Exception as error:
+            self._handle_exception(error)
+
+    def commit(self) -> None:
+        self._end(_commit)
+
+    def rollback(self) -> None:
+        self._end(_rollback)
+
+
+_LOOP_FIRST_CLASSES: dict[int, type[LoopFirstConnection]] = {}
+
+
+def install_loop_first(dbapi_connection: Any, busy_timeout_ms: int) -> None:
+    """Run this aiosqlite connection's statements in the event loop's thread first.
+
+    For the bot's database, used by many tasks over a pool and by other processes (the
+    migration command, other replicas' lease, a killed replica's successor). In WAL mode a
+    reader never waits for a writer and a writer waits only for another writer, so most
+    statements are microseconds of work that a trip to aiosqlite's thread only makes dearer.
+    The connection's busy timeout becomes 0: a statement that meets a lock fails at once and
+    waits for it in aiosqlite's thread instead, up to `busy_timeout_ms` (`LoopFirstCursor`) —
+    the event loop never sleeps in SQLite's busy handler. Commits and rollbacks likewise.
+    Durability is SQLite's, unchanged: the same statements and commits on the same connection.
+    The sqlite3 connection must be opened with `check_same_thread=False`.
+    """
+    if type(dbapi_connection) in (AsyncAdapt_aiosqlite_connection, OneHopConnection):
+        dbapi_connection.__class__ = OneHopConnection
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA busy_timeout=0")
+        cursor.close()
+        kind = _LOOP_FIRST_CLASSES.get(busy_timeout_ms)
+        if kind is None:
+            kind = _LOOP_FIRST_CLASSES[busy_timeout_ms] = type(
+                f"LoopFirstConnection{busy_timeout_ms}ms",
+                (LoopFirstConnection,),
+                {"__slots__": (), "busy_timeout_ms": busy_timeout_ms},
+            )
+        dbapi_connection.__class__ = kind
