@@ -22,10 +22,9 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Executable, Table, and_, bindparam, delete, insert, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Executable, and_, bindparam, delete, insert, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.linking.db import rows_affected
@@ -72,7 +71,7 @@ class Budgets:
             return
         params: dict[str, Any] = {f"subject_{i}": subject for i, subject in enumerate(held)}
         params["now"] = now
-        await session.execute(_hold_statement(session, len(held)), params)
+        await session.execute(_hold_statement(len(held)), params)
 
     async def waits(
         self,
@@ -215,31 +214,27 @@ _CLEAR = (
     .where(BudgetEvent.subject == bindparam("subject"), BudgetEvent.kind == bindparam("kind"))
     .execution_options(synchronize_session=False)
 )
-_HOLD: dict[tuple[str, int], Executable] = {}
+_HOLD: dict[int, Executable] = {}
 _TIMES: dict[tuple[int, bool], Executable] = {}
 
 
-def _hold_statement(session: AsyncSession, subjects: int) -> Executable:
-    """The upsert of `subjects` rows of budget_subjects (parameters subject_<i>, now)."""
-    dialect = session.get_bind().dialect.name
-    statement = _HOLD.get((dialect, subjects))
+def _hold_statement(subjects: int) -> Executable:
+    """The upsert of `subjects` rows of budget_subjects (parameters subject_<i>, now).
+
+    Written out: SQLAlchemy's SQLite and PostgreSQL `insert(…).on_conflict_do_update` have no
+    cache key, so they were compiled afresh on every request; SQLite and PostgreSQL spell
+    this upsert alike.
+    """
+    statement = _HOLD.get(subjects)
     if statement is None:
-        # The dialect's INSERT, which knows ON CONFLICT (SQLite and PostgreSQL spell it alike).
-        insert_for = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        # Typed as their columns: in a multi-row VALUES only the first row's are inferred.
         columns = BudgetSubject.__table__.c
-        rows: list[dict[str, Any]] = [
-            {
-                "subject": bindparam(f"subject_{i}", type_=columns.subject.type),
-                "touched_at": bindparam("now", type_=columns.touched_at.type),
-            }
-            for i in range(subjects)
-        ]
-        # The table, not the entity: with parameters, an ORM INSERT would be a bulk insert.
-        upsert = insert_for(cast(Table, BudgetSubject.__table__)).values(rows)
-        statement = _HOLD[(dialect, subjects)] = upsert.on_conflict_do_update(
-            index_elements=[BudgetSubject.subject],
-            set_={"touched_at": upsert.excluded.touched_at},
+        values = ", ".join(f"(:subject_{i}, :now)" for i in range(subjects))
+        statement = _HOLD[subjects] = text(
+            f"INSERT INTO budget_subjects (subject, touched_at) VALUES {values} "
+            "ON CONFLICT (subject) DO UPDATE SET touched_at = excluded.touched_at"
+        ).bindparams(
+            *(bindparam(f"subject_{i}", type_=columns.subject.type) for i in range(subjects)),
+            bindparam("now", type_=columns.touched_at.type),
         )
     return statement
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.linking.models import Delivery
@@ -78,8 +78,17 @@ class Deliveries:
     ) -> list[Delivery]:
         """Everything that reached `destination` on these channels, oldest first."""
         rows = await session.scalars(
-            select(Delivery)
-            .where(Delivery.destination == destination, Delivery.channel.in_(channels))
-            .order_by(Delivery.created_at, Delivery.id)
+            _RECEIVED, {"destination": destination, "channels": list(channels)}
         )
         return list(rows)
+
+
+# The dev inbox's read, built once (no statement building or cache key per request).
+_RECEIVED = (
+    select(Delivery)
+    .where(
+        Delivery.destination == bindparam("destination"),
+        Delivery.channel.in_(bindparam("channels", expanding=True)),
+    )
+    .order_by(Delivery.created_at, Delivery.id)
+)

@@ -384,10 +384,7 @@ class Flows:
         await self._refuse_if_linked(session, mesh)
         profile = await self._profile_to_link(session, flow, mesh, now)
         linked = await session.execute(
-            update(MeshAccount)
-            .where(MeshAccount.id == mesh.id, MeshAccount.linked_profile_id.is_(None))
-            .values(linked_profile_id=profile.id, linked_at=now)
-            .execution_options(synchronize_session=False)
+            _LINK_MESH, {"mesh_id": mesh.id, "profile_id": profile.id, "now": now}
         )
         if rows_affected(linked) != 1:  # another flow of this MESH account linked first
             await session.refresh(mesh)
@@ -618,6 +615,12 @@ _SUPERSEDE_CODES_OF_OPEN_FLOWS = (
         Challenge.status == "active",
     )
     .values(status="superseded")
+    .execution_options(synchronize_session=False)
+)
+_LINK_MESH = (
+    update(MeshAccount)
+    .where(MeshAccount.id == bindparam("mesh_id"), MeshAccount.linked_profile_id.is_(None))
+    .values(linked_profile_id=bindparam("profile_id"), linked_at=bindparam("now"))
     .execution_options(synchronize_session=False)
 )
 _CANCEL_OPEN_FLOWS = (
