@@ -429,9 +429,16 @@ async def _any_cut(connection: AsyncConnection, period: Period) -> bool:
     range (the other bound inside CASE, where no planner uses it for a wider range)."""
     since, until = period.utc_bounds
     t = _teachers.c
-    before = select(t.user_id).where(t.first_at < since, case((t.last_at >= since, 1)) == 1)
-    after = select(t.user_id).where(
-        t.last_at >= until, case((and_(t.first_at >= since, t.first_at < until), 1)) == 1
+    # From the bound outwards: a teacher cut by it is most likely one close to it.
+    before = (
+        select(t.user_id)
+        .where(t.first_at < since, case((t.last_at >= since, 1)) == 1)
+        .order_by(t.first_at.desc())
+    )
+    after = (
+        select(t.user_id)
+        .where(t.last_at >= until, case((and_(t.first_at >= since, t.first_at < until), 1)) == 1)
+        .order_by(t.last_at)
     )
     return await _exists(connection, before) or await _exists(connection, after)
 
