@@ -26,6 +26,7 @@ import asyncio
 import weakref
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import delete, func, insert, or_, select, text, update
@@ -46,6 +47,7 @@ COUNTED = ("handoff", "refusal", "rating")
 CHUNK = 2_000  # teachers recomputed per statement (a bound IN list)
 LATE_COMMIT_MARGIN = 5_000  # ids below the last one seen where a late commit is looked for
 _MICROSECOND = timedelta(microseconds=1)
+_AT_THEN_ID = attrgetter("at", "id")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DAY = timedelta(days=1)
 _ADVISORY_LOCK = 0x66756E6E  # PostgreSQL: one catch-up at a time across processes
@@ -107,10 +109,12 @@ def teacher_facts(
     user_id: int, events: Sequence[Any]
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Her `funnel_teachers` row and `funnel_facts` rows from all of her events, in any order
-    (each with `id`, `at`, `kind`, `scenario`, `step`, `value`)."""
-    ordered = sorted(events, key=lambda e: (_utc(e.at), e.id))
+    (each with `id`, `at`, `kind`, `scenario`, `step`, `value`; every `at` naive UTC or every
+    one aware, as one database hands them back)."""
+    ordered = sorted(events, key=_AT_THEN_ID)
     scenario = next((e.scenario for e in reversed(ordered) if e.scenario), UNKNOWN_SCENARIO)
-    started = any(e.kind == STARTED for e in ordered)
+    kinds = {e.kind for e in ordered}
+    started = STARTED in kinds
     first_at, last_at = _utc(ordered[0].at), _utc(ordered[-1].at)
     teacher = {
         "user_id": user_id,
@@ -118,46 +122,55 @@ def teacher_facts(
         "last_at": last_at,
         "scenario": scenario,
         "started": started,
-        "linked": any(e.kind == LINKED for e in ordered),
+        "linked": LINKED in kinds,
         "events": len(ordered),
     }
-    common = {"user_id": user_id, "first_at": first_at, "last_at": last_at, "scenario": scenario}
     facts: list[dict[str, Any]] = []
-    for event in ordered:
-        if event.kind in COUNTED:
-            facts.append(
-                {
-                    **common,
-                    "event_id": event.id,
-                    "kind": event.kind,
-                    "step": event.step,
-                    "stay_us": None,
-                    "first_visit": False,
-                    "position": None,
-                    "value": event.value,
-                }
-            )
+    if not kinds.isdisjoint(COUNTED):
+        for event in ordered:
+            if event.kind in COUNTED:
+                facts.append(
+                    {
+                        "user_id": user_id,
+                        "first_at": first_at,
+                        "last_at": last_at,
+                        "scenario": scenario,
+                        "event_id": event.id,
+                        "kind": event.kind,
+                        "step": event.step,
+                        "stay_us": None,
+                        "first_visit": False,
+                        "position": None,
+                        "value": event.value,
+                    }
+                )
     if started:
-        moves = [e for e in ordered if e.kind in (STEP, LINKED)]
+        moves = [e for e in ordered if e.kind == STEP or e.kind == LINKED]
         seen: dict[str, int] = {}
+        last = len(moves) - 1
         for index, event in enumerate(moves):
-            if event.kind != STEP or not event.step:
+            step = event.step
+            if event.kind != STEP or not step:
                 continue
-            following = moves[index + 1] if index + 1 < len(moves) else None
-            first = event.step not in seen
+            first = step not in seen
             if first:
-                seen[event.step] = len(seen)
+                seen[step] = len(seen)
             facts.append(
                 {
-                    **common,
+                    "user_id": user_id,
+                    "first_at": first_at,
+                    "last_at": last_at,
+                    "scenario": scenario,
                     "event_id": event.id,
                     "kind": STEP,
-                    "step": event.step,
-                    "stay_us": (_utc(following.at) - _utc(event.at)) // _MICROSECOND
-                    if following is not None
+                    "step": step,
+                    # Moments of one database are all naive or all aware: their difference
+                    # is exact either way.
+                    "stay_us": (moves[index + 1].at - event.at) // _MICROSECOND
+                    if index < last
                     else None,
                     "first_visit": first,
-                    "position": seen[event.step] if first else None,
+                    "position": seen[step] if first else None,
                     "value": None,
                 }
             )

@@ -74,6 +74,7 @@ _counts = table_of(FunnelCount)
 _UNKNOWN: ColumnElement[str] = literal_column(f"'{UNKNOWN_SCENARIO}'")
 _NO_STEP: ColumnElement[str] = literal_column("''")
 _NONE = null()
+FEW_CUT = 2_000  # teachers a period cuts through whose stays are merged in Python
 
 
 def _numbers(*values: Any) -> list[Any]:
@@ -123,7 +124,11 @@ def _event_rows(period: Period, users: Select | None = None) -> CTE:
 
 
 def _statement(
-    period: Period, step_order: Sequence[str], users: Select | None = None
+    period: Period,
+    step_order: Sequence[str],
+    users: Select | None = None,
+    *,
+    each_stay: bool = False,
 ) -> CompoundSelect:
     """One statement, its sections told apart by the first column (the CTE is computed once):
     `totals` per scenario, `counted` handoffs / refusals / ratings per scenario, step and kind,
@@ -132,7 +137,8 @@ def _statement(
 
     From the events of `users` only when given (the teachers the period cuts through); the
     others come from the counts and their facts (`_read`), and every stay of both goes into
-    the medians."""
+    the medians — or, with `each_stay`, each of `users`' stays comes back as an `each stay`
+    row, for `_facts_medians` to merge with the facts' stays."""
     rows = _event_rows(period, users)
     r = rows.c
     scenario = r.teacher_scenario
@@ -171,18 +177,27 @@ def _statement(
         .where(in_cohort_step)
         .group_by(scenario, r.step)
     )
-    from_events = select(
-        scenario.label("scenario"), r.step, (epoch_us(r.left_at) - epoch_us(r.at)).label("stay")
-    ).where(in_cohort_step, r.left_at.is_not(None))
-    every_stay: Select | CompoundSelect = from_events
-    if users is not None:
-        every_stay = union_all(from_events, _facts_stays(period))
-    stays = every_stay.subquery("stays")
-    middles = order_statistic_rows(stays, stays.c.stay, (stays.c.scenario, stays.c.step)).subquery(
-        "middles"
+    stay_us = epoch_us(r.left_at) - epoch_us(r.at)
+    from_events = select(scenario.label("scenario"), r.step, stay_us.label("stay")).where(
+        in_cohort_step, r.left_at.is_not(None)
     )
-    m = middles.c
-    stay = select(section("stay"), m.scenario, m.step, _NONE, *_numbers(m.value, m.rank, m.count))
+    stay: Select
+    if each_stay:
+        stay = select(section("each stay"), scenario, r.step, _NONE, *_numbers(stay_us)).where(
+            in_cohort_step, r.left_at.is_not(None)
+        )
+    else:
+        every_stay: Select | CompoundSelect = from_events
+        if users is not None:
+            every_stay = union_all(from_events, _facts_stays(period))
+        stays = every_stay.subquery("stays")
+        middles = order_statistic_rows(
+            stays, stays.c.stay, (stays.c.scenario, stays.c.step)
+        ).subquery("middles")
+        m = middles.c
+        stay = select(
+            section("stay"), m.scenario, m.step, _NONE, *_numbers(m.value, m.rank, m.count)
+        )
     return union_all(totals, counted, reached, stay, _positions(period, rows, step_order))
 
 
@@ -280,9 +295,21 @@ async def _read(
     await _add_edges(connection, period, figures)
     rows, stays = _rows(figures, step_order)
     if await _any_cut(connection, period):
-        # Her events for each teacher the period cuts through; the medians rank every stay.
-        cut = _statement(period, step_order, _cut(period))
-        return rows + list((await connection.execute(cut)).all())
+        # Her events for each teacher the period cuts through.
+        cut = await connection.scalar(
+            select(func.count()).select_from(_cut(period).limit(FEW_CUT + 1).subquery())
+        )
+        if (cut or 0) > FEW_CUT:  # the medians rank every stay of the period
+            statement = _statement(period, step_order, _cut(period))
+            return rows + list((await connection.execute(statement)).all())
+        statement = _statement(period, step_order, _cut(period), each_stay=True)
+        result = list((await connection.execute(statement)).all())
+        theirs: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for section, scenario, step, _kind, stay, _, _ in result:
+            if section == "each stay":
+                theirs[(scenario, step)].append(int(stay))
+        rows += [row for row in result if row[0] != "each stay"]
+        return rows + await _facts_medians(connection, _held(_facts, period), stays, theirs)
     # No teacher cut: the medians need no sort, one or two stays read at their offset in the
     # stays index. When the period holds every teacher, no row needs its bounds compared.
     outside = await _exists(connection, _outside(period))
@@ -402,9 +429,16 @@ async def _any_cut(connection: AsyncConnection, period: Period) -> bool:
     range (the other bound inside CASE, where no planner uses it for a wider range)."""
     since, until = period.utc_bounds
     t = _teachers.c
-    before = select(t.user_id).where(t.first_at < since, case((t.last_at >= since, 1)) == 1)
-    after = select(t.user_id).where(
-        t.last_at >= until, case((and_(t.first_at >= since, t.first_at < until), 1)) == 1
+    # From the bound outwards: a teacher cut by it is most likely one close to it.
+    before = (
+        select(t.user_id)
+        .where(t.first_at < since, case((t.last_at >= since, 1)) == 1)
+        .order_by(t.first_at.desc())
+    )
+    after = (
+        select(t.user_id)
+        .where(t.last_at >= until, case((and_(t.first_at >= since, t.first_at < until), 1)) == 1)
+        .order_by(t.last_at)
     )
     return await _exists(connection, before) or await _exists(connection, after)
 
@@ -417,30 +451,48 @@ def _outside(period: Period) -> Select:
 
 
 async def _facts_medians(
-    connection: AsyncConnection, held: ColumnElement[bool], stays: dict[tuple[str, str], int]
+    connection: AsyncConnection,
+    held: ColumnElement[bool],
+    stays: dict[tuple[str, str], int],
+    theirs: dict[tuple[str, str], list[int]] | None = None,
 ) -> list[Any]:
-    """`stay` rows from the facts: per scenario and step, the one or two middle stays read at
-    their offset in the stays index (no sort, and no ranking of every stay: that alone took
-    longer than the rest of the report); `stays` counts them."""
+    """`stay` rows: per scenario and step, the one or two middle stays of the facts (`stays`
+    counts them) and of `theirs` (a few cut teachers' stays, from their events).
+
+    The facts' stays are read at their offset in the stays index (no sort, and no ranking of
+    every stay: that alone took longer than the rest of the report). With m of `theirs`, at
+    most m of them come before the middle: the facts' stays from m before the middle on,
+    merged with theirs, hold it."""
     f = _facts.c
+    theirs = theirs or {}
     rows: list[Any] = []
-    for (scenario, step), count in stays.items():
-        middle = (count - 1) // 2  # 0-based: the middle one, or the lower of the two
-        values = await connection.scalars(
-            select(f.stay_us)
-            .where(
-                held,
-                f.kind == STEP,
-                f.scenario == scenario,
-                f.step == step,
-                f.stay_us.is_not(None),
-            )
-            .order_by(f.stay_us)
-            .limit(2 - count % 2)
-            .offset(middle)
+    for scenario, step in sorted(stays.keys() | theirs.keys()):
+        few = sorted(theirs.get((scenario, step), ()))
+        count = stays.get((scenario, step), 0) + len(few)
+        low, high = (count + 1) // 2, (count + 2) // 2  # 1-based ranks of the middle
+        skipped = max(0, low - 1 - len(few))  # facts' stays all before the middle
+        values = (
+            [
+                *await connection.scalars(
+                    select(f.stay_us)
+                    .where(
+                        held,
+                        f.kind == STEP,
+                        f.scenario == scenario,
+                        f.step == step,
+                        f.stay_us.is_not(None),
+                    )
+                    .order_by(f.stay_us)
+                    .limit(high - skipped)
+                    .offset(skipped)
+                )
+            ]
+            if (scenario, step) in stays
+            else []
         )
-        for rank, value in enumerate(values, start=middle + 1):
-            rows.append(("stay", scenario, step, None, value, rank, count))
+        merged = sorted([*values, *few])
+        for rank in sorted({low, high}):
+            rows.append(("stay", scenario, step, None, merged[rank - 1 - skipped], rank, count))
     return rows
 
 

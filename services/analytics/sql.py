@@ -24,6 +24,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 MICROSECONDS = 1_000_000
+UNIXEPOCH_SINCE = (3, 38, 0)  # the SQLite version that has unixepoch()
 
 
 class epoch_us(FunctionElement[int]):  # lower case: reads like the SQL function it renders
@@ -53,10 +54,15 @@ def _epoch_us_sqlite(element: epoch_us, compiler: Any, **kw: Any) -> str:
     # SQLAlchemy stores 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC here): whole seconds from the first
     # 19 characters (strftime('%s') given the fraction rounds .9995 and up to the next
     # second), the microseconds from characters 21-26 ('' → 0 when a value has none).
-    return (
-        f"(CAST(strftime('%s', substr({moment}, 1, 19)) AS INTEGER) * 1000000"
-        f" + CAST(substr({moment}, 21, 6) AS INTEGER))"
+    # unixepoch() (SQLite 3.38+) gives the same seconds without formatting and parsing them
+    # as text: about half the cost per row.
+    version = getattr(getattr(compiler.dialect, "dbapi", None), "sqlite_version_info", ())
+    seconds = (
+        f"unixepoch(substr({moment}, 1, 19))"
+        if tuple(version) >= UNIXEPOCH_SINCE
+        else f"CAST(strftime('%s', substr({moment}, 1, 19)) AS INTEGER)"
     )
+    return f"({seconds} * 1000000 + CAST(substr({moment}, 21, 6) AS INTEGER))"
 
 
 LATEST_KEY_LENGTH = 41

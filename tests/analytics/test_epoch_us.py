@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import insert, select
 
+from services.analytics import sql
 from services.analytics.sql import epoch_us
 from services.storage.db import create_engine
 from services.storage.models import AnalyticsEvent
@@ -28,8 +29,13 @@ _events = AnalyticsEvent.__table__
 _ID = 10**9
 
 
+@pytest.mark.parametrize("unixepoch", [True, False], ids=["unixepoch", "strftime"])
 @pytest.mark.parametrize("moment", MOMENTS, ids=lambda m: m.strftime("%S.%f"))
-async def test_epoch_us_is_exact(stats_db: StatsDatabase, moment: datetime) -> None:
+async def test_epoch_us_is_exact(
+    stats_db: StatsDatabase, moment: datetime, unixepoch: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On SQLite from 3.38 by unixepoch(), before it by strftime('%s'): the same figure."""
+    monkeypatch.setattr(sql, "UNIXEPOCH_SINCE", (0,) if unixepoch else (999,))
     engine = create_engine(stats_db.url)
     try:
         async with engine.connect() as connection:

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from bench.stats_data import Dataset
 from bot.dialogs.steps import STEP_ORDER
-from services.analytics import Period, load_funnel
+from services.analytics import Period, funnel, load_funnel
 from services.storage.db import create_engine, create_session_factory
 from services.storage.models import AnalyticsEvent
 from tests.analytics.conftest import NOW, SPREAD, START, StatsDatabase
@@ -82,16 +82,56 @@ async def test_the_data_set_exercises_every_rule(stats_db: StatsDatabase) -> Non
     assert sum(f.started for f in half.scenarios) < len(active)  # some started before it
 
 
-def _quiet_moment(dataset: Dataset, after: datetime) -> datetime:
-    """The first teacher's start after `after` that no other teacher's events straddle."""
+def _spans(dataset: Dataset) -> list[tuple[datetime, datetime]]:
+    """Each teacher's first and last moment."""
     spans: dict[int, list[datetime]] = {}
     for event in dataset.events:
         span = spans.setdefault(event["user_id"], [event["at"], event["at"]])
         span[0], span[1] = min(span[0], event["at"]), max(span[1], event["at"])
-    for first, _last in sorted(spans.values()):
-        if first > after and not any(f < first <= last for f, last in spans.values()):
+    return sorted((first, last) for first, last in spans.values())
+
+
+def _quiet_moment(dataset: Dataset, after: datetime) -> datetime:
+    """The first teacher's start after `after` that no other teacher's events straddle."""
+    spans = _spans(dataset)
+    for first, _last in spans:
+        if first > after and not any(f < first <= last for f, last in spans):
             return first
     raise AssertionError("no quiet moment in the data set")
+
+
+def _busy_moment(dataset: Dataset, after: datetime, before: datetime) -> datetime:
+    """The middle of a teacher's span between the two that most teachers' events straddle."""
+    spans = _spans(dataset)
+    middles = [first + (last - first) / 2 for first, last in spans if after < first < before]
+    return max(middles, key=lambda m: sum(1 for f, last in spans if f < m <= last))
+
+
+def _cutting(dataset: Dataset) -> Period:
+    """A period whose bounds cut teachers in two (the data set's teachers take an hour or
+    two: a bound at midnight or at a round hour rarely does)."""
+    since = _busy_moment(dataset, START + timedelta(days=2), START + timedelta(days=5))
+    until = _busy_moment(dataset, START + timedelta(days=9), START + timedelta(days=12))
+    return Period(since, until, "cutting")
+
+
+@pytest.mark.parametrize("few_cut", [None, 0])
+async def test_a_period_that_cuts_teachers(
+    stats_db: StatsDatabase, few_cut: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Teachers the period cuts through are read from their events; their stays merged with
+    the facts' for the medians — or, above `FEW_CUT` of them (here with the threshold at 0),
+    every stay of the period ranked by the database. The same figures either way."""
+    if few_cut is not None:
+        monkeypatch.setattr(funnel, "FEW_CUT", few_cut)
+    period = _cutting(stats_db.dataset)
+    since, until = period.utc_bounds
+    spans = _spans(stats_db.dataset)
+    assert sum(1 for f, last in spans if f < since <= last or f < until <= last) >= 2
+    sql, python = await _both(stats_db, period)
+
+    assert sql == python
+    assert any(s.median_seconds for f in sql.scenarios for s in f.steps)
 
 
 async def test_a_period_that_cuts_no_teacher_but_cuts_days(stats_db: StatsDatabase) -> None:
