@@ -40,6 +40,7 @@ from teacher_walks import STEP_NAMES, WALKS, ReplyClock, TimedPerson, echo_walk
 from bot.app import build_dispatcher, build_runtime
 from bot.config import Settings
 from bot.dialogs.steps import SECRET_STEPS
+from bot.gc_tuning import settle_after_startup
 from services.linking_client import LinkingClient
 from services.storage.link_sessions import LinkSessionRepository
 
@@ -530,6 +531,8 @@ async def main(args: argparse.Namespace) -> int:
         async with LinkingClient(backend.url, timeout=60) as harness:
             # Warm-up, not reported: first-use costs (catalogs, pydantic, dialog caches).
             await run_scenario("warm-up", args.scenario[0], "memory", backend, harness, args, 5)
+            if args.gc == "settled":  # as the bot's entry points do after start-up
+                settle_after_startup()
             if args.open_loop:
                 return await open_loop_main(args, backend, harness)
             for scenario in args.scenario:
@@ -563,7 +566,7 @@ async def main(args: argparse.Namespace) -> int:
     print(
         f"{args.teachers} teachers concurrently, each to the success card; best of {args.repeat};"
         f" backend argon2 profile: {args.kdf}; Python {sys.version.split()[0]}, "
-        f"{os.cpu_count()} CPUs; load average after: {load_average()}"
+        f"{os.cpu_count()} CPUs; gc {args.gc}; load average after: {load_average()}"
     )
     report(results, echo_for)
     if args.steps:
@@ -592,7 +595,7 @@ async def open_loop_main(
                     results.append(run)
     print(
         f"backend argon2 profile: {args.kdf}; Python {sys.version.split()[0]}, "
-        f"{os.cpu_count()} CPUs; load average after: {load_average()}"
+        f"{os.cpu_count()} CPUs; gc {args.gc}; load average after: {load_average()}"
     )
     report_open_loop(results, args.open_teachers)
     if args.steps:
@@ -673,6 +676,13 @@ def parse_args() -> argparse.Namespace:
         "--open-teachers", type=int, default=200, help="teachers in the open loop (200)"
     )
     parser.add_argument("--profile", help="write a pyinstrument profile of one extra run here")
+    parser.add_argument(
+        "--gc",
+        choices=("settled", "default"),
+        default="settled",
+        help="after the warm-up, settle the collector as `python -m bot` does (bot/gc_tuning.py)"
+        " or keep CPython's defaults",
+    )
     parser.add_argument(
         "--postgres-admin-dsn",
         default=os.environ.get("BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"),

@@ -36,6 +36,7 @@ from bot.dialog_ids import install_unique_dialog_ids
 from bot.dialogs.all import get_dialogs
 from bot.dialogs.forget import forget_after_render
 from bot.dialogs.steps import SECRET_STEPS
+from bot.gc_tuning import settle_after_startup
 from bot.guide_watcher import GuideWatcher
 from bot.handlers import get_routers
 from bot.handlers.errors import create_errors_router
@@ -486,6 +487,7 @@ async def run_polling(settings: Settings, *, create_tables: bool = False) -> Non
         serve_operations(settings.metrics_host, settings.metrics_port, runtime),
     ):
         await set_bot_commands(runtime.bot, helpdesk_chat_id=settings.helpdesk_chat_id)
+        settle_after_startup()  # what start-up built lives as long as the process
         poller = UpdatePoller(
             runtime.dp,
             runtime.bot,

@@ -5,7 +5,10 @@ While a code window with a running countdown is on screen, one task per chat sle
 next tick — every `tick` seconds (15) while the countdown runs, then once at its end — and shows
 the same window again in place, through aiogram-dialog's background manager (`fg()`: under the
 chat's dialog lock, so it never races the teacher's own updates), and only while that window is
-still the one on screen.
+still the one on screen. Once the chat shows another step window (`showing`, called by every step
+window's getter), the countdown stops at once instead of entering the chat's dialog at its next
+tick only to find the window gone (bench/README.md, issue 13, stop 18: 199 such ticks in 2,600
+updates of the open loop).
 
 Telegram's limits: one chat gets at most one edit per `tick` seconds, far under its one message
 a second; across the bot, coarse ticks beyond `max_edits_per_second` are skipped (the edit at the
@@ -73,6 +76,12 @@ class CountdownTicker:
         self._tasks[key] = (marker, task)
         task.add_done_callback(lambda done: self._forget(key, done))
 
+    def showing(self, user_id: int, chat_id: int, window: str) -> None:
+        """This chat now shows `window`: a countdown of another window there stops."""
+        known = self._tasks.get((user_id, chat_id))
+        if known is not None and known[0][0] != window:
+            known[1].cancel()  # asleep, or in a render that is let finish (`_show_whole`)
+
     def running(self, user_id: int, chat_id: int) -> asyncio.Task[None] | None:
         known = self._tasks.get((user_id, chat_id))
         return known[1] if known is not None else None
@@ -102,7 +111,7 @@ class CountdownTicker:
             if not final and not self._may_edit():
                 continue
             try:
-                shown = await self._show_again(bot, user_id, chat_id, window)
+                shown = await self._show_whole(bot, user_id, chat_id, window)
             except Exception:  # a countdown must never take the bot down; the next render fixes it
                 logger.exception("countdown of %s in chat %s not updated", window, chat_id)
                 return
@@ -118,6 +127,22 @@ class CountdownTicker:
         self._edits_at = (second, edits + 1)
         return True
 
+    async def _show_whole(self, bot: Bot, user_id: int, chat_id: int, window: str) -> bool:
+        """`_show_again`, run to its end even when the countdown is cancelled meanwhile.
+
+        aiogram-dialog's `fg()` queues a pseudo-update for the chat's dialog lock and waits for
+        it to enter; cancelled meanwhile (a new countdown in `watch`, another window in
+        `showing`), that wait's future is cancelled and the update, entering later, fails on it
+        (`InvalidStateError`): the teacher would read the last-resort «Что-то пошло не так» and
+        the admins get an alert.
+        """
+        render = asyncio.ensure_future(self._show_again(bot, user_id, chat_id, window))
+        try:
+            return await asyncio.shield(render)
+        except asyncio.CancelledError:
+            render.add_done_callback(_log_failure)
+            raise
+
     async def _show_again(self, bot: Bot, user_id: int, chat_id: int, window: str) -> bool:
         """Render the chat's window in place if it is still `window`; whether it was."""
         factory = self._bg.bg(bot, user_id=user_id, chat_id=chat_id)
@@ -126,3 +151,10 @@ class CountdownTicker:
                 return False
             await manager.show(ShowMode.EDIT)
         return True
+
+
+def _log_failure(render: asyncio.Future[bool]) -> None:
+    """A render left to finish after its countdown was cancelled raises to nobody: log it."""
+    if render.cancelled() or render.exception() is None:
+        return
+    logger.error("countdown render failed", exc_info=render.exception())

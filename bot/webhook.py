@@ -36,6 +36,7 @@ from pydantic import ValidationError
 
 from bot.app import Runtime, build_runtime, set_bot_commands
 from bot.config import Settings
+from bot.gc_tuning import settle_after_startup
 from bot.observability.health import Health
 from bot.observability.routes import add_operations_routes
 
@@ -251,6 +252,7 @@ async def run_webhook(settings: Settings, url: str | None) -> None:
     webhook_secret(settings)  # refuse before connecting to anything
     stop = stop_event_on_signals()
     async with build_runtime(settings) as runtime:
+        settle_after_startup()  # what start-up built lives as long as the process
         await serve_webhook(runtime, url, stop)
 
 

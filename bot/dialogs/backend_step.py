@@ -270,6 +270,14 @@ def keep_moving(manager: DialogManager, until: str) -> None:
     )
 
 
+def stop_other_countdown(manager: DialogManager) -> None:
+    """This step window is now on screen: a countdown of another window in the chat stops."""
+    ticker = deps(manager).get("countdowns")
+    chat = deps(manager).get("event_chat")
+    if ticker is not None and chat is not None:
+        ticker.showing(user_id_of(manager), chat.id, step_name(manager))
+
+
 def code_input(on_code: Callable[[DialogManager, str], Awaitable[None]]) -> Any:
     """The input of a code window: digits, as many as the code in flight has."""
 

@@ -7,7 +7,8 @@
   can_back   whether «Назад» has a screen to go back to,
   ticket_open  whether her helpdesk ticket is open («✍️ Написать специалисту»),
   retry_*    whether «Повторить» (backend down) or «VPN выключен — повторить» is offered.
-It also sends the step's picture the first time (bot/dialogs/pictures.py), remembers each screen
+It also stops a countdown of another window in the chat (bot/countdowns.py), sends the step's
+picture the first time (bot/dialogs/pictures.py), remembers each screen
 for «Назад» and records entering a step for the helpdesk.
 """
 
@@ -19,7 +20,7 @@ from typing import Any
 from aiogram.fsm.state import State
 from aiogram_dialog import DialogManager, Window
 
-from bot.dialogs.backend_step import RetryAction, retry_buttons
+from bot.dialogs.backend_step import RetryAction, retry_buttons, stop_other_countdown
 from bot.dialogs.inputs import Expectation, any_input
 from bot.dialogs.navigation import can_go_back, nav_row, remember_screen
 from bot.dialogs.notices import notice_text, render_note, render_notice, retry_offer
@@ -30,6 +31,7 @@ from bot.dialogs.progress import current_progress, progress_text, record_enterin
 
 async def step_getter(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, Any]:
     manager = dialog_manager
+    stop_other_countdown(manager)
     await show_step_picture(manager)
     remember_screen(manager)
     await record_entering(manager)
