@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import Settings
-from services.analytics.facts import catch_up
+from services.analytics.facts import catch_up, tidy
 from services.storage.db import create_engine
 from services.storage.schema import SchemaError, upgrade_to_head
 
@@ -49,6 +49,9 @@ async def _catch_up_funnel(database_url: str) -> int:
     engine = create_engine(database_url)
     try:
         async with engine.begin() as connection:
-            return await catch_up(connection)
+            teachers = await catch_up(connection)
+        if teachers:
+            await tidy(engine)
+        return teachers
     finally:
         await engine.dispose()

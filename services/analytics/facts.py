@@ -30,7 +30,7 @@ from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import delete, func, insert, or_, select, text, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.analytics.report import UNKNOWN_SCENARIO
 from services.storage.db import table_of
@@ -217,11 +217,36 @@ async def catch_up(connection: AsyncConnection) -> int:
         return len(users)
 
 
+async def tidy(engine: AsyncEngine) -> None:
+    """After a large catch-up (the backfill) on PostgreSQL: VACUUM ANALYZE the funnel tables.
+
+    A report reads the medians' stays from an index alone only on pages the visibility map
+    marks all-visible, and plans with the tables' statistics: until autovacuum has passed
+    after the backfill, every stay read also visits its row in the table (at 20,000 teachers
+    the medians took 0.175 s before, 0.063 s after). Outside a transaction, as VACUUM must be.
+    """
+    if engine.dialect.name != "postgresql":
+        return
+    async with engine.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        for table in (_facts, _teachers, _counts):
+            await connection.exec_driver_sql(f"VACUUM ANALYZE {table.name}")
+
+
 async def _late_commits(connection: AsyncConnection, seen: int) -> list[int]:
     """Teachers with an event just below `seen` whose events outnumber what her row was made
     from: an event that committed after a higher id had been caught up."""
     e, t = _events.c, _teachers.c
-    near = select(e.user_id).where(e.id > seen - LATE_COMMIT_MARGIN, e.id <= seen).distinct()
+    # Their ids first, bound as a list: with the subquery in their place PostgreSQL expected
+    # a hundred times more teachers and counted them in a scan of every event (0.1 s at
+    # 20,000 teachers, at each report); a list of ids uses the user_id index.
+    near = list(
+        await connection.scalars(
+            select(e.user_id).where(e.id > seen - LATE_COMMIT_MARGIN, e.id <= seen).distinct()
+        )
+    )
+    if not near:
+        return []
     counts = (
         select(e.user_id, func.count().label("n"))
         .where(e.user_id.in_(near))

@@ -37,6 +37,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    text,
     true,
     union,
     union_all,
@@ -287,6 +288,11 @@ async def _read(
 ) -> list[Any]:
     if not facts:
         return list((await connection.execute(_statement(period, step_order))).all())
+    if connection.dialect.name == "postgresql":
+        # Short statements estimated far above what they cost (the cut teachers' one, with
+        # its correlated look-ups): PostgreSQL compiled them with JIT, 0.21 s of that one's
+        # 0.28 s at 20,000 teachers. For the report's transaction only.
+        await connection.execute(text("SET LOCAL jit = off"))
     await catch_up(connection)
     # The teachers the period holds whole: those whose days lie in its whole days from the
     # counts summed per day, the others (her first or last day cut by a bound) from her facts.
