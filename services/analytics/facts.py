@@ -14,6 +14,11 @@ events, so events arriving out of order, late or twice come out as if they had b
 in order. The first catch-up is the backfill (all teachers); later ones cost what was written
 since the previous report.
 
+Each recompute also keeps `funnel_counts`: the facts summed per teacher's first and last UTC
+day, scenario and step (her old rows subtracted, her new ones added). A report sums them for the
+teachers whose days lie in its whole days, and reads only the teachers of its two cut days
+from their facts (funnel.py): a few thousand rows instead of every fact.
+
 Event ids need not become visible in increasing order: with several writers (replicas on
 PostgreSQL) a lower id may commit after a higher one was caught up. So each catch-up also looks
 `LATE_COMMIT_MARGIN` ids below the last one it saw and recomputes a teacher there whose events
