@@ -20,6 +20,7 @@ sweeps over many rows) to aiosqlite's thread instead.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections import deque
 from collections.abc import Iterator
@@ -31,6 +32,8 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
     AsyncAdapt_aiosqlite_cursor,
 )
+
+logger = logging.getLogger(__name__)
 
 
 def _run(raw: Any, operation: Any, parameters: Any, many: bool) -> tuple[Any, Any, int, int]:
@@ -225,6 +228,14 @@ def _rollback(raw: Any) -> None:
     raw.rollback()
 
 
+CHECKPOINT_EVERY = 100  # writing commits of one connection between two checkpoints of the WAL
+
+
+def _checkpoint(raw: Any) -> None:
+    """In aiosqlite's thread: copy the WAL into the database as far as no reader needs it."""
+    raw.execute("PRAGMA wal_checkpoint(PASSIVE)").close()
+
+
 class LoopFirstCursor(OneHopCursor):
     """A statement runs in the event loop's thread; if it meets a lock, in aiosqlite's thread.
 
@@ -279,19 +290,41 @@ class LoopFirstConnection(AsyncAdapt_aiosqlite_connection):
     def _end(self, function: Any) -> None:
         connection = self._connection
         raw = connection._conn
+        wrote = function is _commit and raw.in_transaction
         try:
-            # Off the loop: a big transaction's commit may checkpoint the WAL.
             if _OFF_LOOP.get():
                 self.await_(connection._execute(_waiting, self.busy_timeout_ms, function, raw))
-                return
-            try:
-                function(raw)
-            except sqlite3.OperationalError as error:
-                if not _busy(error) or not self.busy_timeout_ms:
-                    raise
-                self.await_(connection._execute(_waiting, self.busy_timeout_ms, function, raw))
+            else:
+                try:
+                    function(raw)
+                except sqlite3.OperationalError as error:
+                    if not _busy(error) or not self.busy_timeout_ms:
+                        raise
+                    self.await_(connection._execute(_waiting, self.busy_timeout_ms, function, raw))
         except Exception as error:
             self._handle_exception(error)
+        if wrote:
+            self._count_commit()
+
+    def _count_commit(self) -> None:
+        """Every CHECKPOINT_EVERY writing commits, checkpoint the WAL in aiosqlite's thread.
+
+        SQLite's own automatic checkpoint (at 1,000 pages) would run inside the commit that
+        crosses it — here, in the event loop's thread: a copy of the pages and an fsync, 15–40
+        ms on this machine (bench/README.md, stop 18). It is off on these connections; this one
+        runs beside the loop instead, the committing caller waiting for it. A checkpoint that
+        fails (another one running) is left to the next.
+        """
+        connection = self._connection
+        commits = connection.__dict__.get("loop_first_commits", 0) + 1
+        if commits < CHECKPOINT_EVERY:
+            connection.loop_first_commits = commits
+            return
+        connection.loop_first_commits = 0
+        try:
+            self.await_(connection._execute(_checkpoint, connection._conn))
+        except Exception:
+            logger.debug("WAL checkpoint left to the next one", exc_info=True)
 
     def commit(self) -> None:
         self._end(_commit)
@@ -320,6 +353,7 @@ def install_loop_first(dbapi_connection: Any, busy_timeout_ms: int) -> None:
         dbapi_connection.__class__ = OneHopConnection
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA busy_timeout=0")
+        cursor.execute("PRAGMA wal_autocheckpoint=0")  # `LoopFirstConnection._count_commit`
         cursor.close()
         kind = _LOOP_FIRST_CLASSES.get(busy_timeout_ms)
         if kind is None:

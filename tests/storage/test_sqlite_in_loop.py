@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.storage import sqlite_one_hop
 from services.storage.db import create_engine
 from services.storage.sqlite_one_hop import off_the_loop
 
@@ -194,4 +195,41 @@ async def test_a_writer_cancelled_while_it_waits_leaves_the_loop_free(tmp_path: 
             assert result.scalars().all() == ["first", "later"]
     finally:
         other.close()
+        await engine.dispose()
+
+
+async def test_the_wal_is_checkpointed_in_the_databases_thread_not_at_a_commit_in_the_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite's automatic checkpoint would copy the WAL and fsync inside a commit, in the
+    loop's thread; it is off, and every CHECKPOINT_EVERY writing commits of a connection one
+    runs in aiosqlite's thread instead."""
+    checkpoints: list[int] = []
+    checkpoint = sqlite_one_hop._checkpoint
+
+    def noted(raw: sqlite3.Connection) -> None:
+        checkpoints.append(threading.get_ident())
+        checkpoint(raw)
+
+    monkeypatch.setattr(sqlite_one_hop, "_checkpoint", noted)
+    monkeypatch.setattr(sqlite_one_hop, "CHECKPOINT_EVERY", 5)
+    path = tmp_path / "bot.sqlite3"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    try:
+        async with engine.connect() as connection:
+            result = await connection.execute(text("PRAGMA wal_autocheckpoint"))
+            assert result.scalar_one() == 0
+            await connection.execute(text("CREATE TABLE notes (id INTEGER PRIMARY KEY, body)"))
+            await connection.commit()  # DDL outside a transaction: nothing to count
+            for _ in range(6):  # reads commit nothing: they do not count either
+                await connection.execute(text("SELECT count(*) FROM notes"))
+                await connection.commit()
+            seen = []
+            for n in range(11):
+                await connection.execute(text("INSERT INTO notes (body) VALUES (:n)"), {"n": n})
+                await connection.commit()
+                seen.append(len(checkpoints))
+        assert seen == [0, 0, 0, 0, 1, 1, 1, 1, 1, 2, 2]
+        assert threading.get_ident() not in checkpoints
+    finally:
         await engine.dispose()
