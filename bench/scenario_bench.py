@@ -33,6 +33,7 @@ from aiogram.enums import ParseMode
 from aiogram.fsm.storage.memory import MemoryStorage
 from bench_dialog import build_echo_router
 from linking_process import KDF_PROFILES, SCENARIOS, BackendStats, LinkingProcess
+from loop_stalls import LoopStalls
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 from teacher_walks import STEP_NAMES, WALKS, ReplyClock, TimedPerson, echo_walk
@@ -55,6 +56,8 @@ class BackendWait:
 
     seconds: float = 0.0
     calls: int = 0
+    each: list[float] = field(default_factory=list)  # every call's wall time
+    by_task: dict[object, float] = field(default_factory=dict)  # wall time per calling task
     _started: dict[int, float] = field(default_factory=dict)
 
     def trace_config(self) -> aiohttp.TraceConfig:
@@ -66,8 +69,12 @@ class BackendWait:
         async def end(_s: object, context: object, _p: object) -> None:
             started = self._started.pop(id(context), None)
             if started is not None:
-                self.seconds += time.perf_counter() - started
+                took = time.perf_counter() - started
+                self.seconds += took
                 self.calls += 1
+                self.each.append(took)
+                task = asyncio.current_task()
+                self.by_task[task] = self.by_task.get(task, 0.0) + took
 
         config.on_request_start.append(start)
         config.on_request_end.append(end)
@@ -374,11 +381,28 @@ async def run_open_loop(
         starts: list[float] = []
         persons = people(under_test, teachers, latencies, pause, starts)
         before = backend.stats()
+        stalls: LoopStalls | None = args.stall_recorder
+        if stalls is not None:
+            stalls.reset()
+        under_test.wait.each.clear()
+        split: list[tuple[float, float, float]] = []  # (reply, own steps, backend HTTP)
+        if stalls is not None:
+            split_replies(under_test, stalls, split)
         outcomes, seconds, cpu = await timed_gather(
             [walk(p, accounts[i], tokens[i], harness) for i, p in enumerate(persons)],
             args.timeout,
         )
         used = backend.stats() - before
+        if stalls is not None:
+            stalls.report(f"open loop {scenario} / {storage} at {rate:g} upd/s", seconds)
+            each = under_test.wait.each
+            print(
+                f"  the bot's HTTP calls to the backend: {len(each)}, p50"
+                f" {percentile(each, 0.5) * 1000:.1f} ms, p99 {percentile(each, 0.99) * 1000:.1f}"
+                f" ms, max {max(each, default=0) * 1000:.1f} ms (wall time, queueing included)"
+            )
+            report_split(split)
+            under_test.telegram.on_feed = under_test.telegram.on_reply = None
         for index, person in enumerate(persons):
             if not isinstance(outcomes[index], BaseException) and not await linked(
                 under_test, harness, person
@@ -402,6 +426,44 @@ async def run_open_loop(
             for step in itertools.zip_longest(*(p.own_latencies for p in persons))
         ],
     )
+
+
+def split_replies(
+    under_test: BotUnderTest, stalls: LoopStalls, split: list[tuple[float, float, float]]
+) -> None:
+    """Per reply: its own tasks' loop time ("work") and the backend's HTTP answers; the rest is
+    waiting for the loop (other tasks' steps) or for a lock / a commit."""
+    marks: dict[object, tuple[float, float]] = {}
+
+    def on_feed() -> None:
+        task = asyncio.current_task()
+        marks[task] = (stalls.own.get(task, 0.0), under_test.wait.by_task.get(task, 0.0))
+
+    def on_reply(elapsed: float) -> None:
+        task = asyncio.current_task()
+        mark = marks.pop(task, None)
+        if mark is None:  # sent by another task (a countdown's edit): all of it is "waiting"
+            split.append((elapsed, 0.0, 0.0))
+            return
+        own = stalls.own.get(task, 0.0) - mark[0]
+        split.append((elapsed, own, under_test.wait.by_task.get(task, 0.0) - mark[1]))
+
+    under_test.telegram.on_feed, under_test.telegram.on_reply = on_feed, on_reply
+
+
+def report_split(split: list[tuple[float, float, float]]) -> None:
+    if not split:
+        return
+    ordered = sorted(split)
+    for name, part in (("all", ordered), ("slowest 1 %", ordered[int(len(ordered) * 0.99) :])):
+        n = len(part)
+        reply = sum(r for r, _, _ in part) / n * 1000
+        own = sum(o for _, o, _ in part) / n * 1000
+        http = sum(b for _, _, b in part) / n * 1000
+        print(
+            f"  replies, {name} ({n}): mean {reply:.1f} ms = own steps {own:.1f} + backend HTTP"
+            f" {http:.1f} + waiting for the loop / locks / commits {reply - own - http:.1f}"
+        )
 
 
 def report_open_loop(results: list[OpenResult], teachers: int) -> None:
@@ -527,6 +589,10 @@ async def main(args: argparse.Namespace) -> int:
     results: list[Result] = []
     echo_for: dict[str, Result] = {}
     print(f"  load average before: {load_average()}", file=sys.stderr)
+    args.stall_recorder = None
+    if args.stalls:
+        args.stall_recorder = LoopStalls(args.stalls / 1000)
+        args.stall_recorder.install(asyncio.get_running_loop())
     with LinkingProcess(kdf=args.kdf) as backend:
         async with LinkingClient(backend.url, timeout=60) as harness:
             # Warm-up, not reported: first-use costs (catalogs, pydantic, dialog caches).
@@ -674,6 +740,12 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument(
         "--open-teachers", type=int, default=200, help="teachers in the open loop (200)"
+    )
+    parser.add_argument(
+        "--stalls",
+        type=float,
+        metavar="MS",
+        help="open loop: record every loop step that held the event loop ≥ MS ms (what ran, where)",
     )
     parser.add_argument("--profile", help="write a pyinstrument profile of one extra run here")
     parser.add_argument(

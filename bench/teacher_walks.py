@@ -45,12 +45,18 @@ class ReplyClock(FakeTelegram):
         super().__init__()
         self.waiting: dict[int, float] = {}  # chat id → when her update was fed
         self.replies: list[float] = []  # seconds from an update to the first reply it caused
+        # Called in the task feeding an update, then in the task sending its first reply (with
+        # the seconds between): the bench's --stalls splits a reply's time with them.
+        self.on_feed: Callable[[], None] | None = None
+        self.on_reply: Callable[[float], None] | None = None
 
     async def make_request(self, bot: Any, method: Any, timeout: int | None = None) -> Any:  # noqa: ASYNC109
         if type(method).__name__ in _REPLIES:
             started = self.waiting.pop(getattr(method, "chat_id", None), None)  # type: ignore[arg-type]
             if started is not None:
                 self.replies.append(time.perf_counter() - started)
+                if self.on_reply is not None:
+                    self.on_reply(self.replies[-1])
         return await super().make_request(bot, method, timeout)
 
 
@@ -84,6 +90,8 @@ class TimedPerson(Person):
             self.starts.append(started)
         if isinstance(self.telegram, ReplyClock):
             self.telegram.waiting[self.chat.id] = started
+            if self.telegram.on_feed is not None:
+                self.telegram.on_feed()
         await self.dp.feed_update(self.bot, update)
         elapsed = time.perf_counter() - started
         self.latencies.append(elapsed)
