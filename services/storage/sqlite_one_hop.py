@@ -310,7 +310,7 @@ class LoopFirstConnection(AsyncAdapt_aiosqlite_connection):
         """Every CHECKPOINT_EVERY writing commits, checkpoint the WAL in aiosqlite's thread.
 
         SQLite's own automatic checkpoint (at 1,000 pages) would run inside the commit that
-        crosses it — here, in the event loop's thread: a copy of the pages and an fsync, 15–40
+        crosses it — here, in the event loop's thread: a copy of the pages and an fsync, 15–43
         ms on this machine (bench/README.md, stop 18). It is off on these connections; this one
         runs beside the loop instead, the committing caller waiting for it. A checkpoint that
         fails (another one running) is left to the next.
