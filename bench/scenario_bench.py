@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -385,7 +386,7 @@ async def run_open_loop(
         if stalls is not None:
             stalls.reset()
         under_test.wait.each.clear()
-        split: list[tuple[float, float, float]] = []  # (reply, own steps, backend HTTP)
+        split: list[tuple[float, float, float, int]] = []  # (reply, own, backend HTTP, step)
         if stalls is not None:
             split_replies(under_test, stalls, split)
         outcomes, seconds, cpu = await timed_gather(
@@ -401,7 +402,7 @@ async def run_open_loop(
                 f" {percentile(each, 0.5) * 1000:.1f} ms, p99 {percentile(each, 0.99) * 1000:.1f}"
                 f" ms, max {max(each, default=0) * 1000:.1f} ms (wall time, queueing included)"
             )
-            report_split(split)
+            report_split(split, scenario)
             under_test.telegram.on_feed = under_test.telegram.on_reply = None
         for index, person in enumerate(persons):
             if not isinstance(outcomes[index], BaseException) and not await linked(
@@ -429,41 +430,50 @@ async def run_open_loop(
 
 
 def split_replies(
-    under_test: BotUnderTest, stalls: LoopStalls, split: list[tuple[float, float, float]]
+    under_test: BotUnderTest, stalls: LoopStalls, split: list[tuple[float, float, float, int]]
 ) -> None:
     """Per reply: its own tasks' loop time ("work") and the backend's HTTP answers; the rest is
     waiting for the loop (other tasks' steps) or for a lock / a commit."""
     marks: dict[object, tuple[float, float]] = {}
+    steps: dict[object, int] = {}  # a walk's task: its teacher's updates so far
 
     def on_feed() -> None:
         task = asyncio.current_task()
         marks[task] = (stalls.own.get(task, 0.0), under_test.wait.by_task.get(task, 0.0))
+        steps[task] = steps.get(task, -1) + 1
 
     def on_reply(elapsed: float) -> None:
         task = asyncio.current_task()
         mark = marks.pop(task, None)
         if mark is None:  # sent by another task (a countdown's edit): all of it is "waiting"
-            split.append((elapsed, 0.0, 0.0))
+            split.append((elapsed, 0.0, 0.0, -1))
             return
         own = stalls.own.get(task, 0.0) - mark[0]
-        split.append((elapsed, own, under_test.wait.by_task.get(task, 0.0) - mark[1]))
+        http = under_test.wait.by_task.get(task, 0.0) - mark[1]
+        split.append((elapsed, own, http, steps[task]))
 
     under_test.telegram.on_feed, under_test.telegram.on_reply = on_feed, on_reply
 
 
-def report_split(split: list[tuple[float, float, float]]) -> None:
+def report_split(split: list[tuple[float, float, float, int]], scenario: str) -> None:
     if not split:
         return
     ordered = sorted(split)
-    for name, part in (("all", ordered), ("slowest 1 %", ordered[int(len(ordered) * 0.99) :])):
+    slowest = ordered[int(len(ordered) * 0.99) :]
+    for name, part in (("all", ordered), ("slowest 1 %", slowest)):
         n = len(part)
-        reply = sum(r for r, _, _ in part) / n * 1000
-        own = sum(o for _, o, _ in part) / n * 1000
-        http = sum(b for _, _, b in part) / n * 1000
+        reply = sum(r for r, _, _, _ in part) / n * 1000
+        own = sum(o for _, o, _, _ in part) / n * 1000
+        http = sum(b for _, _, b, _ in part) / n * 1000
         print(
             f"  replies, {name} ({n}): mean {reply:.1f} ms = own steps {own:.1f} + backend HTTP"
             f" {http:.1f} + waiting for the loop / locks / commits {reply - own - http:.1f}"
         )
+    names = STEP_NAMES[scenario]
+    by_step = Counter(names[step] if 0 <= step < len(names) else "?" for *_, step in slowest)
+    print(
+        "  slowest 1 % by step: " + ", ".join(f"{n} × {name}" for name, n in by_step.most_common())
+    )
 
 
 def report_open_loop(results: list[OpenResult], teachers: int) -> None:
