@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.storage.db import Base, sqlite_write_lock, table_of
+from services.storage.sqlite_one_hop import off_the_loop_if_big
 
 
 class FsmRecord(Base):
@@ -123,18 +124,20 @@ class FsmRecordsGateway:
 
     async def store(self, upserts: Sequence[tuple[str, str]], deletes: Sequence[str]) -> None:
         """Write `upserts` (key, value) and delete `deletes` in one transaction."""
+        big = off_the_loop_if_big(len(upserts) + len(deletes))  # SQLite: its thread, not the loop
         async with self._writer.lock, self._write_lock:
             connection = await self._writer.get()
             try:
-                async with connection.begin():
-                    if upserts:
-                        now = self._clock()
-                        await connection.execute(
-                            self._upsert,
-                            [{"key": k, "value": v, "updated_at": now} for k, v in upserts],
-                        )
-                    if deletes:
-                        await connection.execute(self._delete, {"keys": list(deletes)})
+                with big:
+                    async with connection.begin():
+                        if upserts:
+                            now = self._clock()
+                            await connection.execute(
+                                self._upsert,
+                                [{"key": k, "value": v, "updated_at": now} for k, v in upserts],
+                            )
+                        if deletes:
+                            await connection.execute(self._delete, {"keys": list(deletes)})
             except BaseException:
                 # Cancelled or failed mid-transaction: the connection's state is unknown.
                 await self._writer.drop()

@@ -23,7 +23,7 @@ from __future__ import annotations
 import sqlite3
 from collections import deque
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from typing import Any, cast
 
@@ -198,6 +198,19 @@ def off_the_loop() -> Iterator[None]:
         yield
     finally:
         _OFF_LOOP.reset(token)
+
+
+# An FSM batch (one executemany and a commit) of this many rows or more is written in aiosqlite's
+# thread: in the open loop its statement and commit (which may checkpoint the WAL) held the loop
+# 10-65 ms at a time (bench/README.md, "Stop 18: where the tail comes from"). Not for batches
+# of many statements (the write-behind's ORM ops): each statement's hop waits for the GIL the
+# busy loop holds, and the batch, with the shared write lock, would last longer.
+BIG_BATCH_ROWS = 8
+
+
+def off_the_loop_if_big(rows: int) -> AbstractContextManager[None]:
+    """`off_the_loop()` for a batch of at least `BIG_BATCH_ROWS` rows, else nothing."""
+    return off_the_loop() if rows >= BIG_BATCH_ROWS else nullcontext()
 
 
 def _busy(error: Exception) -> bool:

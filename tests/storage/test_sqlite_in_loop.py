@@ -9,14 +9,16 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.storage.db import create_engine
-from services.storage.sqlite_one_hop import off_the_loop
+from services.storage.db import create_all, create_engine
+from services.storage.fsm_records import FsmRecordsGateway
+from services.storage.sqlite_one_hop import BIG_BATCH_ROWS, off_the_loop
 
 
 async def _thread_of_statements(engine: AsyncEngine) -> int:
@@ -194,4 +196,44 @@ async def test_a_writer_cancelled_while_it_waits_leaves_the_loop_free(tmp_path: 
             assert result.scalars().all() == ["first", "later"]
     finally:
         other.close()
+        await engine.dispose()
+
+
+def _threads_of_sqlite_statements(engine: AsyncEngine) -> list[tuple[int, str]]:
+    """(thread, SQL) of every statement SQLite itself runs on the engine's new connections."""
+    seen: list[tuple[int, str]] = []
+
+    def on_connect(dbapi_connection: Any, _record: object) -> None:
+        raw = dbapi_connection._connection._conn  # the sqlite3 connection under aiosqlite
+        raw.set_trace_callback(lambda sql: seen.append((threading.get_ident(), sql)))
+
+    event.listen(engine.sync_engine, "connect", on_connect)
+    return seen
+
+
+def _writes(seen: list[tuple[int, str]], table: str) -> set[int]:
+    return {thread for thread, sql in seen if sql.startswith("INSERT") and table in sql}
+
+
+@pytest.mark.parametrize(
+    ("rows", "in_the_loop"), [(1, True), (BIG_BATCH_ROWS - 1, True), (BIG_BATCH_ROWS, False)]
+)
+async def test_a_big_fsm_batch_is_written_off_the_loop(
+    tmp_path: Path, rows: int, in_the_loop: bool
+) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}")
+    seen = _threads_of_sqlite_statements(engine)
+    gateway = FsmRecordsGateway(engine)
+    try:
+        await create_all(engine)
+        await gateway.store([(f"key{n}", f"value{n}") for n in range(rows)], [])
+        threads = _writes(seen, "fsm_records")
+        assert threads
+        if in_the_loop:
+            assert threads == {threading.get_ident()}
+        else:
+            assert threading.get_ident() not in threads
+        assert len(await gateway.load_many([f"key{n}" for n in range(rows)])) == rows
+    finally:
+        await gateway.close()
         await engine.dispose()
