@@ -35,7 +35,7 @@ from aiogram.enums import ParseMode
 from aiogram.fsm.storage.memory import MemoryStorage
 from bench_dialog import build_echo_router
 from linking_process import KDF_PROFILES, SCENARIOS, BackendStats, LinkingProcess
-from loop_stalls import LoopStalls
+from loop_stalls import LoopStalls, where_suspended
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 from teacher_walks import STEP_NAMES, WALKS, ReplyClock, TimedPerson, echo_walk
@@ -397,6 +397,8 @@ async def run_open_loop(
         )
         used = backend.stats() - before
         if stalls is not None:
+            if stalls.sampler is not None:
+                stalls.sampler.cancel()
             stalls.report(f"open loop {scenario} / {storage} at {rate:g} upd/s", seconds)
             each = under_test.wait.each
             print(
@@ -465,8 +467,11 @@ def split_replies(
 
         writer.submit = timed_submit  # type: ignore[method-assign]
 
-    def on_feed() -> None:
+    chats: dict[object, int] = {}
+
+    def on_feed(chat: int) -> None:
         task = asyncio.current_task()
+        chats[task] = chat
         marks[task] = (stalls.own.get(task, 0.0), under_test.wait.by_task.get(task, 0.0))
         steps[task] = steps.get(task, -1) + 1
         through[task] = 0.0
@@ -484,6 +489,20 @@ def split_replies(
         write_through.append((elapsed, through.get(task, 0.0)))
 
     under_test.telegram.on_feed, under_test.telegram.on_reply = on_feed, on_reply
+
+    async def sample_waits() -> None:
+        """Every 10 ms: where each update still without a reply after 50 ms is suspended."""
+        while True:
+            await asyncio.sleep(0.01)
+            now = time.perf_counter()
+            for task in list(marks):
+                chat = chats.get(task)
+                started = under_test.telegram.waiting.get(chat) if chat is not None else None
+                if started is None or now - started < 0.05 or not hasattr(task, "get_stack"):
+                    continue
+                stalls.waits[where_suspended(task)] += 1
+
+    stalls.sampler = asyncio.get_running_loop().create_task(sample_waits())
 
 
 def report_split(split: list[tuple[float, float, float, int]], scenario: str) -> None:
