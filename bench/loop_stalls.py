@@ -47,6 +47,31 @@ def _where(frame: Any) -> str:
     return " < ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(picked))
 
 
+def where_suspended(task: asyncio.Task[Any]) -> str:
+    """The innermost frames of a suspended task's coroutine chain (project code first)."""
+    frames = []
+    awaited: Any = task.get_coro()
+    while awaited is not None:  # the chain of awaits: coroutines, async generators' asend
+        frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "ag_frame", None)
+        if frame is not None:
+            frames.append(frame)
+        awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "ag_await", None)
+    if not frames:
+        return "running"
+    ours = [
+        f
+        for f in frames
+        if f.f_code.co_filename.startswith(_ROOT) and "/.venv/" not in f.f_code.co_filename
+    ]
+    picked = [*ours[-2:]]
+    if frames[-1] not in picked:
+        picked.append(frames[-1])
+    return " < ".join(
+        f"{Path(f.f_code.co_filename).name}:{f.f_lineno} {f.f_code.co_name}"
+        for f in reversed(picked)
+    )
+
+
 @dataclass
 class LoopStalls:
     threshold: float  # seconds
@@ -60,6 +85,9 @@ class LoopStalls:
     busy: float = 0.0
     # the loop time each task's own steps took (a reply's "work"), by task
     own: weakref.WeakKeyDictionary[Any, float] = field(default_factory=weakref.WeakKeyDictionary)
+    # where updates still without a reply after 50 ms were suspended (sampled every 10 ms)
+    waits: Counter[str] = field(default_factory=Counter)
+    sampler: asyncio.Task[None] | None = None
     _running: tuple[float, str] | None = None
     _sampled: bool = False
     _original: Any = None
@@ -122,6 +150,7 @@ class LoopStalls:
         self.by_what.clear()
         self.where.clear()
         self.steps, self.busy = 0, 0.0
+        self.waits.clear()
 
     def report(self, title: str, seconds: float, top: int = 12) -> None:
         ms = self.threshold * 1000
@@ -139,4 +168,8 @@ class LoopStalls:
         if self.where:
             print(f"  where the loop thread was ≥ {ms:g} ms into a step (sampled once per stall):")
             for where, count in self.where.most_common(top):
+                print(f"  {count:>6}  {where}")
+        if self.waits:
+            print("  where updates without a reply after 50 ms were suspended (10 ms samples):")
+            for where, count in self.waits.most_common(top):
                 print(f"  {count:>6}  {where}")

@@ -26,6 +26,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from aiogram import Bot, Dispatcher
@@ -34,7 +35,7 @@ from aiogram.enums import ParseMode
 from aiogram.fsm.storage.memory import MemoryStorage
 from bench_dialog import build_echo_router
 from linking_process import KDF_PROFILES, SCENARIOS, BackendStats, LinkingProcess
-from loop_stalls import LoopStalls
+from loop_stalls import LoopStalls, where_suspended
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 from teacher_walks import STEP_NAMES, WALKS, ReplyClock, TimedPerson, echo_walk
@@ -387,14 +388,17 @@ async def run_open_loop(
             stalls.reset()
         under_test.wait.each.clear()
         split: list[tuple[float, float, float, int]] = []  # (reply, own, backend HTTP, step)
+        through: list[tuple[float, float]] = []  # (reply, of which in write-through commits)
         if stalls is not None:
-            split_replies(under_test, stalls, split)
+            split_replies(under_test, stalls, split, through)
         outcomes, seconds, cpu = await timed_gather(
             [walk(p, accounts[i], tokens[i], harness) for i, p in enumerate(persons)],
             args.timeout,
         )
         used = backend.stats() - before
         if stalls is not None:
+            if stalls.sampler is not None:
+                stalls.sampler.cancel()
             stalls.report(f"open loop {scenario} / {storage} at {rate:g} upd/s", seconds)
             each = under_test.wait.each
             print(
@@ -403,6 +407,13 @@ async def run_open_loop(
                 f" ms, max {max(each, default=0) * 1000:.1f} ms (wall time, queueing included)"
             )
             report_split(split, scenario)
+            slowest = sorted(through)[int(len(through) * 0.99) :]
+            if slowest:
+                waited = sum(w for _, w in slowest) / len(slowest) * 1000
+                print(
+                    f"  of which the slowest 1 % waited for write-through commits (link sessions'"
+                    f" wait=True): {waited:.1f} ms on average"
+                )
             under_test.telegram.on_feed = under_test.telegram.on_reply = None
         for index, person in enumerate(persons):
             if not isinstance(outcomes[index], BaseException) and not await linked(
@@ -430,29 +441,68 @@ async def run_open_loop(
 
 
 def split_replies(
-    under_test: BotUnderTest, stalls: LoopStalls, split: list[tuple[float, float, float, int]]
+    under_test: BotUnderTest,
+    stalls: LoopStalls,
+    split: list[tuple[float, float, float, int]],
+    write_through: list[tuple[float, float]],
 ) -> None:
     """Per reply: its own tasks' loop time ("work") and the backend's HTTP answers; the rest is
     waiting for the loop (other tasks' steps) or for a lock / a commit."""
     marks: dict[object, tuple[float, float]] = {}
     steps: dict[object, int] = {}  # a walk's task: its teacher's updates so far
+    through: dict[object, float] = {}  # a task's time in write-through submissions (wait=True)
+    writer = under_test.sessions.writer if under_test.sessions is not None else None
+    if writer is not None and "submit" not in vars(writer):
+        submit = writer.submit
 
-    def on_feed() -> None:
+        async def timed_submit(*args: Any, **kwargs: Any) -> None:
+            if not kwargs.get("wait"):
+                return await submit(*args, **kwargs)
+            started = time.perf_counter()
+            try:
+                return await submit(*args, **kwargs)
+            finally:
+                task = asyncio.current_task()
+                through[task] = through.get(task, 0.0) + time.perf_counter() - started
+
+        writer.submit = timed_submit  # type: ignore[method-assign]
+
+    chats: dict[object, int] = {}
+
+    def on_feed(chat: int) -> None:
         task = asyncio.current_task()
+        chats[task] = chat
         marks[task] = (stalls.own.get(task, 0.0), under_test.wait.by_task.get(task, 0.0))
         steps[task] = steps.get(task, -1) + 1
+        through[task] = 0.0
 
     def on_reply(elapsed: float) -> None:
         task = asyncio.current_task()
         mark = marks.pop(task, None)
         if mark is None:  # sent by another task (a countdown's edit): all of it is "waiting"
             split.append((elapsed, 0.0, 0.0, -1))
+            write_through.append((elapsed, 0.0))
             return
         own = stalls.own.get(task, 0.0) - mark[0]
         http = under_test.wait.by_task.get(task, 0.0) - mark[1]
         split.append((elapsed, own, http, steps[task]))
+        write_through.append((elapsed, through.get(task, 0.0)))
 
     under_test.telegram.on_feed, under_test.telegram.on_reply = on_feed, on_reply
+
+    async def sample_waits() -> None:
+        """Every 10 ms: where each update still without a reply after 50 ms is suspended."""
+        while True:
+            await asyncio.sleep(0.01)
+            now = time.perf_counter()
+            for task in list(marks):
+                chat = chats.get(task)
+                started = under_test.telegram.waiting.get(chat) if chat is not None else None
+                if started is None or now - started < 0.05 or not hasattr(task, "get_stack"):
+                    continue
+                stalls.waits[where_suspended(task)] += 1
+
+    stalls.sampler = asyncio.get_running_loop().create_task(sample_waits())
 
 
 def report_split(split: list[tuple[float, float, float, int]], scenario: str) -> None:

@@ -47,7 +47,7 @@ class ReplyClock(FakeTelegram):
         self.replies: list[float] = []  # seconds from an update to the first reply it caused
         # Called in the task feeding an update, then in the task sending its first reply (with
         # the seconds between): the bench's --stalls splits a reply's time with them.
-        self.on_feed: Callable[[], None] | None = None
+        self.on_feed: Callable[[int], None] | None = None  # with her chat id
         self.on_reply: Callable[[float], None] | None = None
 
     async def make_request(self, bot: Any, method: Any, timeout: int | None = None) -> Any:  # noqa: ASYNC109
@@ -91,7 +91,7 @@ class TimedPerson(Person):
         if isinstance(self.telegram, ReplyClock):
             self.telegram.waiting[self.chat.id] = started
             if self.telegram.on_feed is not None:
-                self.telegram.on_feed()
+                self.telegram.on_feed(self.chat.id)
         await self.dp.feed_update(self.bot, update)
         elapsed = time.perf_counter() - started
         self.latencies.append(elapsed)
