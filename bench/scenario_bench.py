@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 import uuid
+import weakref
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -59,7 +60,11 @@ class BackendWait:
     seconds: float = 0.0
     calls: int = 0
     each: list[float] = field(default_factory=list)  # every call's wall time
-    by_task: dict[object, float] = field(default_factory=dict)  # wall time per calling task
+    # Wall time per calling task; weak, so that a finished teacher's task (her coroutine, its
+    # context) is not kept alive by the harness (memory_bench.py measures what stays).
+    by_task: weakref.WeakKeyDictionary[object, float] = field(
+        default_factory=weakref.WeakKeyDictionary
+    )
     _started: dict[int, float] = field(default_factory=dict)
 
     def trace_config(self) -> aiohttp.TraceConfig:
@@ -76,7 +81,8 @@ class BackendWait:
                 self.calls += 1
                 self.each.append(took)
                 task = asyncio.current_task()
-                self.by_task[task] = self.by_task.get(task, 0.0) + took
+                if task is not None:
+                    self.by_task[task] = self.by_task.get(task, 0.0) + took
 
         config.on_request_start.append(start)
         config.on_request_end.append(end)
