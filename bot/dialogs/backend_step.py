@@ -35,11 +35,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from aiogram import F
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.chat_action import ChatActionSender
 from aiogram_dialog import DialogManager
-from aiogram_dialog.widgets.kbd import Button, Row
+from aiogram_dialog.widgets.kbd import Row
 
 from bot.deps import deps
 from bot.dialogs.context import bot_of, linking_of, now, sessions_of, step_name, user_id_of
@@ -55,6 +54,7 @@ from bot.dialogs.notices import (
 )
 from bot.dialogs.parsers import InputProblem, check_code_length, parse_code_digits
 from bot.widgets.i18n import I18nConst
+from bot.widgets.kbd import Button
 from services.linking_client import (
     Challenge,
     LinkingClient,
@@ -307,11 +307,11 @@ def retry_buttons(actions: Mapping[str, RetryAction]) -> Row:
         await action(callback, manager, dict(offer.get("args") or {}))
 
     return Row(
-        Button(I18nConst("Retry"), id="retry", on_click=run, when=F["retry_unavailable"]),
+        Button(I18nConst("Retry"), id="retry", on_click=run, when="retry_unavailable"),
         Button(
             I18nConst("I turned the VPN off — retry"),
             id="retry_vpn",
             on_click=run,
-            when=F["retry_vpn"],
+            when="retry_vpn",
         ),
     )

@@ -20,9 +20,8 @@ from typing import Any
 
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import CallbackQuery, Message
-from aiogram_dialog import Data, Dialog, DialogManager, ShowMode, StartMode, Window
+from aiogram_dialog import Data, Dialog, DialogManager, ShowMode, StartMode
 from aiogram_dialog.widgets.input import MessageInput
-from aiogram_dialog.widgets.kbd import Button
 from aiogram_dialog.widgets.text import Format
 
 from bot.dialogs.context import bot_of, linking_of, now, sessions_of, user_id_of
@@ -36,6 +35,8 @@ from bot.dialogs.guide_screens import (
 from bot.dialogs.notices import render_notice, show_hint
 from bot.dialogs.states import Guide, Handoff, Link
 from bot.widgets.i18n import I18nConst
+from bot.widgets.kbd import Button
+from bot.widgets.window import Window
 from services.linking_client import BackendUnavailable, FlowEvent, LinkingError
 
 logger = logging.getLogger(__name__)

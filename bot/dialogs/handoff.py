@@ -18,14 +18,14 @@ import html
 import logging
 from typing import Any
 
-from aiogram import Bot, F
+from aiogram import Bot
 from aiogram.enums import ContentType
 from aiogram.methods import SendMessage
 from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
 from aiogram.utils.i18n import gettext as _
-from aiogram_dialog import BgManagerFactory, Data, Dialog, DialogManager, ShowMode, Window
+from aiogram_dialog import BgManagerFactory, Data, Dialog, DialogManager, ShowMode
 from aiogram_dialog.widgets.input import MessageInput
-from aiogram_dialog.widgets.kbd import Button, Row
+from aiogram_dialog.widgets.kbd import Row
 from aiogram_dialog.widgets.text import Format
 
 from bot.deps import deps
@@ -42,6 +42,8 @@ from bot.dialogs.states import Handoff
 from bot.helpdesk.relay import HelpdeskRelay
 from bot.i18n import use_i18n
 from bot.widgets.i18n import I18nConst
+from bot.widgets.kbd import Button
+from bot.widgets.window import Window
 from services.helpdesk import ClosedBy
 from services.helpdesk.models import Ticket
 
@@ -222,7 +224,7 @@ async def _skip_rating(callback: CallbackQuery, button: Any, manager: DialogMana
     await _finish(manager)
 
 
-async def _on_rating(callback: CallbackQuery, button: Button, manager: DialogManager) -> None:
+async def _on_rating(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
     rating = int(str(button.widget_id).removeprefix("rate_"))
     relay = _relay(manager)
     ticket_id = manager.dialog_data.get(TICKET_ID)
@@ -272,7 +274,7 @@ def create_handoff_dialog() -> Dialog:
                     I18nConst("✅ End the conversation"),
                     id="handoff_end",
                     on_click=_end_conversation,
-                    when=F["open"],
+                    when="open",
                 ),
                 Button(I18nConst("↩️ Back to the bot"), id="handoff_back", on_click=_back_to_bot),
             ),

@@ -11,9 +11,8 @@ from typing import Any
 
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
-from aiogram_dialog import Data, Dialog, DialogManager, ShowMode, Window
+from aiogram_dialog import Data, Dialog, DialogManager, ShowMode
 from aiogram_dialog.widgets.input import MessageInput
-from aiogram_dialog.widgets.kbd import Button
 from aiogram_dialog.widgets.text import Format
 
 from bot.dialogs.context import start_data_of
@@ -22,6 +21,8 @@ from bot.dialogs.notices import clear_notice, render_notice, show_hint
 from bot.dialogs.states import Handoff, Help, Recovery
 from bot.dialogs.steps import HelpTopic, expected_input, help_topics
 from bot.widgets.i18n import I18nConst
+from bot.widgets.kbd import Button
+from bot.widgets.window import Window
 
 
 def _tip(topic: HelpTopic) -> str:
@@ -112,18 +113,16 @@ async def _help_getter(dialog_manager: DialogManager, **_kwargs: Any) -> dict[st
     }
 
 
-async def _call_specialist(callback: CallbackQuery, button: Button, manager: DialogManager) -> None:
+async def _call_specialist(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
     step = start_data_of(manager).get("step")
     await manager.start(Handoff.chatting, data={"reason": "help", "step": step})
 
 
-async def _restore_password(
-    callback: CallbackQuery, button: Button, manager: DialogManager
-) -> None:
+async def _restore_password(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
     await manager.start(Recovery.phone, data=await recovery_start_data(manager))
 
 
-async def _back_to_step(callback: CallbackQuery, button: Button, manager: DialogManager) -> None:
+async def _back_to_step(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
     await manager.done()
 
 

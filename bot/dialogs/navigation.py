@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiogram import F
 from aiogram.types import CallbackQuery
 from aiogram_dialog import DialogManager
 from aiogram_dialog.api.exceptions import UnregisteredDialogError
-from aiogram_dialog.widgets.kbd import Button, Group, Row
+from aiogram_dialog.widgets.kbd import Group, Row
 
 from bot.dialogs.context import scenario_of, step_name
 from bot.dialogs.notices import show_hint
@@ -21,6 +20,7 @@ from bot.dialogs.restart import restart_linking
 from bot.dialogs.states import Handoff, Help
 from bot.dialogs.steps import may_go_back
 from bot.widgets.i18n import I18nConst
+from bot.widgets.kbd import Button
 
 HISTORY = "_history"
 MAX_HISTORY = 30
@@ -98,10 +98,10 @@ def nav_row() -> Group:
             I18nConst("✍️ Write to the specialist"),
             id="nav_specialist",
             on_click=write_to_specialist,
-            when=F["ticket_open"],
+            when="ticket_open",
         ),
         Row(
-            Button(I18nConst("« Back"), id="nav_back", on_click=go_back, when=F["can_back"]),
+            Button(I18nConst("« Back"), id="nav_back", on_click=go_back, when="can_back"),
             Button(I18nConst("Start over"), id="nav_restart", on_click=restart),
             help_button(),
         ),

@@ -17,7 +17,6 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from aiogram import F
 from aiogram.utils.i18n import lazy_gettext as __
 from aiogram_dialog import DialogManager
 from aiogram_dialog.widgets.text import Format, Multi
@@ -262,6 +261,6 @@ def render_note(manager: DialogManager) -> str:
 def notice_text() -> Multi:
     """The notice line and the note; getter keys `notice` and `note` (see progress_getter)."""
     return Multi(
-        Format("\n{notice}", when=F["notice"]),
-        Format("{note}", when=F["note"]),
+        Format("\n{notice}", when="notice"),
+        Format("{note}", when="note"),
     )

@@ -8,8 +8,8 @@ from typing import Any
 
 from aiogram import F
 from aiogram.types import CallbackQuery
-from aiogram_dialog import Data, Dialog, DialogManager, Window
-from aiogram_dialog.widgets.kbd import Button, Row, Url
+from aiogram_dialog import Data, Dialog, DialogManager
+from aiogram_dialog.widgets.kbd import Row, Url
 from aiogram_dialog.widgets.text import Format
 
 from bot.deps import deps
@@ -22,6 +22,8 @@ from bot.dialogs.restart import confirm_restart
 from bot.dialogs.states import Link, Onboarding
 from bot.dialogs.step_window import step_getter
 from bot.widgets.i18n import I18nConst, I18nFormat
+from bot.widgets.kbd import Button
+from bot.widgets.window import Window
 
 
 def polite_name(mesh_full_name: str, fallback: str | None) -> str:
@@ -142,7 +144,7 @@ def create_onboarding_dialog() -> Dialog:
                 "{profile_name}, {profile_school}.\n\n"
                 "Nothing else to do: open VK Messenger and sign in with VK ID — your school's "
                 "chats are in the «Сферум» section.",
-                when=F["has_profile"],
+                when="has_profile",
             ),
             I18nConst(
                 "Your e-journal account is already linked to a Sferum study profile.",
@@ -177,7 +179,7 @@ def create_onboarding_dialog() -> Dialog:
             I18nConst(
                 "This is also the way to link another phone number: you will give it at the "
                 "phone step.",
-                when=F["past_code"],
+                when="past_code",
             ),
             notice_text(),
             Button(I18nConst("Yes, start over"), id="restart_yes", on_click=_restart_confirmed),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-from aiogram import F
 from aiogram.utils.i18n import gettext as _
 from aiogram_dialog import DialogManager
 from aiogram_dialog.widgets.text import Format
@@ -64,4 +63,4 @@ async def record_entering(manager: DialogManager) -> None:
 
 
 def progress_text() -> Format:
-    return Format("<i>{progress}</i>", when=F["progress"])
+    return Format("<i>{progress}</i>", when="progress")

@@ -23,8 +23,8 @@ from typing import Any
 
 from aiogram import F
 from aiogram.types import CallbackQuery, Message
-from aiogram_dialog import Data, Dialog, DialogManager, Window
-from aiogram_dialog.widgets.kbd import Button, Checkbox, ManagedCheckbox
+from aiogram_dialog import Data, Dialog, DialogManager
+from aiogram_dialog.widgets.kbd import Checkbox, ManagedCheckbox
 from aiogram_dialog.widgets.text import Format
 
 from bot.dialogs.backend_step import (
@@ -52,6 +52,8 @@ from bot.dialogs.progress import progress_text
 from bot.dialogs.states import Handoff, Help, Link, Recovery
 from bot.dialogs.step_window import step_getter, step_window
 from bot.widgets.i18n import I18nConst, I18nFormat
+from bot.widgets.kbd import Button
+from bot.widgets.window import Window
 from services.linking_client import LinkingClient, LinkingError, RecoveryState
 from services.linking_client import Recovery as RecoveryView
 from services.phones import mask_phone, normalize_ru_phone
@@ -229,7 +231,7 @@ async def _resend(manager: DialogManager) -> None:
         )
 
 
-async def _on_resend(callback: CallbackQuery, button: Button, manager: DialogManager) -> None:
+async def _on_resend(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
     await _resend(manager)
 
 
@@ -256,11 +258,11 @@ async def _confirm(manager: DialogManager, confirmed: bool) -> None:
     )
 
 
-async def _on_its_me(callback: CallbackQuery, button: Button, manager: DialogManager) -> None:
+async def _on_its_me(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
     await _confirm(manager, True)
 
 
-async def _on_not_me(callback: CallbackQuery, button: Button, manager: DialogManager) -> None:
+async def _on_not_me(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
     await _confirm(manager, False)
 
 
@@ -278,29 +280,29 @@ async def _choose(manager: DialogManager, method: str) -> None:
         manager.dialog_data["method"] = method
 
 
-def _method_button(method: str) -> Callable[[CallbackQuery, Button, DialogManager], Awaitable]:
-    async def on_click(callback: CallbackQuery, button: Button, manager: DialogManager) -> None:
+def _method_button(method: str) -> Callable[[CallbackQuery, Any, DialogManager], Awaitable]:
+    async def on_click(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
         await _choose(manager, method)
 
     return on_click
 
 
-async def _other_method(callback: CallbackQuery, button: Button, manager: DialogManager) -> None:
+async def _other_method(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
     await manager.switch_to(Recovery.method)
 
 
-async def _no_email_access(callback: CallbackQuery, button: Button, manager: DialogManager) -> None:
+async def _no_email_access(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
     await manager.start(
         Help.topic,
         data={"step": step_name(manager), "scenario": "recovery", "topic": "no_email_access"},
     )
 
 
-async def _call_specialist(callback: CallbackQuery, button: Button, manager: DialogManager) -> None:
+async def _call_specialist(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
     await manager.start(Handoff.chatting, data={"reason": "help", "step": step_name(manager)})
 
 
-async def _no_access(callback: CallbackQuery, button: Button, manager: DialogManager) -> None:
+async def _no_access(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
     """«Я не помню данные или к ним нет доступа»: VK ID's own answer is its support; here, ours."""
     await manager.start(Handoff.chatting, data={"reason": "no_access", "step": step_name(manager)})
 
@@ -337,7 +339,7 @@ async def _on_repeat_password(message: Message, manager: DialogManager, password
         put_notice(manager, notice)
 
 
-async def _on_done(callback: CallbackQuery, button: Button, manager: DialogManager) -> None:
+async def _on_done(callback: CallbackQuery, button: Any, manager: DialogManager) -> None:
     await manager.done(result={"password_changed": True})
 
 

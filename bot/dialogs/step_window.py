@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from aiogram.fsm.state import State
-from aiogram_dialog import DialogManager, Window
+from aiogram_dialog import DialogManager
 
 from bot.dialogs.backend_step import RetryAction, retry_buttons, stop_other_countdown
 from bot.dialogs.inputs import Expectation, any_input
@@ -27,6 +27,7 @@ from bot.dialogs.notices import notice_text, render_note, render_notice, retry_o
 from bot.dialogs.open_ticket import open_ticket_id
 from bot.dialogs.pictures import show_step_picture
 from bot.dialogs.progress import current_progress, progress_text, record_entering
+from bot.widgets.window import Window
 
 
 async def step_getter(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, Any]:

@@ -46,6 +46,28 @@ REFRESH_TIMEOUT = 5.0
 Refresher = Callable[[], Awaitable[None]]
 
 
+class _Children:
+    """A metric's labelled children, looked up once per label values.
+
+    `metric.labels(...)` validates the values and takes the metric's lock on every call (~4× a
+    dictionary look-up); the hot paths (every update, every Bot API call) ask for a handful of
+    label combinations over and over. prometheus_client keeps each child for the metric's life
+    (nothing here removes one), so the cached child is the one `labels` would return.
+    """
+
+    __slots__ = ("_children", "_metric")
+
+    def __init__(self, metric: Any) -> None:
+        self._metric = metric
+        self._children: dict[tuple[str, ...], Any] = {}
+
+    def __call__(self, *values: str) -> Any:
+        child = self._children.get(values)
+        if child is None:
+            child = self._children[values] = self._metric.labels(*values)
+        return child
+
+
 class BotMetrics:
     """Every metric the bot exports; `render()` is the body of GET /metrics."""
 
@@ -146,6 +168,8 @@ class UpdateMetricsMiddleware(BaseMiddleware):
 
     def __init__(self, metrics: BotMetrics) -> None:
         self.metrics = metrics
+        self._seconds = _Children(metrics.update_seconds)
+        self._updates = _Children(metrics.updates)
 
     async def __call__(
         self,
@@ -163,8 +187,8 @@ class UpdateMetricsMiddleware(BaseMiddleware):
             outcome = "unhandled" if result is UNHANDLED else "handled"
             return result
         finally:
-            self.metrics.update_seconds.labels(kind).observe(time.perf_counter() - started)
-            self.metrics.updates.labels(kind, outcome).inc()
+            self._seconds(kind).observe(time.perf_counter() - started)
+            self._updates(kind, outcome).inc()
 
 
 def telegram_outcome(error: BaseException | None) -> str:
@@ -192,6 +216,7 @@ class _TelegramCall(BaseRequestMiddleware):
 
     def __init__(self, metrics: BotMetrics) -> None:
         self.metrics = metrics
+        self._retries = _Children(metrics.telegram_retries)
 
     async def __call__(
         self,
@@ -206,7 +231,7 @@ class _TelegramCall(BaseRequestMiddleware):
         finally:
             _attempts.reset(token)
             if attempts[0] > 1:
-                self.metrics.telegram_retries.labels(method.__api_method__).inc(attempts[0] - 1)
+                self._retries(method.__api_method__).inc(attempts[0] - 1)
 
 
 class _TelegramAttempt(BaseRequestMiddleware):
@@ -214,6 +239,7 @@ class _TelegramAttempt(BaseRequestMiddleware):
 
     def __init__(self, metrics: BotMetrics) -> None:
         self.metrics = metrics
+        self._requests = _Children(metrics.telegram_requests)
 
     async def __call__(
         self,
@@ -233,7 +259,7 @@ class _TelegramAttempt(BaseRequestMiddleware):
         finally:
             if not isinstance(method, GetUpdates) or error is not None:
                 outcome = telegram_outcome(error)
-                self.metrics.telegram_requests.labels(method.__api_method__, outcome).inc()
+                self._requests(method.__api_method__, outcome).inc()
 
 
 def install_telegram_metrics(bot: Bot, metrics: BotMetrics) -> None:
