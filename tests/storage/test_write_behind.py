@@ -288,6 +288,62 @@ def test_the_plan_moves_a_keyed_row_only_past_other_keys_and_never_past_a_keyles
     ]
 
 
+def test_the_plan_joins_the_earliest_run_a_keyed_row_may_join() -> None:
+    """Two statements interleaved per key (x, y, x as a teacher's line, step, bot's line): every
+    key's rows join the first runs they may, three groups whatever the number of keys."""
+    other = insert(TranscriptEntry.__table__)
+
+    def row(statement: object, label: str, key: object) -> _Op:
+        return _Op(None, statement, {}, label, order_key=key)  # type: ignore[arg-type]
+
+    ops = [
+        row(statement, f"{key}{number}", key)
+        for key in "abc"
+        for number, statement in ((1, _TEACHER_ROW), (2, other), (3, _TEACHER_ROW))
+    ]
+    assert [[op.label for op in group] for group in _plan(ops)] == [
+        ["a1", "b1", "c1"],
+        ["a2", "b2", "c2"],
+        ["a3", "b3", "c3"],
+    ]
+
+
+async def test_teachers_lines_and_steps_as_the_bot_orders_them_share_a_few_executemanys(
+    factory: async_sessionmaker, sql: SqlLog
+) -> None:
+    """As concurrent updates submit them: her line, her step (2 statements), the bot's line —
+    one executemany per statement and round, each teacher's writes composed in order."""
+    clock = Clock()
+    writer = WriteBehind(factory, name="test")
+    sessions = LinkSessionRepository(factory, clock=clock, writer=writer)
+    transcript = TranscriptStore(factory, clock=clock, keep=3, writer=writer)
+    teachers = range(100, 150)
+    for user_id in teachers:
+        await begin(sessions, user_id)
+    sql.statements.clear()
+    for step in ("Link:phone", "Link:code"):
+        for user_id in teachers:  # one loop turn: everything lands in one batch
+            await transcript.record(user_id, "teacher", f"to {step}")
+            await sessions.enter_step(user_id, step)
+            await transcript.record(user_id, "bot", f"{step} for {user_id}")
+    await writer.flush()
+
+    # 2 rounds × (line, step event, step, line) + the trim, 50 teachers each: 9 round trips.
+    assert len(sql.statements) <= 9, len(sql.statements)
+    for user_id in (100, 149):
+        record = await sessions.get(user_id)
+        assert record is not None and record.step == "Link:code"
+        assert await transcript_rows(factory, user_id) == [
+            ("bot", f"Link:phone for {user_id}"),
+            ("teacher", "to Link:code"),
+            ("bot", f"Link:code for {user_id}"),
+        ]
+    events = await sessions.events(T0, T0 + timedelta(hours=1))
+    steps = [e.step for e in events if e.user_id == 120 and e.kind == EventKind.STEP]
+    assert steps == ["Link:phone", "Link:code"]
+    await writer.close()
+
+
 async def test_once_per_batch_runs_last_and_once_per_key(writer: WriteBehind) -> None:
     ran: list[str] = []
 
