@@ -525,6 +525,78 @@ async def test_link_session_writes_of_one_batch_compose_like_separate_calls(
     await sessions.close()
 
 
+async def test_begin_again_starts_the_record_afresh_and_locale_keeps_her_first_row(
+    factory: async_sessionmaker,
+) -> None:
+    """/start with a new token over an old record: every field of the walk is reset (only the
+    user stays); «Начать заново» moves the record to the fresh flow; the language is updated
+    without touching her name or first moment."""
+    clock = Clock()
+    sessions = LinkSessionRepository(factory, clock=clock)
+    await sessions.set_locale(7, "en", "Anna")
+    clock.advance(60)
+    await sessions.set_locale(7, "ru", "Someone else")
+    async with factory() as db:
+        teacher = await db.get(Teacher, 7)
+        assert teacher is not None
+        assert (teacher.locale, teacher.first_name) == ("ru", "Anna")
+        assert teacher.created_at.replace(tzinfo=UTC) == T0
+
+    await begin(sessions, 7)
+    await sessions.enter_step(7, "Link:phone", scenario="new_profile", phone_masked="+7 ***")
+    await sessions.code_requested(7)
+    await sessions.record_refusal(7, "wrong_code")
+    await sessions.switch_flow(7, "flow-2")
+    await sessions.switch_flow(8, "flow-2")  # no record: nothing
+    record = await sessions.get(7)
+    assert record is not None
+    assert (record.flow_id, record.scenario, record.phone_masked, record.step) == (
+        "flow-2",
+        None,
+        None,
+        "Link:phone",
+    )
+    assert record.codes_requested == 1 and [e["code"] for e in record.last_errors] == ["wrong_code"]
+    assert await sessions.get(8) is None
+
+    clock.advance(60)
+    await sessions.begin(
+        user_id=7,
+        chat_id=70,
+        flow_id="flow-3",
+        mesh_account_id="mesh-3",
+        teacher_name="Мария Ивановна",
+        step="Onboarding:greeting",
+    )
+    record = await sessions.get(7)
+    assert record is not None
+    assert (
+        record.chat_id,
+        record.flow_id,
+        record.mesh_account_id,
+        record.teacher_name,
+        record.scenario,
+        record.step,
+        record.phone_masked,
+        record.codes_requested,
+        record.last_errors,
+    ) == (70, "flow-3", "mesh-3", "Мария Ивановна", None, "Onboarding:greeting", None, 0, [])
+    moment = T0 + timedelta(seconds=120)
+    assert record.started_at.replace(tzinfo=UTC) == moment
+    assert record.step_entered_at.replace(tzinfo=UTC) == moment
+    assert record.updated_at.replace(tzinfo=UTC) == moment
+    await sessions.record_event(7, EventKind.HANDOFF, step="Link:code", code="x")
+    events = await sessions.events(T0, T0 + timedelta(hours=1))
+    assert [(e.kind, e.scenario, e.step, e.code) for e in events] == [
+        (EventKind.STARTED, None, "Onboarding:welcome", None),
+        (EventKind.STEP, "new_profile", "Link:phone", None),
+        (EventKind.REFUSAL, "new_profile", "Link:phone", "wrong_code"),
+        (EventKind.STARTED, None, "Onboarding:greeting", None),
+        (EventKind.HANDOFF, None, "Link:code", "x"),
+    ]
+    await sessions.close()
+
+
 async def test_a_shared_writer_commits_both_stores_in_one_transaction(
     factory: async_sessionmaker, sql: SqlLog
 ) -> None:
