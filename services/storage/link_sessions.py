@@ -3,8 +3,12 @@
 Writes are write-behind (services/storage/write_behind.py): a call queues its change and returns;
 the changes of many updates are committed together, one transaction per batch. Every read method
 first waits for the writes queued before it, so readers (the helpdesk context card, /stats,
-tests) see exactly what they saw when each call had its own transaction. The hot writes
-(`enter_step`, `code_requested`) are single Core statements that read nothing back into Python.
+tests) see exactly what they saw when each call had its own transaction. Every write is Core
+statements built once at import, keyed by the teacher (so the writer may put the same statement
+of many teachers into one executemany): `enter_step` (an INSERT … SELECT of the step event and
+an UPDATE), `code_requested`, `switch_flow` and `record_event` (an INSERT … SELECT reading her
+scenario and step) are single statements that read nothing back into Python; `begin` and
+`set_locale` are upserts; only `record_refusal` reads her row (to append to her last errors).
 
 Two writes are written through instead (they return once committed, or raise `WriteDelayed`
 while the database is away, so the teacher is told rather than silently losing them): the
@@ -17,7 +21,20 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import DateTime, String, bindparam, case, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    DateTime,
+    Integer,
+    String,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.storage.db import table_of
@@ -84,6 +101,98 @@ _CODE_REQUESTED = (
     .values(codes_requested=_sessions_table.c.codes_requested + 1, updated_at=_now)
 )
 
+# The other writes, built once as well (bench/README.md, stop 19: the bot's own SQL): no ORM
+# object loaded, flushed or identity-mapped, no statement built or cache key computed per call.
+_teachers_table = table_of(Teacher)
+_kind = bindparam("p_kind", type_=String(32))
+_code = bindparam("p_code", type_=String(64))
+_value = bindparam("p_value", type_=Integer())
+_flow = bindparam("p_flow", type_=String(64))
+_now_column_type = _sessions_table.c.updated_at.type
+
+
+def _of_her_session(column):  # type: ignore[no-untyped-def]
+    """Her link session's `column` (NULL when she has none), as a scalar subquery."""
+    return select(column).where(_sessions_table.c.user_id == _user).scalar_subquery()
+
+
+# record_event: her current scenario and (unless given) step are read by the INSERT itself.
+_RECORD_EVENT = insert(_events_table).from_select(
+    ["at", "user_id", "kind", "scenario", "step", "code", "value"],
+    select(
+        _now,
+        _user,
+        _kind,
+        _of_her_session(_sessions_table.c.scenario),
+        func.coalesce(_step, _of_her_session(_sessions_table.c.step)),
+        _code,
+        _value,
+    ),
+)
+# An event whose every value is known (begin's "started", a refusal's).
+_EVENT = insert(_events_table).values(
+    at=_now, user_id=_user, kind=_kind, scenario=_scenario, step=_step, code=_code
+)
+# begin: her record made afresh, or started again (one upsert, written out: SQLAlchemy's SQLite
+# and PostgreSQL `on_conflict_do_update` have no cache key; both spell this upsert alike).
+_BEGIN = text(
+    "INSERT INTO link_sessions (user_id, chat_id, flow_id, mesh_account_id, teacher_name,"
+    " scenario, step, phone_masked, codes_requested, last_errors, started_at, step_entered_at,"
+    " updated_at)"
+    " VALUES (:p_user, :p_chat, :p_flow, :p_mesh, :p_name, NULL, :p_step, NULL, 0, '[]',"
+    " :p_now, :p_now, :p_now)"
+    " ON CONFLICT (user_id) DO UPDATE SET chat_id = excluded.chat_id,"
+    " flow_id = excluded.flow_id, mesh_account_id = excluded.mesh_account_id,"
+    " teacher_name = excluded.teacher_name, scenario = NULL, step = excluded.step,"
+    " phone_masked = NULL, codes_requested = 0, last_errors = excluded.last_errors,"
+    " started_at = excluded.started_at, step_entered_at = excluded.step_entered_at,"
+    " updated_at = excluded.updated_at"
+).bindparams(
+    bindparam("p_user", type_=_sessions_table.c.user_id.type),
+    bindparam("p_chat", type_=_sessions_table.c.chat_id.type),
+    bindparam("p_flow", type_=_sessions_table.c.flow_id.type),
+    bindparam("p_mesh", type_=_sessions_table.c.mesh_account_id.type),
+    bindparam("p_name", type_=_sessions_table.c.teacher_name.type),
+    bindparam("p_step", type_=_sessions_table.c.step.type),
+    bindparam("p_now", type_=_now_column_type),
+)
+_SWITCH_FLOW = (
+    update(_sessions_table)
+    .where(_sessions_table.c.user_id == _user)
+    .values(flow_id=_flow, scenario=None, phone_masked=None, updated_at=_now)
+)
+_REFUSAL_READ = select(
+    _sessions_table.c.step, _sessions_table.c.scenario, _sessions_table.c.last_errors
+).where(_sessions_table.c.user_id == _user)
+_SET_ERRORS = (
+    update(_sessions_table)
+    .where(_sessions_table.c.user_id == _user)
+    .values(
+        last_errors=bindparam("p_errors", type_=_sessions_table.c.last_errors.type),
+        updated_at=_now,
+    )
+)
+# set_locale: her language; a new teacher's row is made (her name and first moment kept).
+_SET_LOCALE = text(
+    "INSERT INTO teachers (user_id, locale, first_name, created_at)"
+    " VALUES (:p_user, :p_locale, :p_first_name, :p_now)"
+    " ON CONFLICT (user_id) DO UPDATE SET locale = excluded.locale"
+).bindparams(
+    bindparam("p_user", type_=_teachers_table.c.user_id.type),
+    bindparam("p_locale", type_=_teachers_table.c.locale.type),
+    bindparam("p_first_name", type_=_teachers_table.c.first_name.type),
+    bindparam("p_now", type_=_teachers_table.c.created_at.type),
+)
+_LOCALE = select(_teachers_table.c.locale).where(_teachers_table.c.user_id == _user)
+
+
+async def _connection_of(db: AsyncSession):  # type: ignore[no-untyped-def]
+    """The batch's connection, for Core statements inside a function op (ORM objects another op
+    loaded into the batch's session are expired, as the writer does after its statements)."""
+    if db.identity_map:
+        db.expire_all()
+    return await db.connection()
+
 
 class LinkSessionRepository(WritesBehind):
     """Write-behind writes (one transaction per batch of calls), reads that see them all."""
@@ -111,8 +220,8 @@ class LinkSessionRepository(WritesBehind):
     async def get_locale(self, user_id: int) -> str | None:
         await self.writer.flush()
         async with self._sessions() as db:
-            teacher = await db.get(Teacher, user_id)
-            return teacher.locale if teacher else None
+            locale: str | None = await db.scalar(_LOCALE, {"p_user": user_id})
+            return locale
 
     async def get(self, user_id: int) -> LinkSession | None:
         await self.writer.flush()
@@ -151,19 +260,14 @@ class LinkSessionRepository(WritesBehind):
 
     async def set_locale(self, user_id: int, locale: str, first_name: str | None = None) -> None:
         """Remember the teacher's language; returns once it is committed (write-through)."""
-        now = self._clock()
-
-        async def write(db: AsyncSession) -> None:
-            teacher = await db.get(Teacher, user_id)
-            if teacher is None:
-                db.add(
-                    Teacher(user_id=user_id, locale=locale, first_name=first_name, created_at=now)
-                )
-            else:
-                teacher.locale = locale
-
+        params = {
+            "p_user": user_id,
+            "p_locale": locale,
+            "p_first_name": first_name,
+            "p_now": self._clock(),
+        }
         await self.writer.submit(
-            write, order_key=user_id, label=f"set_locale user {user_id}", wait=True
+            _SET_LOCALE, params, order_key=user_id, label=f"set_locale user {user_id}", wait=True
         )
 
     async def begin(
@@ -179,26 +283,23 @@ class LinkSessionRepository(WritesBehind):
         """Start (or restart) the record for a teacher who opened the assistant with a token.
 
         Written through: returns once committed."""
-        now = self._clock()
+        params = {
+            "p_user": user_id,
+            "p_chat": chat_id,
+            "p_flow": flow_id,
+            "p_mesh": mesh_account_id,
+            "p_name": teacher_name,
+            "p_step": step,
+            "p_now": self._clock(),
+            "p_kind": EventKind.STARTED.value,
+            "p_scenario": None,
+            "p_code": None,
+        }
 
-        async def write(db: AsyncSession) -> None:
-            record = await db.get(LinkSession, user_id)
-            if record is None:
-                record = LinkSession(user_id=user_id)
-                db.add(record)
-            record.chat_id = chat_id
-            record.flow_id = flow_id
-            record.mesh_account_id = mesh_account_id
-            record.teacher_name = teacher_name
-            record.scenario = None
-            record.step = step
-            record.phone_masked = None
-            record.codes_requested = 0
-            record.last_errors = []
-            record.started_at = now
-            record.step_entered_at = now
-            record.updated_at = now
-            db.add(AnalyticsEvent(at=now, user_id=user_id, kind=EventKind.STARTED, step=step))
+        async def write(db: AsyncSession) -> None:  # both or neither: one op
+            connection = await _connection_of(db)
+            await connection.execute(_BEGIN, params)
+            await connection.execute(_EVENT, params)
 
         await self.writer.submit(write, order_key=user_id, label=f"begin user {user_id}", wait=True)
 
@@ -207,18 +308,10 @@ class LinkSessionRepository(WritesBehind):
 
         The scenario and the number are decided again; the counts and the last errors stay,
         for the helpdesk's context card. Nothing happens for a teacher without a record."""
-        now = self._clock()
-
-        async def write(db: AsyncSession) -> None:
-            record = await db.get(LinkSession, user_id)
-            if record is None:
-                return
-            record.flow_id = flow_id
-            record.scenario = None
-            record.phone_masked = None
-            record.updated_at = now
-
-        await self.writer.submit(write, label=f"switch_flow user {user_id}")
+        params = {"p_user": user_id, "p_flow": flow_id, "p_now": self._clock()}
+        await self.writer.submit(
+            _SWITCH_FLOW, params, order_key=user_id, label=f"switch_flow user {user_id}"
+        )
 
     async def enter_step(
         self,
@@ -255,28 +348,30 @@ class LinkSessionRepository(WritesBehind):
         now = self._clock()
 
         async def write(db: AsyncSession) -> None:
-            record = await db.get(LinkSession, user_id)
+            connection = await _connection_of(db)
+            record = (await connection.execute(_REFUSAL_READ, {"p_user": user_id})).first()
             scenario = None
             at_step = step
             if record is not None:
                 at_step = step or record.step
                 scenario = record.scenario
                 errors = [
-                    *record.last_errors,
+                    *(record.last_errors or []),
                     {"code": code, "step": at_step, "at": now.isoformat()},
                 ]
-                record.last_errors = errors[-MAX_REMEMBERED_ERRORS:]
-                record.updated_at = now
-            db.add(
-                AnalyticsEvent(
-                    at=now,
-                    user_id=user_id,
-                    kind=EventKind.REFUSAL,
-                    scenario=scenario,
-                    step=at_step,
-                    code=code,
+                await connection.execute(
+                    _SET_ERRORS,
+                    {"p_user": user_id, "p_errors": errors[-MAX_REMEMBERED_ERRORS:], "p_now": now},
                 )
-            )
+            event = {
+                "p_now": now,
+                "p_user": user_id,
+                "p_kind": EventKind.REFUSAL.value,
+                "p_scenario": scenario,
+                "p_step": at_step,
+                "p_code": code,
+            }
+            await connection.execute(_EVENT, event)
 
         await self.writer.submit(
             write, order_key=user_id, label=f"record_refusal user {user_id} code {code}"
@@ -292,22 +387,14 @@ class LinkSessionRepository(WritesBehind):
         value: int | None = None,
     ) -> None:
         """Record a linked / handoff / rating event against the teacher's current scenario."""
-        now = self._clock()
-
-        async def write(db: AsyncSession) -> None:
-            record = await db.get(LinkSession, user_id)
-            db.add(
-                AnalyticsEvent(
-                    at=now,
-                    user_id=user_id,
-                    kind=kind,
-                    scenario=record.scenario if record else None,
-                    step=step or (record.step if record else None),
-                    code=code,
-                    value=value,
-                )
-            )
-
+        params = {
+            "p_now": self._clock(),
+            "p_user": user_id,
+            "p_kind": str(kind),
+            "p_step": step or None,  # none given: her current step
+            "p_code": code,
+            "p_value": value,
+        }
         await self.writer.submit(
-            write, order_key=user_id, label=f"record_event {kind} user {user_id}"
+            _RECORD_EVENT, params, order_key=user_id, label=f"record_event {kind} user {user_id}"
         )

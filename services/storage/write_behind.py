@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from bisect import bisect_left
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -334,28 +335,34 @@ class WriteBehind:
 def _plan(ops: list[_Op]) -> list[list[_Op]]:
     """Groups to run in order: each a function op alone, or rows of one statement (executemany).
 
-    An op joins the latest group of its statement when that group comes after every group
-    holding an op of its key and after the last keyless op (a barrier); else it opens a group.
-    So the ops of one key, and keyless ops, run in submission order; others may run earlier.
+    A keyed op joins the EARLIEST group of its statement that comes after every group holding
+    an op of its key and after the last keyless op (a barrier); else it opens a group. A keyless
+    statement op joins only a run of consecutive ones. So the ops of one key, and keyless ops,
+    run in submission order; others may run earlier. (Earliest, not latest: the updates of
+    concurrent teachers interleave their statements — her line, her step, the bot's line — and
+    joining only the latest group of a statement opened a new group at nearly every row.)
     """
     groups: list[list[_Op]] = []
-    last_of_statement: dict[int, int] = {}  # id(statement) -> index of its latest group
+    of_statement: dict[int, list[int]] = {}  # id(statement) -> indexes of its groups, ascending
     last_of_key: dict[Hashable, int] = {}
     barrier = -1
     for op in ops:
         if op.statement is not None:
-            candidate = last_of_statement.get(id(op.statement), -1)
+            indexes = of_statement.setdefault(id(op.statement), [])
+            index = -1
             if op.order_key is None:
-                joins = 0 <= candidate == len(groups) - 1  # a plain run of consecutive ones
+                if indexes and indexes[-1] == len(groups) - 1:  # a plain run of consecutive ones
+                    index = indexes[-1]
             else:
-                joins = candidate >= max(barrier, last_of_key.get(op.order_key, -1), 0)
-            if joins:
-                groups[candidate].append(op)
-                index = candidate
+                position = bisect_left(indexes, max(barrier, last_of_key.get(op.order_key, -1)))
+                if position < len(indexes):
+                    index = indexes[position]
+            if index >= 0:
+                groups[index].append(op)
             else:
                 groups.append([op])
                 index = len(groups) - 1
-                last_of_statement[id(op.statement)] = index
+                indexes.append(index)
         else:
             groups.append([op])
             index = len(groups) - 1

@@ -288,6 +288,62 @@ def test_the_plan_moves_a_keyed_row_only_past_other_keys_and_never_past_a_keyles
     ]
 
 
+def test_the_plan_joins_the_earliest_run_a_keyed_row_may_join() -> None:
+    """Two statements interleaved per key (x, y, x as a teacher's line, step, bot's line): every
+    key's rows join the first runs they may, three groups whatever the number of keys."""
+    other = insert(TranscriptEntry.__table__)
+
+    def row(statement: object, label: str, key: object) -> _Op:
+        return _Op(None, statement, {}, label, order_key=key)  # type: ignore[arg-type]
+
+    ops = [
+        row(statement, f"{key}{number}", key)
+        for key in "abc"
+        for number, statement in ((1, _TEACHER_ROW), (2, other), (3, _TEACHER_ROW))
+    ]
+    assert [[op.label for op in group] for group in _plan(ops)] == [
+        ["a1", "b1", "c1"],
+        ["a2", "b2", "c2"],
+        ["a3", "b3", "c3"],
+    ]
+
+
+async def test_teachers_lines_and_steps_as_the_bot_orders_them_share_a_few_executemanys(
+    factory: async_sessionmaker, sql: SqlLog
+) -> None:
+    """As concurrent updates submit them: her line, her step (2 statements), the bot's line —
+    one executemany per statement and round, each teacher's writes composed in order."""
+    clock = Clock()
+    writer = WriteBehind(factory, name="test")
+    sessions = LinkSessionRepository(factory, clock=clock, writer=writer)
+    transcript = TranscriptStore(factory, clock=clock, keep=3, writer=writer)
+    teachers = range(100, 150)
+    for user_id in teachers:
+        await begin(sessions, user_id)
+    sql.statements.clear()
+    for step in ("Link:phone", "Link:code"):
+        for user_id in teachers:  # one loop turn: everything lands in one batch
+            await transcript.record(user_id, "teacher", f"to {step}")
+            await sessions.enter_step(user_id, step)
+            await transcript.record(user_id, "bot", f"{step} for {user_id}")
+    await writer.flush()
+
+    # 2 rounds × (line, step event, step, line) + the trim, 50 teachers each: 9 round trips.
+    assert len(sql.statements) <= 9, len(sql.statements)
+    for user_id in (100, 149):
+        record = await sessions.get(user_id)
+        assert record is not None and record.step == "Link:code"
+        assert await transcript_rows(factory, user_id) == [
+            ("bot", f"Link:phone for {user_id}"),
+            ("teacher", "to Link:code"),
+            ("bot", f"Link:code for {user_id}"),
+        ]
+    events = await sessions.events(T0, T0 + timedelta(hours=1))
+    steps = [e.step for e in events if e.user_id == 120 and e.kind == EventKind.STEP]
+    assert steps == ["Link:phone", "Link:code"]
+    await writer.close()
+
+
 async def test_once_per_batch_runs_last_and_once_per_key(writer: WriteBehind) -> None:
     ran: list[str] = []
 
@@ -466,6 +522,78 @@ async def test_link_session_writes_of_one_batch_compose_like_separate_calls(
     assert len(refusals) == 7 and {(e.scenario, e.step) for e in refusals} == {
         ("new_profile", "Link:code")
     }
+    await sessions.close()
+
+
+async def test_begin_again_starts_the_record_afresh_and_locale_keeps_her_first_row(
+    factory: async_sessionmaker,
+) -> None:
+    """/start with a new token over an old record: every field of the walk is reset (only the
+    user stays); «Начать заново» moves the record to the fresh flow; the language is updated
+    without touching her name or first moment."""
+    clock = Clock()
+    sessions = LinkSessionRepository(factory, clock=clock)
+    await sessions.set_locale(7, "en", "Anna")
+    clock.advance(60)
+    await sessions.set_locale(7, "ru", "Someone else")
+    async with factory() as db:
+        teacher = await db.get(Teacher, 7)
+        assert teacher is not None
+        assert (teacher.locale, teacher.first_name) == ("ru", "Anna")
+        assert teacher.created_at.replace(tzinfo=UTC) == T0
+
+    await begin(sessions, 7)
+    await sessions.enter_step(7, "Link:phone", scenario="new_profile", phone_masked="+7 ***")
+    await sessions.code_requested(7)
+    await sessions.record_refusal(7, "wrong_code")
+    await sessions.switch_flow(7, "flow-2")
+    await sessions.switch_flow(8, "flow-2")  # no record: nothing
+    record = await sessions.get(7)
+    assert record is not None
+    assert (record.flow_id, record.scenario, record.phone_masked, record.step) == (
+        "flow-2",
+        None,
+        None,
+        "Link:phone",
+    )
+    assert record.codes_requested == 1 and [e["code"] for e in record.last_errors] == ["wrong_code"]
+    assert await sessions.get(8) is None
+
+    clock.advance(60)
+    await sessions.begin(
+        user_id=7,
+        chat_id=70,
+        flow_id="flow-3",
+        mesh_account_id="mesh-3",
+        teacher_name="Мария Ивановна",
+        step="Onboarding:greeting",
+    )
+    record = await sessions.get(7)
+    assert record is not None
+    assert (
+        record.chat_id,
+        record.flow_id,
+        record.mesh_account_id,
+        record.teacher_name,
+        record.scenario,
+        record.step,
+        record.phone_masked,
+        record.codes_requested,
+        record.last_errors,
+    ) == (70, "flow-3", "mesh-3", "Мария Ивановна", None, "Onboarding:greeting", None, 0, [])
+    moment = T0 + timedelta(seconds=120)
+    assert record.started_at.replace(tzinfo=UTC) == moment
+    assert record.step_entered_at.replace(tzinfo=UTC) == moment
+    assert record.updated_at.replace(tzinfo=UTC) == moment
+    await sessions.record_event(7, EventKind.HANDOFF, step="Link:code", code="x")
+    events = await sessions.events(T0, T0 + timedelta(hours=1))
+    assert [(e.kind, e.scenario, e.step, e.code) for e in events] == [
+        (EventKind.STARTED, None, "Onboarding:welcome", None),
+        (EventKind.STEP, "new_profile", "Link:phone", None),
+        (EventKind.REFUSAL, "new_profile", "Link:phone", "wrong_code"),
+        (EventKind.STARTED, None, "Onboarding:greeting", None),
+        (EventKind.HANDOFF, None, "Link:code", "x"),
+    ]
     await sessions.close()
 
 
