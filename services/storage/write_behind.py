@@ -23,6 +23,15 @@ session) is submitted with `wait=True`: the call returns once its row is committ
 `WriteDelayed` after `write_through_timeout` (the write stays queued and still lands) so the
 update fails visibly instead of pretending.
 
+Write-through goes first. A teacher waits for it (`/start` replies only once her record is
+committed), so a `wait=True` op with an `order_key` does not wait for the queue: the writer's
+next transaction is that op alone, together with the earlier ops of its key still uncommitted
+(which it never overtakes), ahead of everything else queued — unless a keyless op queued before
+it stands in the way (nothing overtakes a keyless op), then it keeps its place. And a batch is
+committed in transactions of at most `max_batch_groups` round trips (executemanys and function
+ops, in `_plan`'s order), so a write-through op waits for one such transaction at most, never
+for a whole backlog: between two of them the writer looks for write-through ops again.
+
 Failures. Nothing is dropped because the database is busy or away. A failure that passes by
 itself (services/storage/transient.py: a locked SQLite file, a lost connection, a failover) keeps
 the whole batch and retries it with exponential backoff, for as long as it takes; `retries`
@@ -61,6 +70,9 @@ logger = logging.getLogger(__name__)
 DEFAULT_MAX_PENDING = 10_000
 DEFAULT_WRITE_THROUGH_TIMEOUT = 10.0
 DEFAULT_CLOSE_TIMEOUT = 30.0
+# Round trips (executemanys, function ops) per transaction: a backlog is committed in slices this
+# long, and a write-through op waits for one slice at most (bench/README.md, stop 19).
+DEFAULT_MAX_BATCH_GROUPS = 32
 
 
 class WriteDelayed(Exception):
@@ -84,6 +96,7 @@ class _Op:
     label: str
     committed: asyncio.Future[None] | None = None  # for write-through callers
     order_key: Hashable | None = None  # touches only this key's rows (may move past others)
+    first: bool = False  # write-through with a key: may go ahead of the queue
 
 
 class _StillTransient(Exception):
@@ -108,16 +121,21 @@ class WriteBehind:
         write_through_timeout: float = DEFAULT_WRITE_THROUGH_TIMEOUT,
         close_timeout: float = DEFAULT_CLOSE_TIMEOUT,
         on_retry: Callable[[BaseException], None] | None = None,
+        max_batch_groups: int = DEFAULT_MAX_BATCH_GROUPS,
     ) -> None:
         """Writer over `session_factory`; `max_pending` bounds the operations waiting.
 
         `backoff` spaces the retries of a batch the database refused for a while (`sleep` is
         injectable for tests); `write_through_timeout` bounds a `wait=True` submission;
         `close_timeout` bounds how long `close()` keeps retrying; `on_retry` is called with the
-        error before each retry (metrics, health).
+        error before each retry (metrics, health); `max_batch_groups` bounds the round trips of
+        one transaction (a bigger batch is committed in several, in order).
         """
         if max_pending < 1:
             raise ValueError("max_pending must be >= 1")
+        if max_batch_groups < 1:
+            raise ValueError("max_batch_groups must be >= 1")
+        self._max_batch_groups = max_batch_groups
         self._sessions = session_factory
         self._write_lock = sqlite_write_lock(session_factory.kw.get("bind"))  # shared with FSM
         self._max_pending = max_pending
@@ -130,7 +148,9 @@ class WriteBehind:
         self._pending: list[_Op] = []
         self._at_end: dict[Hashable, _Op] = {}
         self._batches = GroupCommit(self._run_batch, name=f"write-behind {name}")
-        self._uncommitted: list[_Op] = []  # ops of the batch in flight not committed yet
+        self._uncommitted: list[_Op] = []  # ops of the transaction in flight not committed yet
+        self._rest: list[_Op] = []  # ops of the batch in flight after that transaction's
+        self._write_through = 0  # write-through ops with a key, queued or in `_rest`
         self._taken: asyncio.Event = asyncio.Event()  # set whenever a batch takes the queue
         self._closed = False
         self._retrying = False
@@ -186,6 +206,9 @@ class WriteBehind:
         if wait:
             item.committed = asyncio.get_running_loop().create_future()
             item.committed.add_done_callback(consume_exception)
+            if order_key is not None and once_per_batch is None:
+                item.first = True
+                self._write_through += 1
         if once_per_batch is None:
             self._pending.append(item)
         else:
@@ -217,17 +240,79 @@ class WriteBehind:
             await asyncio.wait_for(self.flush(), self._close_timeout)
         except TimeoutError:
             await self._batches.cancel()  # stop retrying
-            self._report_unwritten([*self._uncommitted, *self._pending, *self._at_end.values()])
+            self._report_unwritten(
+                [*self._uncommitted, *self._rest, *self._pending, *self._at_end.values()]
+            )
         finally:
             self._closed = True
             self._taken.set()  # submitters blocked on back-pressure get the error
 
     async def _run_batch(self) -> None:
-        """One batch of the group commit: everything submitted since the last, one transaction."""
-        ops = [*self._pending, *self._at_end.values()]
+        """One batch of the group commit: everything submitted since the last.
+
+        Committed in transactions of at most `max_batch_groups` round trips, in order; before
+        each, the write-through ops queued so far (here or submitted meanwhile) go first.
+        """
+        self._rest = [*self._pending, *self._at_end.values()]
         self._pending, self._at_end = [], {}
         self._taken.set()
-        await self._write_until_done(ops)
+        try:
+            while True:
+                urgent = self._take_write_through()
+                if urgent:
+                    await self._write_until_done(urgent)
+                    continue
+                if not self._rest:
+                    break
+                groups = _plan(self._rest)
+                if len(groups) <= self._max_batch_groups:
+                    chunk, self._rest = self._rest, []
+                else:
+                    taken = {id(op) for group in groups[: self._max_batch_groups] for op in group}
+                    chunk = [op for op in self._rest if id(op) in taken]
+                    self._rest = [op for op in self._rest if id(op) not in taken]
+                self._write_through -= sum(op.first for op in chunk)
+                await self._write_until_done(chunk)
+        except BaseException:
+            # Cancelled (close() gave up): what this batch did not reach is queued again.
+            self._pending[:0] = self._rest
+            self._rest = []
+            raise
+
+    def _take_write_through(self) -> list[_Op]:
+        """Take the write-through ops that may go first, with the earlier ops of their keys.
+
+        Looks at the batch in flight's uncommitted rest, then the queue, in submission order, up
+        to the first keyless op (nothing moves past it). For each key with a write-through op
+        there, that op and every op of the key before it leave their places, in order.
+        """
+        if not self._write_through:
+            return []
+        ops = [*self._rest, *self._pending]
+        last_of_key: dict[Hashable, int] = {}  # key -> index of its last write-through op
+        end = len(ops)
+        for index, op in enumerate(ops):
+            if op.order_key is None:
+                end = index
+                break
+            if op.first:
+                last_of_key[op.order_key] = index
+        if not last_of_key:
+            return []
+        taken = [
+            index
+            for index, op in enumerate(ops[:end])
+            if op.order_key in last_of_key and index <= last_of_key[op.order_key]
+        ]
+        urgent = [ops[index] for index in taken]
+        self._write_through -= sum(op.first for op in urgent)
+        chosen = {id(op) for op in urgent}
+        self._rest = [op for op in self._rest if id(op) not in chosen]
+        pending = len(self._pending)
+        self._pending = [op for op in self._pending if id(op) not in chosen]
+        if len(self._pending) != pending:
+            self._taken.set()  # room in the queue: submitters held by back-pressure go on
+        return urgent
 
     async def _write_until_done(self, ops: list[_Op]) -> None:
         """Commit `ops`; while the database is away, wait and retry what is not committed yet."""

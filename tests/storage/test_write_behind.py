@@ -362,6 +362,102 @@ async def test_once_per_batch_runs_last_and_once_per_key(writer: WriteBehind) ->
     assert ran == ["first", "second", "end-a", "end-b"]
 
 
+# --- write-through first ---------------------------------------------------------------------
+
+
+class Journal:
+    """Ops that note their name when they run; '|' marks each commit of the engine."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.ran: list[str] = []
+        self._engine = engine
+        event.listen(engine.sync_engine, "commit", self._on_commit)
+
+    def _on_commit(self, _conn) -> None:  # type: ignore[no-untyped-def]
+        self.ran.append("|")
+
+    def remove(self) -> None:
+        event.remove(self._engine.sync_engine, "commit", self._on_commit)
+
+    def op(self, name: str, user_id: int | None = None):  # type: ignore[no-untyped-def]
+        async def run(db: AsyncSession) -> None:
+            self.ran.append(name)
+            await db.execute(text("SELECT 1"))  # its transaction commits on the connection
+            if user_id is not None:
+                db.add(Teacher(**teacher_row(user_id)))
+
+        return run
+
+
+@pytest.fixture
+def journal(bot_engine: AsyncEngine) -> Iterator[Journal]:
+    journal = Journal(bot_engine)
+    yield journal
+    journal.remove()
+
+
+async def test_write_through_goes_ahead_of_other_keys_but_never_of_its_own_earlier_ops(
+    writer: WriteBehind, factory: async_sessionmaker, journal: Journal
+) -> None:
+    gate = Gate()
+    await writer.submit(gate)
+    await gate.entered.wait()  # a batch is committing: what follows is queued
+    await writer.submit(journal.op("a1"), order_key="a")
+    await writer.submit(journal.op("b1"), order_key="b")
+    await writer.submit(journal.op("a2"), order_key="a")
+    through = asyncio.create_task(
+        writer.submit(journal.op("bW", user_id=7), order_key="b", wait=True)
+    )
+    await asyncio.sleep(0)  # queued
+    await writer.submit(journal.op("c1"), order_key="c")
+    gate.release.set()
+    await through
+    # Committed before the call returned: another session sees the row.
+    assert await teacher_ids(factory) == [7]
+    await writer.flush()
+
+    # Its own transaction first, with the earlier op of its key; then the rest, in order.
+    assert journal.ran == ["b1", "bW", "|", "a1", "a2", "c1", "|"]
+
+
+async def test_write_through_never_goes_ahead_of_a_keyless_op(
+    writer: WriteBehind, journal: Journal
+) -> None:
+    gate = Gate()
+    await writer.submit(gate)
+    await gate.entered.wait()
+    await writer.submit(journal.op("a1"), order_key="a")
+    await writer.submit(journal.op("keyless"))  # may touch anything: nothing moves past it
+    through = asyncio.create_task(writer.submit(journal.op("bW"), order_key="b", wait=True))
+    await asyncio.sleep(0)
+    await writer.submit(journal.op("c1"), order_key="c")
+    gate.release.set()
+    await through
+    await writer.flush()
+
+    assert journal.ran == ["a1", "keyless", "bW", "c1", "|"]
+
+
+async def test_a_big_batch_commits_in_slices_and_write_through_waits_for_one_slice(
+    factory: async_sessionmaker, journal: Journal
+) -> None:
+    writer = WriteBehind(factory, name="test", max_batch_groups=2)
+    gate = Gate()
+    # One batch of five round trips: committed as [gate, x1], then [x2, b1], then [x3].
+    await writer.submit(gate, order_key="g")
+    for name, key in (("x1", "x1"), ("x2", "x2"), ("b1", "b"), ("x3", "x3")):
+        await writer.submit(journal.op(name), order_key=key)
+    await gate.entered.wait()  # the first slice is committing
+    through = asyncio.create_task(writer.submit(journal.op("bW"), order_key="b", wait=True))
+    gate.release.set()
+    await through
+    await writer.close()
+
+    # bW overtook the batch's rest, taking along b1 (an earlier op of its key) but not x2, x3.
+    assert journal.ran == ["x1", "|", "b1", "bW", "|", "x2", "x3", "|"]
+    assert writer.batches == 3
+
+
 # --- the transcript ---------------------------------------------------------------------------
 
 
