@@ -107,7 +107,7 @@ async def cpu(teachers: int, rounds: int) -> None:
 CALLS = 9  # scenario A's backend calls per teacher (`walk`)
 
 
-async def open_loop(rate: float, teachers: int, seed: str) -> None:
+async def open_loop(rate: float, teachers: int, seed: str, profile: str | None = None) -> None:
     """`teachers` walk at once, each pausing before every call (gamma, shape 4) so that the
     calls arrive at `rate` per second in all, whether or not the backend has answered the
     others: its queueing shows as latency. The pauses are the same in every run (`seed`)."""
@@ -133,6 +133,8 @@ async def open_loop(rate: float, teachers: int, seed: str) -> None:
             accounts = backend.seed("new_profile", teachers)
             tokens = [(await harness.dev_link_token(a.mesh_account_id)).token for a in accounts]
             before = backend.stats()
+            if profile:
+                backend.profile(None)  # pyinstrument in the backend process, this run only
             started = time.perf_counter()
             await asyncio.gather(
                 *(
@@ -142,6 +144,8 @@ async def open_loop(rate: float, teachers: int, seed: str) -> None:
             )
             elapsed = time.perf_counter() - started
             used = backend.stats() - before
+            if profile:
+                backend.profile(profile)
     per_call = used.cpu_seconds / len(waits) * 1000
     print(
         f"open loop {rate:g} calls/s offered, {len(waits) / elapsed:.1f} achieved, {len(waits)}"
@@ -195,11 +199,15 @@ def main() -> None:
         "--open-loop",
         type=float,
         metavar="RATE",
-        help="instead: backend calls arrive at RATE per second (200 teachers): HTTP p50/p99",
+        help="instead: backend calls arrive at RATE per second: HTTP p50/p99",
     )
+    parser.add_argument("--open-teachers", type=int, default=200, help="with --open-loop")
+    parser.add_argument("--profile", help="with --open-loop: the backend's pyinstrument text here")
     args = parser.parse_args()
     if args.open_loop:
-        asyncio.run(open_loop(args.open_loop, 200, f"backend/{args.open_loop}"))
+        asyncio.run(
+            open_loop(args.open_loop, args.open_teachers, f"backend/{args.open_loop}", args.profile)
+        )
     else:
         asyncio.run(sql() if args.sql else cpu(args.teachers, args.rounds))
 
