@@ -12,12 +12,15 @@ statements each call ran (deterministic: the count does not depend on the machin
 
     .venv/bin/python bench/backend_bench.py                 # 50 teachers, best of 3 rounds
     .venv/bin/python bench/backend_bench.py --sql
+    .venv/bin/python bench/backend_bench.py --open-loop 45   # HTTP latency, calls at 45/s
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import random
+import time
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
@@ -60,26 +63,97 @@ async def walk(
     await call("read flow", her.get_flow(flow_id))
 
 
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
 async def cpu(teachers: int, rounds: int) -> None:
     best = None
+    waits: list[float] = []  # wall time of every call, ms (all teachers at once: a burst)
+
+    async def timed(_name: str, awaitable: Awaitable[T]) -> T:
+        started = time.perf_counter()
+        try:
+            return await awaitable
+        finally:
+            waits.append((time.perf_counter() - started) * 1000)
+
     with LinkingProcess(kdf="light") as backend:
         async with LinkingClient(backend.url, timeout=300) as harness:
             for round_ in range(rounds):
                 accounts = backend.seed("new_profile", teachers)
                 tokens = [(await harness.dev_link_token(a.mesh_account_id)).token for a in accounts]
                 before = backend.stats()
+                waits.clear()
                 await asyncio.gather(
                     *(
-                        walk(harness, account, token, f"{round_}-{index}")
+                        walk(harness, account, token, f"{round_}-{index}", timed)
                         for index, (account, token) in enumerate(zip(accounts, tokens, strict=True))
                     )
                 )
                 used = backend.stats() - before
                 per_update = used.cpu_seconds / (teachers * UPDATES) * 1000
                 argon2 = used.argon2_seconds / (teachers * UPDATES) * 1000
-                print(f"round {round_ + 1}: {per_update:.2f} ms per update (argon2 {argon2:.2f})")
+                print(
+                    f"round {round_ + 1}: {per_update:.2f} ms per update (argon2 {argon2:.2f}),"
+                    f" HTTP p50 {_percentile(waits, 0.5):.1f} p99 {_percentile(waits, 0.99):.1f}"
+                    f" max {max(waits):.1f} ms ({len(waits)} calls)"
+                )
                 best = per_update if best is None else min(best, per_update)
     print(f"{teachers} teachers at once, best of {rounds}: backend CPU {best:.2f} ms per update")
+
+
+CALLS = 9  # scenario A's backend calls per teacher (`walk`)
+
+
+async def open_loop(rate: float, teachers: int, seed: str, profile: str | None = None) -> None:
+    """`teachers` walk at once, each pausing before every call (gamma, shape 4) so that the
+    calls arrive at `rate` per second in all, whether or not the backend has answered the
+    others: its queueing shows as latency. The pauses are the same in every run (`seed`)."""
+    chance = random.Random(seed)
+    think = teachers / rate
+    waits: list[float] = []
+    stalls: list[float] = []  # how late this process woke for its own timers (its own load)
+    loop = asyncio.get_running_loop()
+
+    async def paused(_name: str, awaitable: Awaitable[T]) -> T:
+        pause = chance.gammavariate(4.0, think / 4.0)
+        due = loop.time() + pause
+        await asyncio.sleep(pause)
+        stalls.append((loop.time() - due) * 1000)
+        started = time.perf_counter()
+        try:
+            return await awaitable
+        finally:
+            waits.append((time.perf_counter() - started) * 1000)
+
+    with LinkingProcess(kdf="light") as backend:
+        async with LinkingClient(backend.url, timeout=300) as harness:
+            accounts = backend.seed("new_profile", teachers)
+            tokens = [(await harness.dev_link_token(a.mesh_account_id)).token for a in accounts]
+            before = backend.stats()
+            if profile:
+                backend.profile(None)  # pyinstrument in the backend process, this run only
+            started = time.perf_counter()
+            await asyncio.gather(
+                *(
+                    walk(harness, account, token, f"open-{index}", paused)
+                    for index, (account, token) in enumerate(zip(accounts, tokens, strict=True))
+                )
+            )
+            elapsed = time.perf_counter() - started
+            used = backend.stats() - before
+            if profile:
+                backend.profile(profile)
+    per_call = used.cpu_seconds / len(waits) * 1000
+    print(
+        f"open loop {rate:g} calls/s offered, {len(waits) / elapsed:.1f} achieved, {len(waits)}"
+        f" calls: HTTP p50 {_percentile(waits, 0.5):.1f} p90 {_percentile(waits, 0.9):.1f}"
+        f" p99 {_percentile(waits, 0.99):.1f} max {max(waits):.1f} ms; backend CPU"
+        f" {per_call:.2f} ms per call; this process woke late by p99"
+        f" {_percentile(stalls, 0.99):.1f} ms"
+    )
 
 
 async def sql() -> None:
@@ -121,8 +195,21 @@ def main() -> None:
     parser.add_argument("--teachers", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--sql", action="store_true", help="SQL statements per call instead")
+    parser.add_argument(
+        "--open-loop",
+        type=float,
+        metavar="RATE",
+        help="instead: backend calls arrive at RATE per second: HTTP p50/p99",
+    )
+    parser.add_argument("--open-teachers", type=int, default=200, help="with --open-loop")
+    parser.add_argument("--profile", help="with --open-loop: the backend's pyinstrument text here")
     args = parser.parse_args()
-    asyncio.run(sql() if args.sql else cpu(args.teachers, args.rounds))
+    if args.open_loop:
+        asyncio.run(
+            open_loop(args.open_loop, args.open_teachers, f"backend/{args.open_loop}", args.profile)
+        )
+    else:
+        asyncio.run(sql() if args.sql else cpu(args.teachers, args.rounds))
 
 
 if __name__ == "__main__":
