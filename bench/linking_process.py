@@ -74,7 +74,7 @@ class BackendStats:
 class LinkingProcess:
     """Starts the backend in a spawned process; `url`, `seed()`, `stats()`; stopped on exit."""
 
-    def __init__(self, *, kdf: str = "seed", start_timeout: float = 60.0) -> None:
+    def __init__(self, *, kdf: str = "seed", start_timeout: float = 180.0) -> None:
         self.kdf = kdf
         self.start_timeout = start_timeout
         self.url = ""

@@ -294,6 +294,8 @@ async def run_scenario(
         tokens = [(await harness.dev_link_token(a.mesh_account_id)).token for a in accounts]
         latencies: list[float] = []
         persons = people(under_test, teachers, latencies)
+        if args.transcripts:
+            under_test.telegram.record()
 
         async def teacher_run(person: TimedPerson, index: int) -> float:
             started = time.perf_counter()
@@ -315,8 +317,7 @@ async def run_scenario(
                 text = person.last_text[:160]
                 outcomes[index] = RuntimeError(f"not linked; bot: {text!r}")
     failures = [o for o in outcomes if isinstance(o, BaseException)]
-    if failures:
-        print(f"  {name}: {len(failures)} failed, first: {failures[0]!r}", file=sys.stderr)
+    report_failures(name, outcomes, persons, under_test.telegram, args)
     return Result(
         name=name,
         teachers=teachers,
@@ -388,6 +389,8 @@ async def run_open_loop(
         latencies: list[float] = []
         starts: list[float] = []
         persons = people(under_test, teachers, latencies, pause, starts)
+        if args.transcripts:
+            under_test.telegram.record()
         before = backend.stats()
         stalls: LoopStalls | None = args.stall_recorder
         if stalls is not None:
@@ -427,8 +430,7 @@ async def run_open_loop(
             ):
                 outcomes[index] = RuntimeError(f"not linked; bot: {person.last_text[:160]!r}")
     failures = [o for o in outcomes if isinstance(o, BaseException)]
-    if failures:
-        print(f"  open loop {rate}/s: {len(failures)} failed: {failures[0]!r}", file=sys.stderr)
+    report_failures(f"open loop {rate:g}/s", outcomes, persons, under_test.telegram, args)
     return OpenResult(
         name=f"{scenario} / {storage}",
         rate=rate,
@@ -444,6 +446,45 @@ async def run_open_loop(
             for step in itertools.zip_longest(*(p.own_latencies for p in persons))
         ],
     )
+
+
+def report_failures(
+    name: str,
+    outcomes: list[Any],
+    persons: list[TimedPerson],
+    telegram: ReplyClock,
+    args: argparse.Namespace,
+) -> None:
+    """Every failure counted by its message; with `--transcripts N`, the chats of N failed
+    teachers, the first of each kind first: what she sent, what the bot sent or edited there,
+    in order, timed."""
+    failed = [
+        (p, o) for p, o in zip(persons, outcomes, strict=True) if isinstance(o, BaseException)
+    ]
+    if not failed:
+        return
+    print(f"  {name}: {len(failed)} failed", file=sys.stderr)
+
+    def kind(error: BaseException) -> str:
+        return f"{type(error).__name__}: {str(error)[:200]}"
+
+    kinds = Counter(kind(error) for _, error in failed)
+    for name_, count in kinds.most_common():
+        print(f"    {count} × {name_}", file=sys.stderr)
+    if telegram.transcripts is None:
+        return
+    firsts = list({kind(error): (p, error) for p, error in reversed(failed)}.values())[::-1]
+    shown = firsts + [f for f in failed if f not in firsts]
+    for person, error in shown[: args.transcripts]:
+        print(f"  teacher {person.chat.id} failed: {error!r}"[:400], file=sys.stderr)
+        for line in telegram.transcripts.get(person.chat.id, []):
+            print(f"    {line}", file=sys.stderr)
+        on_screen = [
+            f"#{m.message_id} {(m.text or m.caption or '').splitlines()[0][:50]!r}"
+            f" {person.buttons(m)}"
+            for m in person.bot_messages()[-4:]
+        ]
+        print("    the chat ends with: " + "; ".join(on_screen), file=sys.stderr)
 
 
 def split_replies(
@@ -560,6 +601,8 @@ async def run_echo(name: str, updates: int, teachers: int, args: argparse.Namesp
     async with echo_bot() as under_test:
         latencies: list[float] = []
         persons = people(under_test, teachers, latencies)
+        if args.transcripts:
+            under_test.telegram.record()
 
         async def teacher_run(person: TimedPerson) -> float:
             started = time.perf_counter()
@@ -812,6 +855,13 @@ def parse_args() -> argparse.Namespace:
         type=float,
         metavar="MS",
         help="open loop: record every loop step that held the event loop ≥ MS ms (what ran, where)",
+    )
+    parser.add_argument(
+        "--transcripts",
+        type=int,
+        default=0,
+        metavar="N",
+        help="record every chat, and print the first N failed teachers' transcripts",
     )
     parser.add_argument("--profile", help="write a pyinstrument profile of one extra run here")
     parser.add_argument(

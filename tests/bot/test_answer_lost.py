@@ -1,0 +1,94 @@
+"""The backend did the step, but its answer did not reach the bot in time (an overloaded backend:
+the client's timeout). The teacher reads «Сервис привязки сейчас не отвечает» and «Повторить» on
+the same window — now out of step with the backend — and is never stuck there: repeating the
+step finds the backend ahead («Этот шаг уже пройден») and shows the window it is at.
+
+This is what the open loop under overload showed (bench/README.md, issue 13, stop 19): a
+simulated teacher who typed on after such an answer failed steps later, at «Мужской».
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import pytest
+
+from services.linking_client import BackendUnavailable, LinkingClient
+from tests.bot.helpers import Demo, fill_personal_data, reach_code, reach_password
+from tests.support.bot_app import BotApp
+
+CASE = "vkid_no_profile"
+
+
+def answer_lost(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """The next `LinkingClient.<name>` reaches the backend, which does it; its answer is lost."""
+    real = getattr(LinkingClient, name)
+
+    @functools.wraps(real)
+    async def timed_out(self: LinkingClient, *args: Any, **kwargs: Any) -> Any:
+        monkeypatch.setattr(LinkingClient, name, real)  # once
+        await real(self, *args, **kwargs)
+        raise BackendUnavailable.because("The linking service did not answer in time.")
+
+    monkeypatch.setattr(LinkingClient, name, timed_out)
+
+
+async def test_a_code_verified_whose_answer_was_lost_goes_on_at_the_name(
+    app: BotApp, demo: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    teacher = app.teacher(820)
+    await reach_code(teacher, demo)
+    code = await demo.last_code(CASE)
+    answer_lost(monkeypatch, "verify_code")
+
+    await teacher.send(code)
+    assert "Сервис привязки сейчас не отвечает" in teacher.last_text
+    assert "Подтвердите вход" in teacher.last_text  # the code window, behind the backend
+    await teacher.click("Повторить")
+    assert "Пожалуйста, напишите код ещё раз" in teacher.last_text
+    await teacher.send(code)  # the backend is past the code: it says so, the bot follows
+
+    assert "Напишите ваши настоящие ФИО" in teacher.last_text
+    assert "Этот шаг уже пройден" in teacher.last_text
+    assert "⚠️" not in teacher.last_text
+    await fill_personal_data(teacher, "Кузнецов Андрей Сергеевич", "03.09.1986", "Мужской")
+    assert "Всё верно, продолжить" in teacher.buttons()
+
+
+async def test_any_code_step_button_after_a_lost_answer_shows_where_the_backend_is(
+    app: BotApp, demo: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not only the code again: «Изменить номер» and a new number find the backend ahead too."""
+    teacher = app.teacher(821)
+    await reach_code(teacher, demo)
+    answer_lost(monkeypatch, "verify_code")
+    await teacher.send(await demo.last_code(CASE))
+    assert "Сервис привязки сейчас не отвечает" in teacher.last_text
+
+    await teacher.click("Изменить номер")
+    await teacher.send(demo[CASE].phone)
+
+    assert "Напишите ваши настоящие ФИО" in teacher.last_text
+    assert "Этот шаг уже пройден" in teacher.last_text
+
+
+async def test_a_password_accepted_whose_answer_was_lost_goes_on_at_the_code(
+    app: BotApp, demo: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    teacher = app.teacher(822)
+    await reach_password(teacher, demo)
+    answer_lost(monkeypatch, "submit_password")
+
+    await teacher.send(demo[CASE].vk_password or "")
+    assert "Сервис привязки сейчас не отвечает" in teacher.last_text
+    assert await demo.codes_received(CASE) == 1  # the backend did it: the call is on its way
+    await teacher.click("Повторить")
+    assert "напишите пароль ещё раз" in teacher.last_text
+    await teacher.send(demo[CASE].vk_password or "")
+
+    assert "Подтвердите вход" in teacher.last_text
+    assert "Этот шаг уже пройден" in teacher.last_text
+    assert await demo.codes_received(CASE) == 1  # no second code
+    await teacher.send(await demo.last_code(CASE))
+    assert "Напишите ваши настоящие ФИО" in teacher.last_text
