@@ -63,6 +63,7 @@ from bot.observability.wiring import export_runtime_gauges, readiness_checks
 from bot.pictures import PictureSender
 from bot.polling import UpdatePoller, stop_on_signals
 from bot.retention import RetentionJob
+from bot.routing import BotDispatcher, DialogSwitch
 from bot.shared_state import SharedState, in_process
 from bot.shared_state.once import RedisOncePerWindow
 from services.clock import Clock, SystemClock
@@ -164,7 +165,7 @@ def build_dispatcher(
         workflow["helpdesk"] = helpdesk
     if pictures is not None:
         workflow["pictures"] = pictures
-    dp = Dispatcher(storage=storage, events_isolation=events_isolation, **workflow)
+    dp = BotDispatcher(storage=storage, events_isolation=events_isolation, **workflow)
     if metrics is not None:
         dp["metrics"] = metrics  # the last-resort handler counts its answers
         metrics.hooks.alerts = workflow["admin_alerts"]
@@ -190,8 +191,7 @@ def build_dispatcher(
     for router in routers:
         if router.name != FALLBACK_ROUTER_NAME:
             dp.include_router(router)
-    for dialog in get_dialogs():
-        dp.include_router(dialog)
+    dp.include_router(DialogSwitch(get_dialogs()))  # straight to the context's dialog
     for router in routers:
         if router.name == FALLBACK_ROUTER_NAME:
             dp.include_router(router)
