@@ -14,8 +14,7 @@ import contextlib
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Table, Text, bindparam, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import DateTime, Text, bindparam, delete, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -35,8 +34,18 @@ class FsmRecord(Base):
 
 
 _TABLE = table_of(FsmRecord)
-_Upsert = Callable[[Table], sqlite.Insert | postgresql.Insert]
-_INSERT_BY_DIALECT: dict[str, _Upsert] = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+_DIALECTS = ("sqlite", "postgresql")
+# Written out and built once: SQLAlchemy's SQLite and PostgreSQL `on_conflict_do_update` have no
+# cache key, so every group commit compiled the upsert afresh (bench/README.md, stop 19); both
+# databases spell it alike.
+_UPSERT = text(
+    'INSERT INTO fsm_records ("key", value, updated_at) VALUES (:key, :value, :updated_at)'
+    ' ON CONFLICT ("key") DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at'
+).bindparams(
+    bindparam("key", type_=_TABLE.c.key.type),
+    bindparam("value", type_=_TABLE.c.value.type),
+    bindparam("updated_at", type_=_TABLE.c.updated_at.type),
+)
 
 
 def _utcnow() -> datetime:
@@ -89,17 +98,11 @@ class FsmRecordsGateway:
 
     def __init__(self, engine: AsyncEngine, *, clock: Callable[[], datetime] = _utcnow) -> None:
         self._clock = clock
-        try:
-            insert = _INSERT_BY_DIALECT[engine.dialect.name]
-        except KeyError:
+        if engine.dialect.name not in _DIALECTS:
             raise ValueError(
                 f"SQL FSM storage supports SQLite and PostgreSQL, not {engine.dialect.name}"
-            ) from None
-        upsert = insert(_TABLE)
-        self._upsert = upsert.on_conflict_do_update(
-            index_elements=[_TABLE.c.key],
-            set_={"value": upsert.excluded.value, "updated_at": upsert.excluded.updated_at},
-        )
+            )
+        self._upsert = _UPSERT
         self._delete = delete(_TABLE).where(_TABLE.c.key.in_(bindparam("keys", expanding=True)))
         self._prune = (
             delete(_TABLE).where(_TABLE.c.updated_at < bindparam("before")).returning(_TABLE.c.key)
