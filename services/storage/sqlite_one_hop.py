@@ -24,8 +24,10 @@ import logging
 import sqlite3
 from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
+from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy.dialects.sqlite.aiosqlite import (
@@ -145,19 +147,90 @@ class InLoopConnection(AsyncAdapt_aiosqlite_connection):
         return InLoopCursor(self)
 
     def commit(self) -> None:
+        raw = self._connection._conn
         try:
-            self._connection._conn.commit()
+            raw.commit()
         except Exception as error:
             self._handle_exception(error)
+        self._count_commit(raw)
 
     def rollback(self) -> None:
+        raw = self._connection._conn
         try:
-            self._connection._conn.rollback()
+            raw.rollback()
         except Exception as error:
             self._handle_exception(error)
+        # What the transaction changed is gone: the next commit counts only its own changes.
+        self._connection.in_loop_changes = raw.total_changes
+
+    def _count_commit(self, raw: sqlite3.Connection) -> None:
+        """A commit that wrote rows counts towards the database file's next WAL checkpoint.
+
+        SQLite's automatic checkpoint (at 1,000 WAL pages) would run inside the commit that
+        crosses it, in the event loop's thread: a copy of the pages and an fsync, 15–43 ms on
+        this machine (bench/README.md, stop 18). It is off on these connections
+        (`install_in_loop`); every CHECKPOINT_EVERY writing commits to a file a PASSIVE
+        checkpoint runs in a thread of its own on a connection of its own (`_checkpoint_file`),
+        nobody waiting for it: writers go on appending to the WAL meanwhile, and the next write
+        after it starts the WAL over from its beginning, so it stays as small as before.
+        """
+        connection = self._connection
+        changes = raw.total_changes
+        if changes == connection.__dict__.get("in_loop_changes", 0):
+            return  # a read: nothing went to the WAL
+        connection.in_loop_changes = changes
+        path = connection.__dict__.get("in_loop_path")
+        if path:
+            _count_writing_commit(path)
 
 
 BUSY_TIMEOUT_MS = 10_000
+
+# --- The backend's WAL checkpoints (`install_in_loop`): beside the loop, nobody waiting ---
+
+_CHECKPOINTS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-checkpoint")
+_WRITING_COMMITS: dict[str, int] = {}  # per database file, since its last checkpoint
+_PENDING_CHECKPOINTS: dict[str, Future[None]] = {}
+
+
+def _count_writing_commit(path: str) -> None:
+    commits = _WRITING_COMMITS.get(path, 0) + 1
+    if commits < CHECKPOINT_EVERY:
+        _WRITING_COMMITS[path] = commits
+        return
+    _WRITING_COMMITS[path] = 0
+    pending = _PENDING_CHECKPOINTS.get(path)
+    if pending is not None and not pending.done():
+        return  # the one still running will do
+    _PENDING_CHECKPOINTS[path] = _CHECKPOINTS.submit(_checkpoint_file, path)
+
+
+def pending_checkpoint(path: str) -> Future[None] | None:
+    """The checkpoint of this database file last started (done or not), if any."""
+    return _PENDING_CHECKPOINTS.get(path)
+
+
+def _checkpoint_file(path: str) -> None:
+    """In the checkpoint thread: copy the WAL into the database as far as no reader needs it.
+
+    On a connection of its own (the loop's connections go on meanwhile; one sqlite3 connection
+    used by two threads at once would make the loop wait for it), opened read-write without
+    creating anything (a database removed meanwhile is left alone), closed afterwards. PASSIVE
+    never waits for another connection's lock; a checkpoint that fails is left to the next.
+    """
+    try:
+        raw = sqlite3.connect(
+            f"{Path(path).absolute().as_uri()}?mode=rw", uri=True, isolation_level=None
+        )
+    except sqlite3.Error:
+        logger.debug("WAL checkpoint: %s is gone", path, exc_info=True)
+        return
+    try:
+        raw.execute("PRAGMA wal_checkpoint(PASSIVE)").close()
+    except sqlite3.Error:
+        logger.debug("WAL checkpoint left to the next one", exc_info=True)
+    finally:
+        raw.close()
 
 
 def install_in_loop(dbapi_connection: Any) -> None:
@@ -170,15 +243,23 @@ def install_in_loop(dbapi_connection: Any) -> None:
     `call_soon_threadsafe`, a fight for the GIL) only makes dearer. The one statement that may
     wait is BEGIN, on another process's write lock: the connection's busy timeout is 0, so it
     fails at once here and is then retried in aiosqlite's thread with a busy timeout of
-    BUSY_TIMEOUT_MS — the event loop never sleeps in SQLite's busy handler. The sqlite3
-    connection must be opened with `check_same_thread=False`.
+    BUSY_TIMEOUT_MS — the event loop never sleeps in SQLite's busy handler. SQLite's automatic
+    WAL checkpoint is off: it would run in the loop inside a commit; one runs beside it
+    instead (`InLoopConnection._count_commit`). The sqlite3 connection must be opened with
+    `check_same_thread=False`.
     """
     # Also after `install` (its PRAGMAs then went in one hop each).
     if type(dbapi_connection) in (AsyncAdapt_aiosqlite_connection, OneHopConnection):
         dbapi_connection.__class__ = OneHopConnection
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA busy_timeout=0")
+        cursor.execute("PRAGMA wal_autocheckpoint=0")  # `InLoopConnection._count_commit`
+        cursor.execute("PRAGMA database_list")
+        files = {name: file for _seq, name, file in cursor.fetchall()}
         cursor.close()
+        connection = dbapi_connection._connection  # aiosqlite's
+        connection.in_loop_path = files.get("main") or None  # None: in memory, no WAL
+        connection.in_loop_changes = connection._conn.total_changes
         dbapi_connection.__class__ = InLoopConnection
 
 

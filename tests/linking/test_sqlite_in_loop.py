@@ -7,8 +7,13 @@ import asyncio
 import sqlite3
 import threading
 import time
+from pathlib import Path
 
-from services.linking.db import create_engine, create_schema
+import pytest
+from sqlalchemy import text
+
+from services.linking.db import Database, create_engine, create_schema
+from services.storage import sqlite_one_hop
 
 
 async def test_statements_run_in_the_event_loops_thread(tmp_path) -> None:
@@ -51,3 +56,66 @@ async def test_a_begin_waits_for_another_writer_without_blocking_the_loop(tmp_pa
     finally:
         other.close()
         await engine.dispose()
+
+
+async def test_the_wal_is_checkpointed_beside_the_loop_and_stays_small(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite's automatic checkpoint would copy the WAL and fsync inside a commit, in the
+    loop's thread; it is off, and every CHECKPOINT_EVERY writing commits to the file one runs in
+    a thread of its own, nobody waiting for it. The WAL then starts over instead of growing."""
+    checkpoints: list[int] = []
+    checkpoint = sqlite_one_hop._checkpoint_file
+
+    def noted(path: str) -> None:
+        checkpoints.append(threading.get_ident())
+        checkpoint(path)
+
+    monkeypatch.setattr(sqlite_one_hop, "_checkpoint_file", noted)
+    monkeypatch.setattr(sqlite_one_hop, "CHECKPOINT_EVERY", 5)
+    path = tmp_path / "linking.sqlite3"
+    wal = tmp_path / "linking.sqlite3-wal"
+    database = Database(create_engine(f"sqlite+aiosqlite:///{path}"))
+    try:
+        async with database.engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE notes (id INTEGER PRIMARY KEY, body)"))
+
+        async def write(n: int) -> None:
+            async with database.transaction() as session:
+                await session.execute(text("INSERT INTO notes (body) VALUES (:n)"), {"n": n})
+
+        async def read() -> None:
+            async with database.transaction() as session:
+                await session.execute(text("SELECT count(*) FROM notes"))
+
+        started: list[object] = []  # the checkpoints begun, waited for one by one
+
+        async def write_and_settle(n: int) -> None:
+            await write(n)
+            pending = sqlite_one_hop.pending_checkpoint(str(path))
+            if pending is not None and pending not in started:
+                started.append(pending)
+                await asyncio.wrap_future(pending)
+
+        async with database.engine.connect() as connection:
+            result = await connection.execute(text("PRAGMA wal_autocheckpoint"))
+            assert result.scalar_one() == 0
+        for _ in range(6):  # reads write nothing: they do not count
+            await read()
+        assert sqlite_one_hop.pending_checkpoint(str(path)) is None
+        seen = []
+        for n in range(11):
+            await write_and_settle(n)
+            seen.append(len(started))
+        assert seen == [0, 0, 0, 0, 1, 1, 1, 1, 1, 2, 2]
+        assert len(checkpoints) == 2
+        assert threading.get_ident() not in checkpoints
+        for n in range(11, 50):
+            await write_and_settle(n)
+        size = wal.stat().st_size
+        for n in range(50, 250):
+            await write_and_settle(n)
+        assert len(checkpoints) == 50
+        assert wal.stat().st_size == size  # written over from its beginning, not grown
+    finally:
+        await database.dispose()
