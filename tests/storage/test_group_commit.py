@@ -256,3 +256,17 @@ async def test_the_load_batcher_splits_by_max_keys_and_a_failed_query_fails_its_
     assert results[0] == "X"
     assert isinstance(results[1], ConnectionError) and results[2] is results[1]
     assert await loads.request("missing") is None  # the next query runs; a missing row is None
+
+
+async def test_a_load_runs_one_loop_turn_after_its_request_with_that_turns_keys() -> None:
+    queries: list[list[str]] = []
+
+    async def load_many(keys: Sequence[str]) -> dict[str, str]:
+        queries.append(list(keys))
+        return {}
+
+    loads = LoadBatcher(load_many)
+    futures = [loads.request(key) for key in ("a", "b")]  # one turn: one query
+    await asyncio.sleep(0)  # one loop turn (counted, not timed): the query has run
+    assert queries == [["a", "b"]]
+    assert await asyncio.gather(*futures) == [None, None]
