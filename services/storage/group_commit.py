@@ -7,7 +7,9 @@ queued and does it: one batch. Then:
 
 * `schedule()` asks for a batch; one background task runs it after letting the current
   event-loop turn finish, so that everything submitted in this turn joins it. Whatever is
-  submitted while a batch runs is taken by the next one.
+  submitted while a batch runs is taken by the next one. `schedule(at_once=True)` (a caller
+  waits for this very work, e.g. a write-through) saves the batch due that extra turn: it
+  starts as soon as the task gets the loop and the batch in flight, if any, is done.
 * Every caller of one batch shares one future: `join()` returns when the batch that takes the
   caller's work (submitted before the call) is done, and raises the batch's error in each of
   them. The future's error is marked as seen, so a batch whose callers all left logs nothing.
@@ -41,7 +43,7 @@ def consume_exception(future: asyncio.Future[Any]) -> None:
 class GroupCommit:
     """Runs `run_batch()` in one background task, once per batch; callers share its future."""
 
-    __slots__ = ("_in_flight", "_name", "_next", "_run_batch", "_task")
+    __slots__ = ("_at_once", "_in_flight", "_name", "_next", "_run_batch", "_task")
 
     def __init__(self, run_batch: RunBatch, *, name: str = "group commit") -> None:
         self._run_batch = run_batch
@@ -49,18 +51,22 @@ class GroupCommit:
         self._next: asyncio.Future[None] | None = None  # the batch due: takes what is queued
         self._in_flight: asyncio.Future[None] | None = None  # the batch running
         self._task: asyncio.Task[None] | None = None
+        self._at_once = False  # the batch due starts without waiting one more loop turn
 
     @property
     def busy(self) -> bool:
         """True while a batch runs or is due."""
         return self._task is not None
 
-    def schedule(self) -> asyncio.Future[None]:
+    def schedule(self, *, at_once: bool = False) -> asyncio.Future[None]:
         """Ask for a batch; the future of the batch that takes the work queued before this call.
 
         Called from inside `run_batch` (e.g. work left for later), it asks for another batch
         after the current one. The future is shared: await it through `join()` (shielded).
+        `at_once`: the batch due skips the loop turn it would wait to gather more work.
         """
+        if at_once:
+            self._at_once = True
         batch = self._next
         if batch is None:
             batch = self._next = asyncio.get_running_loop().create_future()
@@ -103,7 +109,10 @@ class GroupCommit:
         try:
             while self._next is not None:
                 # One loop turn lets everything submitted right now join this batch.
-                await asyncio.sleep(0)
+                if self._at_once:
+                    self._at_once = False
+                else:
+                    await asyncio.sleep(0)
                 batch, self._next = self._next, None
                 self._in_flight = batch
                 try:
@@ -130,6 +139,7 @@ class GroupCommit:
             self._cancel_due()
 
     def _cancel_due(self) -> None:
+        self._at_once = False
         if self._next is not None:
             self._next.cancel()
             self._next = None

@@ -214,10 +214,14 @@ class WriteBehind:
         else:
             self._at_end.pop(once_per_batch, None)  # re-added last: after every op before it
             self._at_end[once_per_batch] = item
-        self._batches.schedule()
+        self._batches.schedule(at_once=item.first)
         if item.committed is not None:
             try:
-                await asyncio.wait_for(asyncio.shield(item.committed), self._write_through_timeout)
+                # Awaited directly (its only waiter): the caller wakes one loop turn after the
+                # commit, not three as through shield and wait_for. Cancelling the caller
+                # cancels only this future; the write stays queued and lands.
+                async with asyncio.timeout(self._write_through_timeout):
+                    await item.committed
             except TimeoutError:
                 raise WriteDelayed(
                     f"write-behind {self._name}: {item.label} is not committed yet "

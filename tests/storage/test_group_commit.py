@@ -62,6 +62,22 @@ async def test_submissions_of_one_loop_turn_share_one_batch() -> None:
     assert not owner.group.busy
 
 
+async def test_a_batch_asked_for_at_once_starts_a_loop_turn_earlier() -> None:
+    """Counted in loop turns, not time: the task's first step, then (unless `at_once`) the
+    turn it waits to gather work."""
+    for at_once, turns in ((False, 2), (True, 1)):
+        owner = Owner()
+        owner.queued.append(1)
+        owner.group.schedule(at_once=at_once)
+        for _ in range(turns - 1):
+            await asyncio.sleep(0)
+            assert owner.batches == []
+        await asyncio.sleep(0)
+        assert owner.batches == [[1]], at_once
+        await owner.group.settle()
+        assert not owner.group.busy
+
+
 async def test_work_arriving_during_a_batch_goes_into_the_next_one_and_waits_only_for_it() -> None:
     owner = Owner()
     owner.gate = asyncio.Event()
@@ -240,3 +256,17 @@ async def test_the_load_batcher_splits_by_max_keys_and_a_failed_query_fails_its_
     assert results[0] == "X"
     assert isinstance(results[1], ConnectionError) and results[2] is results[1]
     assert await loads.request("missing") is None  # the next query runs; a missing row is None
+
+
+async def test_a_load_runs_one_loop_turn_after_its_request_with_that_turns_keys() -> None:
+    queries: list[list[str]] = []
+
+    async def load_many(keys: Sequence[str]) -> dict[str, str]:
+        queries.append(list(keys))
+        return {}
+
+    loads = LoadBatcher(load_many)
+    futures = [loads.request(key) for key in ("a", "b")]  # one turn: one query
+    await asyncio.sleep(0)  # one loop turn (counted, not timed): the query has run
+    assert queries == [["a", "b"]]
+    assert await asyncio.gather(*futures) == [None, None]
