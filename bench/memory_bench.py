@@ -9,10 +9,13 @@ each teacher's chat once she is at the question, so what stays in this process i
 
 Printed: the process's RSS before the first teacher and after the last (after a full garbage
 collection), the growth per teacher, and the size of every in-process map that grows with
-teachers, against its bound.
+teachers, against its bound. Once the bot is built, before the first teacher, the collector is
+settled as `python -m bot` settles it after start-up (bot/gc_tuning.py: collect, freeze, a
+young threshold of 10,000); `--gc default` keeps CPython's defaults instead.
 
     .venv/bin/python bench/memory_bench.py                     # 10,000 teachers
     .venv/bin/python bench/memory_bench.py --teachers 2000 --concurrency 100
+    .venv/bin/python bench/memory_bench.py --gc default         # CPython's collector settings
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from linking_process import LinkingProcess
 from scenario_bench import FIRST_TEACHER_ID, load_average, real_bot
 from teacher_walks import TimedPerson
 
+from bot.gc_tuning import settle_after_startup
 from bot.helpdesk.rights import RIGHTS_CACHE_SIZE
 from services.linking_client import LinkingClient
 
@@ -88,6 +92,8 @@ async def main(args: argparse.Namespace) -> int:
             real_bot("sql-sqlite", backend.url, args) as under_test,
         ):
             assert under_test is not None
+            if args.gc == "settled":  # as `python -m bot` does once start-up is over
+                settle_after_startup()
             gc.collect()
             before = rss_mb()
             started = time.perf_counter()
@@ -137,7 +143,7 @@ async def main(args: argparse.Namespace) -> int:
     print(
         f"{teachers} teachers at the phone question of scenario A (SQLite storage), "
         f"{args.concurrency} at a time, {seconds:.0f} s; Python {sys.version.split()[0]}; "
-        f"load average after: {load_average()}"
+        f"gc {args.gc}; load average after: {load_average()}"
     )
     print(f"  RSS before the first teacher  {before:8.1f} MB")
     print(f"  RSS with all of them          {after:8.1f} MB   (target <= {TARGET_MB} MB)")
@@ -155,6 +161,13 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--teachers", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=200, help="teachers at a time")
+    parser.add_argument(
+        "--gc",
+        choices=("settled", "default"),
+        default="settled",
+        help="before the first teacher, settle the collector as `python -m bot` does"
+        " (bot/gc_tuning.py) or keep CPython's defaults",
+    )
     parser.add_argument(
         "--postgres-admin-dsn",
         default=os.environ.get("BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"),
