@@ -218,13 +218,13 @@ class LinkSessionRepository(WritesBehind):
     # --- reads: each one waits for the writes made before it --------------------------------
 
     async def get_locale(self, user_id: int) -> str | None:
-        await self.writer.flush()
+        await self.writer.flush(order_key=user_id)  # her writes only (they carry her key)
         async with self._sessions() as db:
             locale: str | None = await db.scalar(_LOCALE, {"p_user": user_id})
             return locale
 
     async def get(self, user_id: int) -> LinkSession | None:
-        await self.writer.flush()
+        await self.writer.flush(order_key=user_id)
         async with self._sessions() as db:
             return await db.get(LinkSession, user_id)
 

@@ -228,11 +228,27 @@ class WriteBehind:
                     "(the database is not answering); it stays queued"
                 ) from None
 
-    async def flush(self) -> None:
-        """Return when every write submitted so far is committed (or logged as failed)."""
+    async def flush(self, order_key: Hashable | None = None) -> None:
+        """Return when every write submitted so far is committed (or logged as failed).
+
+        With `order_key`, for a reader of that key's rows only: returns at once when no write
+        of that key and no keyless write (it may touch anything) is uncommitted, else waits as
+        a full flush does. A teacher's first update reads her language: it no longer waits for
+        every other teacher's queued writes (bench/README.md, stop 19).
+        """
+        if order_key is not None and not self._holds(order_key):
+            return
         # The batch due if any (it runs after the one in flight), else the one in flight; shared,
         # so cancelling one reader does not cancel it.
         await self._batches.settle()
+
+    def _holds(self, order_key: Hashable) -> bool:
+        """Whether a write of `order_key`, or a keyless one, is not committed yet."""
+        for ops in (self._uncommitted, self._rest, self._pending, self._at_end.values()):
+            for op in ops:
+                if op.order_key is None or op.order_key == order_key:
+                    return True
+        return False
 
     async def close(self) -> None:
         """Commit what is pending, then refuse new writes.

@@ -458,6 +458,60 @@ async def test_a_big_batch_commits_in_slices_and_write_through_waits_for_one_sli
     assert writer.batches == 3
 
 
+async def test_a_flush_for_one_key_waits_only_for_that_key_and_keyless_writes(
+    writer: WriteBehind, factory: async_sessionmaker
+) -> None:
+    gate = Gate()
+    await writer.submit(gate, order_key="a")  # a's write is committing, held open
+    await gate.entered.wait()
+    try:
+        await writer.submit(_TEACHER_ROW, teacher_row(1), order_key="a")  # queued behind it
+        for_b = asyncio.create_task(writer.flush(order_key="b"))
+        for_a = asyncio.create_task(writer.flush(order_key="a"))
+        for_all = asyncio.create_task(writer.flush())
+        await asyncio.sleep(0)  # one loop turn, counted
+        assert for_b.done()  # nothing of b's uncommitted: at once
+        assert not for_a.done() and not for_all.done()
+
+        await writer.submit(_TEACHER_ROW, teacher_row(2))  # keyless: may touch b's rows
+        for_b = asyncio.create_task(writer.flush(order_key="b"))
+        await asyncio.sleep(0)
+        assert not for_b.done()
+    finally:
+        gate.release.set()
+    await asyncio.gather(for_a, for_all, for_b)
+    assert await teacher_ids(factory) == [1, 2]
+
+
+async def test_her_language_is_read_without_waiting_for_other_teachers_writes(
+    factory: async_sessionmaker,
+) -> None:
+    writer = WriteBehind(factory)
+    sessions = LinkSessionRepository(factory, clock=Clock(), writer=writer)
+    await sessions.set_locale(7, "en")
+    gate = Gate()
+    await writer.submit(gate, order_key=8)  # another teacher's writes, held open
+    await gate.entered.wait()
+    flushed_for: list[object] = []
+    flush = writer.flush
+
+    async def spy(order_key: object = None) -> None:
+        flushed_for.append(order_key)
+        await flush(order_key)
+
+    writer.flush = spy  # type: ignore[method-assign]
+    try:
+        other = asyncio.create_task(sessions.get_locale(8))
+        # Read while teacher 8's batch is still open (it would wait for it, not return).
+        assert await sessions.get_locale(7) == "en"
+        assert not other.done()  # teacher 8's read waits for teacher 8's writes
+    finally:
+        gate.release.set()
+    assert await other is None
+    assert sorted(flushed_for) == [7, 8]  # each read flushed for her own key only
+    await writer.close()
+
+
 # --- the transcript ---------------------------------------------------------------------------
 
 
