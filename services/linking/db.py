@@ -172,12 +172,6 @@ class Database:
         # connection busy instead of opening overflow connections — a new thread and four
         # PRAGMAs each — for every request beyond the pool's 15 (bench/README.md, backend).
         self._sqlite = engine.dialect.name == "sqlite"
-        # Reads: the same pool, their connections begun read-only (the "begin" event).
-        self._read_sessions = async_sessionmaker(
-            engine.execution_options(**{READ_ONLY: True}),
-            expire_on_commit=False,
-            sync_session_class=RequestSession,
-        )
         self._one_at_a_time = asyncio.Lock() if self._sqlite else contextlib.nullcontext()
 
     @asynccontextmanager
@@ -191,7 +185,8 @@ class Database:
         error, never a write outside the lock. On PostgreSQL a transaction like any other.
         """
         if read_only and self._sqlite:
-            async with self._read_sessions() as session:
+            async with self._sessions() as session:
+                await session.connection(execution_options={READ_ONLY: True})
                 yield session
                 # Nothing to commit, but a rollback would expire what the request still shows.
                 await session.commit()
