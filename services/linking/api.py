@@ -177,20 +177,14 @@ async def restart_flow(request: web.Request) -> web.Response:
     return json_response(view, 201)
 
 
-async def _flow_answer(
-    request: web.Request, step: FlowStep, *, read_only: bool = False
-) -> web.Response:
-    """Run one flow route for its caller; publish what changed, or the refusal, to the feed.
-
-    `read_only`: the step only reads (`get_flow`), so nothing changes and nothing is published;
-    its transaction does not queue for the write lock (`Database.transaction`).
-    """
+async def _flow_answer(request: web.Request, step: FlowStep) -> web.Response:
+    """Run one flow route for its caller; publish what changed, or the refusal, to the feed."""
     backend = request.app[BACKEND]
     flow_id = request.match_info["flow_id"]
     source = BOT
     before = None
     try:
-        async with backend.transaction(read_only=read_only) as (session, now):
+        async with backend.transaction() as (session, now):
             who, source = await flow_caller(request, session, flow_id)
             before = await backend.events.snapshot(session, flow_id)
             flow = await step(backend, session, flow_id, who, now)
@@ -247,7 +241,7 @@ async def flow_events(request: web.Request) -> web.Response:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
     while True:
-        async with backend.transaction(read_only=True) as (session, now):
+        async with backend.transaction() as (session, now):
             who, _source = await flow_caller(request, session, flow_id)
             flow = await backend.flows.load(session, flow_id, who, now)
             events = await backend.events.since(session, flow_id, after)
@@ -295,7 +289,7 @@ async def mesh_account_flow(request: web.Request) -> web.Response:
     if mesh is None or mesh != account_id:
         raise NotFound(f"Name the MESH account in {MESH_ACCOUNT_HEADER} to read its flow.")
     backend = request.app[BACKEND]
-    async with backend.transaction(read_only=True) as (session, now):
+    async with backend.transaction() as (session, now):
         flow = await newest_flow(session, account_id)
         if flow is None:
             raise NotFound("This MESH account has no link flow yet.")
@@ -304,9 +298,7 @@ async def mesh_account_flow(request: web.Request) -> web.Response:
 
 
 async def get_flow(request: web.Request) -> web.Response:
-    return await _flow_answer(
-        request, lambda b, s, fid, who, now: b.flows.load(s, fid, who, now), read_only=True
-    )
+    return await _flow_answer(request, lambda b, s, fid, who, now: b.flows.load(s, fid, who, now))
 
 
 async def submit_phone(request: web.Request) -> web.Response:
@@ -405,16 +397,13 @@ async def start_recovery(request: web.Request) -> web.Response:
     return json_response(view, 201)
 
 
-async def _recovery_answer(
-    request: web.Request, step: RecoveryStep, *, read_only: bool = False
-) -> web.Response:
-    """As `_flow_answer`, for a recovery route (and the flow it was started from)."""
+async def _recovery_answer(request: web.Request, step: RecoveryStep) -> web.Response:
     backend = request.app[BACKEND]
     recovery_id = request.match_info["recovery_id"]
     flow_id: str | None = None
     source = BOT
     try:
-        async with backend.transaction(read_only=read_only) as (session, now):
+        async with backend.transaction() as (session, now):
             who, source, flow_id = await recovery_caller(request, session, recovery_id)
             known = await get(session, Recovery, recovery_id)
             before = known.state if known is not None else None
@@ -440,7 +429,7 @@ async def _recovery_answer(
 
 async def get_recovery(request: web.Request) -> web.Response:
     return await _recovery_answer(
-        request, lambda b, s, rid, who, now: b.recoveries.load(s, rid, who, now), read_only=True
+        request, lambda b, s, rid, who, now: b.recoveries.load(s, rid, who, now)
     )
 
 

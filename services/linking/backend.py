@@ -53,12 +53,9 @@ class Backend:
         return self.clock.now().replace(microsecond=0)
 
     @asynccontextmanager
-    async def transaction(
-        self, *, read_only: bool = False
-    ) -> AsyncIterator[tuple[AsyncSession, datetime]]:
-        """One transaction per request, with the request's notion of now (`Database.transaction`:
-        `read_only` for a request that writes nothing)."""
-        async with self.db.transaction(read_only=read_only) as session:
+    async def transaction(self) -> AsyncIterator[tuple[AsyncSession, datetime]]:
+        """One transaction per request, with the request's notion of now."""
+        async with self.db.transaction() as session:
             yield session, self.now()
 
 

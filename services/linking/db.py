@@ -66,20 +66,10 @@ def create_engine(database_url: str) -> AsyncEngine:
 
         @event.listens_for(engine.sync_engine, "begin")
         def _sqlite_begin(connection) -> None:  # type: ignore[no-untyped-def]
-            # A read (`Database.transaction(read_only=True)`) takes no lock: in WAL mode its
-            # snapshot waits for no writer, and `query_only` refuses any write it would make.
-            read_only = bool(connection.get_execution_options().get(READ_ONLY, False))
-            if connection.info.get(READ_ONLY, False) != read_only:  # the connection's, kept
-                connection.exec_driver_sql(f"PRAGMA query_only={int(read_only)}")
-                connection.info[READ_ONLY] = read_only
-            connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 
-
-# The execution option of a read-only transaction (and, in the connection's info, whether its
-# `PRAGMA query_only` is on).
-READ_ONLY = "linking_read_only"
 
 T = TypeVar("T")
 _BY_PRIMARY_KEY: dict[type[Any], Select[Any]] = {}
@@ -171,26 +161,13 @@ class Database:
         # here instead of in SQLite's busy handler (which sleeps and retries) keeps one pooled
         # connection busy instead of opening overflow connections — a new thread and four
         # PRAGMAs each — for every request beyond the pool's 15 (bench/README.md, backend).
-        self._sqlite = engine.dialect.name == "sqlite"
-        self._one_at_a_time = asyncio.Lock() if self._sqlite else contextlib.nullcontext()
+        self._one_at_a_time = (
+            asyncio.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
+        )
 
     @asynccontextmanager
-    async def transaction(self, *, read_only: bool = False) -> AsyncIterator[AsyncSession]:
-        """Commit on success; roll back on any error except refusals that record an attempt.
-
-        `read_only`: for a request that only reads (and decides no write of its own from what
-        it read). On SQLite it does not queue for the one writing transaction: it reads a
-        snapshot of the last commit (WAL: a reader never waits for the writer, nor the writer
-        for it) with a deferred BEGIN, and `PRAGMA query_only` refuses any write in it — an
-        error, never a write outside the lock. On PostgreSQL a transaction like any other.
-        """
-        if read_only and self._sqlite:
-            async with self._sessions() as session:
-                await session.connection(execution_options={READ_ONLY: True})
-                yield session
-                # Nothing to commit, but a rollback would expire what the request still shows.
-                await session.commit()
-            return
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """Commit on success; roll back on any error except refusals that record an attempt."""
         async with self._one_at_a_time, self._sessions() as session:
             try:
                 yield session

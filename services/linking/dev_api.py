@@ -75,7 +75,7 @@ async def _account_view(
 async def accounts(request: web.Request) -> web.Response:
     """Every demo teacher (seeded first, then created), with her current password and link."""
     backend = request.app[BACKEND]
-    async with backend.transaction(read_only=True) as (session, _now):
+    async with backend.transaction() as (session, _now):
         rows = await session.execute(
             select(DemoTeacherRecord, MeshAccount)
             .join(MeshAccount, MeshAccount.id == DemoTeacherRecord.mesh_account_id)
@@ -89,7 +89,7 @@ async def account(request: web.Request) -> web.Response:
     """One demo teacher by MESH account id (what the sandbox's phone and e-journal poll)."""
     backend = request.app[BACKEND]
     mesh_account_id = request.match_info["mesh_account_id"]
-    async with backend.transaction(read_only=True) as (session, _now):
+    async with backend.transaction() as (session, _now):
         record = await get(session, DemoTeacherRecord, mesh_account_id)
         mesh = await get(session, MeshAccount, mesh_account_id) if record else None
         if record is None or mesh is None:
@@ -132,7 +132,7 @@ async def note_new_passwords(request: web.Request, handler: Handler) -> web.Stre
         return response
     password = json.loads(await request.read())["password"]  # the body aiohttp already read
     backend = request.app[BACKEND]
-    async with backend.transaction(read_only=True) as (session, _now):
+    async with backend.transaction() as (session, _now):
         recovery = await get(session, Recovery, match.group(1))
         vk = await get(session, VkAccount, recovery.vk_account_id) if recovery else None
     if vk is not None:
@@ -167,7 +167,7 @@ async def _received(
 ) -> web.Response:
     destination = _query(request, parameter)
     backend = request.app[BACKEND]
-    async with backend.transaction(read_only=True) as (session, _now):
+    async with backend.transaction() as (session, _now):
         items = await backend.deliveries.received(session, destination, channels)
     return json_response(_items(items))
 
@@ -176,7 +176,7 @@ async def friends(request: web.Request) -> web.Response:
     """The trusted friends of the VK ID of a phone, each with the codes that reached them."""
     phone = _query(request, "phone")
     backend = request.app[BACKEND]
-    async with backend.transaction(read_only=True) as (session, _now):
+    async with backend.transaction() as (session, _now):
         account = await VkIdAccounts.by_phone(session, phone)
         if account is None:
             raise NotFound("No VK ID is registered to this phone.")
@@ -206,7 +206,7 @@ async def totp(request: web.Request) -> web.Response:
     """The code-generator app's current code for the VK ID of a phone."""
     phone = _query(request, "phone")
     backend = request.app[BACKEND]
-    async with backend.transaction(read_only=True) as (session, now):
+    async with backend.transaction() as (session, now):
         account = await VkIdAccounts.by_phone(session, phone)
         if account is None:
             raise NotFound("No VK ID is registered to this phone.")

@@ -243,11 +243,10 @@ def install_in_loop(dbapi_connection: Any) -> None:
     `call_soon_threadsafe`, a fight for the GIL) only makes dearer. The one statement that may
     wait is BEGIN, on another process's write lock: the connection's busy timeout is 0, so it
     fails at once here and is then retried in aiosqlite's thread with a busy timeout of
-    BUSY_TIMEOUT_MS — the event loop never sleeps in SQLite's busy handler. A read-only
-    transaction (a deferred `BEGIN` under `PRAGMA query_only`) waits for no one in WAL mode
-    either. SQLite's automatic WAL checkpoint is off: it would run in the loop inside a commit;
-    one runs beside it instead (`InLoopConnection._count_commit`). The sqlite3 connection must
-    be opened with `check_same_thread=False`.
+    BUSY_TIMEOUT_MS — the event loop never sleeps in SQLite's busy handler. SQLite's automatic
+    WAL checkpoint is off: it would run in the loop inside a commit; one runs beside it
+    instead (`InLoopConnection._count_commit`). The sqlite3 connection must be opened with
+    `check_same_thread=False`.
     """
     # Also after `install` (its PRAGMAs then went in one hop each).
     if type(dbapi_connection) in (AsyncAdapt_aiosqlite_connection, OneHopConnection):
