@@ -24,11 +24,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Executable, and_, bindparam, delete, insert, or_, select, text
+from sqlalchemy import Executable, and_, bindparam, delete, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.linking.db import rows_affected
 from services.linking.models import BudgetEvent, BudgetSubject
+from services.storage.sql_text import typed_text
 
 # Events of these kinds are counted; the names are stored.
 CODE_SENT = "code_sent"
@@ -229,12 +230,11 @@ def _hold_statement(subjects: int) -> Executable:
     if statement is None:
         columns = BudgetSubject.__table__.c
         values = ", ".join(f"(:subject_{i}, :now)" for i in range(subjects))
-        statement = _HOLD[subjects] = text(
+        statement = _HOLD[subjects] = typed_text(
             f"INSERT INTO budget_subjects (subject, touched_at) VALUES {values} "
-            "ON CONFLICT (subject) DO UPDATE SET touched_at = excluded.touched_at"
-        ).bindparams(
-            *(bindparam(f"subject_{i}", type_=columns.subject.type) for i in range(subjects)),
-            bindparam("now", type_=columns.touched_at.type),
+            "ON CONFLICT (subject) DO UPDATE SET touched_at = excluded.touched_at",
+            **{f"subject_{i}": columns.subject.type for i in range(subjects)},
+            now=columns.touched_at.type,
         )
     return statement
 

@@ -14,11 +14,12 @@ import contextlib
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Text, bindparam, delete, select, text
+from sqlalchemy import DateTime, Text, bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.storage.db import Base, sqlite_write_lock, table_of
+from services.storage.sql_text import typed_text
 from services.storage.sqlite_one_hop import off_the_loop_if_big
 
 
@@ -38,13 +39,12 @@ _DIALECTS = ("sqlite", "postgresql")
 # Written out and built once: SQLAlchemy's SQLite and PostgreSQL `on_conflict_do_update` have no
 # cache key, so every group commit compiled the upsert afresh (bench/README.md, stop 19); both
 # databases spell it alike.
-_UPSERT = text(
+_UPSERT = typed_text(
     'INSERT INTO fsm_records ("key", value, updated_at) VALUES (:key, :value, :updated_at)'
-    ' ON CONFLICT ("key") DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at'
-).bindparams(
-    bindparam("key", type_=_TABLE.c.key.type),
-    bindparam("value", type_=_TABLE.c.value.type),
-    bindparam("updated_at", type_=_TABLE.c.updated_at.type),
+    ' ON CONFLICT ("key") DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at',
+    key=_TABLE.c.key.type,
+    value=_TABLE.c.value.type,
+    updated_at=_TABLE.c.updated_at.type,
 )
 
 

@@ -32,13 +32,13 @@ from sqlalchemy import (
     literal,
     or_,
     select,
-    text,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.storage.db import table_of
 from services.storage.models import AnalyticsEvent, LinkSession, Teacher
+from services.storage.sql_text import typed_text
 from services.storage.sqlite_one_hop import off_the_loop
 from services.storage.write_behind import WriteBehind, WritesBehind
 
@@ -135,7 +135,7 @@ _EVENT = insert(_events_table).values(
 )
 # begin: her record made afresh, or started again (one upsert, written out: SQLAlchemy's SQLite
 # and PostgreSQL `on_conflict_do_update` have no cache key; both spell this upsert alike).
-_BEGIN = text(
+_BEGIN = typed_text(
     "INSERT INTO link_sessions (user_id, chat_id, flow_id, mesh_account_id, teacher_name,"
     " scenario, step, phone_masked, codes_requested, last_errors, started_at, step_entered_at,"
     " updated_at)"
@@ -146,15 +146,14 @@ _BEGIN = text(
     " teacher_name = excluded.teacher_name, scenario = NULL, step = excluded.step,"
     " phone_masked = NULL, codes_requested = 0, last_errors = excluded.last_errors,"
     " started_at = excluded.started_at, step_entered_at = excluded.step_entered_at,"
-    " updated_at = excluded.updated_at"
-).bindparams(
-    bindparam("p_user", type_=_sessions_table.c.user_id.type),
-    bindparam("p_chat", type_=_sessions_table.c.chat_id.type),
-    bindparam("p_flow", type_=_sessions_table.c.flow_id.type),
-    bindparam("p_mesh", type_=_sessions_table.c.mesh_account_id.type),
-    bindparam("p_name", type_=_sessions_table.c.teacher_name.type),
-    bindparam("p_step", type_=_sessions_table.c.step.type),
-    bindparam("p_now", type_=_now_column_type),
+    " updated_at = excluded.updated_at",
+    p_user=_sessions_table.c.user_id.type,
+    p_chat=_sessions_table.c.chat_id.type,
+    p_flow=_sessions_table.c.flow_id.type,
+    p_mesh=_sessions_table.c.mesh_account_id.type,
+    p_name=_sessions_table.c.teacher_name.type,
+    p_step=_sessions_table.c.step.type,
+    p_now=_now_column_type,
 )
 _SWITCH_FLOW = (
     update(_sessions_table)
@@ -173,15 +172,14 @@ _SET_ERRORS = (
     )
 )
 # set_locale: her language; a new teacher's row is made (her name and first moment kept).
-_SET_LOCALE = text(
+_SET_LOCALE = typed_text(
     "INSERT INTO teachers (user_id, locale, first_name, created_at)"
     " VALUES (:p_user, :p_locale, :p_first_name, :p_now)"
-    " ON CONFLICT (user_id) DO UPDATE SET locale = excluded.locale"
-).bindparams(
-    bindparam("p_user", type_=_teachers_table.c.user_id.type),
-    bindparam("p_locale", type_=_teachers_table.c.locale.type),
-    bindparam("p_first_name", type_=_teachers_table.c.first_name.type),
-    bindparam("p_now", type_=_teachers_table.c.created_at.type),
+    " ON CONFLICT (user_id) DO UPDATE SET locale = excluded.locale",
+    p_user=_teachers_table.c.user_id.type,
+    p_locale=_teachers_table.c.locale.type,
+    p_first_name=_teachers_table.c.first_name.type,
+    p_now=_teachers_table.c.created_at.type,
 )
 _LOCALE = select(_teachers_table.c.locale).where(_teachers_table.c.user_id == _user)
 

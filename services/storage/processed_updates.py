@@ -19,11 +19,12 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, delete, func, select, text
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from services.storage.db import table_of
 from services.storage.models import ProcessedUpdate
+from services.storage.sql_text import typed_text
 from services.storage.sqlite_one_hop import off_the_loop
 from services.storage.write_behind import WriteBehind
 
@@ -40,13 +41,12 @@ def _utcnow() -> datetime:
 # Written out and built once: SQLAlchemy's SQLite and PostgreSQL `on_conflict_do_nothing` have no
 # cache key, so the marker's INSERT was compiled afresh for every update (bench/README.md, stop
 # 19); both databases spell it alike.
-_MARK = text(
+_MARK = typed_text(
     "INSERT INTO processed_updates (bot_id, update_id, done_at) VALUES (:p_bot, :p_update, :p_at)"
-    " ON CONFLICT DO NOTHING"
-).bindparams(
-    bindparam("p_bot", type_=_table.c.bot_id.type),
-    bindparam("p_update", type_=_table.c.update_id.type),
-    bindparam("p_at", type_=_table.c.done_at.type),
+    " ON CONFLICT DO NOTHING",
+    p_bot=_table.c.bot_id.type,
+    p_update=_table.c.update_id.type,
+    p_at=_table.c.done_at.type,
 )
 
 
