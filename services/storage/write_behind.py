@@ -284,8 +284,11 @@ class WriteBehind:
                     continue
                 if not self._rest:
                     break
-                groups = _plan(self._rest)
-                if len(groups) <= self._max_batch_groups:
+                # A plan has at most one group per op: a batch of few ops fits without one (the
+                # commit plans it anyway; planning it here too was the hot path's double work).
+                if len(self._rest) <= self._max_batch_groups or (
+                    len(groups := _plan(self._rest)) <= self._max_batch_groups
+                ):
                     chunk, self._rest = self._rest, []
                 else:
                     taken = {id(op) for group in groups[: self._max_batch_groups] for op in group}
