@@ -226,7 +226,7 @@ def _checkpoint_file(path: str) -> None:
         logger.debug("WAL checkpoint: %s is gone", path, exc_info=True)
         return
     try:
-        raw.execute("PRAGMA wal_checkpoint(PASSIVE)").close()
+        _checkpoint(raw)
     except sqlite3.Error:
         logger.debug("WAL checkpoint left to the next one", exc_info=True)
     finally:
