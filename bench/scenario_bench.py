@@ -795,7 +795,9 @@ async def profile_run(args: argparse.Namespace, backend: LinkingProcess, harness
     text = (
         profiler.output_text(unicode=True)
         + "\n\nself time per function:\n"
-        + (profiler.output_text(unicode=True, flat=True, flat_time="self"))
+        # show_all: library frames listed with their own self time; hidden, their time would be
+        # charged to the nearest shown frame.
+        + profiler.output_text(unicode=True, flat=True, flat_time="self", show_all=True)
     )
     await asyncio.to_thread(Path(args.profile).write_text, text)
     print(
@@ -875,7 +877,10 @@ def parse_args() -> argparse.Namespace:
         "--postgres-admin-dsn",
         default=os.environ.get("BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"),
     )
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.open_loop and args.profile:
+        parser.error("--profile profiles a closed-loop run; not with --open-loop")
+    return args
 
 
 if __name__ == "__main__":
