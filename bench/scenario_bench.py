@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import cProfile
 import gc
 import itertools
 import os
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import profile_owners
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.enums import ParseMode
@@ -268,12 +270,22 @@ def people(
     ]
 
 
-async def timed_gather(coroutines: list, limit: float) -> tuple[list, float, float]:
+async def timed_gather(
+    coroutines: list, limit: float, profiler: cProfile.Profile | None = None
+) -> tuple[list, float, float]:
+    """The coroutines' outcomes, wall and process CPU seconds; `profiler` runs over the same
+    window (after the collection that starts it)."""
     gc.collect()
     cpu = time.process_time()
     started = time.perf_counter()
-    async with asyncio.timeout(limit):  # bounded: a stuck run fails instead of hanging
-        outcomes = await asyncio.gather(*coroutines, return_exceptions=True)
+    if profiler is not None:
+        profiler.enable()
+    try:
+        async with asyncio.timeout(limit):  # bounded: a stuck run fails instead of hanging
+            outcomes = await asyncio.gather(*coroutines, return_exceptions=True)
+    finally:
+        if profiler is not None:
+            profiler.disable()
     return outcomes, time.perf_counter() - started, time.process_time() - cpu
 
 
@@ -306,7 +318,9 @@ async def run_scenario(
         assert under_test.sql is not None
         sql_before = (under_test.sql.statements, under_test.sql.commits)
         outcomes, seconds, cpu = await timed_gather(
-            [teacher_run(person, i) for i, person in enumerate(persons)], args.timeout
+            [teacher_run(person, i) for i, person in enumerate(persons)],
+            args.timeout,
+            args.window_profiler,
         )
         used = backend.stats() - before
         sql = SqlCount(
@@ -610,7 +624,7 @@ async def run_echo(name: str, updates: int, teachers: int, args: argparse.Namesp
             return time.perf_counter() - started
 
         outcomes, seconds, cpu = await timed_gather(
-            [teacher_run(person) for person in persons], args.timeout
+            [teacher_run(person) for person in persons], args.timeout, args.window_profiler
         )
     failures = [o for o in outcomes if isinstance(o, BaseException)]
     return Result(
@@ -697,8 +711,10 @@ def load_average() -> str:
 async def main(args: argparse.Namespace) -> int:
     results: list[Result] = []
     echo_for: dict[str, Result] = {}
+    owners = ""  # --profile-owners' report
     print(f"  load average before: {load_average()}", file=sys.stderr)
     args.stall_recorder = None
+    args.window_profiler = None  # set by --profile-owners around its own runs only
     if args.stalls:
         args.stall_recorder = LoopStalls(args.stalls / 1000)
         args.stall_recorder.install(asyncio.get_running_loop())
@@ -738,6 +754,8 @@ async def main(args: argparse.Namespace) -> int:
                 echo_for[echo_name] = echo
             if args.profile:
                 await profile_run(args, backend, harness)
+            if args.profile_owners:
+                owners = await profile_owners_run(args, backend, harness, results)
     print(
         f"{args.teachers} teachers concurrently, each to the success card; best of {args.repeat};"
         f" backend argon2 profile: {args.kdf}; Python {sys.version.split()[0]}, "
@@ -748,6 +766,8 @@ async def main(args: argparse.Namespace) -> int:
         for result in results:
             if result.per_step:
                 report_steps(result, result.name.split(" / ")[0])
+    if args.profile_owners:
+        print(owners)
     print(
         "\nteacher: seconds from /start to the success card. Per update, in ms: bot CPU = this"
         " process (bot + harness); backend CPU = the backend process, of which argon2 = password"
@@ -804,6 +824,44 @@ async def profile_run(args: argparse.Namespace, backend: LinkingProcess, harness
         f"  profile of {scenario} / {storage} written to {args.profile} (bot) and"
         f" {backend_path} (backend)",
         file=sys.stderr,
+    )
+
+
+async def profile_owners_run(
+    args: argparse.Namespace,
+    backend: LinkingProcess,
+    harness: LinkingClient,
+    results: list[Result],
+) -> str:
+    """One more echo run and one more run of the first scenario on the first storage, each under
+    cProfile over its timed window; their self time by owner, side by side (profile_owners.py)."""
+    scenario, storage = args.scenario[0], args.storage[0]
+    updates = WALKS[scenario][1]
+    columns: dict[str, tuple[profile_owners.Owners, int]] = {}
+    runs: list[Result | None] = []
+    for name in (f"echo × {updates} updates", f"{scenario} / {storage}"):
+        print(f"  profiling {name} by owner …", file=sys.stderr)
+        args.window_profiler = cProfile.Profile()
+        try:
+            if name.startswith("echo"):
+                run: Result | None = await run_echo(name, updates, args.teachers, args)
+            else:
+                run = await run_scenario(
+                    name, scenario, storage, backend, harness, args, args.teachers
+                )
+            stats = profile_owners.profile_stats(args.window_profiler)
+        finally:
+            args.window_profiler = None
+        if run is not None:
+            columns[name] = (profile_owners.by_owner(stats), run.updates)
+            runs.append(run)
+    unprofiled = {r.name: r.per_update_ms(r.bot_cpu) for r in results if r.name in columns}
+    profiled = ", ".join(f"{r.name} {r.per_update_ms(r.bot_cpu):.2f}" for r in runs if r)
+    return (
+        "\nself time by owner, cProfile over each run's timed window (one run each, after the"
+        " measured ones); a C function's time goes to its Python callers' owners; ms and calls"
+        f" per update.\nprocess CPU per update in the profiled runs, ms: {profiled}\n"
+        + profile_owners.report(columns, unprofiled)
     )
 
 
@@ -867,6 +925,12 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--profile", help="write a pyinstrument profile of one extra run here")
     parser.add_argument(
+        "--profile-owners",
+        action="store_true",
+        help="one extra echo run and one of the first scenario / storage under cProfile:"
+        " self time by owner (aiogram, pydantic, ours …) side by side",
+    )
+    parser.add_argument(
         "--gc",
         choices=("settled", "default"),
         default="settled",
@@ -878,8 +942,10 @@ def parse_args() -> argparse.Namespace:
         default=os.environ.get("BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"),
     )
     args = parser.parse_args()
-    if args.open_loop and args.profile:
-        parser.error("--profile profiles a closed-loop run; not with --open-loop")
+    if args.open_loop and (args.profile or args.profile_owners):
+        parser.error(
+            "--profile and --profile-owners profile closed-loop runs; not with --open-loop"
+        )
     return args
 
 

@@ -1,0 +1,300 @@
+"""Self time by owner from cProfile: who spends the bot's CPU (the framework, the harness, ours).
+
+`scenario_bench.py --profile-owners` profiles the echo harness's timed window and the bot's
+(cProfile enabled after the harness's `gc.collect`, disabled when the last teacher is done) and
+prints them side by side with `report`. A function's self time goes to the owner of its file
+(`OWNERS`, one table); a C function or generated code (a dataclass's `__init__`) has no file of
+its own, so its self time goes to the Python functions that called it, split by what each call
+edge took. The event loop's idle poll is left out (`LEFT_OUT`): it is waiting, not work.
+
+Standard library only, so that tests import it without the bench's dependencies.
+"""
+
+from __future__ import annotations
+
+import sysconfig
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# pstats' shape: (file, line, function) → (primitive calls, calls, self s, cumulative s, callers),
+# callers: caller key → (calls, primitive calls, self s, cumulative s) of that call edge.
+Key = tuple[str, int, str]
+Edge = tuple[int, int, float, float]
+Entry = tuple[int, int, float, float, Mapping[Key, Edge]]
+Stats = Mapping[Key, Entry]
+
+ROOT = Path(__file__).resolve().parents[1]
+STDLIB = sysconfig.get_paths()["stdlib"]
+
+# Who owns a file: "site:<top-level package>", "stdlib:<top-level module>" or "repo:<top folder>".
+OWNERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("aiogram (incl. magic_filter)", ("site:aiogram", "site:magic_filter")),
+    ("aiogram-dialog", ("site:aiogram_dialog",)),
+    ("pydantic", ("site:pydantic", "site:pydantic_core", "site:annotated_types")),
+    (
+        "SQLAlchemy + aiosqlite / asyncpg",
+        ("site:sqlalchemy", "site:aiosqlite", "site:asyncpg", "site:greenlet", "stdlib:sqlite3"),
+    ),
+    ("asyncio", ("stdlib:asyncio", "stdlib:selectors")),
+    (
+        "aiohttp + multidict + yarl",
+        (
+            "site:aiohttp",
+            "site:multidict",
+            "site:yarl",
+            "site:propcache",
+            "site:frozenlist",
+            "site:aiosignal",
+            "site:aiohappyeyeballs",
+        ),
+    ),
+    (
+        "babel, prometheus_client, phonenumbers",
+        ("site:babel", "site:prometheus_client", "site:phonenumbers"),
+    ),
+    ("harness (bench/, tests/)", ("repo:bench", "repo:tests")),
+    ("ours (bot/, services/)", ("repo:bot", "repo:services")),
+)
+OTHER_STDLIB = "other standard library"
+OTHER_PACKAGES = "other packages"
+UNATTRIBUTED = "C, no Python caller"
+BROKEN_DOWN = "ours (bot/, services/)"  # shown with one line per package (bot/dialogs …)
+
+# C functions whose time is not the bot's work.
+LEFT_OUT: Mapping[str, str] = {
+    "<method 'poll' of 'select.epoll' objects>": "the event loop's idle poll",
+    "<method 'poll' of 'select.poll' objects>": "the event loop's idle poll",
+    "<built-in method gc.collect>": "the bench's gc.collect",
+}
+
+# Counted per update: (label, file ending, function). Each is a function that runs exactly once
+# per event and never suspends (cProfile counts every resumption of a coroutine as a call).
+COUNTED: tuple[tuple[str, str, str], ...] = (
+    ("Bot API calls", "tests/support/fake_telegram.py", "make_request"),  # FakeTelegram's
+    # ManagerImpl.show: once after each window's render
+    ("dialog renders", "aiogram_dialog/manager/manager.py", "_ensure_stack_compatible"),
+    (
+        "pydantic validations (validate_python)",
+        "~",
+        "<method 'validate_python' of 'pydantic_core._pydantic_core.SchemaValidator' objects>",
+    ),
+    ("pydantic models built (BaseModel.__init__)", "pydantic/main.py", "__init__"),
+)
+PYTHON_CALLS = "Python function calls"
+C_CALLS = "C function calls"
+
+
+def place(filename: str, root: str | Path = ROOT, stdlib: str = STDLIB) -> str:
+    """The file's place in `OWNERS`' terms, plus the repository's package: "repo:bot/dialogs"."""
+    path = filename.replace("\\", "/")
+    for marker in ("/site-packages/", "/dist-packages/"):
+        if marker in path:
+            return "site:" + path.rsplit(marker, 1)[1].split("/")[0].removesuffix(".py")
+    root_prefix = str(root).rstrip("/") + "/"
+    if path.startswith(root_prefix):
+        parts = path[len(root_prefix) :].split("/")
+        return "repo:" + "/".join(part.removesuffix(".py") for part in parts[:2])
+    stdlib_prefix = stdlib.rstrip("/") + "/"
+    if path.startswith(stdlib_prefix):
+        return "stdlib:" + path[len(stdlib_prefix) :].split("/")[0].removesuffix(".py")
+    if path.startswith("<frozen "):  # importlib, codecs …: frozen standard library
+        return "stdlib:" + path.removeprefix("<frozen ").rstrip(">").split(".")[0]
+    return "unknown:" + path
+
+
+def owner(where: str) -> str:
+    """The owner of a place from `place`; a repository place owns by its top folder."""
+    top = where.split("/")[0]
+    for name, places in OWNERS:
+        if top in places:
+            return name
+    return OTHER_STDLIB if where.startswith("stdlib:") else OTHER_PACKAGES
+
+
+def has_file(key: Key) -> bool:
+    """A Python function with a file of its own (not C, not generated code like "<string>")."""
+    filename = key[0]
+    return filename != "~" and (not filename.startswith("<") or filename.startswith("<frozen "))
+
+
+def spread(stats: Stats, key: Key, amount: float, index: int = 2) -> Iterator[tuple[Key, float]]:
+    """`amount` of a function without a file, split over the Python functions that called it, in
+    proportion to field `index` of each call edge (self time at the first step; cumulative time
+    when the caller is itself C, since its callee's time was inside it). A chain that ends
+    without a Python caller (a root call, a cycle of C functions) yields ("~", 0, "")."""
+    yield from _spread(stats, key, amount, index, frozenset({key}))
+
+
+def _spread(
+    stats: Stats, key: Key, amount: float, index: int, seen: frozenset[Key]
+) -> Iterator[tuple[Key, float]]:
+    callers = stats[key][4] if key in stats else {}
+    total = sum(edge[index] for edge in callers.values())
+    if total <= 0:
+        yield ("~", 0, ""), amount
+        return
+    for caller, edge in callers.items():
+        part = amount * edge[index] / total
+        if has_file(caller):
+            yield caller, part
+        elif caller in seen:
+            yield ("~", 0, ""), part
+        else:
+            yield from _spread(stats, caller, part, 3, seen | {caller})
+
+
+@dataclass
+class Owners:
+    """One profile by owner: self seconds, of which C, and Python calls, per owner and place."""
+
+    seconds: Counter[str] = field(default_factory=Counter)
+    c_seconds: Counter[str] = field(default_factory=Counter)
+    calls: Counter[str] = field(default_factory=Counter)
+    by_place: Counter[str] = field(default_factory=Counter)  # seconds per "repo:bot/dialogs" …
+    left_out: Counter[str] = field(default_factory=Counter)  # seconds per `LEFT_OUT` reason
+    counts: Counter[str] = field(default_factory=Counter)  # `COUNTED` and PYTHON_CALLS
+
+    @property
+    def total(self) -> float:
+        return sum(self.seconds.values())
+
+
+def by_owner(stats: Stats, root: str | Path = ROOT, stdlib: str = STDLIB) -> Owners:
+    result = Owners()
+    places: dict[Key, str] = {}
+
+    def charge(key: Key, seconds: float, *, c: bool, calls: int = 0) -> None:
+        if key[0] == "~":  # no Python caller anywhere up the chain
+            result.seconds[UNATTRIBUTED] += seconds
+            result.c_seconds[UNATTRIBUTED] += seconds if c else 0.0
+            return
+        if key not in places:
+            places[key] = place(key[0], root, stdlib)
+        name = owner(places[key])
+        result.seconds[name] += seconds
+        result.c_seconds[name] += seconds if c else 0.0
+        result.calls[name] += calls
+        result.by_place[places[key]] += seconds
+
+    for key, (_primitive, calls, self_seconds, _cumulative, _callers) in stats.items():
+        for label, ending, function in COUNTED:
+            if key[2] == function and key[0].replace("\\", "/").endswith(ending):
+                result.counts[label] += calls
+        if key[0] == "~":
+            result.counts[C_CALLS] += calls
+        if key[0] == "~" and key[2] in LEFT_OUT:
+            result.left_out[LEFT_OUT[key[2]]] += self_seconds
+        elif has_file(key):
+            charge(key, self_seconds, c=False, calls=calls)
+            result.counts[PYTHON_CALLS] += calls
+        else:
+            for caller, part in spread(stats, key, self_seconds):
+                charge(caller, part, c=key[0] == "~")
+            if key[0] != "~":  # generated Python code: its calls are its callers' owners'
+                result.counts[PYTHON_CALLS] += calls
+                for caller, part in spread(stats, key, float(calls), index=0):
+                    if caller[0] != "~":
+                        result.calls[owner(place(caller[0], root, stdlib))] += round(part)
+    return result
+
+
+def report(columns: Mapping[str, tuple[Owners, int]], cpu: Mapping[str, float]) -> str:
+    """Side by side, one column group per run: ms per update, %, of which C, Python calls per
+    update. `columns`: run name → (its profile by owner, its updates); `cpu`: run name → process
+    CPU per update in ms without the profiler (the bench's measured run), for the reader's scale.
+    """
+    runs = list(columns.items())
+    names = [name for name, _ in OWNERS] + [OTHER_STDLIB, OTHER_PACKAGES, UNATTRIBUTED]
+    width = 42
+    group = "".join(f"{'ms/upd':>8}{'%':>6}{'of it C':>8}{'calls':>7}" for _ in runs)
+    lines = [
+        f"{'':<{width}}" + "".join(f"{name[:28]:>29}" for name, _ in runs),
+        f"{'owner':<{width}}{group}",
+    ]
+
+    def row(label: str, values: list[tuple[float, float, float, float]]) -> str:
+        cells = "".join(
+            f"{ms:>8.3f}{share:>6.1f}{c_ms:>8.3f}{calls:>7.0f}" for ms, share, c_ms, calls in values
+        )
+        return f"{label[:width]:<{width}}{cells}"
+
+    def per_update(profile: Owners, updates: int, name: str) -> tuple[float, float, float, float]:
+        total = profile.total or 1.0
+        return (
+            profile.seconds[name] / updates * 1000,
+            profile.seconds[name] / total * 100,
+            profile.c_seconds[name] / updates * 1000,
+            profile.calls[name] / updates,
+        )
+
+    for name in names:
+        if all(profile.seconds[name] == 0 for profile, _ in columns.values()):
+            continue
+        lines.append(row(name, [per_update(p, max(u, 1), name) for p, u in columns.values()]))
+        if name == BROKEN_DOWN:
+            lines.extend(_breakdown(columns, width))
+    lines.append(
+        row(
+            "all (profiled, main thread)",
+            [
+                (
+                    p.total / max(u, 1) * 1000,
+                    100.0,
+                    sum(p.c_seconds.values()) / max(u, 1) * 1000,
+                    sum(p.calls.values()) / max(u, 1),
+                )
+                for p, u in columns.values()
+            ],
+        )
+    )
+    lines.append("")
+    lines.append(f"{'per update':<{width}}" + "".join(f"{name[:28]:>29}" for name, _ in runs))
+    labels = [PYTHON_CALLS, C_CALLS] + [label for label, _, _ in COUNTED]
+    for label in labels:
+        values = "".join(f"{p.counts[label] / max(u, 1):>29.1f}" for p, u in columns.values())
+        lines.append(f"{label[:width]:<{width}}{values}")
+    reasons = sorted({reason for p, _ in columns.values() for reason in p.left_out})
+    for reason in reasons:
+        values = "".join(
+            f"{p.left_out[reason] / max(u, 1) * 1000:>29.3f}" for p, u in columns.values()
+        )
+        lines.append(f"{('left out, ms: ' + reason)[:width]:<{width}}{values}")
+    scale = "".join(f"{cpu.get(name, 0.0):>29.3f}" for name, _ in runs)
+    lines.append(f"{'CPU ms without the profiler (its best run)':<{width}}{scale}")
+    return "\n".join(lines)
+
+
+def _breakdown(columns: Mapping[str, tuple[Owners, int]], width: int) -> list[str]:
+    """One line per package of the broken-down owner, largest first in the last column; those
+    under 0.5 % of the last column's total in one line."""
+    profiles = list(columns.values())
+    last = profiles[-1][0]
+    places = {where for p, _ in profiles for where in p.by_place if owner(where) == BROKEN_DOWN}
+    shown = sorted(
+        (w for w in places if last.by_place[w] >= 0.005 * last.total),
+        key=lambda w: -last.by_place[w],
+    )
+    rest = sorted(places - set(shown))
+    groups = [(where.removeprefix("repo:"), [where]) for where in shown]
+    if rest:
+        groups.append((f"the other {len(rest)}", rest))
+    lines = []
+    for label, members in groups:
+        cells = ""
+        for profile, updates in profiles:
+            seconds = sum(profile.by_place[where] for where in members)
+            total = profile.total or 1.0
+            cells += f"{seconds / max(updates, 1) * 1000:>8.3f}{seconds / total * 100:>6.1f}"
+            cells += f"{'':>15}"
+        lines.append(f"{'  ' + label:<{width}}{cells}".rstrip())
+    return lines
+
+
+def profile_stats(profiler: Any) -> Stats:
+    """pstats' table of a `cProfile.Profile` (its callers included)."""
+    import pstats
+
+    return pstats.Stats(profiler).stats  # type: ignore[attr-defined,no-any-return]
