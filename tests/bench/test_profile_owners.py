@@ -133,3 +133,9 @@ def test_the_report_puts_the_runs_side_by_side_per_update() -> None:
         "2.500", f"{share:.1f}", "0.750", "2",
     ]  # fmt: skip
     assert any(line.split()[-2:] == ["1.000", "2.000"] for line in text.splitlines())
+    inflation = next(line for line in text.splitlines() if line.startswith("profiled ÷"))
+    per_update_ms = profile.total * 1000
+    assert inflation.split()[-2:] == [
+        f"{per_update_ms / 2 / 1.0:.1f}×",
+        f"{per_update_ms / 4 / 2.0:.1f}×",
+    ]
