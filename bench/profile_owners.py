@@ -6,6 +6,8 @@ prints them side by side with `report`. A function's self time goes to the owner
 (`OWNERS`, one table); a C function or generated code (a dataclass's `__init__`) has no file of
 its own, so its self time goes to the Python functions that called it, split by what each call
 edge took. The event loop's idle poll is left out (`LEFT_OUT`): it is waiting, not work.
+cProfile costs about the same per call, Python or C (~2 µs here), so it inflates code of many
+small calls the most; `report`'s "est." column takes that cost out, per owner, by its calls.
 
 Standard library only, so that tests import it without the bench's dependencies.
 """
@@ -148,137 +150,184 @@ def _spread(
 
 @dataclass
 class Owners:
-    """One profile by owner: self seconds, of which C, and Python calls, per owner and place."""
+    """One profile by owner: self seconds (of which in C functions) and calls, per owner and per
+    place ("repo:bot/dialogs" …). Calls are Python and C calls charged like their time: a C
+    call to its Python callers' owners."""
 
     seconds: Counter[str] = field(default_factory=Counter)
     c_seconds: Counter[str] = field(default_factory=Counter)
-    calls: Counter[str] = field(default_factory=Counter)
-    by_place: Counter[str] = field(default_factory=Counter)  # seconds per "repo:bot/dialogs" …
+    calls: Counter[str] = field(default_factory=Counter)  # Python calls, the owner's own
+    c_calls: Counter[str] = field(default_factory=Counter)  # C calls charged to the owner
+    by_place: Counter[str] = field(default_factory=Counter)  # seconds
+    place_calls: Counter[str] = field(default_factory=Counter)  # Python + C calls
     left_out: Counter[str] = field(default_factory=Counter)  # seconds per `LEFT_OUT` reason
-    counts: Counter[str] = field(default_factory=Counter)  # `COUNTED` and PYTHON_CALLS
+    counts: Counter[str] = field(default_factory=Counter)  # `COUNTED`, PYTHON_CALLS, C_CALLS
 
     @property
     def total(self) -> float:
         return sum(self.seconds.values())
+
+    def events(self, name: str) -> float:
+        return self.calls[name] + self.c_calls[name]
+
+    def cost_per_call(self, updates: int, cpu_ms: float) -> float | None:
+        """cProfile's own cost per call in ms, from this run's profiled total against the CPU
+        the same code took unprofiled (`cpu_ms` per update): it is paid per call, so code of many
+        small calls is inflated the most."""
+        calls = sum(self.calls.values()) + sum(self.c_calls.values())
+        if not cpu_ms or not calls:
+            return None
+        return (self.total * 1000 - cpu_ms * updates) / calls
 
 
 def by_owner(stats: Stats, root: str | Path = ROOT, stdlib: str = STDLIB) -> Owners:
     result = Owners()
     places: dict[Key, str] = {}
 
-    def charge(key: Key, seconds: float, *, c: bool, calls: int = 0) -> None:
+    def charge(key: Key, seconds: float, *, c: bool, calls: float = 0.0) -> None:
         if key[0] == "~":  # no Python caller anywhere up the chain
-            result.seconds[UNATTRIBUTED] += seconds
-            result.c_seconds[UNATTRIBUTED] += seconds if c else 0.0
-            return
-        if key not in places:
-            places[key] = place(key[0], root, stdlib)
-        name = owner(places[key])
+            where, name = UNATTRIBUTED, UNATTRIBUTED
+        else:
+            if key not in places:
+                places[key] = place(key[0], root, stdlib)
+            where, name = places[key], owner(places[key])
         result.seconds[name] += seconds
         result.c_seconds[name] += seconds if c else 0.0
-        result.calls[name] += calls
-        result.by_place[places[key]] += seconds
+        (result.c_calls if c else result.calls)[name] += calls
+        result.by_place[where] += seconds
+        result.place_calls[where] += calls
 
     for key, (_primitive, calls, self_seconds, _cumulative, _callers) in stats.items():
         for label, ending, function in COUNTED:
             if key[2] == function and key[0].replace("\\", "/").endswith(ending):
                 result.counts[label] += calls
-        if key[0] == "~":
-            result.counts[C_CALLS] += calls
-        if key[0] == "~" and key[2] in LEFT_OUT:
+        c = key[0] == "~"
+        result.counts[C_CALLS if c else PYTHON_CALLS] += calls
+        if c and key[2] in LEFT_OUT:
             result.left_out[LEFT_OUT[key[2]]] += self_seconds
         elif has_file(key):
             charge(key, self_seconds, c=False, calls=calls)
-            result.counts[PYTHON_CALLS] += calls
-        else:
+        else:  # C, or generated Python code (a dataclass's __init__): its callers' owners'
             for caller, part in spread(stats, key, self_seconds):
-                charge(caller, part, c=key[0] == "~")
-            if key[0] != "~":  # generated Python code: its calls are its callers' owners'
-                result.counts[PYTHON_CALLS] += calls
-                for caller, part in spread(stats, key, float(calls), index=0):
-                    if caller[0] != "~":
-                        result.calls[owner(place(caller[0], root, stdlib))] += round(part)
+                charge(caller, part, c=c)
+            for caller, part in spread(stats, key, float(calls), index=0):
+                charge(caller, 0.0, c=c, calls=part)
     return result
 
 
+# One column group per run: (heading, width, format).
+COLUMNS = (("ms/upd", 8, ".3f"), ("%", 6, ".1f"), ("of it C", 8, ".3f"), ("calls", 7, ".0f"))
+ESTIMATE = ("est.", 7, ".2f")
+
+
 def report(columns: Mapping[str, tuple[Owners, int]], cpu: Mapping[str, float]) -> str:
-    """Side by side, one column group per run: ms per update, %, of which C, Python calls per
-    update. `columns`: run name → (its profile by owner, its updates); `cpu`: run name → process
-    CPU per update in ms without the profiler (the bench's measured run), for the reader's scale.
-    """
-    runs = list(columns.items())
-    names = [name for name, _ in OWNERS] + [OTHER_STDLIB, OTHER_PACKAGES, UNATTRIBUTED]
+    """Side by side, one column group per run: ms per update, %, of it in C functions, calls per
+    update and the estimate without cProfile's cost per call. `columns`: run name → (its profile
+    by owner, its updates); `cpu`: run name → CPU per update in ms without the profiler."""
+    runs = [(name, profile, max(updates, 1)) for name, (profile, updates) in columns.items()]
+    costs = [p.cost_per_call(u, cpu.get(name, 0.0)) for name, p, u in runs]
+    group = sum(width for _, width, _ in (*COLUMNS, ESTIMATE))
     width = 42
-    group = "".join(f"{'ms/upd':>8}{'%':>6}{'of it C':>8}{'calls':>7}" for _ in runs)
     lines = [
-        f"{'':<{width}}" + "".join(f"{name[:28]:>29}" for name, _ in runs),
-        f"{'owner':<{width}}{group}",
+        f"{'':<{width}}" + "".join(f"{name[: group - 1]:>{group}}" for name, _, _ in runs),
+        f"{'owner':<{width}}"
+        + "".join(f"{head:>{w}}" for _ in runs for head, w, _ in (*COLUMNS, ESTIMATE)),
     ]
 
-    def row(label: str, values: list[tuple[float, float, float, float]]) -> str:
-        cells = "".join(
-            f"{ms:>8.3f}{share:>6.1f}{c_ms:>8.3f}{calls:>7.0f}" for ms, share, c_ms, calls in values
-        )
-        return f"{label[:width]:<{width}}{cells}"
+    def row(label: str, cells: list[tuple[float | None, ...]]) -> str:
+        text = ""
+        for values in cells:
+            for value, (_, w, form) in zip(values, (*COLUMNS, ESTIMATE), strict=True):
+                text += f"{'':>{w}}" if value is None else f"{value:>{w}{form}}"
+        return f"{label[:width]:<{width}}{text}".rstrip()
 
-    def per_update(profile: Owners, updates: int, name: str) -> tuple[float, float, float, float]:
-        total = profile.total or 1.0
-        return (
-            profile.seconds[name] / updates * 1000,
-            profile.seconds[name] / total * 100,
-            profile.c_seconds[name] / updates * 1000,
-            profile.calls[name] / updates,
-        )
-
+    names = [name for name, _ in OWNERS] + [OTHER_STDLIB, OTHER_PACKAGES, UNATTRIBUTED]
     for name in names:
-        if all(profile.seconds[name] == 0 for profile, _ in columns.values()):
+        if all(p.seconds[name] == 0 for _, p, _ in runs):
             continue
-        lines.append(row(name, [per_update(p, max(u, 1), name) for p, u in columns.values()]))
+        lines.append(
+            row(
+                name,
+                [
+                    _cells(p.seconds[name], p.c_seconds[name], p.events(name), p.total, u, cost)
+                    for (_, p, u), cost in zip(runs, costs, strict=True)
+                ],
+            )
+        )
         if name == BROKEN_DOWN:
-            lines.extend(_breakdown(columns, width))
-    lines.append(
-        row(
-            "all (profiled, the loop's thread)",
-            [
-                (
-                    p.total / max(u, 1) * 1000,
-                    100.0,
-                    sum(p.c_seconds.values()) / max(u, 1) * 1000,
-                    sum(p.calls.values()) / max(u, 1),
+            for label, members in _places(runs):
+                lines.append(
+                    row(
+                        "  " + label,
+                        [
+                            _cells(
+                                sum(p.by_place[w] for w in members),
+                                None,
+                                sum(p.place_calls[w] for w in members),
+                                p.total,
+                                u,
+                                cost,
+                            )
+                            for (_, p, u), cost in zip(runs, costs, strict=True)
+                        ],
+                    )
                 )
-                for p, u in columns.values()
-            ],
+    everything = [
+        _cells(
+            p.total,
+            sum(p.c_seconds.values()),
+            sum(p.calls.values()) + sum(p.c_calls.values()),
+            p.total,
+            u,
+            cost,
         )
-    )
+        for (_, p, u), cost in zip(runs, costs, strict=True)
+    ]
+    lines.append(row("all (profiled, the loop's thread)", everything))
     lines.append("")
-    lines.append(f"{'per update':<{width}}" + "".join(f"{name[:28]:>29}" for name, _ in runs))
-    labels = [PYTHON_CALLS, C_CALLS] + [label for label, _, _ in COUNTED]
-    for label in labels:
-        values = "".join(f"{p.counts[label] / max(u, 1):>29.1f}" for p, u in columns.values())
+    lines.append(f"{'per update':<{width}}" + "".join(f"{name[:28]:>29}" for name, _, _ in runs))
+    for label in [PYTHON_CALLS, C_CALLS] + [label for label, _, _ in COUNTED]:
+        values = "".join(f"{p.counts[label] / u:>29.1f}" for _, p, u in runs)
         lines.append(f"{label[:width]:<{width}}{values}")
-    reasons = sorted({reason for p, _ in columns.values() for reason in p.left_out})
-    for reason in reasons:
-        values = "".join(
-            f"{p.left_out[reason] / max(u, 1) * 1000:>29.3f}" for p, u in columns.values()
-        )
+    for reason in sorted({reason for _, p, _ in runs for reason in p.left_out}):
+        values = "".join(f"{p.left_out[reason] / u * 1000:>29.3f}" for _, p, u in runs)
         lines.append(f"{('left out, ms: ' + reason)[:width]:<{width}}{values}")
-    scale = "".join(f"{cpu.get(name, 0.0):>29.3f}" for name, _ in runs)
+    scale = "".join(f"{cpu.get(name, 0.0):>29.3f}" for name, _, _ in runs)
     lines.append(f"{'CPU ms without the profiler (its best run)':<{width}}{scale}")
-    # cProfile's cost is per call, so code of many small calls is inflated the most.
     inflation = "".join(
-        f"{p.total / max(u, 1) * 1000 / cpu[name]:>28.1f}×" if cpu.get(name) else f"{'-':>29}"
-        for name, (p, u) in runs
+        f"{p.total / u * 1000 / cpu[name]:>28.1f}×" if cpu.get(name) else f"{'-':>29}"
+        for name, p, u in runs
     )
     lines.append(f"{'profiled ÷ without the profiler':<{width}}{inflation}")
+    per_call = "".join(f"{cost * 1000:>29.2f}" if cost else f"{'-':>29}" for cost in costs)
+    lines.append(f"{'cProfile cost per call, µs':<{width}}{per_call}")
     return "\n".join(lines)
 
 
-def _breakdown(columns: Mapping[str, tuple[Owners, int]], width: int) -> list[str]:
-    """One line per package of the broken-down owner, largest first in the last column; those
-    under 0.5 % of the last column's total in one line."""
-    profiles = list(columns.values())
-    last = profiles[-1][0]
-    places = {where for p, _ in profiles for where in p.by_place if owner(where) == BROKEN_DOWN}
+def _cells(
+    seconds: float,
+    c_seconds: float | None,
+    calls: float,
+    total: float,
+    updates: int,
+    cost: float | None,
+) -> tuple[float | None, ...]:
+    """ms/upd, %, of it C, calls/upd and the estimate without cProfile's cost per call."""
+    ms = seconds / updates * 1000
+    return (
+        ms,
+        seconds / (total or 1.0) * 100,
+        None if c_seconds is None else c_seconds / updates * 1000,
+        calls / updates,
+        None if cost is None else ms - cost * calls / updates,
+    )
+
+
+def _places(runs: list[tuple[str, Owners, int]]) -> list[tuple[str, list[str]]]:
+    """The broken-down owner's packages, largest first in the last run; those under 0.5 % of
+    the last run's total in one line."""
+    last = runs[-1][1]
+    places = {w for _, p, _ in runs for w in p.by_place if owner(w) == BROKEN_DOWN}
     shown = sorted(
         (w for w in places if last.by_place[w] >= 0.005 * last.total),
         key=lambda w: -last.by_place[w],
@@ -287,16 +336,7 @@ def _breakdown(columns: Mapping[str, tuple[Owners, int]], width: int) -> list[st
     groups = [(where.removeprefix("repo:"), [where]) for where in shown]
     if rest:
         groups.append((f"the other {len(rest)}", rest))
-    lines = []
-    for label, members in groups:
-        cells = ""
-        for profile, updates in profiles:
-            seconds = sum(profile.by_place[where] for where in members)
-            total = profile.total or 1.0
-            cells += f"{seconds / max(updates, 1) * 1000:>8.3f}{seconds / total * 100:>6.1f}"
-            cells += f"{'':>15}"
-        lines.append(f"{'  ' + label:<{width}}{cells}".rstrip())
-    return lines
+    return groups
 
 
 def profile_stats(profiler: Any) -> Stats:

@@ -123,6 +123,7 @@ class Result:
     failed: int = 0
     per_step: list[list[float]] = field(default_factory=list)  # [step][teacher] latency
     sql: SqlCount | None = None
+    api_calls: Counter[str] = field(default_factory=Counter)  # Bot API methods in the window
 
     @property
     def updates(self) -> int:
@@ -317,6 +318,7 @@ async def run_scenario(
         before = backend.stats()
         assert under_test.sql is not None
         sql_before = (under_test.sql.statements, under_test.sql.commits)
+        calls_before = len(under_test.telegram.calls)
         outcomes, seconds, cpu = await timed_gather(
             [teacher_run(person, i) for i, person in enumerate(persons)],
             args.timeout,
@@ -326,6 +328,7 @@ async def run_scenario(
         sql = SqlCount(
             under_test.sql.statements - sql_before[0], under_test.sql.commits - sql_before[1]
         )
+        api_calls = method_names(under_test.telegram.calls[calls_before:])
         for index, person in enumerate(persons):
             if isinstance(outcomes[index], float) and not await linked(under_test, harness, person):
                 text = person.last_text[:160]
@@ -342,6 +345,7 @@ async def run_scenario(
         backend=used,
         backend_wait=under_test.wait,
         sql=sql,
+        api_calls=api_calls,
         failed=len(failures),
         per_step=[
             [value for value in step if value is not None]
@@ -626,6 +630,7 @@ async def run_echo(name: str, updates: int, teachers: int, args: argparse.Namesp
         outcomes, seconds, cpu = await timed_gather(
             [teacher_run(person) for person in persons], args.timeout, args.window_profiler
         )
+        api_calls = method_names(under_test.telegram.calls)
     failures = [o for o in outcomes if isinstance(o, BaseException)]
     return Result(
         name=name,
@@ -635,7 +640,12 @@ async def run_echo(name: str, updates: int, teachers: int, args: argparse.Namesp
         seconds=seconds,
         bot_cpu=cpu,
         failed=len(failures),
+        api_calls=api_calls,
     )
+
+
+def method_names(calls: list[Any]) -> Counter[str]:
+    return Counter(type(call).__name__ for call in calls)
 
 
 async def linked(under_test: BotUnderTest, harness: LinkingClient, person: TimedPerson) -> bool:
@@ -859,12 +869,21 @@ async def profile_owners_run(
             runs.append(run)
     unprofiled = {r.name: r.per_update_ms(r.bot_cpu) for r in results if r.name in columns}
     profiled = ", ".join(f"{r.name} {r.per_update_ms(r.bot_cpu):.2f}" for r in runs if r)
+    methods = "\n".join(
+        f"  {r.name}: "
+        + ", ".join(f"{name} {n / max(r.updates, 1):.2f}" for name, n in r.api_calls.most_common())
+        for r in runs
+        if r
+    )
     return (
         "\nself CPU time by owner, cProfile on the loop thread's CPU clock over each run's timed"
-        " window (one run each, after the measured ones); a C function's time goes to its Python"
-        " callers' owners; ms and calls per update.\nprocess CPU per update in the profiled"
-        f" runs (all threads, with the profiler), ms: {profiled}\n"
+        " window (one run each, after the measured ones); a C function's time and calls go to its"
+        " Python callers' owners; per update: ms, Python + C calls, and est. = ms less cProfile's"
+        " cost per call (the run's profiled total less its CPU without the profiler, over its"
+        " calls).\nprocess CPU per update in the profiled runs (all threads, with the profiler),"
+        f" ms: {profiled}\n"
         + profile_owners.report(columns, unprofiled)
+        + f"\nBot API calls per update, by method:\n{methods}"
     )
 
 

@@ -107,6 +107,7 @@ def test_c_time_goes_to_the_python_callers_and_the_idle_poll_is_left_out() -> No
     assert result.total == pytest.approx(sum(expected.values()))
     assert result.by_place["repo:bot/dialogs"] == pytest.approx(expected[BROKEN_DOWN])
     assert result.calls[BROKEN_DOWN] == 2 + 4  # its own and the generated code's it called
+    assert result.c_calls[BROKEN_DOWN] == pytest.approx(1 + 1 + 0.5)  # validate, map, len
     assert result.counts[PYTHON_CALLS] == 5 + 2 + 3 + 1 + 4 + 1 + 1
     assert result.counts[C_CALLS] == 3 + 2 + 2 + 1 + 1
     assert result.counts["pydantic validations (validate_python)"] == 3
@@ -124,18 +125,27 @@ def test_c_functions_calling_only_each_other_are_unattributed() -> None:
 
 def test_the_report_puts_the_runs_side_by_side_per_update() -> None:
     profile = by_owner(STATS, ROOT, STDLIB)
-    text = report({"echo": (profile, 2), "bot": (profile, 4)}, {"echo": 1.0, "bot": 2.0})
-    ours = next(line for line in text.splitlines() if line.startswith(BROKEN_DOWN))
-    share = 0.010 / profile.total * 100
-    # ms per update, %, of it C, calls per update — for 2 updates, then for 4
-    assert ours.split()[-8:] == [
-        "5.000", f"{share:.1f}", "1.500", "3",
-        "2.500", f"{share:.1f}", "0.750", "2",
+    text = report({"echo": (profile, 2), "bot": (profile, 4)}, {"echo": 10.0, "bot": 5.0})
+    lines = text.splitlines()
+    total_ms, calls = profile.total * 1000, 17 + 8  # Python calls, C calls (the poll left out)
+    ours_calls = 2 + 4 + 1 + 1 + 0.5  # own, the __init__, validate, map, len (3 : 1 by map)
+    share = f"{0.010 / profile.total * 100:.1f}"
+    cost = {
+        run: (total_ms - cpu * updates) / calls
+        for run, cpu, updates in [("echo", 10, 2), ("bot", 5, 4)]
+    }
+    # ms per update, %, of it C, calls per update, ms less cProfile's cost per call: 2 updates, 4
+    ours = next(line for line in lines if line.startswith(BROKEN_DOWN))
+    echo_estimate = f"{5.0 - cost['echo'] * ours_calls / 2:.2f}"
+    bot_estimate = f"{2.5 - cost['bot'] * ours_calls / 4:.2f}"
+    assert ours.split()[-10:] == [
+        "5.000", share, "1.500", f"{ours_calls / 2:.0f}", echo_estimate,
+        "2.500", share, "0.750", f"{ours_calls / 4:.0f}", bot_estimate,
     ]  # fmt: skip
-    assert any(line.split()[-2:] == ["1.000", "2.000"] for line in text.splitlines())
-    inflation = next(line for line in text.splitlines() if line.startswith("profiled ÷"))
-    per_update_ms = profile.total * 1000
-    assert inflation.split()[-2:] == [
-        f"{per_update_ms / 2 / 1.0:.1f}×",
-        f"{per_update_ms / 4 / 2.0:.1f}×",
-    ]
+    dialogs = next(line for line in lines if line.startswith("  bot/dialogs"))
+    assert dialogs.split()[1:4] == ["5.000", share, f"{ours_calls / 2:.0f}"]  # no C column
+    assert any(line.split()[-2:] == ["10.000", "5.000"] for line in lines)
+    inflation = next(line for line in lines if line.startswith("profiled ÷"))
+    assert inflation.split()[-2:] == [f"{total_ms / 2 / 10:.1f}×", f"{total_ms / 4 / 5:.1f}×"]
+    per_call = next(line for line in lines if line.startswith("cProfile cost per call"))
+    assert per_call.split()[-2:] == [f"{cost['echo'] * 1000:.2f}", f"{cost['bot'] * 1000:.2f}"]
