@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import cProfile
 import gc
 import itertools
 import os
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import profile_owners
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.enums import ParseMode
@@ -121,6 +123,7 @@ class Result:
     failed: int = 0
     per_step: list[list[float]] = field(default_factory=list)  # [step][teacher] latency
     sql: SqlCount | None = None
+    api_calls: Counter[str] = field(default_factory=Counter)  # Bot API methods in the window
 
     @property
     def updates(self) -> int:
@@ -268,12 +271,22 @@ def people(
     ]
 
 
-async def timed_gather(coroutines: list, limit: float) -> tuple[list, float, float]:
+async def timed_gather(
+    coroutines: list, limit: float, profiler: cProfile.Profile | None = None
+) -> tuple[list, float, float]:
+    """The coroutines' outcomes, wall and process CPU seconds; `profiler` runs over the same
+    window (after the collection that starts it)."""
     gc.collect()
     cpu = time.process_time()
     started = time.perf_counter()
-    async with asyncio.timeout(limit):  # bounded: a stuck run fails instead of hanging
-        outcomes = await asyncio.gather(*coroutines, return_exceptions=True)
+    if profiler is not None:
+        profiler.enable()
+    try:
+        async with asyncio.timeout(limit):  # bounded: a stuck run fails instead of hanging
+            outcomes = await asyncio.gather(*coroutines, return_exceptions=True)
+    finally:
+        if profiler is not None:
+            profiler.disable()
     return outcomes, time.perf_counter() - started, time.process_time() - cpu
 
 
@@ -305,13 +318,17 @@ async def run_scenario(
         before = backend.stats()
         assert under_test.sql is not None
         sql_before = (under_test.sql.statements, under_test.sql.commits)
+        calls_before = len(under_test.telegram.calls)
         outcomes, seconds, cpu = await timed_gather(
-            [teacher_run(person, i) for i, person in enumerate(persons)], args.timeout
+            [teacher_run(person, i) for i, person in enumerate(persons)],
+            args.timeout,
+            args.window_profiler,
         )
         used = backend.stats() - before
         sql = SqlCount(
             under_test.sql.statements - sql_before[0], under_test.sql.commits - sql_before[1]
         )
+        api_calls = method_names(under_test.telegram.calls[calls_before:])
         for index, person in enumerate(persons):
             if isinstance(outcomes[index], float) and not await linked(under_test, harness, person):
                 text = person.last_text[:160]
@@ -328,6 +345,7 @@ async def run_scenario(
         backend=used,
         backend_wait=under_test.wait,
         sql=sql,
+        api_calls=api_calls,
         failed=len(failures),
         per_step=[
             [value for value in step if value is not None]
@@ -610,8 +628,9 @@ async def run_echo(name: str, updates: int, teachers: int, args: argparse.Namesp
             return time.perf_counter() - started
 
         outcomes, seconds, cpu = await timed_gather(
-            [teacher_run(person) for person in persons], args.timeout
+            [teacher_run(person) for person in persons], args.timeout, args.window_profiler
         )
+        api_calls = method_names(under_test.telegram.calls)
     failures = [o for o in outcomes if isinstance(o, BaseException)]
     return Result(
         name=name,
@@ -621,7 +640,12 @@ async def run_echo(name: str, updates: int, teachers: int, args: argparse.Namesp
         seconds=seconds,
         bot_cpu=cpu,
         failed=len(failures),
+        api_calls=api_calls,
     )
+
+
+def method_names(calls: list[Any]) -> Counter[str]:
+    return Counter(type(call).__name__ for call in calls)
 
 
 async def linked(under_test: BotUnderTest, harness: LinkingClient, person: TimedPerson) -> bool:
@@ -697,8 +721,10 @@ def load_average() -> str:
 async def main(args: argparse.Namespace) -> int:
     results: list[Result] = []
     echo_for: dict[str, Result] = {}
+    owners = ""  # --profile-owners' report
     print(f"  load average before: {load_average()}", file=sys.stderr)
     args.stall_recorder = None
+    args.window_profiler = None  # set by --profile-owners around its own runs only
     if args.stalls:
         args.stall_recorder = LoopStalls(args.stalls / 1000)
         args.stall_recorder.install(asyncio.get_running_loop())
@@ -738,6 +764,8 @@ async def main(args: argparse.Namespace) -> int:
                 echo_for[echo_name] = echo
             if args.profile:
                 await profile_run(args, backend, harness)
+            if args.profile_owners:
+                owners = await profile_owners_run(args, backend, harness, results)
     print(
         f"{args.teachers} teachers concurrently, each to the success card; best of {args.repeat};"
         f" backend argon2 profile: {args.kdf}; Python {sys.version.split()[0]}, "
@@ -748,6 +776,8 @@ async def main(args: argparse.Namespace) -> int:
         for result in results:
             if result.per_step:
                 report_steps(result, result.name.split(" / ")[0])
+    if args.profile_owners:
+        print(owners)
     print(
         "\nteacher: seconds from /start to the success card. Per update, in ms: bot CPU = this"
         " process (bot + harness); backend CPU = the backend process, of which argon2 = password"
@@ -795,13 +825,65 @@ async def profile_run(args: argparse.Namespace, backend: LinkingProcess, harness
     text = (
         profiler.output_text(unicode=True)
         + "\n\nself time per function:\n"
-        + (profiler.output_text(unicode=True, flat=True, flat_time="self"))
+        # show_all: library frames listed with their own self time; hidden, their time would be
+        # charged to the nearest shown frame.
+        + profiler.output_text(unicode=True, flat=True, flat_time="self", show_all=True)
     )
     await asyncio.to_thread(Path(args.profile).write_text, text)
     print(
         f"  profile of {scenario} / {storage} written to {args.profile} (bot) and"
         f" {backend_path} (backend)",
         file=sys.stderr,
+    )
+
+
+async def profile_owners_run(
+    args: argparse.Namespace,
+    backend: LinkingProcess,
+    harness: LinkingClient,
+    results: list[Result],
+) -> str:
+    """One more echo run and one more run of the first scenario on the first storage, each under
+    cProfile over its timed window; their self time by owner, side by side (profile_owners.py)."""
+    scenario, storage = args.scenario[0], args.storage[0]
+    updates = WALKS[scenario][1]
+    columns: dict[str, tuple[profile_owners.Owners, int]] = {}
+    runs: list[Result | None] = []
+    for name in (f"echo × {updates} updates", f"{scenario} / {storage}"):
+        print(f"  profiling {name} by owner …", file=sys.stderr)
+        # The loop thread's CPU clock, not cProfile's default wall clock: a function preempted
+        # by the backend process or other jobs, or blocked in a syscall, is not charged the wait.
+        args.window_profiler = cProfile.Profile(time.thread_time)
+        try:
+            if name.startswith("echo"):
+                run: Result | None = await run_echo(name, updates, args.teachers, args)
+            else:
+                run = await run_scenario(
+                    name, scenario, storage, backend, harness, args, args.teachers
+                )
+            stats = profile_owners.profile_stats(args.window_profiler)
+        finally:
+            args.window_profiler = None
+        if run is not None:
+            columns[name] = (profile_owners.by_owner(stats), run.updates)
+            runs.append(run)
+    unprofiled = {r.name: r.per_update_ms(r.bot_cpu) for r in results if r.name in columns}
+    profiled = ", ".join(f"{r.name} {r.per_update_ms(r.bot_cpu):.2f}" for r in runs if r)
+    methods = "\n".join(
+        f"  {r.name}: "
+        + ", ".join(f"{name} {n / max(r.updates, 1):.2f}" for name, n in r.api_calls.most_common())
+        for r in runs
+        if r
+    )
+    return (
+        "\nself CPU time by owner, cProfile on the loop thread's CPU clock over each run's timed"
+        " window (one run each, after the measured ones); a C function's time and calls go to its"
+        " Python callers' owners; per update: ms, Python + C calls, and est. = ms less cProfile's"
+        " cost per call (the run's profiled total less its CPU without the profiler, over its"
+        " calls).\nprocess CPU per update in the profiled runs (all threads, with the profiler),"
+        f" ms: {profiled}\n"
+        + profile_owners.report(columns, unprofiled)
+        + f"\nBot API calls per update, by method:\n{methods}"
     )
 
 
@@ -865,6 +947,12 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--profile", help="write a pyinstrument profile of one extra run here")
     parser.add_argument(
+        "--profile-owners",
+        action="store_true",
+        help="one extra echo run and one of the first scenario / storage under cProfile:"
+        " self time by owner (aiogram, pydantic, ours …) side by side",
+    )
+    parser.add_argument(
         "--gc",
         choices=("settled", "default"),
         default="settled",
@@ -875,7 +963,12 @@ def parse_args() -> argparse.Namespace:
         "--postgres-admin-dsn",
         default=os.environ.get("BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"),
     )
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.open_loop and (args.profile or args.profile_owners):
+        parser.error(
+            "--profile and --profile-owners profile closed-loop runs; not with --open-loop"
+        )
+    return args
 
 
 if __name__ == "__main__":
