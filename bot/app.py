@@ -35,6 +35,7 @@ from bot.deps import Deps
 from bot.dialog_ids import install_unique_dialog_ids
 from bot.dialogs.all import get_dialogs
 from bot.dialogs.forget import forget_after_render
+from bot.dialogs.message_manager import ReplyFirstMessageManager
 from bot.dialogs.steps import SECRET_STEPS
 from bot.gc_tuning import settle_after_startup
 from bot.guide_watcher import GuideWatcher
@@ -196,7 +197,9 @@ def build_dispatcher(
         if router.name == FALLBACK_ROUTER_NAME:
             dp.include_router(router)
 
-    dp["bg_factory"] = setup_dialogs(dp, events_isolation=events_isolation)
+    dp["bg_factory"] = setup_dialogs(
+        dp, events_isolation=events_isolation, message_manager=ReplyFirstMessageManager()
+    )
     # Inside aiogram-dialog's context saver: a finished flow's window is rendered with her
     # details, then the contexts are saved without them (bot/dialogs/forget.py).
     dp.message.middleware(forget_after_render)
