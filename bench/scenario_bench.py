@@ -206,7 +206,7 @@ async def real_bot(
         wait = BackendWait()
         http = aiohttp.ClientSession(trace_configs=[wait.trace_config()])
         linking = LinkingClient(backend_url, timeout=settings.linking_timeout, session=http)
-        telegram = ReplyClock()
+        telegram = ReplyClock(rtt=args.telegram_rtt / 1000)
         bot = Bot(
             BOT_TOKEN, session=telegram, default=DefaultBotProperties(parse_mode=ParseMode.HTML)
         )
@@ -238,8 +238,8 @@ async def real_bot(
 
 
 @contextlib.asynccontextmanager
-async def echo_bot() -> AsyncIterator[BotUnderTest]:
-    telegram = ReplyClock()
+async def echo_bot(rtt: float = 0.0) -> AsyncIterator[BotUnderTest]:
+    telegram = ReplyClock(rtt=rtt)
     bot = Bot(BOT_TOKEN, session=telegram, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
     dp = Dispatcher(storage=MemoryStorage())
     dp.include_router(build_echo_router())
@@ -616,7 +616,7 @@ def report_open_loop(results: list[OpenResult], teachers: int) -> None:
 
 
 async def run_echo(name: str, updates: int, teachers: int, args: argparse.Namespace) -> Result:
-    async with echo_bot() as under_test:
+    async with echo_bot(args.telegram_rtt / 1000) as under_test:
         latencies: list[float] = []
         persons = people(under_test, teachers, latencies)
         if args.transcripts:
@@ -944,6 +944,14 @@ def parse_args() -> argparse.Namespace:
         default=0,
         metavar="N",
         help="record every chat, and print the first N failed teachers' transcripts",
+    )
+    parser.add_argument(
+        "--telegram-rtt",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="a round trip to Telegram for every Bot API call (0: Telegram answers instantly);"
+        " the reply reaches her chat half of it after the call",
     )
     parser.add_argument("--profile", help="write a pyinstrument profile of one extra run here")
     parser.add_argument(

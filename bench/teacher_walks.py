@@ -43,16 +43,18 @@ _REPLIES = frozenset(
         "EditMessageText",
         "EditMessageCaption",
         "EditMessageMedia",
-        "EditMessageReplyMarkup",
     }
-)
+)  # not EditMessageReplyMarkup: an old window losing its buttons is not an answer to her
 
 
 class ReplyClock(FakeTelegram):
     """FakeTelegram that notes when the bot's first reply to a teacher's update reaches her chat."""
 
-    def __init__(self) -> None:
+    def __init__(self, rtt: float = 0.0) -> None:
         super().__init__()
+        # Seconds of a round trip to Telegram: each call reaches her chat half of it after it
+        # was made and returns after all of it (0: a Telegram that answers instantly).
+        self.rtt = rtt
         self.waiting: dict[int, float] = {}  # chat id → when her update was fed
         self.replies: list[float] = []  # seconds from an update to the first reply it caused
         # Called in the task feeding an update, then in the task sending its first reply (with
@@ -75,6 +77,15 @@ class ReplyClock(FakeTelegram):
             self.transcripts.setdefault(chat_id, []).append(stamp + line)
 
     async def make_request(self, bot: Any, method: Any, timeout: int | None = None) -> Any:  # noqa: ASYNC109
+        if self.rtt:
+            await asyncio.sleep(self.rtt / 2)  # on its way to Telegram
+            try:
+                return await self._answer(bot, method, timeout)
+            finally:
+                await asyncio.sleep(self.rtt / 2)  # the answer on its way back
+        return await self._answer(bot, method, timeout)
+
+    async def _answer(self, bot: Any, method: Any, timeout: int | None) -> Any:  # noqa: ASYNC109
         name = type(method).__name__
         if name in _REPLIES:
             started = self.waiting.pop(getattr(method, "chat_id", None), None)  # type: ignore[arg-type]
