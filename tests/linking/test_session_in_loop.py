@@ -6,15 +6,25 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.util.concurrency import in_greenlet
 
-from services.linking.db import Database, InLoopSession, create_engine
+from services.linking.db import (
+    Database,
+    InLoopSession,
+    create_engine,
+    create_schema,
+    execute_core,
+    rows_affected,
+    table,
+)
+from services.linking.models import BudgetSubject
 from services.storage import sqlite_one_hop
 
 
@@ -105,3 +115,19 @@ async def test_an_error_rolls_the_transaction_back_and_the_connection_serves_aga
         ("INSERT", False),
     ]
     assert await _count(database) == 1
+
+
+async def test_a_core_statement_sees_what_the_session_holds_pending(tmp_path: Path) -> None:
+    """`execute_core` flushes first, as the ORM statement it replaces did (autoflush)."""
+    database = Database(create_engine(f"sqlite+aiosqlite:///{tmp_path / 'linking.sqlite3'}"))
+    subjects = table(BudgetSubject)
+    count = select(func.count()).select_from(subjects)
+    try:
+        await create_schema(database.engine)
+        async with database.transaction() as session:
+            session.add(BudgetSubject(subject="s" * 64, touched_at=datetime.now(UTC)))
+            assert (await execute_core(session, count)).scalar() == 1
+            result = await execute_core(session, delete(subjects))
+            assert rows_affected(result) == 1
+    finally:
+        await database.dispose()
