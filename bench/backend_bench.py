@@ -12,6 +12,7 @@ statements each call ran (deterministic: the count does not depend on the machin
 
     .venv/bin/python bench/backend_bench.py                 # 50 teachers, best of 3 rounds
     .venv/bin/python bench/backend_bench.py --sql
+    .venv/bin/python bench/backend_bench.py --calls /tmp/backend.pstats   # function calls
     .venv/bin/python bench/backend_bench.py --open-loop 45   # HTTP latency, calls at 45/s
 """
 
@@ -68,7 +69,7 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-async def cpu(teachers: int, rounds: int) -> None:
+async def cpu(teachers: int, rounds: int, calls_to: str | None = None) -> None:
     best = None
     waits: list[float] = []  # wall time of every call, ms (all teachers at once: a burst)
 
@@ -86,12 +87,16 @@ async def cpu(teachers: int, rounds: int) -> None:
                 tokens = [(await harness.dev_link_token(a.mesh_account_id)).token for a in accounts]
                 before = backend.stats()
                 waits.clear()
+                if calls_to:
+                    backend.count_calls(True)
                 await asyncio.gather(
                     *(
                         walk(harness, account, token, f"{round_}-{index}", timed)
                         for index, (account, token) in enumerate(zip(accounts, tokens, strict=True))
                     )
                 )
+                if calls_to:
+                    backend.count_calls(False)
                 used = backend.stats() - before
                 per_update = used.cpu_seconds / (teachers * UPDATES) * 1000
                 argon2 = used.argon2_seconds / (teachers * UPDATES) * 1000
@@ -101,6 +106,13 @@ async def cpu(teachers: int, rounds: int) -> None:
                     f" max {max(waits):.1f} ms ({len(waits)} calls)"
                 )
                 best = per_update if best is None else min(best, per_update)
+            if calls_to:
+                calls = backend.call_profile(calls_to)
+                print(
+                    f"cProfile of the backend's loop thread ({calls_to}): {calls:,} Python"
+                    f" function calls, {calls / (rounds * teachers * UPDATES):,.0f} per update"
+                    " (the CPU above includes the profiler's overhead)"
+                )
     print(f"{teachers} teachers at once, best of {rounds}: backend CPU {best:.2f} ms per update")
 
 
@@ -203,13 +215,18 @@ def main() -> None:
     )
     parser.add_argument("--open-teachers", type=int, default=200, help="with --open-loop")
     parser.add_argument("--profile", help="with --open-loop: the backend's pyinstrument text here")
+    parser.add_argument(
+        "--calls",
+        metavar="FILE",
+        help="cProfile of the backend over the rounds (pstats to FILE): function calls per update",
+    )
     args = parser.parse_args()
     if args.open_loop:
         asyncio.run(
             open_loop(args.open_loop, args.open_teachers, f"backend/{args.open_loop}", args.profile)
         )
     else:
-        asyncio.run(sql() if args.sql else cpu(args.teachers, args.rounds))
+        asyncio.run(sql() if args.sql else cpu(args.teachers, args.rounds, args.calls))
 
 
 if __name__ == "__main__":

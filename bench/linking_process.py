@@ -17,7 +17,9 @@ touching the backend's tables.
 from __future__ import annotations
 
 import asyncio
+import cProfile
 import multiprocessing
+import pstats
 import threading
 import time
 from dataclasses import dataclass
@@ -116,6 +118,18 @@ class LinkingProcess:
         self._conn.send(("profile", path))
         self._receive(600.0)  # writing a long run's profile takes a while on a busy machine
 
+    def count_calls(self, on: bool) -> None:
+        """Switch cProfile in the backend's event loop thread on or off (it adds up over runs)."""
+        assert self._conn is not None
+        self._conn.send(("cprofile", on))
+        self._receive(30.0)
+
+    def call_profile(self, path: str) -> int:
+        """Write what `count_calls` gathered (pstats) to path; the Python function calls."""
+        assert self._conn is not None
+        self._conn.send(("cprofile", path))
+        return self._receive(120.0)
+
     def _receive(self, timeout: float) -> Any:
         assert self._conn is not None and self._process is not None
         deadline = time.monotonic() + timeout
@@ -184,6 +198,7 @@ async def _serve(conn: Connection, kdf: str) -> None:
 
             conn.send(running.url)
             profiler: Any = None
+            calls = cProfile.Profile(time.thread_time)  # CPU, not wall-clock: the load
             while True:
                 command, *payload = await loop.run_in_executor(None, conn.recv)
                 if command == "stop":
@@ -191,6 +206,8 @@ async def _serve(conn: Connection, kdf: str) -> None:
                 if command == "profile":
                     profiler = _toggle_profile(profiler, payload[0])
                     conn.send(None)
+                if command == "cprofile":
+                    conn.send(_count_calls(calls, payload[0]))
                 if command == "stats":
                     conn.send(
                         BackendStats(
@@ -221,6 +238,18 @@ def _toggle_profile(profiler: Any, path: str | None) -> Any:
     with open(path or "backend-profile.txt", "w", encoding="utf-8") as out:
         out.write(text)
     return None
+
+
+def _count_calls(profiler: cProfile.Profile, what: bool | str) -> int | None:
+    """True / False: enable / disable; a path: dump the stats there, answer the call count."""
+    if isinstance(what, bool):
+        if what:
+            profiler.enable()
+        else:
+            profiler.disable()
+        return None
+    profiler.dump_stats(what)
+    return int(pstats.Stats(profiler).total_calls)  # type: ignore[attr-defined]
 
 
 async def _seed(backend: LinkingClient, scenario: str, count: int) -> list[BenchTeacher]:

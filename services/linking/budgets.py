@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import Executable, and_, bindparam, delete, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.linking.db import rows_affected
+from services.linking.db import execute_core, rows_affected, table
 from services.linking.models import BudgetEvent, BudgetSubject
 from services.storage.sql_text import typed_text
 
@@ -153,7 +153,7 @@ class Budgets:
             params["since"] = since
         query = _times_statement(len(windows), since is not None)
         times: dict[tuple[str, str], list[datetime]] = {key: [] for key in windows}
-        for subject, kind, at in await session.execute(query, params):
+        for subject, kind, at in await execute_core(session, query, params):
             times[(subject, kind)].append(at)
         return times
 
@@ -164,12 +164,12 @@ class Budgets:
         """Count one event of `kind` for each subject (one INSERT of all rows)."""
         rows = [{"subject": s, "kind": kind, "at": now} for s in sorted(set(subjects))]
         if rows:
-            await session.execute(_RECORD, rows)
+            await execute_core(session, _RECORD, rows)
 
     @staticmethod
     async def clear(session: AsyncSession, subject: str, kind: str) -> None:
         """Forget the subject's events of `kind` (a right password ends a series of wrong ones)."""
-        await session.execute(_CLEAR, {"subject": subject, "kind": kind})
+        await execute_core(session, _CLEAR, {"subject": subject, "kind": kind})
 
     @staticmethod
     async def prune(session: AsyncSession, now: datetime) -> int:
@@ -209,11 +209,11 @@ def _wait(times: list[datetime], limit: Limit, now: datetime) -> int:
 # The statements are built once per shape (how many subjects or (subject, kind) windows, with
 # or without `since`) and executed with parameters: SQLAlchemy neither builds them nor computes
 # their cache keys per request (bench/README.md, backend CPU, stop 18).
-_RECORD = insert(BudgetEvent)
-_CLEAR = (
-    delete(BudgetEvent)
-    .where(BudgetEvent.subject == bindparam("subject"), BudgetEvent.kind == bindparam("kind"))
-    .execution_options(synchronize_session=False)
+# On the table (`db.execute_core`).
+_EVENTS = table(BudgetEvent)
+_RECORD = insert(_EVENTS)
+_CLEAR = delete(_EVENTS).where(
+    _EVENTS.c.subject == bindparam("subject"), _EVENTS.c.kind == bindparam("kind")
 )
 _HOLD: dict[int, Executable] = {}
 _TIMES: dict[tuple[int, bool], Executable] = {}
@@ -244,19 +244,20 @@ def _times_statement(windows: int, since: bool) -> Executable:
     (parameters subject_<i>, kind_<i>, after_<i>, and since if `since`)."""
     statement = _TIMES.get((windows, since))
     if statement is None:
-        query = select(BudgetEvent.subject, BudgetEvent.kind, BudgetEvent.at).where(
+        events = _EVENTS.c
+        query = select(events.subject, events.kind, events.at).where(
             or_(
                 *(
                     and_(
-                        BudgetEvent.subject == bindparam(f"subject_{i}"),
-                        BudgetEvent.kind == bindparam(f"kind_{i}"),
-                        BudgetEvent.at > bindparam(f"after_{i}"),
+                        events.subject == bindparam(f"subject_{i}"),
+                        events.kind == bindparam(f"kind_{i}"),
+                        events.at > bindparam(f"after_{i}"),
                     )
                     for i in range(windows)
                 )
             )
         )
         if since:
-            query = query.where(BudgetEvent.at > bindparam("since"))
-        statement = _TIMES[(windows, since)] = query.order_by(BudgetEvent.at)
+            query = query.where(events.at > bindparam("since"))
+        statement = _TIMES[(windows, since)] = query.order_by(events.at)
     return statement

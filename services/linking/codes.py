@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from services.linking.callers import Caller
-from services.linking.db import rows_affected
+from services.linking.db import execute_core, rows_affected, table
 from services.linking.delivery import Deliveries
 from services.linking.errors import (
     CodeBurnt,
@@ -121,22 +121,21 @@ class Challenges:
 
         A code that was used proves the destination is the caller's: no wait after it.
         """
-        latest = await session.scalar(
-            _COOLDOWN_ENDS,
-            {
-                "destination": destination,
-                "channel": channel,
-                "b_owner_kind": owner_kind,
-                "b_owner_id": owner_id,
-            },
-        )
+        params = {
+            "destination": destination,
+            "channel": channel,
+            "b_owner_kind": owner_kind,
+            "b_owner_id": owner_id,
+        }
+        latest = (await execute_core(session, _COOLDOWN_ENDS, params)).scalar()
         wait = seconds_until(latest, now)
         if wait > 0:
             raise ResendTooEarly(f"A new code can be requested in {wait} s.", retry_after=wait)
 
     async def end_active(self, session: AsyncSession, owner_kind: str, owner_id: str) -> None:
         """Supersede the owner's live codes (new code, changed number, step left)."""
-        await session.execute(_END_ACTIVE, {"b_owner_kind": owner_kind, "b_owner_id": owner_id})
+        owner = {"b_owner_kind": owner_kind, "b_owner_id": owner_id}
+        await execute_core(session, _END_ACTIVE, owner)
 
     async def issue(
         self,
@@ -168,9 +167,8 @@ class Challenges:
                 now=now,
             )
         await self.end_active(session, owner_kind, owner_id)
-        latest_serial = await session.scalar(
-            _LATEST_SERIAL, {"b_owner_kind": owner_kind, "b_owner_id": owner_id}
-        )
+        owner = {"b_owner_kind": owner_kind, "b_owner_id": owner_id}
+        latest_serial = (await execute_core(session, _LATEST_SERIAL, owner)).scalar()
         challenge_id = f"ch-{uuid.uuid4().hex}"
         length = self._code_length(channel)
         code = random_digits(length)
@@ -266,7 +264,7 @@ class Challenges:
             Challenge.attempts_left > 0,
         )
         if self._matches(challenge, code, now, totp_secret):
-            result = await session.execute(_USE, {"challenge_id": challenge.id})
+            result = await execute_core(session, _USE, {"challenge_id": challenge.id})
             if rows_affected(result) != 1:
                 raise NoActiveCode("The code has already been used.")
             set_committed_value(challenge, "status", "used")  # as written: no second UPDATE
@@ -293,30 +291,30 @@ class Challenges:
 # The statements of every code sent and checked, built once: SQLAlchemy neither builds them nor
 # computes their cache keys per request (bench/README.md, backend CPU, stop 18). An UPDATE's
 # parameters may not be named as a column of its table, hence the b_ names.
+# Those that load no challenge are built on the table (`db.execute_core`).
 _OWNER = (
     Challenge.owner_kind == bindparam("b_owner_kind"),
     Challenge.owner_id == bindparam("b_owner_id"),
 )
 _LATEST = select(Challenge).where(*_OWNER).order_by(Challenge.serial.desc()).limit(1)
-_COOLDOWN_ENDS = select(func.max(Challenge.resend_available_at)).where(
-    Challenge.destination == bindparam("destination"),
-    Challenge.status != "used",
-    or_(Challenge.channel == bindparam("channel"), and_(*_OWNER)),
+_CHALLENGES = table(Challenge)
+_C = _CHALLENGES.c
+_OWNER_ROW = (_C.owner_kind == bindparam("b_owner_kind"), _C.owner_id == bindparam("b_owner_id"))
+_COOLDOWN_ENDS = select(func.max(_C.resend_available_at)).where(
+    _C.destination == bindparam("destination"),
+    _C.status != "used",
+    or_(_C.channel == bindparam("channel"), and_(*_OWNER_ROW)),
 )
 _END_ACTIVE = (
-    update(Challenge)
-    .where(*_OWNER, Challenge.status == "active")
-    .values(status="superseded")
-    .execution_options(synchronize_session=False)
+    update(_CHALLENGES).where(*_OWNER_ROW, _C.status == "active").values(status="superseded")
 )
-_LATEST_SERIAL = select(func.max(Challenge.serial)).where(*_OWNER)
+_LATEST_SERIAL = select(func.max(_C.serial)).where(*_OWNER_ROW)
 _USE = (
-    update(Challenge)
+    update(_CHALLENGES)
     .where(
-        Challenge.id == bindparam("challenge_id"),
-        Challenge.status == "active",
-        Challenge.attempts_left > 0,
+        _C.id == bindparam("challenge_id"),
+        _C.status == "active",
+        _C.attempts_left > 0,
     )
     .values(status="used")
-    .execution_options(synchronize_session=False)
 )

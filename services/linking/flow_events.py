@@ -22,13 +22,13 @@ import contextlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, func, insert, select
+from sqlalchemy import bindparam, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.linking.codes import issued_in
-from services.linking.db import get, rows_affected
+from services.linking.db import execute_core, get, rows_affected, table
 from services.linking.errors import DomainError, ensure_plausible_id
 from services.linking.models import FlowEvent, LinkFlow
 from services.linking.views import iso
@@ -39,21 +39,21 @@ MAX_WAIT = 25  # seconds a long-poll may hold the request
 POLL_INTERVAL = 0.5
 PAGE = 100
 
-# Built once (SQLAlchemy neither builds them nor computes their cache keys per request): the
-# events' INSERT (of the table: with parameters an ORM INSERT would be a bulk insert of objects)
-# and the trim after it — the seq below which a flow's events go, then the delete.
-_INSERT = insert(cast(Table, FlowEvent.__table__))
+# Built once (SQLAlchemy neither builds them nor computes their cache keys per request), on the
+# table (`db.execute_core`): the events' INSERT (with parameters an ORM INSERT would be a bulk
+# insert of objects) and the trim after it — the seq below which a flow's events go, then the
+# delete.
+_EVENTS = table(FlowEvent)
+_INSERT = insert(_EVENTS)
 _TRIM_CUTOFF = (
-    select(FlowEvent.seq)
-    .where(FlowEvent.flow_id == bindparam("flow_id"))
-    .order_by(FlowEvent.seq.desc())
+    select(_EVENTS.c.seq)
+    .where(_EVENTS.c.flow_id == bindparam("flow_id"))
+    .order_by(_EVENTS.c.seq.desc())
     .offset(KEEP_PER_FLOW)
     .limit(1)
 )
-_TRIM = (
-    delete(FlowEvent)
-    .where(FlowEvent.flow_id == bindparam("flow_id"), FlowEvent.seq <= bindparam("cutoff"))
-    .execution_options(synchronize_session=False)
+_TRIM = delete(_EVENTS).where(
+    _EVENTS.c.flow_id == bindparam("flow_id"), _EVENTS.c.seq <= bindparam("cutoff")
 )
 
 # Refusals that say nothing about the teacher's progress: malformed or unauthorised requests,
@@ -205,9 +205,9 @@ class FlowEvents:
         the seq) cost more than the INSERT itself (bench/README.md, backend CPU, stop 18).
         """
         await session.execute(_INSERT, rows)
-        cutoff = await session.scalar(_TRIM_CUTOFF, {"flow_id": flow_id})
+        cutoff = (await execute_core(session, _TRIM_CUTOFF, {"flow_id": flow_id})).scalar()
         if cutoff is not None:
-            await session.execute(_TRIM, {"flow_id": flow_id, "cutoff": cutoff})
+            await execute_core(session, _TRIM, {"flow_id": flow_id, "cutoff": cutoff})
 
     def notify(self) -> None:
         """Wake the long-polls of this process (call after the recording transaction commits)."""

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.linking.callers import Caller
 from services.linking.codes import Challenges
-from services.linking.db import get, rows_affected
+from services.linking.db import execute_core, get, rows_affected, table
 from services.linking.errors import (
     AlreadyLinked,
     DomainError,
@@ -167,11 +167,10 @@ class Flows:
 
     async def _cancel_open_flows(self, session: AsyncSession, mesh_account_id: str) -> None:
         """A newer link of the same MESH account wins: its older unfinished flows end here."""
-        await session.execute(
-            _SUPERSEDE_CODES_OF_OPEN_FLOWS, {"b_mesh_account_id": mesh_account_id}
-        )
+        mesh = {"b_mesh_account_id": mesh_account_id}
+        await execute_core(session, _SUPERSEDE_CODES_OF_OPEN_FLOWS, mesh)
         # The version moves too: a request on an old flow in flight fails as a concurrent change.
-        await session.execute(_CANCEL_OPEN_FLOWS, {"b_mesh_account_id": mesh_account_id})
+        await execute_core(session, _CANCEL_OPEN_FLOWS, mesh)
 
     async def load(
         self, session: AsyncSession, flow_id: str, caller: Caller, now: datetime
@@ -383,8 +382,8 @@ class Flows:
         mesh = await self._mesh_without_vpn(session, flow)
         await self._refuse_if_linked(session, mesh)
         profile = await self._profile_to_link(session, flow, mesh, now)
-        linked = await session.execute(
-            _LINK_MESH, {"mesh_id": mesh.id, "profile_id": profile.id, "now": now}
+        linked = await execute_core(
+            session, _LINK_MESH, {"mesh_id": mesh.id, "profile_id": profile.id, "now": now}
         )
         if rows_affected(linked) != 1:  # another flow of this MESH account linked first
             await session.refresh(mesh)
@@ -603,29 +602,28 @@ def _consent(flow: LinkFlow, profile_id: str | None, decision: str, now: datetim
 
 # A new flow's cancelling of the MESH account's open ones, built once (no statement building or
 # cache key per request; an UPDATE's parameter may not be named as a column of its table).
+# On the tables (`db.execute_core`).
+_FLOWS, _CHALLENGES, _MESH = table(LinkFlow).c, table(Challenge).c, table(MeshAccount)
 _OPEN_FLOWS = (
-    LinkFlow.mesh_account_id == bindparam("b_mesh_account_id"),
-    LinkFlow.state.not_in(TERMINAL_STATES),
+    _FLOWS.mesh_account_id == bindparam("b_mesh_account_id"),
+    _FLOWS.state.not_in(TERMINAL_STATES),
 )
 _SUPERSEDE_CODES_OF_OPEN_FLOWS = (
-    update(Challenge)
+    update(table(Challenge))
     .where(
-        Challenge.owner_kind == OWNER,
-        Challenge.owner_id.in_(select(LinkFlow.id).where(*_OPEN_FLOWS)),
-        Challenge.status == "active",
+        _CHALLENGES.owner_kind == OWNER,
+        _CHALLENGES.owner_id.in_(select(_FLOWS.id).where(*_OPEN_FLOWS)),
+        _CHALLENGES.status == "active",
     )
     .values(status="superseded")
-    .execution_options(synchronize_session=False)
 )
 _LINK_MESH = (
-    update(MeshAccount)
-    .where(MeshAccount.id == bindparam("mesh_id"), MeshAccount.linked_profile_id.is_(None))
+    update(_MESH)
+    .where(_MESH.c.id == bindparam("mesh_id"), _MESH.c.linked_profile_id.is_(None))
     .values(linked_profile_id=bindparam("profile_id"), linked_at=bindparam("now"))
-    .execution_options(synchronize_session=False)
 )
 _CANCEL_OPEN_FLOWS = (
-    update(LinkFlow)
+    update(table(LinkFlow))
     .where(*_OPEN_FLOWS)
-    .values(state="cancelled", version=LinkFlow.version + 1)
-    .execution_options(synchronize_session=False)
+    .values(state="cancelled", version=_FLOWS.version + 1)
 )

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.linking.db import get, rows_affected
+from services.linking.db import execute_core, get, rows_affected, table
 from services.linking.errors import (
     NotFound,
     TokenExpired,
@@ -138,15 +138,16 @@ class LinkTokens:
 
     async def redeem(self, session: AsyncSession, row: LinkToken, now: datetime) -> None:
         """Mark the token used; a conditional UPDATE so two redemptions cannot both win."""
-        result = await session.execute(_REDEEM, {"token_id": row.id, "now": now})
+        result = await execute_core(session, _REDEEM, {"token_id": row.id, "now": now})
         if rows_affected(result) != 1:
             raise TokenUsed()
 
 
-# Built once: no statement building or cache key per redemption.
+# Built once, on the table (`db.execute_core`): no statement building or cache key per
+# redemption.
+_TOKENS = table(LinkToken)
 _REDEEM = (
-    update(LinkToken)
-    .where(LinkToken.id == bindparam("token_id"), LinkToken.used_at.is_(None))
+    update(_TOKENS)
+    .where(_TOKENS.c.id == bindparam("token_id"), _TOKENS.c.used_at.is_(None))
     .values(used_at=bindparam("now"))
-    .execution_options(synchronize_session=False)
 )

@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.linking.callers import Caller
-from services.linking.db import rows_affected
+from services.linking.db import execute_core, rows_affected, table
 from services.linking.errors import WrongPassword
 from services.linking.limits import Limits
 from services.linking.models import DeviceSession, SferumProfile, VkAccount
@@ -22,12 +22,13 @@ LINKING_CLIENT = "vk_id_web"
 # Look-ups of every flow view, built once (no statement building or cache key per request).
 _BY_PHONE = select(VkAccount).where(VkAccount.phone == bindparam("phone"))
 _PROFILE_FOR_PHONE = select(SferumProfile).where(SferumProfile.phone == bindparam("phone"))
-_MESSENGER_SESSION = (
-    select(DeviceSession.id)
+_DEVICE_SESSIONS = table(DeviceSession)
+_MESSENGER_SESSION = (  # on the table: `db.execute_core`
+    select(_DEVICE_SESSIONS.c.id)
     .where(
-        DeviceSession.vk_account_id == bindparam("account_id"),
-        DeviceSession.client == MESSENGER_CLIENT,
-        DeviceSession.ended_at.is_(None),
+        _DEVICE_SESSIONS.c.vk_account_id == bindparam("account_id"),
+        _DEVICE_SESSIONS.c.client == MESSENGER_CLIENT,
+        _DEVICE_SESSIONS.c.ended_at.is_(None),
     )
     .limit(1)
 )
@@ -51,7 +52,9 @@ class VkIdAccounts:
     @staticmethod
     async def messenger_authorised(session: AsyncSession, account: VkAccount) -> bool:
         """Whether VK Messenger is signed in with this VK ID on some device (seed B, step 3)."""
-        found = await session.scalar(_MESSENGER_SESSION, {"account_id": account.id})
+        found = (
+            await execute_core(session, _MESSENGER_SESSION, {"account_id": account.id})
+        ).scalar()
         return found is not None
 
     async def check_password(

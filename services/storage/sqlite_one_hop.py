@@ -34,6 +34,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
     AsyncAdapt_aiosqlite_cursor,
 )
+from sqlalchemy.util.concurrency import in_greenlet
 
 logger = logging.getLogger(__name__)
 
@@ -101,11 +102,14 @@ class InLoopCursor(OneHopCursor):
         raw = self._connection._conn
         try:
             try:
-                # Awaited, though it never suspends: SQLAlchemy's AsyncConnection.execute insists
-                # that a statement awaited something (AwaitRequired otherwise).
-                description, rows, lastrowid, rowcount = self.await_(
-                    _at_once(_run, raw, operation, parameters, many)
-                )
+                if in_greenlet():
+                    # Awaited, though it never suspends: SQLAlchemy's AsyncConnection.execute
+                    # insists that a statement awaited something (AwaitRequired otherwise).
+                    description, rows, lastrowid, rowcount = self.await_(
+                        _at_once(_run, raw, operation, parameters, many)
+                    )
+                else:  # called without a greenlet (services/linking/db.py, InLoopSession)
+                    description, rows, lastrowid, rowcount = _run(raw, operation, parameters, many)
             except sqlite3.OperationalError as error:
                 if error.sqlite_errorcode != sqlite3.SQLITE_BUSY or not _is_begin(operation):
                     raise
