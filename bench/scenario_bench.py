@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import cProfile
 import gc
 import itertools
 import os
@@ -268,12 +269,23 @@ def people(
     ]
 
 
+_call_profiler: cProfile.Profile | None = None
+"""Set by `--cprofile`: runs around the measured window of `timed_gather` only."""
+
+
 async def timed_gather(coroutines: list, limit: float) -> tuple[list, float, float]:
     gc.collect()
     cpu = time.process_time()
     started = time.perf_counter()
-    async with asyncio.timeout(limit):  # bounded: a stuck run fails instead of hanging
-        outcomes = await asyncio.gather(*coroutines, return_exceptions=True)
+    profiler = _call_profiler
+    if profiler is not None:
+        profiler.enable()
+    try:
+        async with asyncio.timeout(limit):  # bounded: a stuck run fails instead of hanging
+            outcomes = await asyncio.gather(*coroutines, return_exceptions=True)
+    finally:
+        if profiler is not None:
+            profiler.disable()
     return outcomes, time.perf_counter() - started, time.process_time() - cpu
 
 
@@ -738,6 +750,8 @@ async def main(args: argparse.Namespace) -> int:
                 echo_for[echo_name] = echo
             if args.profile:
                 await profile_run(args, backend, harness)
+            if args.cprofile:
+                await cprofile_run(args, backend, harness)
     print(
         f"{args.teachers} teachers concurrently, each to the success card; best of {args.repeat};"
         f" backend argon2 profile: {args.kdf}; Python {sys.version.split()[0]}, "
@@ -805,6 +819,20 @@ async def profile_run(args: argparse.Namespace, backend: LinkingProcess, harness
     )
 
 
+async def cprofile_run(args: argparse.Namespace, backend: LinkingProcess, harness: LinkingClient):  # type: ignore[no-untyped-def]
+    """One more run of the first scenario on the first storage under cProfile (Python calls
+    per update are deterministic where pyinstrument's samples are not); pstats to the file."""
+    global _call_profiler
+    _call_profiler = cProfile.Profile()
+    scenario, storage = args.scenario[0], args.storage[0]
+    try:
+        await run_scenario("cprofiled", scenario, storage, backend, harness, args, args.teachers)
+    finally:
+        profiler, _call_profiler = _call_profiler, None
+    profiler.dump_stats(args.cprofile)
+    print(f"  cProfile of {scenario} / {storage} written to {args.cprofile}", file=sys.stderr)
+
+
 def comma_list(choices: tuple[str, ...]):  # type: ignore[no-untyped-def]
     def parse(value: str) -> list[str]:
         items = [item for item in value.split(",") if item]
@@ -864,6 +892,9 @@ def parse_args() -> argparse.Namespace:
         help="record every chat, and print the first N failed teachers' transcripts",
     )
     parser.add_argument("--profile", help="write a pyinstrument profile of one extra run here")
+    parser.add_argument(
+        "--cprofile", help="write cProfile stats (pstats) of one extra run's measured window here"
+    )
     parser.add_argument(
         "--gc",
         choices=("settled", "default"),
