@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from aiogram.utils.i18n import gettext as _
 from aiogram_dialog import DialogManager
 from aiogram_dialog.widgets.text import Format
 
 from bot.dialogs.context import scenario_of, sessions_of, step_name, user_id_of
 from bot.dialogs.states import Recovery
 from bot.dialogs.steps import step_position, total_span
+from bot.i18n import translate as _
 
 logger = logging.getLogger(__name__)
 

@@ -34,13 +34,22 @@ class UserLocaleMiddleware(I18nMiddleware):
         event: TelegramObject,
         data: dict[str, Any],
     ) -> Any:
-        # aiogram's ContextInstanceMixin keeps one context variable per class, so a subclass
-        # of I18n (CatalogI18n) is invisible to `gettext` (which asks I18n.get_current()).
-        token = I18n.set_current(self.i18n)
+        # aiogram's I18nMiddleware.__call__ without its two context managers (per update):
+        # the same data keys, the same two context variables set for the handler and reset.
+        # I18n.set_current on the base class: aiogram's ContextInstanceMixin keeps one context
+        # variable per class, and `gettext` asks I18n.get_current().
+        locale = await self.get_locale(event=event, data=data) or self.i18n.default_locale
+        if self.i18n_key:
+            data[self.i18n_key] = self.i18n
+        if self.middleware_key:
+            data[self.middleware_key] = self
+        i18n_token = I18n.set_current(self.i18n)
+        locale_token = self.i18n.ctx_locale.set(locale)
         try:
-            return await super().__call__(handler, event, data)
+            return await handler(event, data)
         finally:
-            I18n.reset_current(token)
+            self.i18n.ctx_locale.reset(locale_token)
+            I18n.reset_current(i18n_token)
 
     async def get_locale(self, event: TelegramObject, data: dict[str, Any]) -> str:
         user: User | None = data.get("event_from_user") or getattr(event, "from_user", None)

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiogram.utils.i18n import gettext
 from aiogram_dialog.api.protocols import DialogManager
 from aiogram_dialog.widgets.common import WhenCondition
 from aiogram_dialog.widgets.text import Text
+
+from bot.i18n import translate
 
 
 class _Missing(dict):
@@ -29,7 +30,7 @@ class I18nConst(Text):
         self.msgid = msgid
 
     async def _render_text(self, data: dict[str, Any], manager: DialogManager) -> str:
-        return gettext(self.msgid)
+        return translate(self.msgid)
 
 
 class I18nFormat(Text):
@@ -40,4 +41,4 @@ class I18nFormat(Text):
         self.msgid = msgid
 
     async def _render_text(self, data: dict[str, Any], manager: DialogManager) -> str:
-        return gettext(self.msgid).format_map(_Missing(data))
+        return translate(self.msgid).format_map(_Missing(data))

@@ -11,7 +11,6 @@ sharing its HTTP session; the bot makes one per update. Logs name routes, never 
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 import re
 import time
@@ -99,7 +98,7 @@ class LinkingClient:
         end_user = str(end_user_id)
         if not _END_USER_ID.fullmatch(end_user):
             raise ValueError("an end user id is 1-64 characters of [A-Za-z0-9_:.-]")
-        view = copy.copy(self)
+        view = self._view()
         view._end_user = end_user
         return view
 
@@ -112,9 +111,16 @@ class LinkingClient:
         """
         if not _END_USER_ID.fullmatch(mesh_account_id):
             raise ValueError("a MESH account id is 1-64 characters of [A-Za-z0-9_:.-]")
-        view = copy.copy(self)
+        view = self._view()
         view._end_user = None
         view._mesh_account = mesh_account_id
+        return view
+
+    def _view(self) -> LinkingClient:
+        """A shallow copy, as `copy.copy` makes it without its generic protocol (~4× cheaper:
+        the bot makes one per update, in bot/middlewares/end_user.py)."""
+        view = object.__new__(type(self))
+        view.__dict__.update(self.__dict__)
         return view
 
     @property
