@@ -31,6 +31,7 @@ from services.linking_client import (
     TokenUsed,
 )
 from services.storage.link_sessions import LinkSessionRepository
+from services.storage.write_behind import WriteDelayed
 
 logger = logging.getLogger(__name__)
 
@@ -106,14 +107,20 @@ async def redeem_token(
         )
         return
     await state.update_data({PENDING_TOKEN: None})
-    await sessions.begin(
-        user_id=user.id,
-        chat_id=chat_id,
-        flow_id=flow.flow_id,
-        mesh_account_id=flow.mesh_account.id,
-        teacher_name=flow.mesh_account.full_name,
-        step=Onboarding.greeting.state,  # type: ignore[arg-type]
-    )
+    try:
+        await sessions.begin(
+            user_id=user.id,
+            chat_id=chat_id,
+            flow_id=flow.flow_id,
+            mesh_account_id=flow.mesh_account.id,
+            teacher_name=flow.mesh_account.full_name,
+            step=Onboarding.greeting.state,  # type: ignore[arg-type]
+        )
+    except WriteDelayed:
+        # Queued, not lost: it lands when the database answers, and this update is acknowledged
+        # only after it has (bot/durability.py). Her link is redeemed already — stopping here
+        # would leave her a used link and no dialog — so she is greeted meanwhile.
+        logger.warning("user %d: her link session's start is not committed yet; going on", user.id)
     await manager.start(
         Onboarding.greeting,
         data=flow_start_data(flow, user.first_name),
