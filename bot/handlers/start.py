@@ -25,6 +25,8 @@ from bot.handlers.stale_buttons import RESTART, RESUME
 from services.linking_client import (
     AlreadyLinked,
     BackendUnavailable,
+    Flow,
+    FlowState,
     LinkingClient,
     LinkingError,
     TokenInvalid,
@@ -53,6 +55,23 @@ async def resume(manager: DialogManager, *, hint: str | None = "resumed") -> Non
 async def _start_with_notice(manager: DialogManager, state: Any, notice: dict | None) -> None:
     data = {"notice": notice} if notice else None
     await manager.start(state, data=data, mode=StartMode.RESET_STACK, show_mode=ShowMode.SEND)
+
+
+async def _own_fresh_flow(linking: LinkingClient, used: TokenUsed) -> Flow | None:
+    """The flow she opened with this link herself, if nothing was done in it yet.
+
+    A repeat of her own redemption whose answer never reached the bot (a timeout: «Повторить»)
+    or whose dialog was never saved (the process died before committing the update, which
+    Telegram then delivers again): the backend names the flow (`TokenUsed.flow_id`, only to the
+    end user who redeemed the link). A flow further along, or ended, is not taken up here.
+    """
+    if used.flow_id is None:
+        return None
+    try:
+        flow = await linking.get_flow(used.flow_id)
+    except LinkingError:
+        return None
+    return flow if flow.state is FlowState.PHONE else None
 
 
 async def redeem_token(
@@ -86,12 +105,15 @@ async def redeem_token(
         if manager.has_context():
             await resume(manager)  # the same link again mid-dialog: carry on
             return
-        await _start_with_notice(
-            manager,
-            Onboarding.how_to_open,
-            refusal_notice(error, clock.now()),
-        )
-        return
+        reopened = await _own_fresh_flow(linking, error)
+        if reopened is None:
+            await _start_with_notice(
+                manager,
+                Onboarding.how_to_open,
+                refusal_notice(error, clock.now()),
+            )
+            return
+        flow = reopened  # her own redemption, repeated: carry on with its flow
     except BackendUnavailable as error:
         await state.update_data({PENDING_TOKEN: token})
         keyboard = InlineKeyboardMarkup(

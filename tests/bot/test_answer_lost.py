@@ -92,3 +92,72 @@ async def test_a_password_accepted_whose_answer_was_lost_goes_on_at_the_code(
     assert await demo.codes_received(CASE) == 1  # no second code
     await teacher.send(await demo.last_code(CASE))
     assert "Напишите ваши настоящие ФИО" in teacher.last_text
+
+
+async def test_a_link_redeemed_whose_answer_was_lost_greets_her_on_retry(
+    app: BotApp, demo: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The backend opened her flow but the bot never heard: «Повторить» (and the same link
+    again) carry on with that flow — the link is hers, used by her — instead of «откройте меня
+    из электронного журнала»."""
+    teacher = app.teacher(823)
+    token = await demo.token(CASE)
+    answer_lost(monkeypatch, "start_flow")
+
+    await teacher.send("/start " + token)
+    assert "Повторить" in teacher.buttons()
+    await teacher.click("Повторить")
+
+    assert "Начнём" in teacher.buttons()
+    await teacher.click("Начнём")
+    await teacher.click("VPN выключен, продолжить")
+    await teacher.click("Нет")
+    await teacher.send(demo[CASE].phone)  # her flow, the one the lost answer opened
+    assert "Создать учебный профиль" in teacher.buttons()
+
+
+async def test_the_same_link_again_without_a_dialog_carries_on_with_her_flow(
+    app: BotApp, demo: Demo
+) -> None:
+    """A repeat of her /start whose dialog state was never saved (the process died before it
+    committed): the backend names her flow, the bot greets her with it."""
+    teacher = app.teacher(824)
+    token = await demo.token(CASE)
+    await app.linking.for_user(824).start_flow(token)  # redeemed, and the bot knows nothing
+
+    await teacher.send("/start " + token)
+
+    assert "Начнём" in teacher.buttons()
+    record = await app.sessions.get(824)
+    assert record is not None and record.flow_id is not None
+
+
+async def test_her_used_link_in_a_strangers_hands_opens_nothing(app: BotApp, demo: Demo) -> None:
+    """Only the one who redeemed a link is carried on with its flow; anyone else presenting it
+    is told how to open the assistant (the backend names the flow to her alone)."""
+    token = await demo.token(CASE)
+    await app.linking.for_user(825).start_flow(token)  # hers
+    stranger = app.teacher(826)
+
+    await stranger.send("/start " + token)
+
+    assert "Открыть электронный журнал" in stranger.buttons()
+    assert "Начнём" not in stranger.buttons()
+    assert await app.sessions.get(826) is None
+
+
+async def test_a_flow_of_hers_further_along_is_not_taken_up_by_the_same_link(
+    app: BotApp, demo: Demo
+) -> None:
+    """Only a flow at its start is carried on: one where something was done already (here her
+    number) is not restarted from the greeting by an old link; she is told how to open the
+    assistant, as before."""
+    token = await demo.token(CASE)
+    linking = app.linking.for_user(827)
+    flow = await linking.start_flow(token)
+    await linking.submit_phone(flow.flow_id, demo[CASE].phone)
+    teacher = app.teacher(827)
+
+    await teacher.send("/start " + token)
+
+    assert "Открыть электронный журнал" in teacher.buttons()
