@@ -98,30 +98,6 @@ class CircuitBreaker:
                 self._on_change(state)
 
 
-_GUARDED: dict[tuple[type, str], bool] = {}
-
-
-def _guards(name: str, attribute: Any) -> bool:
-    """The breaker guards the client's public coroutine methods, except close."""
-    return not name.startswith("_") and name != "close" and inspect.iscoroutinefunction(attribute)
-
-
-def _guarded(client: object, name: str, attribute: Any) -> bool:
-    """`_guards`, decided once per client class for a method of the class (inspect's check
-    costs more than the call's wrapping, and a view is made per update, so a cache on the
-    instance would not be reused); an attribute of the instance itself is checked each time."""
-    client_type = type(client)
-    if name in getattr(client, "__dict__", ()) or not any(
-        name in vars(base) for base in client_type.__mro__
-    ):
-        return _guards(name, attribute)
-    key = (client_type, name)
-    guarded = _GUARDED.get(key)
-    if guarded is None:
-        guarded = _GUARDED[key] = _guards(name, attribute)
-    return guarded
-
-
 class BreakerLinkingClient:
     """A `LinkingClient` whose calls pass through a `CircuitBreaker` (same methods)."""
 
@@ -135,7 +111,7 @@ class BreakerLinkingClient:
 
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self.client, name)
-        if not _guarded(self.client, name, attribute):
+        if name.startswith("_") or name == "close" or not inspect.iscoroutinefunction(attribute):
             return attribute
         breaker = self.breaker
 
