@@ -426,7 +426,11 @@ class WriteBehind:
                 op.committed.set_exception(WriteFailed(op.label))
 
     async def _commit(self, ops: list[_Op]) -> None:
-        async with self._write_lock, self._sessions() as session, session.begin():
+        # The write lock spans the transaction only. Closing the session after it is a task of
+        # its own in SQLAlchemy (`_run_to_completion`): two loop turns, 10-30 ms each when the
+        # loop is busy, during which the FSM's writer used to wait for the lock — and every
+        # update for its FSM flush behind it (bench/README.md, stop 20).
+        async with self._sessions() as session, self._write_lock, session.begin():
             for group in _plan(ops):
                 op = group[0]
                 if op.function is not None:

@@ -17,7 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.helpdesk import TranscriptStore
 from services.helpdesk.models import TranscriptEntry
-from services.storage.db import create_all, create_engine, create_session_factory
+from services.storage.db import (
+    create_all,
+    create_engine,
+    create_session_factory,
+    sqlite_write_lock,
+)
 from services.storage.link_sessions import EventKind, LinkSessionRepository
 from services.storage.models import AnalyticsEvent, Teacher
 from services.storage.write_behind import WriteBehind, _Op, _plan
@@ -131,6 +136,34 @@ async def test_concurrent_submits_commit_in_fewer_transactions(
     # Consecutive submissions of one statement ran as one executemany.
     inserts = [(s, many) for s, many in sql.statements if s.startswith("INSERT INTO teachers")]
     assert len(inserts) < 50 and any(many for _, many in inserts)
+
+
+async def test_the_write_lock_is_released_before_the_batch_s_session_closes(
+    bot_engine: AsyncEngine,
+) -> None:
+    """SQLAlchemy closes a session in a task of its own (two loop turns, 10-30 ms when the loop
+    is busy): the FSM's writer must not wait for them behind the shared SQLite write lock."""
+    if bot_engine.dialect.name != "sqlite":
+        pytest.skip("the shared write lock is SQLite's")
+    lock = sqlite_write_lock(bot_engine)
+    assert isinstance(lock, asyncio.Lock)
+    held_at_close: list[bool] = []
+
+    class Observed(AsyncSession):
+        async def close(self) -> None:
+            held_at_close.append(lock.locked())
+            await super().close()
+
+    factory = async_sessionmaker(bot_engine, class_=Observed, expire_on_commit=False)
+    writer = WriteBehind(factory, name="test")
+    try:
+        await writer.submit(_TEACHER_ROW, teacher_row(1), wait=True)
+        await writer.submit(_TEACHER_ROW, teacher_row(2))
+        await writer.flush()
+    finally:
+        await writer.close()
+    assert held_at_close == [False, False]  # one session per batch, each closed unlocked
+    assert await teacher_ids(factory) == [1, 2]
 
 
 async def test_flush_makes_every_write_before_it_visible(
