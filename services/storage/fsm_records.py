@@ -9,16 +9,15 @@ Statements are Core (not ORM) and built once, so SQLAlchemy's compiled cache ser
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, Text, bindparam, delete, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.storage.db import Base, sqlite_write_lock, table_of
+from services.storage.held_connection import HeldConnection
 from services.storage.sql_text import typed_text
 from services.storage.sqlite_one_hop import off_the_loop_if_big
 
@@ -52,43 +51,6 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class _HeldConnection:
-    """A connection kept open for the storage's lifetime, used by one task at a time.
-
-    A broken connection (server restart, network) is dropped and reopened on the next use.
-    """
-
-    def __init__(self, engine: AsyncEngine, *, autocommit: bool) -> None:
-        self._engine = engine
-        self._autocommit = autocommit
-        self._connection: AsyncConnection | None = None
-        self.lock = asyncio.Lock()
-
-    async def get(self) -> AsyncConnection:
-        if self._connection is None:
-            connection = await self._engine.connect()
-            if self._autocommit:
-                # Reads need no transaction; on PostgreSQL this keeps the session out of
-                # "idle in transaction" between reads.
-                connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
-            self._connection = connection
-        return self._connection
-
-    async def drop(self) -> None:
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            with contextlib.suppress(Exception):
-                await connection.invalidate()
-            with contextlib.suppress(Exception):
-                await connection.close()
-
-    async def close(self) -> None:
-        async with self.lock:
-            connection, self._connection = self._connection, None
-            if connection is not None:
-                await connection.close()
-
-
 class FsmRecordsGateway:
     """Loads and stores `fsm_records` rows over two long-lived connections (reader, writer).
 
@@ -110,8 +72,8 @@ class FsmRecordsGateway:
         self._select = select(_TABLE.c.key, _TABLE.c.value).where(
             _TABLE.c.key.in_(bindparam("keys", expanding=True))
         )
-        self._reader = _HeldConnection(engine, autocommit=True)
-        self._writer = _HeldConnection(engine, autocommit=False)
+        self._reader = HeldConnection(engine, autocommit=True)
+        self._writer = HeldConnection(engine, autocommit=False)
         self._write_lock = sqlite_write_lock(engine)  # shared with the write-behind
 
     async def load_many(self, keys: Sequence[str]) -> dict[str, str]:

@@ -34,7 +34,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
 
 from services.storage.db import table_of
 from services.storage.models import AnalyticsEvent, LinkSession, Teacher
@@ -184,14 +184,6 @@ _SET_LOCALE = typed_text(
 _LOCALE = select(_teachers_table.c.locale).where(_teachers_table.c.user_id == _user)
 
 
-async def _connection_of(db: AsyncSession):  # type: ignore[no-untyped-def]
-    """The batch's connection, for Core statements inside a function op (ORM objects another op
-    loaded into the batch's session are expired, as the writer does after its statements)."""
-    if db.identity_map:
-        db.expire_all()
-    return await db.connection()
-
-
 class LinkSessionRepository(WritesBehind):
     """Write-behind writes (one transaction per batch of calls), reads that see them all."""
 
@@ -294,8 +286,7 @@ class LinkSessionRepository(WritesBehind):
             "p_code": None,
         }
 
-        async def write(db: AsyncSession) -> None:  # both or neither: one op
-            connection = await _connection_of(db)
+        async def write(connection: AsyncConnection) -> None:  # both or neither: one op
             await connection.execute(_BEGIN, params)
             await connection.execute(_EVENT, params)
 
@@ -345,8 +336,7 @@ class LinkSessionRepository(WritesBehind):
         """Remember a backend refusal for the context card and count it in the funnel."""
         now = self._clock()
 
-        async def write(db: AsyncSession) -> None:
-            connection = await _connection_of(db)
+        async def write(connection: AsyncConnection) -> None:
             record = (await connection.execute(_REFUSAL_READ, {"p_user": user_id})).first()
             scenario = None
             at_step = step

@@ -127,7 +127,7 @@ class ReplicaLease:
         """Mark this process alive now."""
         # In line with this process's other SQLite writers, not in SQLite's busy handler.
         lock = sqlite_write_lock(self._sessions.kw.get("bind"))
-        async with lock, self._sessions() as db, db.begin():
+        async with self._sessions() as db, lock, db.begin():  # closed after the lock's release
             await db.execute(
                 update(BotReplica)
                 .where(BotReplica.instance_id == self.instance_id)

@@ -5,10 +5,12 @@ Every update used to pay a few short transactions of its own for these rows. Her
 since its previous batch in ONE transaction, while whatever arrives during that commit waits for
 the next one (the group commit of services/storage/group_commit.py, as `SQLStorage`'s writer).
 
-Operations are either a function taking the batch's `AsyncSession` or a Core statement with its
-parameters. Operations run in submission order; an operation given `once_per_batch=key` runs at the
-end of its batch, once per key however often it was submitted (e.g. trimming a teacher's transcript
-once after all her new lines).
+Operations are either a function taking the batch's `AsyncConnection` (Core statements, no ORM
+unit of work) or a Core statement with its parameters. Every batch runs on one connection the
+writer holds for its life (services/storage/held_connection.py): no session, no pool checkout,
+no close per batch. Operations run in submission order; an operation given
+`once_per_batch=key` runs at the end of its batch, once per key however often it was submitted
+(e.g. trimming a teacher's transcript once after all her new lines).
 
 Submissions of the same statement object run as one `executemany` — one round trip instead of one
 per row (on aiosqlite a single statement costs ~180 µs of CPU, a row of an executemany ~7 µs). A
@@ -41,7 +43,8 @@ constraint, a bug in the operation) rolls the batch back and replays its operati
 transaction each, so one bad operation cannot take the others down with it: the one that fails
 on its own is logged (ERROR, with its label and the exception), counted in `failed` and dropped,
 and a caller waiting for it gets `WriteFailed`. Operations must therefore be safe to re-run after
-a rollback: no side effects outside the session.
+a rollback: no side effects outside the transaction. A failed or cancelled transaction drops the
+held connection (its state is unknown); the next one opens a fresh one.
 
 Memory is bounded: when `max_pending` operations wait for a batch, `submit()` waits until the
 writer takes them (back-pressure) — the bound holds however long the database is away, and
@@ -52,17 +55,19 @@ stays away past `close_timeout` does it give up, logging every write it could no
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from bisect import bisect_left
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
 from sqlalchemy.sql import Executable
 
 from services.storage.db import sqlite_write_lock
 from services.storage.group_commit import GroupCommit, consume_exception
+from services.storage.held_connection import HeldConnection
 from services.storage.transient import Backoff, is_transient
 
 logger = logging.getLogger(__name__)
@@ -83,14 +88,14 @@ class WriteFailed(Exception):
     """A write-through write failed on its own and was dropped (see the log)."""
 
 
-SessionOp = Callable[[AsyncSession], Awaitable[Any]]
+ConnectionOp = Callable[[AsyncConnection], Awaitable[Any]]
 
 
 @dataclass(slots=True)
 class _Op:
     """One submitted write: a function of the session, or a statement with its parameters."""
 
-    function: SessionOp | None
+    function: ConnectionOp | None
     statement: Executable | None
     params: Mapping[str, Any] | None
     label: str
@@ -123,7 +128,7 @@ class WriteBehind:
         on_retry: Callable[[BaseException], None] | None = None,
         max_batch_groups: int = DEFAULT_MAX_BATCH_GROUPS,
     ) -> None:
-        """Writer over `session_factory`; `max_pending` bounds the operations waiting.
+        """Writer on `session_factory`'s engine; `max_pending` bounds the operations waiting.
 
         `backoff` spaces the retries of a batch the database refused for a while (`sleep` is
         injectable for tests); `write_through_timeout` bounds a `wait=True` submission;
@@ -136,8 +141,9 @@ class WriteBehind:
         if max_batch_groups < 1:
             raise ValueError("max_batch_groups must be >= 1")
         self._max_batch_groups = max_batch_groups
-        self._sessions = session_factory
-        self._write_lock = sqlite_write_lock(session_factory.kw.get("bind"))  # shared with FSM
+        engine: AsyncEngine = session_factory.kw["bind"]
+        self._connection = HeldConnection(engine, autocommit=False)
+        self._write_lock = sqlite_write_lock(engine)  # shared with FSM
         self._max_pending = max_pending
         self._name = name
         self._backoff = backoff or Backoff()
@@ -171,7 +177,7 @@ class WriteBehind:
 
     async def submit(
         self,
-        op: SessionOp | Executable,
+        op: ConnectionOp | Executable,
         params: Mapping[str, Any] | None = None,
         *,
         once_per_batch: Hashable | None = None,
@@ -181,7 +187,7 @@ class WriteBehind:
     ) -> None:
         """Queue a write; returns at once unless `max_pending` writes already wait.
 
-        `op` is `async def op(session)` or a Core statement run with `params`. With
+        `op` is `async def op(connection)` or a Core statement run with `params`. With
         `once_per_batch`, the op runs after the batch's other ops, once per key. `order_key`
         promises the op reads and writes only rows of that key (a teacher): it keeps its order
         among that key's ops and the keyless ones, and may join an executemany of the same
@@ -266,6 +272,8 @@ class WriteBehind:
         finally:
             self._closed = True
             self._taken.set()  # submitters blocked on back-pressure get the error
+            with contextlib.suppress(Exception):  # a database still away: nothing to close
+                await self._connection.close()
 
     async def _run_batch(self) -> None:
         """One batch of the group commit: everything submitted since the last.
@@ -426,18 +434,25 @@ class WriteBehind:
                 op.committed.set_exception(WriteFailed(op.label))
 
     async def _commit(self, ops: list[_Op]) -> None:
-        async with self._write_lock, self._sessions() as session, session.begin():
-            for group in _plan(ops):
-                op = group[0]
-                if op.function is not None:
-                    await op.function(session)
-                    await session.flush()  # so that the statements after it see its rows
-                    continue
-                params = [dict(o.params or {}) for o in group]
-                connection = await session.connection()
-                await connection.execute(op.statement, params if len(params) > 1 else params[0])
-                if session.identity_map:
-                    session.expire_all()  # the statement may have changed loaded objects
+        async with self._connection.lock:
+            connection = await self._connection.get()
+            try:
+                # The SQLite write lock (shared with the FSM's writer) spans the transaction.
+                async with self._write_lock, connection.begin():
+                    for group in _plan(ops):
+                        op = group[0]
+                        if op.function is not None:
+                            await op.function(connection)
+                            continue
+                        assert op.statement is not None  # an op is a function or a statement
+                        params = [dict(o.params or {}) for o in group]
+                        await connection.execute(
+                            op.statement, params if len(params) > 1 else params[0]
+                        )
+            except BaseException:
+                # Failed or cancelled mid-transaction: the connection's state is unknown.
+                await self._connection.drop()
+                raise
 
 
 def _plan(ops: list[_Op]) -> list[list[_Op]]:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from services.helpdesk import TranscriptStore
 from services.storage.db import create_all, create_engine, create_session_factory
@@ -150,7 +150,8 @@ async def test_close_gives_up_after_its_timeout_and_names_every_write_left(
 
 
 def _teacher(user_id: int):  # type: ignore[no-untyped-def]
-    async def write(db) -> None:  # type: ignore[no-untyped-def]
-        db.add(Teacher(user_id=user_id, locale="ru", created_at=datetime.now(UTC)))
+    async def write(connection) -> None:  # type: ignore[no-untyped-def]
+        row = {"user_id": user_id, "locale": "ru", "created_at": datetime.now(UTC)}
+        await connection.execute(insert(Teacher.__table__), row)
 
     return write

@@ -76,13 +76,21 @@ def tickets(session_factory: async_sessionmaker, wall: WallClock) -> TicketServi
 
 
 @pytest.fixture
-def transcript(session_factory: async_sessionmaker, wall: WallClock) -> TranscriptStore:
-    return TranscriptStore(session_factory, clock=wall)
+async def transcript(
+    session_factory: async_sessionmaker, wall: WallClock
+) -> AsyncIterator[TranscriptStore]:
+    store = TranscriptStore(session_factory, clock=wall)
+    yield store
+    await store.close()  # its writer holds a connection
 
 
 @pytest.fixture
-def sessions(session_factory: async_sessionmaker, wall: WallClock) -> LinkSessionRepository:
-    return LinkSessionRepository(session_factory, clock=wall)
+async def sessions(
+    session_factory: async_sessionmaker, wall: WallClock
+) -> AsyncIterator[LinkSessionRepository]:
+    repository = LinkSessionRepository(session_factory, clock=wall)
+    yield repository
+    await repository.close()  # its writer holds a connection
 
 
 # --- the whole bot with a helpdesk: `hd`, `hd_without_topics`, `demo` (tests/support/fixtures.py)

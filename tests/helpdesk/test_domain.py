@@ -73,3 +73,4 @@ async def test_transcript_keeps_the_last_lines_without_repeats(session_factory, 
 
     assert [e.text for e in await store.recent(100)] == ["два", "три", "четыре"]
     assert [e.text for e in await store.recent(100, limit=2)] == ["три", "четыре"]
+    await store.close()
