@@ -363,11 +363,9 @@ async def build_runtime(
             observer=metrics.observe_backend_call,
         )
     session_factory = create_session_factory(engine)
-    sessions = LinkSessionRepository(
-        session_factory,
-        clock=the_clock.now,
-        writer=WriteBehind(session_factory, **writer_options) if writer_options else None,
-    )
+    # Tests' writer options: a writer made here is closed here (the repository closes only its own).
+    writer = WriteBehind(session_factory, **writer_options) if writer_options else None
+    sessions = LinkSessionRepository(session_factory, clock=the_clock.now, writer=writer)
     bot = bot or create_bot(settings)
     try:
         delivery = await start_delivery(
@@ -446,6 +444,8 @@ async def build_runtime(
             await sessions.close()
             if own_helpdesk:
                 await helpdesk.transcript.close()
+            if writer is not None:
+                await writer.close()
             await delivery.close()
             if isolation is not None:
                 await isolation.close()
