@@ -11,8 +11,9 @@ scenario and step) are single statements that read nothing back into Python; `be
 `set_locale` are upserts; only `record_refusal` reads her row (to append to her last errors).
 
 Two writes are written through instead (they return once committed, or raise `WriteDelayed`
-while the database is away, so the teacher is told rather than silently losing them): the
-language she chose (`set_locale`) and the start of her link session (`begin`).
+while the database is away, so that the caller decides: the language choice tells her to try
+again, /start greets her anyway — the write stays queued and lands): the language she chose
+(`set_locale`) and the start of her link session (`begin`).
 """
 
 from __future__ import annotations
