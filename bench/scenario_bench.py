@@ -188,7 +188,7 @@ class BotUnderTest:
 
 @contextlib.asynccontextmanager
 async def real_bot(
-    storage: str, backend_url: str, args: argparse.Namespace
+    storage: str, backend_url: str, args: argparse.Namespace, *, telegram_rtt: float = 0.0
 ) -> AsyncIterator[BotUnderTest | None]:
     """`bot.app.build_runtime` on a fresh database; for "memory" its Dispatcher is rebuilt
     on MemoryStorage (build_runtime always persists dialogs)."""
@@ -206,7 +206,7 @@ async def real_bot(
         wait = BackendWait()
         http = aiohttp.ClientSession(trace_configs=[wait.trace_config()])
         linking = LinkingClient(backend_url, timeout=settings.linking_timeout, session=http)
-        telegram = ReplyClock(rtt=args.telegram_rtt / 1000)
+        telegram = ReplyClock(rtt=telegram_rtt)
         bot = Bot(
             BOT_TOKEN, session=telegram, default=DefaultBotProperties(parse_mode=ParseMode.HTML)
         )
@@ -301,7 +301,9 @@ async def run_scenario(
 ) -> Result | None:
     walk, _updates = WALKS[scenario]
     accounts = backend.seed(scenario, teachers)
-    async with real_bot(storage, backend.url, args) as under_test:
+    async with real_bot(
+        storage, backend.url, args, telegram_rtt=args.telegram_rtt / 1000
+    ) as under_test:
         if under_test is None:
             return None
         tokens = [(await harness.dev_link_token(a.mesh_account_id)).token for a in accounts]
@@ -400,7 +402,9 @@ async def run_open_loop(
         return chance.gammavariate(4.0, think / 4.0)
 
     accounts = backend.seed(scenario, teachers)
-    async with real_bot(storage, backend.url, args) as under_test:
+    async with real_bot(
+        storage, backend.url, args, telegram_rtt=args.telegram_rtt / 1000
+    ) as under_test:
         if under_test is None:
             return None
         tokens = [(await harness.dev_link_token(a.mesh_account_id)).token for a in accounts]
