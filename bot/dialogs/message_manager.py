@@ -1,12 +1,13 @@
 """The new window first, then the old window's buttons taken away.
 
-When the teacher types (her phone, a code, her name…) the dialog answers with a new message
-below hers and takes the inline keyboard off the window above it, so its buttons cannot be
-pressed any more. aiogram-dialog does it in that order: it edits the old window and only then
-sends the new one, so she waits one more round trip to Telegram for every typed answer (7 of
-the 13 updates of scenario A) before she sees anything. Here the new window goes first; the
-keyboard removal follows and cannot fail her update — the window she needs is already shown,
-and a button left on the old one is answered as a stale button (bot/handlers/stale_buttons.py).
+When the teacher types (her phone, a code, her name…), or a window comes with a picture, the
+dialog answers with a new message below and takes the inline keyboard off the window above it,
+so its buttons cannot be pressed any more (7 of the 13 updates of scenario A). aiogram-dialog
+does it in that order: it edits the old window and only then sends the new one, so she waited
+one more round trip to Telegram before she saw her next window. Here the new window goes first;
+the keyboard removal follows and cannot fail her update — the window she needs is already
+shown, and a button left on the old one acts on the step she is at now, as any old window's
+button does in aiogram-dialog (once her dialog is gone: bot/handlers/stale_buttons.py).
 
 Only that case changes. A window with a reply keyboard (the contact button) is still replaced
 the way aiogram-dialog does it (delete, then send: the keyboard must not collapse and reappear),
@@ -38,6 +39,6 @@ class ReplyFirstMessageManager(MessageManager):
         shown = await super().show_message(bot, new_message, None)  # sent: nothing to edit
         try:
             await self.remove_inline_kbd(bot, old_message)
-        except TelegramAPIError as error:  # her new window is out: the old buttons are stale
+        except TelegramAPIError as error:  # her new window is out: the old buttons stay
             logger.warning("old window's keyboard left in chat %s: %s", old_message.chat.id, error)
         return shown
