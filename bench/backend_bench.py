@@ -25,7 +25,7 @@ import time
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
-from linking_process import BenchTeacher, LinkingProcess, _seed
+from linking_process import BenchTeacher, LinkingProcess, _seed, link_tokens
 
 from services.linking_client import LinkingClient
 
@@ -84,7 +84,7 @@ async def cpu(teachers: int, rounds: int, calls_to: str | None = None) -> None:
         async with LinkingClient(backend.url, timeout=300) as harness:
             for round_ in range(rounds):
                 accounts = backend.seed("new_profile", teachers)
-                tokens = [(await harness.dev_link_token(a.mesh_account_id)).token for a in accounts]
+                tokens = await link_tokens(harness, accounts)
                 before = backend.stats()
                 waits.clear()
                 if calls_to:
@@ -143,7 +143,7 @@ async def open_loop(rate: float, teachers: int, seed: str, profile: str | None =
     with LinkingProcess(kdf="light") as backend:
         async with LinkingClient(backend.url, timeout=300) as harness:
             accounts = backend.seed("new_profile", teachers)
-            tokens = [(await harness.dev_link_token(a.mesh_account_id)).token for a in accounts]
+            tokens = await link_tokens(harness, accounts)
             before = backend.stats()
             if profile:
                 backend.profile(None)  # pyinstrument in the backend process, this run only

@@ -57,6 +57,11 @@ class BenchTeacher:
     gender: str
 
 
+async def link_tokens(harness: LinkingClient, teachers: list[BenchTeacher]) -> list[str]:
+    """Each seeded teacher's e-journal deep-link token (the dev API, as the journal would)."""
+    return [(await harness.dev_link_token(t.mesh_account_id)).token for t in teachers]
+
+
 @dataclass(frozen=True)
 class BackendStats:
     """Cumulative counters of the backend process."""

@@ -28,7 +28,7 @@ import sys
 import time
 from typing import Any
 
-from linking_process import LinkingProcess
+from linking_process import LinkingProcess, link_tokens
 from scenario_bench import FIRST_TEACHER_ID, load_average, real_bot
 from teacher_walks import TimedPerson
 
@@ -102,7 +102,7 @@ async def main(args: argparse.Namespace) -> int:
             for first in range(0, args.teachers, args.concurrency):
                 count = min(args.concurrency, args.teachers - first)
                 accounts = backend.seed("new_profile", count)
-                tokens = [(await harness.dev_link_token(a.mesh_account_id)).token for a in accounts]
+                tokens = await link_tokens(harness, accounts)
                 latencies: list[float] = []
                 persons = [
                     TimedPerson(

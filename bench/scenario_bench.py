@@ -37,7 +37,7 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.memory import MemoryStorage
 from bench_dialog import build_echo_router
-from linking_process import KDF_PROFILES, SCENARIOS, BackendStats, LinkingProcess
+from linking_process import KDF_PROFILES, SCENARIOS, BackendStats, LinkingProcess, link_tokens
 from loop_stalls import LoopStalls, where_suspended
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -306,7 +306,7 @@ async def run_scenario(
     ) as under_test:
         if under_test is None:
             return None
-        tokens = [(await harness.dev_link_token(a.mesh_account_id)).token for a in accounts]
+        tokens = await link_tokens(harness, accounts)
         latencies: list[float] = []
         persons = people(under_test, teachers, latencies)
         if args.transcripts:
@@ -407,7 +407,7 @@ async def run_open_loop(
     ) as under_test:
         if under_test is None:
             return None
-        tokens = [(await harness.dev_link_token(a.mesh_account_id)).token for a in accounts]
+        tokens = await link_tokens(harness, accounts)
         latencies: list[float] = []
         starts: list[float] = []
         persons = people(under_test, teachers, latencies, pause, starts)
