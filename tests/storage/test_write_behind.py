@@ -245,19 +245,30 @@ async def test_back_pressure_bounds_the_queue_without_dropping(
     assert await teacher_ids(factory) == list(range(10))
 
 
+TEACHERS = range(100, 150)
+
+
+async def fifty_begun_teachers(
+    factory: async_sessionmaker, sql: SqlLog
+) -> tuple[WriteBehind, LinkSessionRepository, TranscriptStore]:
+    """One writer for link sessions and the transcript, fifty teachers begun, the log cleared."""
+    clock = Clock()
+    writer = WriteBehind(factory, name="test")
+    sessions = LinkSessionRepository(factory, clock=clock, writer=writer)
+    transcript = TranscriptStore(factory, clock=clock, keep=3, writer=writer)
+    for user_id in TEACHERS:
+        await begin(sessions, user_id)
+    sql.statements.clear()
+    return writer, sessions, transcript
+
+
 async def test_interleaved_teachers_share_one_executemany_per_statement_in_order(
     factory: async_sessionmaker, sql: SqlLog
 ) -> None:
     """Fifty teachers' steps and transcript lines, interleaved as concurrent updates submit
     them, run as a handful of executemanys, and each teacher's writes still compose in order."""
-    clock = Clock()
-    writer = WriteBehind(factory, name="test")
-    sessions = LinkSessionRepository(factory, clock=clock, writer=writer)
-    transcript = TranscriptStore(factory, clock=clock, keep=3, writer=writer)
-    teachers = range(100, 150)
-    for user_id in teachers:
-        await begin(sessions, user_id)
-    sql.statements.clear()
+    writer, sessions, transcript = await fifty_begun_teachers(factory, sql)
+    teachers = TEACHERS
     for step in ("Link:phone", "Link:code", "Link:password"):
         for user_id in teachers:  # one loop turn: everything lands in one batch
             await sessions.enter_step(user_id, step)
@@ -336,14 +347,8 @@ async def test_teachers_lines_and_steps_as_the_bot_orders_them_share_a_few_execu
 ) -> None:
     """As concurrent updates submit them: her line, her step (2 statements), the bot's line —
     one executemany per statement and round, each teacher's writes composed in order."""
-    clock = Clock()
-    writer = WriteBehind(factory, name="test")
-    sessions = LinkSessionRepository(factory, clock=clock, writer=writer)
-    transcript = TranscriptStore(factory, clock=clock, keep=3, writer=writer)
-    teachers = range(100, 150)
-    for user_id in teachers:
-        await begin(sessions, user_id)
-    sql.statements.clear()
+    writer, sessions, transcript = await fifty_begun_teachers(factory, sql)
+    teachers = TEACHERS
     for step in ("Link:phone", "Link:code"):
         for user_id in teachers:  # one loop turn: everything lands in one batch
             await transcript.record(user_id, "teacher", f"to {step}")
