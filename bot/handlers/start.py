@@ -69,9 +69,22 @@ async def _own_fresh_flow(linking: LinkingClient, used: TokenUsed) -> Flow | Non
         return None
     try:
         flow = await linking.get_flow(used.flow_id)
+    except BackendUnavailable:
+        raise  # she is offered «Повторить», as when the redemption itself found it away
     except LinkingError:
         return None
     return flow if flow.state is FlowState.PHONE else None
+
+
+async def _offer_retry(
+    state: FSMContext, token: str, answer: Any, error: BackendUnavailable
+) -> None:
+    """The backend is away: «Повторить» redeems the same link again (it is kept for it)."""
+    await state.update_data({PENDING_TOKEN: token})
+    keyboard = InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text=_("Retry"), callback_data=RETRY_START)]]
+    )
+    await answer(explain_refusal(error), reply_markup=keyboard)
 
 
 async def redeem_token(
@@ -105,7 +118,11 @@ async def redeem_token(
         if manager.has_context():
             await resume(manager)  # the same link again mid-dialog: carry on
             return
-        reopened = await _own_fresh_flow(linking, error)
+        try:
+            reopened = await _own_fresh_flow(linking, error)
+        except BackendUnavailable as unavailable:
+            await _offer_retry(state, token, answer, unavailable)
+            return
         if reopened is None:
             await _start_with_notice(
                 manager,
@@ -115,11 +132,7 @@ async def redeem_token(
             return
         flow = reopened  # her own redemption, repeated: carry on with its flow
     except BackendUnavailable as error:
-        await state.update_data({PENDING_TOKEN: token})
-        keyboard = InlineKeyboardMarkup(
-            inline_keyboard=[[InlineKeyboardButton(text=_("Retry"), callback_data=RETRY_START)]]
-        )
-        await answer(explain_refusal(error), reply_markup=keyboard)
+        await _offer_retry(state, token, answer, error)
         return
     except LinkingError as error:
         await _start_with_notice(

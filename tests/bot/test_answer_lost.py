@@ -161,3 +161,26 @@ async def test_a_flow_of_hers_further_along_is_not_taken_up_by_the_same_link(
     await teacher.send("/start " + token)
 
     assert "Открыть электронный журнал" in teacher.buttons()
+
+
+async def test_the_backend_away_while_her_flow_is_looked_up_offers_retry_not_the_e_journal(
+    app: BotApp, demo: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Her link is used by her; looking its flow up finds the backend away: «Повторить», which
+    then carries on with her flow — not «откройте меня из электронного журнала»."""
+    token = await demo.token(CASE)
+    await app.linking.for_user(828).start_flow(token)
+    real = LinkingClient.get_flow
+
+    async def away(self: LinkingClient, *args: Any, **kwargs: Any) -> Any:
+        monkeypatch.setattr(LinkingClient, "get_flow", real)  # once
+        raise BackendUnavailable.because("The linking service did not answer in time.")
+
+    monkeypatch.setattr(LinkingClient, "get_flow", away)
+    teacher = app.teacher(828)
+
+    await teacher.send("/start " + token)
+    assert "Повторить" in teacher.buttons()
+    await teacher.click("Повторить")
+
+    assert "Начнём" in teacher.buttons()
